@@ -1,0 +1,22 @@
+# Install rules: headers, static libraries, a CMake package (find_package(emio)) and emio.pc, so that
+# Yocto, Buildroot or a plain CMake firmware build consumes emio without patches.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY alloc/include/ port/include/ driver/include/ "${EMIO_GENERATED_INCLUDE_DIR}/"
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS emio emio_alloc emio_port emio_driver EXPORT emioTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT emioTargets NAMESPACE emio:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
+
+configure_package_config_file(cmake/emioConfig.cmake.in "${PROJECT_BINARY_DIR}/emioConfig.cmake"
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/emioConfigVersion.cmake" COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/emioConfigVersion.cmake"
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
+
+set(EMIO_PKGCONFIG_LIBS "-lemio_driver -lemio_port")
+configure_file(cmake/emio.pc.in "${PROJECT_BINARY_DIR}/emio.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/emio.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

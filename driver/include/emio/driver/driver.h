@@ -1,0 +1,102 @@
+// The Driver owns the OS poller and a fixed event buffer; turn() polls once and dispatches every event
+// in O(1) from its token to the source's ScheduledIo. Shaped like Tokio's runtime/io/driver.rs.
+//
+// Threading: turn() and shutdown() belong to one thread, the driver's. The Handle (add_source,
+// deregister, wake) may be used from any thread. Memory: all of it is taken in init(), from the
+// caller's storage or in one allocation per table, and never again.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <span>
+
+#include "emio/alloc/slot_arena.h"
+#include "emio/driver/backend.h"
+#include "emio/driver/handle.h"
+#include "emio/driver/scheduled_io.h"
+#include "emio/port/wake_event.h"
+
+namespace emio {
+
+using RegistrationSlot = ArenaSlot<ScheduledIo>;
+static_assert(sizeof(void*) != 8 || sizeof(RegistrationSlot) <= 64, "per-registration state exceeds 64 bytes");
+
+inline constexpr int wait_forever = -1;
+
+struct DriverConfig {
+  // Used when the storage spans below are empty: the driver then makes one allocation per table in init().
+  uint32_t registration_capacity = 1024;
+  uint32_t event_capacity = 256;  // events taken from the kernel per turn; more wait for the next turn
+  // Caller-provided storage (static arrays, see DriverStorage): no heap at all.
+  std::span<RegistrationSlot> registration_storage{};
+  std::span<Backend::Event> event_storage{};
+};
+
+// Static storage for a driver, for builds that use no heap at all:
+//   static emio::DriverStorage<64, 32> storage;  driver.init(storage.config());
+template <uint32_t RegistrationCapacity, uint32_t EventCapacity>
+struct DriverStorage {
+  static_assert(RegistrationCapacity > 0 && RegistrationCapacity <= Token::max_slots);
+  static_assert(EventCapacity > 0);
+  RegistrationSlot registrations[RegistrationCapacity];
+  Backend::Event events[EventCapacity];
+  DriverConfig config() { return DriverConfig{RegistrationCapacity, EventCapacity, registrations, events}; }
+};
+
+// Counters for operators and tests. The driver thread writes the plain ones; wake_signals is atomic.
+struct DriverStats {
+  uint64_t turns = 0;
+  uint64_t events_dispatched = 0;
+  uint64_t stale_events_dropped = 0;  // events whose registration was removed before they were seen
+  uint64_t wakes_received = 0;
+  std::atomic<uint64_t> wake_signals{0};  // system calls made by Handle::wake()
+};
+
+class Driver {
+ public:
+  Driver() = default;
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+  ~Driver();
+
+  Error init(const DriverConfig& config);
+  // Polls once, waiting up to `max_wait_ms` (wait_forever: until an event or a wake; 0: not at all), and
+  // dispatches every event. Returns how many reached a live registration. A signal interrupting the wait
+  // (EINTR) counts as a turn with no events.
+  Result<uint32_t> turn(int max_wait_ms);
+  // Marks every registration shut down and wakes every waiter; later add_source and turn calls fail
+  // with Error::shut_down. The destructor does it too.
+  void shutdown();
+
+  Handle handle() { return Handle(this); }
+  const DriverStats& stats() const { return stats_; }
+  uint32_t registration_capacity() const { return registrations_.capacity(); }
+  uint32_t live_registrations();
+  static constexpr const char* backend_name() { return Backend::name; }
+
+ private:
+  friend class Handle;
+
+  // The driver's own events carry a non-zero tag, which no arena token has.
+  static constexpr Token wake_token = Token::make(0, 0, 0xFF);
+
+  void dispatch(const Backend::Event& event);
+  Error init_events(const DriverConfig& config);
+
+  Backend backend_;
+  std::span<Backend::Event> events_{};
+  Backend::Event* owned_events_ = nullptr;
+  WakeEvent wake_event_;
+  std::atomic<bool> wake_pending_{false};
+  DriverStats stats_;
+
+  // Guarded by registrations_lock_: the arena's free list and the shut-down flag. ScheduledIo state is
+  // atomic and read by turn() without the lock.
+  std::mutex registrations_lock_;
+  SlotArena<ScheduledIo> registrations_;
+  std::atomic<bool> shut_down_{false};  // written under the lock, read by turn() without it
+  bool initialised_ = false;
+};
+
+}  // namespace emio

@@ -1,0 +1,40 @@
+// The epoll backend: edge-triggered readiness, as mio does it. One of the backend files; each has the
+// same shape (see backend.h), and exactly one is compiled into a build.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <span>
+
+#include "emio/alloc/token.h"
+#include "emio/driver/interest.h"
+#include "emio/driver/ready.h"
+#include "emio/port/error.h"
+#include "emio/port/fd.h"
+#include "emio/port/result.h"
+
+namespace emio {
+
+class EpollBackend {
+ public:
+  using Event = epoll_event;
+  static constexpr const char* name = "epoll";
+
+  Error open();
+  // Watches `fd` for `interest`, edge-triggered; events carry `token`. EEXIST if already watched.
+  Error add(int fd, Token token, Interest interest);
+  // Stops watching `fd`. Must run before the fd is closed: epoll interest belongs to the open file
+  // description, so a dup'ed or inherited copy would keep reporting (MPD#1003, h2o#1427).
+  Error remove(int fd);
+  // Waits up to `timeout_ms` (-1: forever) and fills `events`; returns how many. EINTR is returned as is.
+  Result<uint32_t> wait(std::span<Event> events, int timeout_ms);
+
+  static Token token_of(const Event& event) { return Token::from_bits(event.data.u64); }
+  static Ready ready_of(const Event& event);
+
+ private:
+  Fd epoll_;
+};
+
+}  // namespace emio

@@ -1,0 +1,37 @@
+// The Handle is what every thread uses to reach the driver: add and remove sources, and wake it.
+// A Handle is a pointer to its Driver: copy it freely, and keep the Driver alive longer than any copy.
+#pragma once
+
+#include "emio/driver/interest.h"
+#include "emio/driver/registration.h"
+#include "emio/port/error.h"
+#include "emio/port/result.h"
+
+namespace emio {
+
+class Driver;
+
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(Driver* driver) : driver_(driver) {}
+
+  // Registers a non-blocking `fd`. On any failure nothing is left behind (no slot, no OS registration).
+  // Errors: registrations_full, shut_down, or the OS's (EBADF for a closed fd, EEXIST if already added,
+  // EPERM for a regular file, which epoll cannot watch).
+  Result<Registration> add_source(int fd, Interest interest) const;
+  // Stops watching and frees the slot, in that order; call it before closing the fd. The slot is freed
+  // even when the OS call fails (EBADF, ENOENT: the fd was closed first), and that error is returned
+  // for the record. stale_token if the registration was already removed. Stored wakers are dropped.
+  Error deregister(Registration registration) const;
+  // Wakes a turn that sleeps, or makes the next turn return at once. Any thread; many wakes between two
+  // turns make one system call.
+  void wake() const;
+
+  bool valid() const { return driver_ != nullptr; }
+
+ private:
+  Driver* driver_ = nullptr;
+};
+
+}  // namespace emio

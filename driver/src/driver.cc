@@ -1,0 +1,94 @@
+#include "emio/driver/driver.h"
+
+#include <cerrno>
+#include <new>
+
+namespace emio {
+
+Driver::~Driver() {
+  if (initialised_) shutdown();
+  delete[] owned_events_;
+}
+
+Error Driver::init_events(const DriverConfig& config) {
+  if (!config.event_storage.empty()) {
+    events_ = config.event_storage;
+    return Error{};
+  }
+  if (config.event_capacity == 0) return Error::no_storage;
+  owned_events_ = new (std::nothrow) Backend::Event[config.event_capacity];
+  if (owned_events_ == nullptr) return Error::no_storage;
+  events_ = std::span<Backend::Event>(owned_events_, config.event_capacity);
+  return Error{};
+}
+
+Error Driver::init(const DriverConfig& config) {
+  if (initialised_) return Error::from_errno(EALREADY);
+  const ArenaStatus arena = config.registration_storage.empty()
+                                ? registrations_.init(config.registration_capacity)
+                                : registrations_.init(config.registration_storage);
+  if (arena != ArenaStatus::ok) return Error::no_storage;
+  if (Error error = init_events(config); error.failed()) return error;
+  if (Error error = backend_.open(); error.failed()) return error;
+  if (Error error = wake_event_.open(); error.failed()) return error;
+  if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
+    return error;
+  }
+  // A free slot carries the generation its next token will have: no event can carry it yet.
+  for (uint32_t i = 0; i < registrations_.capacity(); ++i) {
+    registrations_.at(i).reset(registrations_.generation_at(i), -1, Interest{});
+  }
+  initialised_ = true;
+  return Error{};
+}
+
+Result<uint32_t> Driver::turn(int max_wait_ms) {
+  if (shut_down_.load(std::memory_order_acquire) || !initialised_) return Error::shut_down;
+  Result<uint32_t> polled = backend_.wait(events_, max_wait_ms);
+  stats_.turns += 1;
+  if (!polled.ok()) {
+    if (polled.error() == Error::from_errno(EINTR)) return 0u;
+    return polled.error();
+  }
+  const uint64_t dispatched_before = stats_.events_dispatched;
+  for (uint32_t i = 0; i < polled.value(); ++i) dispatch(events_[i]);
+  return static_cast<uint32_t>(stats_.events_dispatched - dispatched_before);
+}
+
+void Driver::dispatch(const Backend::Event& event) {
+  const Token token = Backend::token_of(event);
+  if (token == wake_token) {
+    // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
+    wake_pending_.exchange(false, std::memory_order_acq_rel);
+    stats_.wakes_received += 1;
+    return;
+  }
+  if (token.tag() != 0 || token.index() >= registrations_.capacity()) {
+    stats_.stale_events_dropped += 1;
+    return;
+  }
+  ScheduledIo& io = registrations_.at(token.index());
+  const Ready ready = Backend::ready_of(event);
+  if (!io.set_readiness(token.generation(), ready)) {
+    stats_.stale_events_dropped += 1;  // the registration was removed; the slot may have a new owner
+    return;
+  }
+  stats_.events_dispatched += 1;
+  io.wake(ready);
+}
+
+void Driver::shutdown() {
+  {
+    std::lock_guard<std::mutex> guard(registrations_lock_);
+    if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+  }
+  // No registration can be added from here on; wake every waiter outside the lock.
+  for (uint32_t i = 0; i < registrations_.capacity(); ++i) registrations_.at(i).shutdown();
+}
+
+uint32_t Driver::live_registrations() {
+  std::lock_guard<std::mutex> guard(registrations_lock_);
+  return registrations_.live_count();
+}
+
+}  // namespace emio

@@ -1,0 +1,16 @@
+// The log hook: the library reports the few things an operator must know (a backend fallback, for
+// instance) through one function the application sets. The default writes a line to stderr.
+#pragma once
+
+namespace emio {
+
+enum class LogLevel : unsigned char { info, warning, error };
+
+using LogHook = void (*)(LogLevel level, const char* message, void* context);
+
+// Not thread-safe against concurrent log calls: set it at init, before starting threads.
+void set_log_hook(LogHook hook, void* context);
+// printf-style; the message is cut at 255 characters, never allocated.
+void log_message(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace emio

@@ -1,0 +1,172 @@
+// Readiness reported by the backend on real fds: pipes, socketpairs, TCP and UDP over loopback,
+// edge-triggered semantics, and the final closed states.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "emio/driver/driver.h"
+#include "support/check.h"
+#include "support/driver_fixture.h"
+#include "support/sockets.h"
+
+using emio::Direction;
+using emio::Interest;
+using emio::Registration;
+
+TEST_GROUP(Readiness) {
+  emio::Driver driver;
+  void setup() override { CHECK_OK(driver.init(emio_test::driver_config(16, 4))); }
+
+  Registration add(int fd, Interest interest) { return REQUIRE_VALUE(driver.handle().add_source(fd, interest)); }
+  bool readable(Registration registration) {
+    return registration.io->readiness(Direction::read).ready.is_readable();
+  }
+  bool writable(Registration registration) {
+    return registration.io->readiness(Direction::write).ready.is_writable();
+  }
+};
+
+TEST(Readiness, PipeReadEndBecomesReadableAfterAWrite) {
+  auto pipe = emio_test::make_pipe();
+  Registration reader = add(pipe.first.get(), Interest::readable);
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK_FALSE(readable(reader));
+  CHECK_EQUAL(3, emio_test::write_bytes(pipe.second.get(), 3));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK(readable(reader));
+}
+
+TEST(Readiness, PipeWriteEndIsWritableAtOnce) {
+  auto pipe = emio_test::make_pipe();
+  Registration writer = add(pipe.second.get(), Interest::writable);
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK(writable(writer));
+}
+
+TEST(Readiness, SocketpairIsWritableThenReadable) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  Registration end = add(pair.first.get(), Interest::readable | Interest::writable);
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK(writable(end));
+  CHECK_FALSE(readable(end));
+  CHECK_EQUAL(5, emio_test::write_bytes(pair.second.get(), 5));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK(readable(end));
+}
+
+TEST(Readiness, TcpLoopbackServerSideBecomesReadable) {
+  auto tcp = emio_test::make_tcp_pair();
+  Registration server = add(tcp.first.get(), Interest::readable);
+  CHECK_EQUAL(64, emio_test::write_bytes(tcp.second.get(), 64));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  CHECK(readable(server));
+  CHECK_EQUAL(64u, emio_test::drain(tcp.first.get()));
+}
+
+TEST(Readiness, UdpLoopbackBecomesReadableOnADatagram) {
+  auto udp = emio_test::make_udp_pair();
+  Registration receiver = add(udp.first.get(), Interest::readable);
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK_EQUAL(32, emio_test::write_bytes(udp.second.get(), 32));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  CHECK(readable(receiver));
+}
+
+TEST(Readiness, EdgeTriggeredReportsOnceUntilNewDataArrives) {
+  auto pipe = emio_test::make_pipe();
+  (void)add(pipe.first.get(), Interest::readable);
+  CHECK_EQUAL(10, emio_test::write_bytes(pipe.second.get(), 10));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  // Data is still buffered, but there was no new edge: no new event.
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+  char one = 0;
+  CHECK_EQUAL(1, ::read(pipe.first.get(), &one, 1));  // a partial read is no edge either
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+}
+
+TEST(Readiness, DrainUntilEagainThenClearThenNextWriteIsSeen) {
+  auto pipe = emio_test::make_pipe();
+  Registration reader = add(pipe.first.get(), Interest::readable);
+  CHECK_EQUAL(10, emio_test::write_bytes(pipe.second.get(), 10));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  const emio::ReadyEvent seen = reader.io->readiness(Direction::read);
+  CHECK_EQUAL(10u, emio_test::drain(pipe.first.get()));
+  reader.io->clear_readiness(seen);
+  CHECK_FALSE(readable(reader));
+  CHECK_EQUAL(2, emio_test::write_bytes(pipe.second.get(), 2));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK(readable(reader));
+}
+
+TEST(Readiness, WaitingTaskIsWokenOnceByTheEvent) {
+  auto pipe = emio_test::make_pipe();
+  Registration reader = add(pipe.first.get(), Interest::readable);
+  emio_test::CountingWaker task;
+  CHECK_FALSE(reader.io->poll_ready(Direction::read, task.waker()).is_ready());
+  CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  CHECK_EQUAL(1, task.calls.load());
+  CHECK(reader.io->poll_ready(Direction::read, task.waker()).is_ready());
+}
+
+TEST(Readiness, MoreReadySourcesThanTheEventBufferAreAllDeliveredOverTurns) {
+  emio_test::FdPair pipes[10];
+  Registration readers[10];
+  for (int i = 0; i < 10; ++i) {
+    pipes[i] = emio_test::make_pipe();
+    readers[i] = add(pipes[i].first.get(), Interest::readable);
+    CHECK_EQUAL(1, emio_test::write_bytes(pipes[i].second.get(), 1));
+  }
+  uint32_t delivered = 0;
+  for (int turn = 0; turn < 3; ++turn) delivered += REQUIRE_VALUE(driver.turn(0));  // buffer holds 4
+  CHECK_EQUAL(10u, delivered);
+  for (const Registration& reader : readers) CHECK(readable(reader));
+}
+
+TEST(Readiness, PipeWriterClosingIsAFinalReadClosed) {
+  auto pipe = emio_test::make_pipe();
+  Registration reader = add(pipe.first.get(), Interest::readable);
+  pipe.second.reset();
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  emio::ReadyEvent seen = reader.io->readiness(Direction::read);
+  CHECK(seen.ready.is_read_closed());
+  reader.io->clear_readiness(seen);
+  CHECK(reader.io->readiness(Direction::read).ready.is_read_closed());
+}
+
+TEST(Readiness, PipeReaderClosingIsAFinalWriteClosed) {
+  auto pipe = emio_test::make_pipe();
+  Registration writer = add(pipe.second.get(), Interest::writable);
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  pipe.first.reset();
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  emio::ReadyEvent seen = writer.io->readiness(Direction::write);
+  CHECK(seen.ready.is_write_closed());
+  writer.io->clear_readiness(seen);
+  CHECK(writer.io->readiness(Direction::write).ready.is_write_closed());
+}
+
+TEST(Readiness, PeerShutdownOfItsWriteSideIsReadClosedWithoutARead) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  Registration end = add(pair.first.get(), Interest::readable);
+  CHECK_EQUAL(0, ::shutdown(pair.second.get(), SHUT_WR));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
+  emio::ReadyEvent seen = end.io->readiness(Direction::read);
+  CHECK(seen.ready.is_read_closed());
+  CHECK_FALSE(end.io->readiness(Direction::write).ready.is_write_closed());
+}
+
+TEST(Readiness, TcpPeerCloseIsHangUpInBothDirections) {
+  auto tcp = emio_test::make_tcp_pair();
+  Registration server = add(tcp.first.get(), Interest::readable | Interest::writable);
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  tcp.second.reset();
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  CHECK(server.io->readiness(Direction::read).ready.is_read_closed());
+  // Writing to a closed peer resets the connection: that is the final hang-up in both directions.
+  CHECK_EQUAL(1, emio_test::write_bytes(tcp.first.get(), 1));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  const emio::Ready after = server.io->readiness(Direction::write).ready;
+  CHECK(after.is_write_closed());
+}

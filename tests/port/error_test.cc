@@ -1,0 +1,43 @@
+#include "emio/port/error.h"
+
+#include <cerrno>
+
+#include "emio/port/result.h"
+
+#include <CppUTest/TestHarness.h>
+
+TEST_GROUP(Error){};
+
+TEST(Error, DefaultIsSuccess) {
+  const emio::Error error;
+  CHECK(error.ok());
+  STRCMP_EQUAL("ok", error.name());
+}
+
+TEST(Error, ErrnoValuesHaveTheirNames) {
+  STRCMP_EQUAL("ECONNREFUSED", emio::Error::from_errno(ECONNREFUSED).name());
+  STRCMP_EQUAL("EADDRINUSE", emio::Error::from_errno(EADDRINUSE).name());
+  STRCMP_EQUAL("EMFILE", emio::Error::from_errno(EMFILE).name());
+  CHECK(emio::Error::from_errno(EAGAIN).is_os_error());
+}
+
+TEST(Error, OwnCodesAreNotErrnoValues) {
+  const emio::Error error = emio::Error::registrations_full;
+  CHECK(error.failed());
+  CHECK_FALSE(error.is_os_error());
+  STRCMP_EQUAL("emio: registrations full", error.name());
+}
+
+TEST(Error, LastOsErrorReadsErrno) {
+  errno = EBADF;
+  STRCMP_EQUAL("EBADF", emio::Error::last_os_error().name());
+}
+
+TEST(Error, ResultHoldsAValueOrAnError) {
+  emio::Result<int> value = 7;
+  CHECK(value.ok());
+  CHECK_EQUAL(7, value.value());
+  emio::Result<int> failure = emio::Error::shut_down;
+  CHECK_FALSE(failure.ok());
+  CHECK(failure.error() == emio::Error::shut_down);
+}
