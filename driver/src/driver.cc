@@ -24,9 +24,8 @@ Error Driver::init_events(const DriverConfig& config) {
 
 Error Driver::init(const DriverConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
-  const ArenaStatus arena = config.registration_storage.empty()
-                                ? registrations_.init(config.registration_capacity)
-                                : registrations_.init(config.registration_storage);
+  const ArenaStatus arena = config.registration_storage.empty() ? registrations_.init(config.registration_capacity)
+                                                                : registrations_.init(config.registration_storage);
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
   if (Error error = backend_.open(); error.failed()) return error;

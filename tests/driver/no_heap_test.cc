@@ -59,7 +59,7 @@ TEST(NoHeap, SteadyStateLoopAllocatesNothing) {
   waker.join();
 
   CHECK_EQUAL(0u, allocations);
-  CHECK(task.calls.load() > 0);                // the loop really dispatched events to wakers
+  CHECK(task.calls.load() > 0);                   // the loop really dispatched events to wakers
   CHECK(driver.stats().wake_signals.load() > 0);  // and really woke the driver from another thread
 }
 

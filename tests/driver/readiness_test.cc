@@ -17,12 +17,8 @@ TEST_GROUP(Readiness) {
   void setup() override { CHECK_OK(driver.init(emio_test::driver_config(16, 4))); }
 
   Registration add(int fd, Interest interest) { return REQUIRE_VALUE(driver.handle().add_source(fd, interest)); }
-  bool readable(Registration registration) {
-    return registration.io->readiness(Direction::read).ready.is_readable();
-  }
-  bool writable(Registration registration) {
-    return registration.io->readiness(Direction::write).ready.is_writable();
-  }
+  bool readable(Registration registration) { return registration.io->readiness(Direction::read).ready.is_readable(); }
+  bool writable(Registration registration) { return registration.io->readiness(Direction::write).ready.is_writable(); }
 };
 
 TEST(Readiness, PipeReadEndBecomesReadableAfterAWrite) {

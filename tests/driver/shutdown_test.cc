@@ -14,7 +14,7 @@ TEST_GROUP(Shutdown) {
   emio_test::CountingWaker writers[3];
   Registration registrations[3];
 
-  void wait_on_all(emio::Driver& driver) {
+  void wait_on_all(emio::Driver & driver) {
     for (int i = 0; i < 3; ++i) {
       pipes[i] = emio_test::make_pipe();
       registrations[i] = REQUIRE_VALUE(driver.handle().add_source(pipes[i].first.get(), Interest::readable));

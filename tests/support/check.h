@@ -8,16 +8,16 @@
 
 #include <CppUTest/TestHarness.h>
 
-#define CHECK_OK(expression)                                                          \
-  do {                                                                                \
-    const ::emio::Error check_ok_error_ = (expression);                               \
-    if (check_ok_error_.failed()) FAIL(check_ok_error_.name());                       \
+#define CHECK_OK(expression)                                    \
+  do {                                                          \
+    const ::emio::Error check_ok_error_ = (expression);         \
+    if (check_ok_error_.failed()) FAIL(check_ok_error_.name()); \
   } while (0)
 
-#define CHECK_ERROR(expected, expression)                                             \
-  do {                                                                                \
-    const ::emio::Error check_error_actual_ = (expression);                           \
-    STRCMP_EQUAL(::emio::Error(expected).name(), check_error_actual_.name());         \
+#define CHECK_ERROR(expected, expression)                                     \
+  do {                                                                        \
+    const ::emio::Error check_error_actual_ = (expression);                   \
+    STRCMP_EQUAL(::emio::Error(expected).name(), check_error_actual_.name()); \
   } while (0)
 
 namespace emio_test {

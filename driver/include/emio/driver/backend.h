@@ -25,8 +25,8 @@ using Backend = EpollBackend;
 namespace emio {
 
 template <typename B>
-concept BackendShape = requires(B backend, const typename B::Event& event, std::span<typename B::Event> events,
-                                int fd, Token token, Interest interest, int timeout_ms) {
+concept BackendShape = requires(B backend, const typename B::Event& event, std::span<typename B::Event> events, int fd,
+                                Token token, Interest interest, int timeout_ms) {
   { B::name } -> std::convertible_to<const char*>;
   { backend.open() } -> std::same_as<Error>;
   { backend.add(fd, token, interest) } -> std::same_as<Error>;
