@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Style gates that CI runs: `lint.sh format` (clang-format, no changes allowed) and `lint.sh tidy`
+# (clang-tidy on the library and example sources, warnings are errors). `lint.sh fix` formats in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sources() { git ls-files '*.h' '*.cc' '*.c'; }
+library_sources() { git ls-files 'alloc/*.cc' 'port/*.cc' 'driver/*.cc' 'runtime/*.cc' 'capi/*.cc' 'examples/*.cc'; }
+
+case "${1:-all}" in
+  format) sources | xargs clang-format --dry-run --Werror ;;
+  fix) sources | xargs clang-format -i ;;
+  tidy)
+    build=build/lint
+    cmake --preset debug -B "$build" >/dev/null
+    cmake --build "$build" >/dev/null  # generated headers and compile_commands.json
+    library_sources | xargs -P 2 -n 4 clang-tidy -p "$build" --quiet 2>/dev/null
+    ;;
+  all) "$0" format && "$0" tidy ;;
+  *) echo "usage: $0 [format|tidy|fix|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
+# and tests every configuration: GCC and clang debug, release, ASan+UBSan, TSan, the io_uring build and its
+# sanitizers, the ARM cross builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
+# counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh || { echo "test: dependency install failed" >&2; exit 1; }
+
+passed=0
+failed=0
+failed_steps=()
+log_dir=build/test-logs
+mkdir -p "$log_dir"
+
+record() {  # record NAME PASSED FAILED
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+  if [ "$3" -ne 0 ]; then failed_steps+=("$1"); fi
+}
+
+# Adds the counts of ctest's summary line ("100% tests passed, 0 tests failed out of 11") in a log.
+record_ctest_log() {  # record_ctest_log NAME LOG EXIT_CODE
+  local summary total failures
+  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$2" | tail -1)
+  if [ -z "$summary" ]; then record "$1" 0 1; return; fi
+  failures=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
+  if [ "$3" -ne 0 ] && [ "$failures" -eq 0 ]; then failures=1; fi
+  record "$1" $((total - failures)) "$failures"
+}
+
+run_preset() {  # run_preset PRESET: configure, build, ctest; the log keeps everything
+  local preset=$1 log="$log_dir/$1.log" status
+  echo "=== $preset"
+  { cmake --preset "$preset" && cmake --build --preset "$preset" && ctest --preset "$preset" -j 2; } >"$log" 2>&1
+  status=$?
+  grep -E 'tests passed|\*\*\*Failed|\(Failed\)|\(SEGFAULT\)|\(Timeout\)|error:' "$log" | tail -15
+  record_ctest_log "$preset" "$log" "$status"
+}
+
+run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command does
+  local name=$1 log="$log_dir/$1.log"
+  shift
+  echo "=== $name"
+  if "$@" >"$log" 2>&1; then record "$name" 1 0; else tail -30 "$log"; record "$name" 0 1; fi
+}
+
+presets=(debug clang-debug release asan tsan)
+for preset in "${presets[@]}"; do run_preset "$preset"; done
+
+run_gate format bash scripts/lint.sh format
+run_gate tidy bash scripts/lint.sh tidy
+
+echo
+if [ ${#failed_steps[@]} -gt 0 ]; then echo "failed: ${failed_steps[*]} (logs in $log_dir)"; fi
+echo "emio: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
