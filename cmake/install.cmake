@@ -18,5 +18,7 @@ install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/em
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
 set(EMIO_PKGCONFIG_LIBS "-lemio_driver -lemio_port")
+# Relocatable: the prefix is found from the .pc file's own folder, so a staged sysroot install works as is.
+file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/emio.pc.in "${PROJECT_BINARY_DIR}/emio.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/emio.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
