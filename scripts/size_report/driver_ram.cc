@@ -1,0 +1,16 @@
+// Prints the sizes of the types a Driver's memory is made of, for scripts/size-report.sh. Built for each
+// target and run under qemu-user, so the figures are the target ABI's (pointer size, alignment), not
+// the host's. Uses only public headers.
+#include <cstdio>
+
+#include "emio/driver/driver.h"
+
+int main() {
+  const emio::DriverConfig defaults{};
+  std::printf("backend %s\n", emio::Driver::backend_name());
+  std::printf("sizeof_driver %zu\n", sizeof(emio::Driver));
+  std::printf("sizeof_registration_slot %zu\n", sizeof(emio::RegistrationSlot));
+  std::printf("sizeof_event %zu\n", sizeof(emio::Backend::Event));
+  std::printf("default_event_capacity %u\n", static_cast<unsigned>(defaults.event_capacity));
+  return 0;
+}
