@@ -60,9 +60,9 @@ driver_type_sizes() {
 value_of() { awk -v key="$1" '$1 == key { print $2 }'; }
 
 package_version() {
-  local arch="$1" package="$2" deb
-  deb="$(ls "$sysroots_dir/apt/debs/$arch/${package}_"*.deb 2>/dev/null | head -n 1)"
-  [ -n "$deb" ] && dpkg-deb -f "$deb" Version || echo "?"
+  local arch="$1" package="$2" debs
+  debs=("$sysroots_dir/apt/debs/$arch/${package}_"*.deb)
+  dpkg-deb -f "${debs[0]}" Version 2>/dev/null || echo "?"
 }
 
 kib() { awk -v bytes="$1" 'BEGIN { printf "%.1f", bytes / 1024 }'; }
