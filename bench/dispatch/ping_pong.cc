@@ -16,8 +16,8 @@ Error PingPong::open(uint32_t pair_count) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
       return Error::last_os_error();
     }
-    endpoints_[2 * pair] = Endpoint{emio::Fd(fds[0]), pair};
-    endpoints_[2 * pair + 1] = Endpoint{emio::Fd(fds[1]), pair};
+    endpoints_[size_t{2} * pair] = Endpoint{emio::Fd(fds[0]), pair};
+    endpoints_[size_t{2} * pair + 1] = Endpoint{emio::Fd(fds[1]), pair};
   }
   pair_count_ = pair_count;
   return Error{};
@@ -28,7 +28,7 @@ Error PingPong::start(uint32_t round_trips) {
   finished_pairs_ = 0;
   for (uint32_t pair = 0; pair < pair_count_; ++pair) {
     hops_left_[pair] = 2 * round_trips;
-    if (Error error = send_message(endpoints_[2 * pair].fd.get()); error.failed()) return error;
+    if (Error error = send_message(endpoints_[size_t{2} * pair].fd.get()); error.failed()) return error;
   }
   return Error{};
 }

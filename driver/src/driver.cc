@@ -56,13 +56,18 @@ Result<uint32_t> Driver::turn(int max_wait_ms) {
 
 void Driver::dispatch(const Backend::Event& event) {
   const Token token = Backend::token_of(event);
-  if (token == wake_token) {
-    // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
-    wake_pending_.exchange(false, std::memory_order_acq_rel);
-    stats_.wakes_received += 1;
+  // One test for the common case, a source's event: only the driver's own events carry a tag.
+  if (token.tag() != 0) {
+    if (token == wake_token) {
+      // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
+      wake_pending_.exchange(false, std::memory_order_acq_rel);
+      stats_.wakes_received += 1;
+    } else {
+      stats_.stale_events_dropped += 1;
+    }
     return;
   }
-  if (token.tag() != 0 || token.index() >= registrations_.capacity()) {
+  if (token.index() >= registrations_.capacity()) {
     stats_.stale_events_dropped += 1;
     return;
   }

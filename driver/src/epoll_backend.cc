@@ -40,6 +40,12 @@ Result<uint32_t> EpollBackend::wait(std::span<Event> events, int timeout_ms) {
 
 Ready EpollBackend::ready_of(const Event& event) {
   const uint32_t flags = event.events;
+  // The common case, first and cheap: plain readable and/or writable, nothing closed or in error.
+  if ((flags & ~uint32_t{EPOLLIN | EPOLLOUT}) == 0) {
+    if (flags == EPOLLIN) return Ready::readable;
+    if (flags == EPOLLOUT) return Ready::writable;
+    return flags == 0 ? Ready{} : Ready::readable | Ready::writable;
+  }
   Ready ready;
   if (flags & EPOLLIN) ready = ready | Ready::readable;
   if (flags & EPOLLOUT) ready = ready | Ready::writable;

@@ -65,7 +65,9 @@ class ScheduledIo {
 
   // --- The task's side ---
 
-  ReadyEvent readiness(Direction direction) const;
+  ReadyEvent readiness(Direction direction) const {
+    return event_from(state_.load(std::memory_order_acquire), direction);
+  }
   // Stores `waker` unless the direction is already ready, then looks again: an event that raced with the
   // store is seen either by this look or by the driver, which then finds the waker. Never lost.
   ReadyEvent poll_ready(Direction direction, const Waker& waker);
@@ -82,7 +84,34 @@ class ScheduledIo {
   }
 
  private:
-  void lock_wakers();
+  static constexpr uint64_t readiness_mask = (uint64_t{1} << Ready::bit_count) - 1;
+
+  static constexpr unsigned tick_shift(Direction direction) {
+    return direction == Direction::read ? read_tick_shift : write_tick_shift;
+  }
+  static constexpr uint16_t tick_of(uint64_t state, Direction direction) {
+    return static_cast<uint16_t>((state >> tick_shift(direction)) & tick_mask);
+  }
+  static constexpr uint64_t bump_tick(uint64_t state, Direction direction) {
+    const unsigned shift = tick_shift(direction);
+    const uint64_t next = ((state >> shift) + 1) & tick_mask;
+    return (state & ~(tick_mask << shift)) | (next << shift);
+  }
+  static constexpr Ready mask_of(Direction direction) { return direction == Direction::read ? read_mask : write_mask; }
+  static constexpr ReadyEvent event_from(uint64_t state, Direction direction) {
+    ReadyEvent event;
+    event.ready = Ready::from_bits(static_cast<unsigned>(state & readiness_mask)) & mask_of(direction);
+    event.tick = tick_of(state, direction);
+    event.direction = direction;
+    event.shut_down = (state & shut_down_bit) != 0;
+    return event;
+  }
+
+  void lock_wakers() {
+    while (waker_lock_.test_and_set(std::memory_order_acquire)) {
+      // Spin: the holder runs a handful of instructions and never blocks.
+    }
+  }
   void unlock_wakers() { waker_lock_.clear(std::memory_order_release); }
   Waker& waker_for(Direction direction) { return direction == Direction::read ? reader_ : writer_; }
 
@@ -100,5 +129,59 @@ static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits <= Schedule
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the state word must be lock-free on every target");
 // Aim of the design note: all per-registration state in one 64-byte cache line on 64-bit targets.
 static_assert(sizeof(void*) != 8 || sizeof(ScheduledIo) <= 56, "ScheduledIo grew: arena slots exceed 64 bytes");
+
+// The hot path, inline: every event and every wait goes through these, and a call into another
+// translation unit per step costs more than the steps themselves (bench/dispatch).
+
+inline bool ScheduledIo::set_readiness(uint32_t generation, Ready ready) {
+  uint64_t current = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(current >> generation_shift) != generation) return false;
+    uint64_t next = current | ready.bits();
+    if (ready.intersects(read_mask)) next = bump_tick(next, Direction::read);
+    if (ready.intersects(write_mask)) next = bump_tick(next, Direction::write);
+    if (state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
+inline void ScheduledIo::wake(Ready ready) {
+  Waker reader;
+  Waker writer;
+  lock_wakers();
+  if (ready.intersects(read_mask)) {
+    reader = reader_;
+    reader_ = Waker{};
+  }
+  if (ready.intersects(write_mask)) {
+    writer = writer_;
+    writer_ = Waker{};
+  }
+  unlock_wakers();
+  // Outside the lock: a waker may poll this very source again.
+  reader.wake();
+  writer.wake();
+}
+
+inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& waker) {
+  const ReadyEvent before = readiness(direction);
+  if (before.is_ready()) return before;
+  lock_wakers();
+  waker_for(direction) = waker;
+  unlock_wakers();
+  return readiness(direction);
+}
+
+inline void ScheduledIo::clear_readiness(const ReadyEvent& event) {
+  const uint64_t clearable = (event.ready.without(Ready::final_states)).bits();
+  uint64_t current = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (tick_of(current, event.direction) != event.tick) return;  // a newer event: keep its readiness
+    const uint64_t next = current & ~clearable;
+    if (next == current) return;
+    if (state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+  }
+}
 
 }  // namespace emio
