@@ -74,6 +74,11 @@ SOURCES
   private_apt update -qq >/dev/null
 }
 
+download_target_packages() {
+  local arch="$1" download_dir="$2"
+  (cd "$download_dir" && private_apt download -qq "${target_packages[@]/%/:$arch}" >/dev/null 2>&1)
+}
+
 # Unpacks the target packages into build/sysroots/<triplet> unless the stamp says this exact set is there.
 install_target_sysroot() {
   local target="$1" arch triplet sysroot stamp wanted
@@ -85,12 +90,12 @@ install_target_sysroot() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     return 0
   fi
-  [ -f "$sysroots_dir/apt/state/lists/lock" ] || update_private_apt
   echo "install-cross-deps: unpacking ${target_packages[*]} ($arch) into $sysroot"
-  local download_dir="$sysroots_dir/apt/debs/$arch" package deb
+  local download_dir="$sysroots_dir/apt/debs/$arch" deb
   rm -rf "$sysroot" "$download_dir"
   mkdir -p "$sysroot" "$download_dir"
-  (cd "$download_dir" && private_apt download -qq "${target_packages[@]/%/:$arch}" >/dev/null)
+  # A missing or outdated index (the mirror dropped an old version) fails the download: refresh, retry once.
+  download_target_packages "$arch" "$download_dir" || { update_private_apt && download_target_packages "$arch" "$download_dir"; }
   for deb in "$download_dir"/*.deb; do
     dpkg-deb -x "$deb" "$sysroot"
   done
