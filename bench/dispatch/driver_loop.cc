@@ -36,7 +36,7 @@ Error DriverLoop::run(PingPong& game) {
   return Error{};
 }
 
-Error DriverLoop::serve(PingPong& game, Source& source) {
+inline Error DriverLoop::serve(PingPong& game, Source& source) {
   emio::ScheduledIo& io = *source.registration.io;
   for (;;) {
     const emio::ReadyEvent ready = io.poll_ready(emio::Direction::read, source.waker);
