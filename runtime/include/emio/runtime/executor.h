@@ -1,0 +1,172 @@
+// The Executor: a single-threaded run loop over one Driver, one TimerQueue and a fixed table of tasks.
+//
+// Each iteration: take spawns from other threads (the inbox), turn the driver with the next timer
+// deadline as the timeout (0 when tasks are ready), fire due timers, then run the tasks that were ready
+// when the iteration started, oldest first (FIFO). A task queued meanwhile runs next iteration, so a
+// task that keeps waking itself cannot starve IO or timers.
+//
+// A task is a callback (function pointer + context, run once) or an emio::Task<> coroutine (task.h)
+// whose frame comes from the FramePool sized here. Everything is allocated in init(); nothing after.
+//
+// Threading: every method belongs to the executor's thread except stop() and remote() (RemoteSpawner),
+// which any thread may use. Fork: re-create the executor in the child (the driver's poller is shared
+// with the parent otherwise).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "emio/driver/driver.h"
+#include "emio/runtime/frame_pool.h"
+#include "emio/runtime/ready_queue.h"
+#include "emio/runtime/task.h"
+#include "emio/runtime/timer.h"
+
+namespace emio {
+
+struct ExecutorConfig {
+  DriverConfig driver{};
+  uint32_t task_capacity = 64;       // tasks alive at once: callbacks waiting to run and coroutines
+  uint32_t timer_capacity = 64;      // timers armed at once, including sleeps and with_timeout deadlines
+  uint32_t frame_size_bytes = 1024;  // the largest coroutine frame (the compiler decides each frame's size)
+  uint32_t frame_count = 32;         // coroutine frames alive at once, nested Tasks included; 0: no coroutines
+  uint32_t inbox_capacity = 32;      // spawns from other threads not yet taken by the executor
+};
+
+// Names a spawned task; stays meaningful after the task ends (the slot's generation moves on).
+struct TaskId {
+  uint32_t index = 0;
+  uint32_t generation = 0;
+};
+
+struct ExecutorStats {
+  uint64_t iterations = 0;
+  uint64_t tasks_run = 0;        // callbacks run and coroutine resumptions (polls that completed)
+  uint64_t tasks_completed = 0;  // callback tasks run and coroutines finished
+  uint64_t polls_pending = 0;    // wakes whose re-poll found the operation still pending (spurious)
+  uint64_t timers_fired = 0;
+  uint64_t remote_spawns = 0;  // tasks taken from the inbox
+};
+
+class Executor;
+
+// What other threads use to hand work to the executor: through a fixed, lock-protected inbox and the
+// driver's Handle::wake. Copy it freely; keep the executor alive longer than any copy.
+class RemoteSpawner {
+ public:
+  RemoteSpawner() = default;
+  explicit RemoteSpawner(Executor* executor) : executor_(executor) {}
+
+  // Queues `callback(context)` to run once on the executor's thread. Errors: capacity_full (ENOSPC)
+  // when the inbox is full, Error::shut_down after the executor stopped for good.
+  Error spawn(void (*callback)(void* context), void* context) const;
+  // Queues a coroutine. Errors: frame_pool_exhausted for an invalid task, and those above; on an error
+  // `task` keeps its frame (and frees it when destroyed).
+  Error spawn(Task<>&& task) const;
+
+ private:
+  Executor* executor_ = nullptr;
+};
+
+class Executor {
+ public:
+  Executor() = default;
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+  // Destroys every coroutine still alive (their awaiters cancel their wakers and timers), then the
+  // timers and the driver.
+  ~Executor();
+
+  // Initialises the driver (config.driver), the timer heap, the task table, the inbox and the frame pool,
+  // which it installs for emio::Task (EBUSY if another executor's pool is installed).
+  // Errors: EALREADY if initialised; Error::no_storage for a zero capacity or a failed allocation; the
+  // driver's errors.
+  Error init(const ExecutorConfig& config);
+
+  // Queues `callback(context)` to run once, after the tasks already ready. Errors: capacity_full.
+  Result<TaskId> spawn(void (*callback)(void* context), void* context);
+  // Takes `task` and queues it. Errors: frame_pool_exhausted when the coroutine got no frame (an invalid
+  // Task), capacity_full when the task table is full (the task keeps its frame then).
+  Result<TaskId> spawn(Task<>&& task);
+
+  // Runs iterations until stop(). Returns the first driver error (Error::shut_down, or an OS error).
+  Error run();
+  // Runs iterations until `condition(context)` is true; it is checked before each iteration. Something
+  // that changes it from another thread must also wake the executor (RemoteSpawner, Handle::wake).
+  // Returns Error{} once it holds, ECANCELED if stop() came first, or a driver error.
+  Error run_until(bool (*condition)(void* context), void* context);
+  // Runs iterations until `task` has finished (at once if it already has).
+  Error run_until(TaskId task);
+  // Runs one iteration, waiting up to `max_wait_ms` for IO (capped by the next timer; 0 if tasks are
+  // ready; wait_forever for no cap). For callers that own their loop, such as the C API.
+  Error run_once(int max_wait_ms);
+  // Makes run() return after the current iteration. Any thread, and signal-safe except for the wake's
+  // write(2)/eventfd, which is async-signal-safe too.
+  void stop();
+
+  // True once `task` has run to completion (callbacks: once run).
+  bool is_done(TaskId task) const;
+
+  Handle handle() { return driver_.handle(); }
+  Driver& driver() { return driver_; }
+  TimerQueue& timers() { return timers_; }
+  FramePool& frame_pool() { return frame_pool_; }
+  RemoteSpawner remote() { return RemoteSpawner(this); }
+  const char* backend_name() { return driver_.backend_name(); }
+  const ExecutorStats& stats() const { return stats_; }
+  uint32_t live_tasks() const { return live_tasks_; }
+  uint32_t task_capacity() const { return task_capacity_; }
+
+  // Puts `runnable` at the back of the ready queue (once). Executor thread only; for wakers and IoWatch.
+  void schedule(Runnable& runnable) { ready_.push_back(runnable); }
+  // Takes `runnable` out of the ready queue, for an owner that goes away while queued.
+  void unschedule(Runnable& runnable) { ready_.remove(runnable); }
+
+ private:
+  friend class RemoteSpawner;
+  friend Waker detail::waker_of(detail::TaskSlot& slot);
+
+  // A task not yet in a slot: a callback, or a coroutine's frame.
+  struct InboxEntry {
+    void (*callback)(void* context) = nullptr;
+    void* context = nullptr;
+    Task<>::CoroutineHandle coroutine{};
+  };
+
+  static void run_slot(Runnable& runnable);
+  static void wake_slot(void* slot);
+  void run_callback(detail::TaskSlot& slot);
+  void run_coroutine(detail::TaskSlot& slot);
+  detail::TaskSlot* allocate_slot();
+  void free_slot(detail::TaskSlot& slot);
+  TaskId start(detail::TaskSlot& slot, const InboxEntry& entry);
+  Result<TaskId> spawn_entry(const InboxEntry& entry);
+  Error push_inbox(const InboxEntry& entry);
+  void drain_inbox();
+  void run_ready();
+  Error init_tables(const ExecutorConfig& config);
+  void destroy_tasks();
+
+  Driver driver_;
+  TimerQueue timers_;
+  FramePool frame_pool_;
+  ReadyQueue ready_;
+  detail::TaskSlot* slots_ = nullptr;
+  uint32_t task_capacity_ = 0;
+  uint32_t free_head_ = 0;
+  uint32_t live_tasks_ = 0;
+  ExecutorStats stats_;
+  std::atomic<bool> stop_requested_{false};
+  bool pool_installed_ = false;
+  bool initialised_ = false;
+
+  // The inbox: a ring guarded by inbox_lock_, filled by RemoteSpawner, drained by the executor.
+  std::mutex inbox_lock_;
+  InboxEntry* inbox_ = nullptr;
+  uint32_t inbox_capacity_ = 0;
+  uint32_t inbox_head_ = 0;
+  uint32_t inbox_size_ = 0;
+};
+
+}  // namespace emio

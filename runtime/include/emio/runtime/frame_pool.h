@@ -1,0 +1,70 @@
+// Coroutine frames come from a fixed pool of equal blocks, sized at init: no heap once it is set up.
+//
+// The compiler allocates a coroutine's frame when the coroutine function is called, before it can be
+// spawned, through emio::Task's promise operator new. That hook has no arguments to name a pool, so the
+// pool an Executor creates is installed process-wide for the executor's life: one executor with coroutines
+// per process at a time (Executor::init fails with EBUSY otherwise). Each block remembers its pool, so a
+// frame returns to the right pool even when freed after the executor is gone.
+//
+// Thread-safe: another thread may call a coroutine function (and so allocate) to spawn it remotely.
+// With -fno-exceptions, an exhausted pool makes the coroutine call return an invalid Task
+// (get_return_object_on_allocation_failure), which spawn() and co_await report as frame_pool_exhausted.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+
+#include "emio/port/error.h"
+
+namespace emio {
+
+class FramePool {
+ public:
+  // Bytes each block reserves in front of the frame to remember its pool.
+  static constexpr size_t header_bytes = alignof(std::max_align_t);
+
+  FramePool() = default;
+  FramePool(const FramePool&) = delete;
+  FramePool& operator=(const FramePool&) = delete;
+  ~FramePool();
+
+  // Makes the one allocation: `frame_count` blocks for frames of up to `frame_size_bytes` each.
+  // Errors: EALREADY if initialised, Error::no_storage for a zero size or count or a failed allocation.
+  Error init(uint32_t frame_size_bytes, uint32_t frame_count);
+
+  // A block for a frame of `size` bytes, or nullptr when the pool is exhausted or `size` is too big.
+  void* allocate(size_t size);
+  // Returns a frame from allocate() (of any pool) to its own pool.
+  static void release(void* frame);
+
+  uint32_t frame_size_bytes() const { return frame_size_bytes_; }
+  uint32_t frame_count() const { return frame_count_; }
+  uint32_t frames_in_use() const;
+  // Failed allocations so far: how often a spawn met an exhausted pool or an oversized frame.
+  uint64_t allocation_failures() const { return allocation_failures_.load(std::memory_order_relaxed); }
+
+  // The pool emio::Task frames come from (set by Executor::init, cleared by its destructor).
+  // install() returns EBUSY while another pool is installed.
+  Error install();
+  void uninstall();
+  static void* allocate_from_installed(size_t size);
+
+ private:
+  struct FreeBlock {
+    FreeBlock* next;
+  };
+
+  size_t block_bytes() const { return header_bytes + frame_size_bytes_; }
+
+  std::byte* storage_ = nullptr;
+  uint32_t frame_size_bytes_ = 0;
+  uint32_t frame_count_ = 0;
+  mutable std::mutex lock_;  // guards free_list_ and frames_in_use_
+  FreeBlock* free_list_ = nullptr;
+  uint32_t frames_in_use_ = 0;
+  std::atomic<uint64_t> allocation_failures_{0};
+};
+
+}  // namespace emio

@@ -1,0 +1,147 @@
+// PollFd: any pollable file descriptor (GPIO character device, netlink, SocketCAN, timerfd, a pipe end,
+// a tty), owned, non-blocking and registered with the driver. Every IO resource is built on one.
+//
+// try_ operations do the system call once and return Result<size_t>: a count, would_block (EAGAIN, after
+// clearing the readiness the call saw, so the next event is not lost), or the OS error. The awaitable
+// forms (read, write, readable, writable) retry on readiness inside an emio::Task. A resource must not be
+// moved or closed while one of its operations is being awaited.
+//
+// Fork: the registration belongs to the parent's driver; a child closes its copies and starts afresh.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "emio/driver/handle.h"
+#include "emio/driver/interest.h"
+#include "emio/driver/registration.h"
+#include "emio/port/error.h"
+#include "emio/port/fd.h"
+#include "emio/port/result.h"
+#include "emio/runtime/awaitables.h"
+#include "emio/runtime/errors.h"
+#include "emio/runtime/task.h"
+
+namespace emio {
+
+// The awaitable shape of every IO operation: `attempt()` returns an Output (Result<X> or Error) and
+// would_block when it cannot progress; the op then waits for `direction` readiness and tries again.
+template <typename OutputType, typename Attempt>
+class IoOp {
+ public:
+  using Output = OutputType;
+  IoOp(Registration registration, Direction direction, Attempt attempt)
+      : registration_(registration), direction_(direction), attempt_(std::move(attempt)) {}
+  IoOp(IoOp&& other) noexcept
+      : registration_(other.registration_), direction_(other.direction_), attempt_(std::move(other.attempt_)) {}
+
+  bool poll(PollContext& context) {
+    waiting_ = false;
+    // A few rounds cover an event that lands between the attempt and the waker store; past them the
+    // source reports a readiness the operation cannot use (a final state with EAGAIN), so look again
+    // next iteration instead of spinning here.
+    for (int round = 0; round < 3; ++round) {
+      if (!is_live(registration_)) return finish(Error::stale_token);
+      output_.emplace(attempt_());
+      if (!is_would_block(*output_)) return true;
+      const ReadyEvent event = registration_.io->poll_ready(direction_, context.waker);
+      if (event.shut_down) return finish(Error::shut_down);
+      if (!event.is_ready()) {
+        waiting_ = true;
+        return false;
+      }
+    }
+    context.waker.wake();
+    return false;
+  }
+  Output take_output() { return std::move(*output_); }
+  void cancel() {
+    if (waiting_ && is_live(registration_)) registration_.io->clear_waker(direction_);
+    waiting_ = false;
+  }
+
+ private:
+  bool finish(Error error) {
+    output_.emplace(error);
+    return true;
+  }
+
+  Registration registration_;
+  Direction direction_;
+  Attempt attempt_;
+  std::optional<Output> output_;
+  bool waiting_ = false;
+};
+
+template <typename Output, typename Attempt>
+IoOp<Output, Attempt> make_io_op(Registration registration, Direction direction, Attempt attempt) {
+  return IoOp<Output, Attempt>(registration, direction, std::move(attempt));
+}
+
+class PollFd {
+ public:
+  PollFd() = default;
+  PollFd(PollFd&& other) noexcept;
+  PollFd& operator=(PollFd&& other) noexcept;
+  PollFd(const PollFd&) = delete;
+  PollFd& operator=(const PollFd&) = delete;
+  // Deregisters, then closes (the order epoll needs, see Handle::deregister).
+  ~PollFd() { (void)close(); }
+
+  // Takes ownership of `fd`, makes it non-blocking and close-on-exec, and registers it for `interest`.
+  // On failure `fd` is closed. Errors: those of set_nonblocking and Handle::add_source (EPERM for a
+  // regular file, registrations_full, shut_down).
+  static Result<PollFd> adopt(Handle handle, Fd fd, Interest interest = Interest::readable | Interest::writable);
+
+  // Deregisters and closes; a second call does nothing. Returns the deregistration's error, if any.
+  Error close();
+  bool is_open() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
+  Registration registration() const { return registration_; }
+  ScheduledIo& io() const { return *registration_.io; }
+  Handle handle() const { return handle_; }
+
+  // Runs `syscall()` (which returns ssize_t and sets errno) once, retrying EINTR. EAGAIN/EWOULDBLOCK
+  // clears the `direction` readiness seen before the call and returns would_block.
+  template <typename Syscall>
+  Result<size_t> try_io(Direction direction, Syscall&& syscall) {
+    const ReadyEvent seen = registration_.io->readiness(direction);
+    ssize_t done;
+    do {
+      done = syscall();
+    } while (done < 0 && errno == EINTR);
+    if (done >= 0) return static_cast<size_t>(done);
+    return failed(seen);
+  }
+
+  // read(2): bytes read, 0 at end of stream.
+  Result<size_t> try_read(std::span<std::byte> buffer);
+  // write(2): bytes written (maybe fewer than given). A pipe whose reader is gone raises SIGPIPE unless
+  // the process ignores it (daemons do: signal(SIGPIPE, SIG_IGN)); sockets use send(MSG_NOSIGNAL).
+  Result<size_t> try_write(std::span<const std::byte> data);
+
+  // Awaitables (Result<size_t>): read/write once something could be transferred.
+  auto read(std::span<std::byte> buffer) {
+    return make_io_op<Result<size_t>>(registration_, Direction::read, [this, buffer] { return try_read(buffer); });
+  }
+  auto write(std::span<const std::byte> data) {
+    return make_io_op<Result<size_t>>(registration_, Direction::write, [this, data] { return try_write(data); });
+  }
+  // Awaitables (Result<ReadyEvent>): readiness only, for operations the caller does itself.
+  ReadinessOp readable() const { return ReadinessOp(registration_, Direction::read); }
+  ReadinessOp writable() const { return ReadinessOp(registration_, Direction::write); }
+
+ private:
+  Error failed(const ReadyEvent& seen);
+
+  Handle handle_;
+  Registration registration_{};
+  Fd fd_;
+};
+
+}  // namespace emio

@@ -1,0 +1,17 @@
+// Everything of the runtime layer in one include.
+#pragma once
+
+#include "emio/runtime/address.h"
+#include "emio/runtime/awaitables.h"
+#include "emio/runtime/datagram.h"
+#include "emio/runtime/errors.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/frame_pool.h"
+#include "emio/runtime/io_watch.h"
+#include "emio/runtime/pipe.h"
+#include "emio/runtime/poll_fd.h"
+#include "emio/runtime/serial.h"
+#include "emio/runtime/signals.h"
+#include "emio/runtime/stream.h"
+#include "emio/runtime/task.h"
+#include "emio/runtime/timer.h"

@@ -1,0 +1,80 @@
+// Signals as driver events, so that a daemon shuts down (SIGTERM, SIGINT), reloads (SIGHUP) or reacts
+// to SIGUSR1/SIGUSR2 from its loop instead of inside a signal handler.
+//
+// Linux: a signalfd. The signals must be blocked in EVERY thread, or the kernel may deliver one to a
+// thread that has them unblocked and run its default action (terminate) instead of queuing it for the
+// signalfd. SignalListener::open blocks them in the calling thread (pthread_sigmask); threads inherit the
+// mask, so open the listener in main() before starting any thread (threads started earlier must block
+// the signals themselves). close() restores the calling thread's previous mask.
+// Other POSIX systems: a self-pipe written by a sigaction handler (compiled only off Linux); one listener
+// per process there.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+
+#include "emio/driver/handle.h"
+#include "emio/port/result.h"
+#include "emio/runtime/poll_fd.h"
+
+namespace emio {
+
+class SignalSet {
+ public:
+  constexpr SignalSet() = default;
+  // SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2: what a daemon listens for.
+  static constexpr SignalSet daemon_signals() {
+    return SignalSet().with(SIGTERM).with(SIGINT).with(SIGHUP).with(SIGUSR1).with(SIGUSR2);
+  }
+  // Adds `signal_number` (1 to 31). Signals that cannot be caught (SIGKILL, SIGSTOP) or that report a
+  // fault of the thread itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL) are refused by SignalListener::open.
+  constexpr SignalSet with(int signal_number) const {
+    if (signal_number < 1 || signal_number > 31) return SignalSet(bits_ | invalid_bit);
+    return SignalSet(bits_ | (uint32_t{1} << signal_number));
+  }
+  constexpr bool contains(int signal_number) const {
+    return signal_number >= 1 && signal_number <= 31 && (bits_ & (uint32_t{1} << signal_number)) != 0;
+  }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr uint32_t bits() const { return bits_; }
+
+ private:
+  static constexpr uint32_t invalid_bit = 1;  // bit 0 is no signal: it marks an out-of-range one
+  constexpr explicit SignalSet(uint32_t bits) : bits_(bits) {}
+  uint32_t bits_ = 0;
+};
+
+class SignalListener {
+ public:
+  SignalListener() = default;
+  SignalListener(SignalListener&& other) noexcept;
+  SignalListener& operator=(SignalListener&&) = delete;
+  SignalListener(const SignalListener&) = delete;
+  SignalListener& operator=(const SignalListener&) = delete;
+  ~SignalListener() { (void)close(); }
+
+  // Blocks `signals` in the calling thread and starts listening. Errors: EINVAL for an empty set or a
+  // signal that cannot be listened for; signalfd's and the driver's errors.
+  static Result<SignalListener> open(Handle handle, SignalSet signals);
+
+  // The next pending signal's number, or would_block when none is pending.
+  Result<int> try_next();
+  // Awaitable: Result<int>, the next signal.
+  auto next() {
+    return make_io_op<Result<int>>(registration(), Direction::read, [this] { return try_next(); });
+  }
+
+  Registration registration() const { return source_.registration(); }
+  int fd() const { return source_.fd(); }
+  bool is_open() const { return source_.is_open(); }
+  // Stops listening: drains what is pending (those signals are dropped), then restores the mask
+  // the calling thread had before open(). Safe to call twice.
+  Error close();
+
+ private:
+  PollFd source_;
+  SignalSet signals_;
+  sigset_t previous_mask_{};
+};
+
+}  // namespace emio

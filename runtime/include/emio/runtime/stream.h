@@ -1,0 +1,191 @@
+// Stream sockets: TcpStream and UnixStream (connect, read, write, shutdown), and the listeners that
+// accept them (TcpListener, UnixListener). Non-blocking; errors are the OS's, unchanged:
+//   bind: EADDRINUSE (another socket holds the address), EACCES (a port below 1024 without privilege);
+//   connect: ECONNREFUSED (nobody listens), ETIMEDOUT, ENETUNREACH;
+//   read/write: ECONNRESET (the peer reset), EPIPE (writing after the peer closed);
+//   accept and socket creation: EMFILE (this process's fd limit), ENFILE (the system's).
+// try_read returning 0 means the peer closed its side (end of stream).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "emio/driver/handle.h"
+#include "emio/port/result.h"
+#include "emio/runtime/address.h"
+#include "emio/runtime/errors.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/poll_fd.h"
+
+namespace emio {
+
+// What TcpStream and UnixStream share.
+class StreamSocket {
+ public:
+  StreamSocket() = default;
+  explicit StreamSocket(PollFd source, bool connecting = false) : source_(std::move(source)), connecting_(connecting) {}
+
+  // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset.
+  Result<size_t> try_read(std::span<std::byte> buffer);
+  // send(2) with MSG_NOSIGNAL (no SIGPIPE): bytes written, maybe fewer than given. EPIPE once closed.
+  Result<size_t> try_write(std::span<const std::byte> data);
+  // Awaitables, Result<size_t>: once something could be read / written.
+  auto read(std::span<std::byte> buffer) {
+    return make_io_op<Result<size_t>>(registration(), Direction::read, [this, buffer] { return try_read(buffer); });
+  }
+  auto write(std::span<const std::byte> data) {
+    return make_io_op<Result<size_t>>(registration(), Direction::write, [this, data] { return try_write(data); });
+  }
+  // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
+  Error shutdown_write();
+
+  // After connect_start: Error{} once connected, in_progress while connecting, or why it failed
+  // (ECONNREFUSED, ETIMEDOUT, ...). The answer is final once the socket was reported writable.
+  Error connect_result();
+
+  Result<SocketAddress> local_address() const;
+  Result<SocketAddress> peer_address() const;
+
+  PollFd& source() { return source_; }
+  Registration registration() const { return source_.registration(); }
+  int fd() const { return source_.fd(); }
+  bool is_open() const { return source_.is_open(); }
+  Error close() { return source_.close(); }
+
+ protected:
+  PollFd source_;
+  bool connecting_ = false;
+  Error connect_error_{};
+};
+
+// The awaitable connect of TcpStream::connect and UnixStream::connect: Result<Stream>, connected or the
+// reason it failed. Uses the awaiting task's executor for the driver handle.
+template <typename Stream>
+class ConnectOp {
+ public:
+  using Output = Result<Stream>;
+  explicit ConnectOp(const SocketAddress& address) : address_(address) {}
+  ConnectOp(ConnectOp&& other) noexcept : address_(other.address_) {}  // only before the first poll
+
+  bool poll(PollContext& context) {
+    if (!started_) {
+      started_ = true;
+      Result<Stream> started = Stream::connect_start(context.executor.handle(), address_);
+      if (!started.ok()) return finish(started.error());
+      stream_.emplace(std::move(started.value()));
+    }
+    waiting_ = false;
+    for (;;) {
+      const Error result = stream_->connect_result();
+      if (result != in_progress) return finish(result);
+      const ReadyEvent event = stream_->registration().io->poll_ready(Direction::write, context.waker);
+      if (event.shut_down) return finish(Error::shut_down);
+      if (!event.is_ready()) {
+        waiting_ = true;
+        return false;
+      }
+      stream_->registration().io->clear_readiness(event);  // writable before connected: wait for the next edge
+    }
+  }
+  Output take_output() {
+    if (error_.failed()) return error_;
+    return std::move(*stream_);
+  }
+  void cancel() {
+    if (waiting_) stream_->registration().io->clear_waker(Direction::write);
+    waiting_ = false;
+    stream_.reset();  // closes the half-open socket
+  }
+
+ private:
+  bool finish(Error error) {
+    error_ = error;
+    return true;
+  }
+
+  SocketAddress address_;
+  std::optional<Stream> stream_;
+  Error error_{};
+  bool started_ = false;
+  bool waiting_ = false;
+};
+
+class TcpStream : public StreamSocket {
+ public:
+  using StreamSocket::StreamSocket;
+  static bool accepts(const SocketAddress& address) { return address.is_ip(); }
+
+  // Starts a non-blocking connect; the stream is registered (readable | writable) and becomes writable
+  // when the connect ends: then connect_result() says how. Errors now: EINVAL for a non-IP address,
+  // EMFILE/ENFILE, or an immediate failure of connect().
+  static Result<TcpStream> connect_start(Handle handle, const SocketAddress& address);
+  // Awaitable: Result<TcpStream>, connected, or ECONNREFUSED and the like.
+  static ConnectOp<TcpStream> connect(const SocketAddress& address) { return ConnectOp<TcpStream>(address); }
+
+  // TCP_NODELAY: send small writes at once instead of coalescing them (Nagle).
+  Error set_nodelay(bool enabled);
+};
+
+class UnixStream;
+struct UnixStreamPair;
+
+class UnixStream : public StreamSocket {
+ public:
+  using StreamSocket::StreamSocket;
+  static bool accepts(const SocketAddress& address) { return address.is_unix(); }
+
+  // As TcpStream::connect_start, for a Unix-domain address (EINVAL otherwise; ENOENT: no such socket).
+  static Result<UnixStream> connect_start(Handle handle, const SocketAddress& address);
+  static ConnectOp<UnixStream> connect(const SocketAddress& address) { return ConnectOp<UnixStream>(address); }
+  // Two connected streams (socketpair), both registered.
+  static Result<UnixStreamPair> pair(Handle handle);
+};
+
+struct UnixStreamPair {
+  UnixStream first;
+  UnixStream second;
+};
+
+// A listening socket whose accepted connections are `Stream`s.
+template <typename Stream>
+class StreamListener {
+ public:
+  StreamListener() = default;
+
+  // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT), bind(),
+  // listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
+  // wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
+  static Result<StreamListener> bind(Handle handle, const SocketAddress& address, int backlog = 128);
+
+  // accept4(2): the connection, registered; would_block when none waits; EMFILE/ENFILE when out of fds
+  // (the connection stays queued in the kernel). `peer` receives the peer's address if non-null.
+  Result<Stream> try_accept(SocketAddress* peer = nullptr);
+  // Awaitable: Result<Stream>.
+  auto accept(SocketAddress* peer = nullptr) {
+    return make_io_op<Result<Stream>>(registration(), Direction::read, [this, peer] { return try_accept(peer); });
+  }
+
+  // The bound address: with port 0, the port the kernel picked.
+  Result<SocketAddress> local_address() const;
+
+  PollFd& source() { return source_; }
+  Registration registration() const { return source_.registration(); }
+  int fd() const { return source_.fd(); }
+  bool is_open() const { return source_.is_open(); }
+  Error close() { return source_.close(); }
+
+ private:
+  explicit StreamListener(PollFd source) : source_(std::move(source)) {}
+
+  PollFd source_;
+};
+
+using TcpListener = StreamListener<TcpStream>;
+using UnixListener = StreamListener<UnixStream>;
+
+extern template class StreamListener<TcpStream>;
+extern template class StreamListener<UnixStream>;
+
+}  // namespace emio

@@ -1,0 +1,22 @@
+#include "emio/runtime/pipe.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <utility>
+
+namespace emio {
+
+Result<Pipe> Pipe::open(Handle handle) {
+  int ends[2];
+  if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) < 0) return Error::last_os_error();
+  Fd read_fd(ends[0]);
+  Fd write_fd(ends[1]);
+  Result<PollFd> read_end = PollFd::adopt(handle, std::move(read_fd), Interest::readable);
+  if (!read_end.ok()) return read_end.error();
+  Result<PollFd> write_end = PollFd::adopt(handle, std::move(write_fd), Interest::writable);
+  if (!write_end.ok()) return write_end.error();
+  return Pipe{std::move(read_end.value()), std::move(write_end.value())};
+}
+
+}  // namespace emio

@@ -1,0 +1,61 @@
+#include "emio/runtime/poll_fd.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace emio {
+
+PollFd::PollFd(PollFd&& other) noexcept
+    : handle_(other.handle_), registration_(std::exchange(other.registration_, {})), fd_(std::move(other.fd_)) {}
+
+PollFd& PollFd::operator=(PollFd&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    handle_ = other.handle_;
+    registration_ = std::exchange(other.registration_, {});
+    fd_ = std::move(other.fd_);
+  }
+  return *this;
+}
+
+Result<PollFd> PollFd::adopt(Handle handle, Fd fd, Interest interest) {
+  if (!fd.valid()) return Error::from_errno(EBADF);
+  if (Error error = set_nonblocking(fd.get()); error.failed()) return error;
+  Result<Registration> registered = handle.add_source(fd.get(), interest);
+  if (!registered.ok()) return registered.error();
+  PollFd source;
+  source.handle_ = handle;
+  source.registration_ = registered.value();
+  source.fd_ = std::move(fd);
+  return source;
+}
+
+Error PollFd::close() {
+  if (!fd_.valid()) return Error{};
+  // Deregister first: epoll interest belongs to the open file description, not to the fd.
+  const Error deregistered = handle_.deregister(registration_);
+  registration_ = {};
+  fd_.reset();
+  return deregistered;
+}
+
+Result<size_t> PollFd::try_read(std::span<std::byte> buffer) {
+  return try_io(Direction::read, [&] { return ::read(fd(), buffer.data(), buffer.size()); });
+}
+
+Result<size_t> PollFd::try_write(std::span<const std::byte> data) {
+  return try_io(Direction::write, [&] { return ::write(fd(), data.data(), data.size()); });
+}
+
+Error PollFd::failed(const ReadyEvent& seen) {
+  const int error = errno;
+  if (error == EAGAIN || error == EWOULDBLOCK) {
+    // Clears only what was seen before the call: an event that arrived since moved the tick and stays.
+    registration_.io->clear_readiness(seen);
+    return would_block;
+  }
+  return Error::from_errno(error);
+}
+
+}  // namespace emio

@@ -1,0 +1,58 @@
+// Linux: signals arrive on a signalfd, which the driver watches like any other fd.
+#include <pthread.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "signals_common.h"
+
+namespace emio {
+
+SignalListener::SignalListener(SignalListener&& other) noexcept
+    : source_(std::move(other.source_)), signals_(other.signals_), previous_mask_(other.previous_mask_) {}
+
+Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
+  if (!detail::listenable(signals)) return Error::from_errno(EINVAL);
+  sigset_t mask;
+  detail::fill_mask(signals, mask);
+  SignalListener listener;
+  listener.signals_ = signals;
+  // Blocked first: a signal that arrives from here on stays pending for the signalfd instead of running
+  // its default action.
+  if (const int failed = ::pthread_sigmask(SIG_BLOCK, &mask, &listener.previous_mask_); failed != 0) {
+    return Error::from_errno(failed);
+  }
+  const int fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) {
+    const Error error = Error::last_os_error();
+    (void)::pthread_sigmask(SIG_SETMASK, &listener.previous_mask_, nullptr);
+    return error;
+  }
+  Result<PollFd> source = PollFd::adopt(handle, Fd(fd), Interest::readable);
+  if (!source.ok()) {
+    (void)::pthread_sigmask(SIG_SETMASK, &listener.previous_mask_, nullptr);
+    return source.error();
+  }
+  listener.source_ = std::move(source.value());
+  return listener;
+}
+
+Result<int> SignalListener::try_next() {
+  signalfd_siginfo info{};
+  Result<size_t> got = source_.try_io(Direction::read, [&] { return ::read(fd(), &info, sizeof info); });
+  if (!got.ok()) return got.error();
+  return static_cast<int>(info.ssi_signo);
+}
+
+Error SignalListener::close() {
+  if (!source_.is_open()) return Error{};
+  // Take what is pending before unblocking, or its default action (terminate) would run now.
+  while (try_next().ok()) {
+  }
+  const Error closed = source_.close();
+  (void)::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  return closed;
+}
+
+}  // namespace emio

@@ -1,0 +1,54 @@
+#include "socket_ops.h"
+
+#include <sys/socket.h>
+
+#include <utility>
+
+namespace emio::detail {
+
+Result<Fd> open_socket(int family, int type) {
+  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::last_os_error();
+  return Fd(fd);
+}
+
+Error bind_socket(int fd, const SocketAddress& address) {
+  if (::bind(fd, address.native(), address.native_length()) < 0) return Error::last_os_error();
+  return Error{};
+}
+
+Result<SocketAddress> socket_name(int fd, bool peer) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  auto* native = reinterpret_cast<sockaddr*>(&storage);
+  const int done = peer ? ::getpeername(fd, native, &length) : ::getsockname(fd, native, &length);
+  if (done < 0) return Error::last_os_error();
+  return SocketAddress::from_native(native, length);
+}
+
+Error set_socket_option(int fd, int level, int name, int value) {
+  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) return Error::last_os_error();
+  return Error{};
+}
+
+Error take_socket_error(int fd) {
+  int pending = 0;
+  socklen_t length = sizeof pending;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length) < 0) return Error::last_os_error();
+  return Error::from_errno(pending);
+}
+
+Result<PollFdPair> registered_socket_pair(Handle handle, int type) {
+  int ends[2];
+  if (::socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) return Error::last_os_error();
+  Fd first_fd(ends[0]);
+  Fd second_fd(ends[1]);
+  const Interest both = Interest::readable | Interest::writable;
+  Result<PollFd> first = PollFd::adopt(handle, std::move(first_fd), both);
+  if (!first.ok()) return first.error();
+  Result<PollFd> second = PollFd::adopt(handle, std::move(second_fd), both);
+  if (!second.ok()) return second.error();
+  return PollFdPair{std::move(first.value()), std::move(second.value())};
+}
+
+}  // namespace emio::detail

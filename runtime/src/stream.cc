@@ -1,0 +1,125 @@
+#include "emio/runtime/stream.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "socket_ops.h"
+
+namespace emio {
+namespace {
+
+constexpr Interest readable_and_writable = Interest::readable | Interest::writable;
+
+// socket() + connect() for `address`, registered, as a `Stream` that knows whether it is still connecting.
+template <typename Stream>
+Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
+  if (!Stream::accepts(address)) return Error::from_errno(EINVAL);
+  Result<Fd> fd = detail::open_socket(address.family(), SOCK_STREAM);
+  if (!fd.ok()) return fd.error();
+  bool connecting = false;
+  if (::connect(fd.value().get(), address.native(), address.native_length()) < 0) {
+    // EINPROGRESS: the usual answer of a non-blocking connect; the result comes with writability.
+    if (errno != EINPROGRESS) return Error::last_os_error();
+    connecting = true;
+  }
+  Result<PollFd> source = PollFd::adopt(handle, std::move(fd.value()), readable_and_writable);
+  if (!source.ok()) return source.error();
+  return Stream(std::move(source.value()), connecting);
+}
+
+}  // namespace
+
+Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
+  return source_.try_io(Direction::read, [&] { return ::recv(fd(), buffer.data(), buffer.size(), 0); });
+}
+
+Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
+  return source_.try_io(Direction::write, [&] { return ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL); });
+}
+
+Error StreamSocket::shutdown_write() {
+  if (::shutdown(fd(), SHUT_WR) < 0) return Error::last_os_error();
+  return Error{};
+}
+
+Error StreamSocket::connect_result() {
+  if (!connecting_) return connect_error_;
+  // SO_ERROR is reported once: keep the verdict, later calls must not mistake the cleared 0 for success.
+  const Error pending = detail::take_socket_error(fd());
+  if (pending.failed()) {
+    connecting_ = false;
+    connect_error_ = pending;
+    return pending;
+  }
+  Result<SocketAddress> peer = detail::socket_name(fd(), true);
+  if (peer.ok()) {
+    connecting_ = false;
+    return Error{};
+  }
+  return peer.error() == Error::from_errno(ENOTCONN) ? in_progress : peer.error();
+}
+
+Result<SocketAddress> StreamSocket::local_address() const { return detail::socket_name(fd(), false); }
+Result<SocketAddress> StreamSocket::peer_address() const { return detail::socket_name(fd(), true); }
+
+Result<TcpStream> TcpStream::connect_start(Handle handle, const SocketAddress& address) {
+  return connect_as<TcpStream>(handle, address);
+}
+
+Error TcpStream::set_nodelay(bool enabled) {
+  return detail::set_socket_option(fd(), IPPROTO_TCP, TCP_NODELAY, enabled ? 1 : 0);
+}
+
+Result<UnixStream> UnixStream::connect_start(Handle handle, const SocketAddress& address) {
+  return connect_as<UnixStream>(handle, address);
+}
+
+Result<UnixStreamPair> UnixStream::pair(Handle handle) {
+  Result<detail::PollFdPair> ends = detail::registered_socket_pair(handle, SOCK_STREAM);
+  if (!ends.ok()) return ends.error();
+  return UnixStreamPair{UnixStream(std::move(ends.value().first)), UnixStream(std::move(ends.value().second))};
+}
+
+template <typename Stream>
+Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const SocketAddress& address, int backlog) {
+  if (!Stream::accepts(address)) return Error::from_errno(EINVAL);
+  Result<Fd> fd = detail::open_socket(address.family(), SOCK_STREAM);
+  if (!fd.ok()) return fd.error();
+  if (address.is_ip()) {
+    if (Error error = detail::set_socket_option(fd.value().get(), SOL_SOCKET, SO_REUSEADDR, 1); error.failed()) {
+      return error;
+    }
+  }
+  if (Error error = detail::bind_socket(fd.value().get(), address); error.failed()) return error;
+  if (::listen(fd.value().get(), backlog) < 0) return Error::last_os_error();
+  Result<PollFd> source = PollFd::adopt(handle, std::move(fd.value()), Interest::readable);
+  if (!source.ok()) return source.error();
+  return StreamListener(std::move(source.value()));
+}
+
+template <typename Stream>
+Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  auto* native = reinterpret_cast<sockaddr*>(&storage);
+  Result<size_t> accepted = source_.try_io(Direction::read, [&] {
+    return static_cast<ssize_t>(::accept4(fd(), native, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  });
+  if (!accepted.ok()) return accepted.error();
+  Fd connection(static_cast<int>(accepted.value()));
+  if (peer != nullptr) *peer = SocketAddress::from_native(native, length);
+  Result<PollFd> source = PollFd::adopt(source_.handle(), std::move(connection), readable_and_writable);
+  if (!source.ok()) return source.error();
+  return Stream(std::move(source.value()));
+}
+
+template <typename Stream>
+Result<SocketAddress> StreamListener<Stream>::local_address() const {
+  return detail::socket_name(fd(), false);
+}
+
+template class StreamListener<TcpStream>;
+template class StreamListener<UnixStream>;
+
+}  // namespace emio
