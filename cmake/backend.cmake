@@ -1,5 +1,11 @@
-# EMIO_BACKEND picks the one backend compiled in. It ends up in emio/config.h, which the installed
-# headers include, so a consumer always sees the backend the library was built with.
+# EMIO_BACKEND picks the backends compiled in. It ends up in emio/config.h, which the installed headers
+# include, so a consumer always sees the backends the library was built with.
+#   epoll  epoll only.
+#   uring  io_uring (liburing) and epoll beside it: the driver picks one at init and falls back to epoll
+#          when the kernel refuses io_uring.
+#   auto   uring when liburing is found and the target is not 32-bit ARM, else epoll. libuv turned
+#          io_uring off on 32-bit ARM kernels after Raspberry Pi regressions (libuv#4158): there it stays
+#          an explicit choice.
 set(EMIO_BACKEND "auto" CACHE STRING "IO backend: auto, epoll, uring, kqueue or iocp")
 set_property(CACHE EMIO_BACKEND PROPERTY STRINGS auto epoll uring kqueue iocp)
 
@@ -10,18 +16,34 @@ endif()
 
 set(emio_backend "${EMIO_BACKEND}")
 if(emio_backend STREQUAL "auto")
-  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-    set(emio_backend epoll)
+  if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    message(FATAL_ERROR "EMIO_BACKEND=auto has no backend for ${CMAKE_SYSTEM_NAME} in this tree; only epoll and io_uring (Linux) are provided")
+  endif()
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(LIBURING QUIET IMPORTED_TARGET liburing)
+  endif()
+  set(emio_arm32 FALSE)
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(arm|ARM)" AND CMAKE_SIZEOF_VOID_P EQUAL 4)
+    set(emio_arm32 TRUE)
+  endif()
+  if(LIBURING_FOUND AND NOT emio_arm32)
+    set(emio_backend uring)
   else()
-    message(FATAL_ERROR "EMIO_BACKEND=auto has no backend for ${CMAKE_SYSTEM_NAME} in this tree; only epoll (Linux) is provided")
+    set(emio_backend epoll)
   endif()
 endif()
 
-if(emio_backend STREQUAL "epoll" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  message(FATAL_ERROR "EMIO_BACKEND=epoll needs Linux; the target system is ${CMAKE_SYSTEM_NAME}")
+if(emio_backend MATCHES "^(epoll|uring)$" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} needs Linux; the target system is ${CMAKE_SYSTEM_NAME}")
 endif()
-if(NOT emio_backend STREQUAL "epoll")
-  message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} is not provided by this tree yet; use epoll")
+if(NOT emio_backend MATCHES "^(epoll|uring)$")
+  message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} is not provided by this tree yet; use epoll or uring")
+endif()
+if(emio_backend STREQUAL "uring")
+  # Debian's liburing-dev ships liburing.pc; set PKG_CONFIG_LIBDIR to the target's folder when crossing.
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
 endif()
 
 string(TOUPPER "${emio_backend}" emio_backend_upper)

@@ -18,6 +18,12 @@ install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/em
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
 set(EMIO_PKGCONFIG_LIBS "-lemio_driver -lemio_port")
+# A static emio on io_uring needs liburing at link time (pkg-config --static) and its headers, which
+# emio's public headers include.
+set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "")
+if(EMIO_RESOLVED_BACKEND STREQUAL "uring")
+  set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "liburing")
+endif()
 # Relocatable: the prefix is found from the .pc file's own folder, so a staged sysroot install works as is.
 file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/emio.pc.in "${PROJECT_BINARY_DIR}/emio.pc" @ONLY)

@@ -4,7 +4,7 @@
 
 namespace emio {
 
-Error EpollBackend::open() {
+Error EpollBackend::open(const BackendOptions& /*options*/) {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return Error::last_os_error();
   epoll_.reset(fd);
@@ -24,7 +24,7 @@ Error EpollBackend::add(int fd, Token token, Interest interest) {
   return Error{};
 }
 
-Error EpollBackend::remove(int fd) {
+Error EpollBackend::remove(int fd, Token /*token*/) {
   // Kernels before 2.6.9 required a non-null event even for EPOLL_CTL_DEL.
   epoll_event unused{};
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, &unused) < 0) return Error::last_os_error();

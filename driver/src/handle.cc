@@ -10,6 +10,9 @@ Result<Registration> Handle::add_source(int fd, Interest interest) const {
   assert(driver_ != nullptr);
   std::lock_guard<std::mutex> guard(driver_->registrations_lock_);
   if (driver_->shut_down_.load(std::memory_order_relaxed) || !driver_->initialised_) return Error::shut_down;
+  // epoll refuses a second registration of one fd; io_uring would arm a second poll. Refuse it here
+  // so that every backend agrees (a scan of the arena: adds are rare next to events).
+  if (!driver_->backend_.refuses_duplicate_fds() && driver_->watches_fd_locked(fd)) return Error::from_errno(EEXIST);
   const ArenaAllocation<ScheduledIo> slot = driver_->registrations_.allocate();
   if (slot.status != ArenaStatus::ok) return Error::registrations_full;
   // Stamp the slot before the OS can report an event for it.
@@ -32,7 +35,7 @@ Error Handle::deregister(Registration registration) const {
   ScheduledIo* io = driver_->registrations_.lookup(registration.token);
   if (io == nullptr) return Error::stale_token;
   // Remove from the OS first; free the slot whatever it says (tokio-rs/tokio#7563, #7773 leaked here).
-  const Error removed = driver_->backend_.remove(io->fd());
+  const Error removed = driver_->backend_.remove(io->fd(), registration.token);
   const ArenaStatus released = driver_->registrations_.release(registration.token);
   assert(released == ArenaStatus::ok);
   (void)released;

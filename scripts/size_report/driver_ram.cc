@@ -7,7 +7,7 @@
 
 int main() {
   const emio::DriverConfig defaults{};
-  std::printf("backend %s\n", emio::Driver::backend_name());
+  std::printf("backend %s\n", EMIO_BACKEND_NAME);
   std::printf("sizeof_driver %zu\n", sizeof(emio::Driver));
   std::printf("sizeof_registration_slot %zu\n", sizeof(emio::RegistrationSlot));
   std::printf("sizeof_event %zu\n", sizeof(emio::Backend::Event));

@@ -1,4 +1,5 @@
 // What every driver test needs: a driver on the backend under test, and a waker that counts its calls.
+// main.cc runs the whole suite once per backend compiled in and sets current_backend for each run.
 #pragma once
 
 #include <atomic>
@@ -7,10 +8,14 @@
 
 namespace emio_test {
 
+// The backend the suite runs on now (main.cc sets it before each run).
+inline emio::BackendChoice current_backend = emio::BackendChoice::epoll;
+
 inline emio::DriverConfig driver_config(uint32_t registration_capacity = 64, uint32_t event_capacity = 64) {
   emio::DriverConfig config;
   config.registration_capacity = registration_capacity;
   config.event_capacity = event_capacity;
+  config.backend = current_backend;
   return config;
 }
 

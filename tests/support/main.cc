@@ -1,15 +1,44 @@
-// Runs every test group once per backend compiled in (one today: the build's EMIO_BACKEND).
+// Runs every test group once per backend compiled in: epoll, and io_uring in an io_uring build.
+// EMIO_TEST_BACKEND=epoll|uring runs one of them only.
 #include <CppUTest/CommandLineTestRunner.h>
 #include <CppUTest/MemoryLeakWarningPlugin.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 
 #include "support/allocation_counter.h"
+#include "support/driver_fixture.h"
+
+namespace {
+
+// Which backend a driver asking for `choice` really runs here (io_uring may be refused, e.g. under qemu).
+const char* backend_run_for(emio::BackendChoice choice) {
+  emio::Driver driver;
+  emio::DriverConfig config = emio_test::driver_config(1, 1);
+  config.backend = choice;
+  return driver.init(config).ok() ? driver.backend_name() : "none (init failed)";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Tests close sockets whose peers may still write; a SIGPIPE must not end the run.
   (void)std::signal(SIGPIPE, SIG_IGN);
   MemoryLeakWarningPlugin::turnOnThreadSafeNewDeleteOverloads();
   emio_test::install_allocation_counter();
-  return CommandLineTestRunner::RunAllTests(argc, argv);
+
+  const emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring};
+  const char* only = std::getenv("EMIO_TEST_BACKEND");
+  int failures = 0;
+  for (const emio::BackendChoice backend : backends) {
+    if (!emio::backend_choice_compiled_in(backend)) continue;
+    emio::BackendChoice wanted{};
+    if (only != nullptr && emio::parse_backend_choice(only, wanted).ok() && wanted != backend) continue;
+    emio_test::current_backend = backend;
+    // Probing first also makes the probe's one-time set-up happen outside every test's leak check.
+    std::printf("=== backend %s (runs %s)\n", emio::backend_choice_name(backend), backend_run_for(backend));
+    failures += CommandLineTestRunner::RunAllTests(argc, argv);
+  }
+  return failures;
 }

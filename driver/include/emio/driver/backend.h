@@ -1,6 +1,7 @@
 // The one place that picks the backend, at compile time (EMIO_BACKEND in CMake, emio/config.h here).
 // Every backend file has the same shape, checked below; nothing outside the backend files knows which
-// OS mechanism runs, and the hot path has no virtual call.
+// OS mechanism runs, and the hot path has no virtual call. An io_uring build carries epoll as well and
+// picks one of the two at init (DynamicBackend); an epoll build uses EpollBackend directly.
 #pragma once
 
 #include <concepts>
@@ -8,12 +9,18 @@
 
 #include "emio/alloc/token.h"
 #include "emio/config.h"
+#include "emio/driver/backend_config.h"
 #include "emio/driver/interest.h"
 #include "emio/driver/ready.h"
 #include "emio/port/error.h"
 #include "emio/port/result.h"
 
-#if defined(EMIO_BACKEND_EPOLL)
+#if defined(EMIO_BACKEND_URING)
+#include "emio/driver/dynamic_backend.h"
+namespace emio {
+using Backend = DynamicBackend;
+}
+#elif defined(EMIO_BACKEND_EPOLL)
 #include "emio/driver/epoll_backend.h"
 namespace emio {
 using Backend = EpollBackend;
@@ -25,17 +32,28 @@ using Backend = EpollBackend;
 namespace emio {
 
 template <typename B>
-concept BackendShape = requires(B backend, const typename B::Event& event, std::span<typename B::Event> events, int fd,
-                                Token token, Interest interest, int timeout_ms) {
-  { B::name } -> std::convertible_to<const char*>;
-  { backend.open() } -> std::same_as<Error>;
+concept BackendShape = requires(B backend, const B constant, const typename B::Event& event,
+                                std::span<typename B::Event> events, const BackendOptions& options, int fd, Token token,
+                                Interest interest, int timeout_ms) {
+  { backend.open(options) } -> std::same_as<Error>;
   { backend.add(fd, token, interest) } -> std::same_as<Error>;
-  { backend.remove(fd) } -> std::same_as<Error>;
+  { backend.remove(fd, token) } -> std::same_as<Error>;
   { backend.wait(events, timeout_ms) } -> std::same_as<Result<uint32_t>>;
   { B::token_of(event) } -> std::same_as<Token>;
   { B::ready_of(event) } -> std::same_as<Ready>;
+  // A poll that ends after firing (io_uring single-shot, or multishot cut short) is armed again by
+  // the driver, under its registrations lock, only if the registration is still live.
+  { B::interest_ended(event) } -> std::same_as<bool>;
+  // epoll refuses a second registration of one fd (EEXIST); io_uring would not, so the driver does.
+  { constant.refuses_duplicate_fds() } -> std::same_as<bool>;
+  { constant.active_name() } -> std::convertible_to<const char*>;
+  { constant.fallback_reason() } -> std::same_as<Error>;
 };
 
-static_assert(BackendShape<Backend>, "the selected backend does not have the shape the driver expects");
+static_assert(BackendShape<EpollBackend>, "the epoll backend does not have the shape the driver expects");
+#if defined(EMIO_BACKEND_URING)
+static_assert(BackendShape<UringBackend>, "the io_uring backend does not have the shape the driver expects");
+static_assert(BackendShape<DynamicBackend>, "the dynamic backend does not have the shape the driver expects");
+#endif
 
 }  // namespace emio

@@ -13,7 +13,10 @@
 
 #include "emio/alloc/slot_arena.h"
 #include "emio/driver/backend.h"
+#include "emio/driver/backend_config.h"
 #include "emio/driver/handle.h"
+#include "emio/driver/operation.h"
+#include "emio/driver/readiness_operations.h"
 #include "emio/driver/scheduled_io.h"
 #include "emio/port/wake_event.h"
 
@@ -31,6 +34,12 @@ struct DriverConfig {
   // Caller-provided storage (static arrays, see DriverStorage): no heap at all.
   std::span<RegistrationSlot> registration_storage{};
   std::span<Backend::Event> event_storage{};
+  // Which backend runs (only those compiled in are accepted: Error::backend_unavailable otherwise). An
+  // io_uring choice runs epoll instead when the kernel refuses io_uring (see Driver::fallback_reason).
+  BackendChoice backend = BackendChoice::automatic;
+  UringOptions uring{};
+  // Completion operations in flight at once; on io_uring at most the completion queue's size.
+  uint32_t operation_capacity = 256;
 };
 
 // Static storage for a driver, for builds that use no heap at all:
@@ -73,7 +82,22 @@ class Driver {
   const DriverStats& stats() const { return stats_; }
   uint32_t registration_capacity() const { return registrations_.capacity(); }
   uint32_t live_registrations();
-  static constexpr const char* backend_name() { return Backend::name; }
+  // The backend this driver runs: "epoll" or "uring" (after init; "epoll" before).
+  const char* backend_name() const { return backend_.active_name(); }
+  // Why an io_uring choice runs on epoll (ENOSYS, EPERM, EINVAL, backend_unavailable); ok otherwise.
+  Error fallback_reason() const { return backend_.fallback_reason(); }
+
+  // --- Completion operations (operation.h); driver thread only ---
+
+  // Makes `source` the operations' handle on `fd` (non-blocking, owned by the caller).
+  void attach(OpSource& source, int fd) { source = OpSource{fd, {}, nullptr, nullptr}; }
+  // Forgets `source` without closing its fd. EBUSY while an operation on it is in flight.
+  Error detach(OpSource& source);
+  // Starts `op`; its completion runs in a later turn() (or in shutdown(), with ECANCELED). EBUSY when
+  // operation_capacity operations are in flight or the source's direction is taken, EALREADY when `op`
+  // itself is in flight, Error::shut_down after shutdown. Nothing runs for a refused operation.
+  Error submit(Operation& op);
+  uint32_t operations_in_flight() const { return operations_.count(); }
 
  private:
   friend class Handle;
@@ -82,7 +106,19 @@ class Driver {
   static constexpr Token wake_token = Token::make(0, 0, 0xFF);
 
   void dispatch(const Backend::Event& event);
+  void arm_again(Token token);
   Error init_events(const DriverConfig& config);
+  Error init_operations(const DriverConfig& config);
+  void cancel_operations();
+  bool watches_fd_locked(int fd);
+  // True when the backend carries operations out natively (io_uring), false on readiness (epoll).
+  bool runs_native_operations() const {
+#if defined(EMIO_BACKEND_URING)
+    return backend_.kind() == DynamicBackend::Kind::uring;
+#else
+    return false;
+#endif
+  }
 
   Backend backend_;
   std::span<Backend::Event> events_{};
@@ -90,6 +126,8 @@ class Driver {
   WakeEvent wake_event_;
   std::atomic<bool> wake_pending_{false};
   DriverStats stats_;
+  OperationLedger operations_;
+  ReadinessOperations readiness_operations_;  // the operations engine when the backend is epoll
 
   // Guarded by registrations_lock_: the arena's free list and the shut-down flag. ScheduledIo state is
   // atomic and read by turn() without the lock.

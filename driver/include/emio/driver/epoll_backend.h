@@ -8,6 +8,7 @@
 #include <span>
 
 #include "emio/alloc/token.h"
+#include "emio/driver/backend_config.h"
 #include "emio/driver/interest.h"
 #include "emio/driver/ready.h"
 #include "emio/port/error.h"
@@ -21,17 +22,23 @@ class EpollBackend {
   using Event = epoll_event;
   static constexpr const char* name = "epoll";
 
-  Error open();
+  // The options choose between backends; epoll itself has nothing to set up.
+  Error open(const BackendOptions& options);
   // Watches `fd` for `interest`, edge-triggered; events carry `token`. EEXIST if already watched.
   Error add(int fd, Token token, Interest interest);
   // Stops watching `fd`. Must run before the fd is closed: epoll interest belongs to the open file
   // description, so a dup'ed or inherited copy would keep reporting (MPD#1003, h2o#1427).
-  Error remove(int fd);
+  Error remove(int fd, Token token);
   // Waits up to `timeout_ms` (-1: forever) and fills `events`; returns how many. EINTR is returned as is.
   Result<uint32_t> wait(std::span<Event> events, int timeout_ms);
 
   static Token token_of(const Event& event) { return Token::from_bits(event.data.u64); }
   static Ready ready_of(const Event& event);
+  // An edge-triggered registration lasts until removed, and epoll refuses a second one (EEXIST).
+  static constexpr bool interest_ended(const Event&) { return false; }
+  static constexpr bool refuses_duplicate_fds() { return true; }
+  const char* active_name() const { return name; }
+  Error fallback_reason() const { return Error{}; }
 
  private:
   Fd epoll_;

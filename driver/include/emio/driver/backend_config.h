@@ -1,0 +1,42 @@
+// Which backend a Driver should run, and how io_uring is set up: the part of DriverConfig that the
+// backends read. Kept free of OS headers so that every build (and every example) can name the choices.
+#pragma once
+
+#include <cstdint>
+
+#include "emio/port/error.h"
+
+namespace emio {
+
+enum class BackendChoice : uint8_t {
+  automatic,     // io_uring when compiled in and usable here, else epoll
+  epoll,         // epoll readiness
+  uring,         // io_uring: readiness over POLL_ADD and native completion operations
+  uring_sqpoll,  // io_uring with a kernel submission thread (IORING_SETUP_SQPOLL)
+};
+
+// "automatic", "epoll", "uring", "uring-sqpoll": the spellings parse_backend_choice accepts.
+const char* backend_choice_name(BackendChoice choice);
+// Error::backend_unavailable for any other text (and for nullptr). Whether the backend is compiled in
+// is checked by Driver::init, which refuses a choice this build lacks with the same error.
+Error parse_backend_choice(const char* text, BackendChoice& choice);
+// True when this build has the backend `choice` asks for (io_uring needs EMIO_BACKEND=uring).
+bool backend_choice_compiled_in(BackendChoice choice);
+
+// io_uring's set-up. Ring sizes are fixed here, at init; docs/io_uring.md gives the memory per size.
+struct UringOptions {
+  uint32_t sq_entries = 256;      // a power of two; the completion queue gets twice as many
+  uint32_t sqpoll_idle_ms = 100;  // uring_sqpoll: how long the kernel thread spins before it sleeps
+  // Kernel-bypass turn: spin reaping completions from the shared ring, without a system call, for up
+  // to this long before blocking in io_uring_enter. 0: block at once.
+  uint32_t busy_poll_budget_us = 0;
+  // Behave as on a 5.10 kernel, which has single-shot POLL_ADD only: for tests of that path.
+  bool single_shot_poll = false;
+};
+
+struct BackendOptions {
+  BackendChoice choice = BackendChoice::automatic;
+  UringOptions uring{};
+};
+
+}  // namespace emio

@@ -1,0 +1,121 @@
+// Completion operations: accept, connect, recv, send, read, write, close, timeout and cancel, with the
+// same user code on every backend. The caller owns every record (a member, a static, a stack object that
+// outlives the operation): the driver never allocates one. It links in-flight records through their own
+// fields (libxev and TigerBeetle do the same), so a record must stay put and untouched until its
+// completion has run.
+//
+// On io_uring each operation is one native submission. On epoll the driver carries it out with readiness
+// and non-blocking system calls. Either way the completion runs on the driver thread, inside turn() (or
+// shutdown()), exactly once per operation, and operations are submitted from the driver thread only.
+#pragma once
+
+#include <linux/time_types.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "emio/driver/registration.h"
+#include "emio/driver/waker.h"
+#include "emio/port/error.h"
+
+namespace emio {
+
+struct Operation;
+
+// One fd that operations act on. Attach it (Driver::attach) before its first operation and detach it (or
+// submit a close operation) when done. At most one reading operation (accept, recv, read) and one writing
+// operation (connect, send, write) may be in flight per source, on every backend: that is what epoll's
+// one reader and one writer per registration allow, and the same rule everywhere keeps user code portable.
+struct OpSource {
+  int fd = -1;
+  Registration registration{};  // readiness backends: the fd's registration
+  Operation* reader = nullptr;  // the reading operation in flight, if any
+  Operation* writer = nullptr;  // the writing operation in flight, if any
+};
+
+enum class OpKind : uint8_t { accept, connect, recv, send, read, write, close, timeout, cancel };
+
+enum class OpState : uint8_t {
+  idle,       // never submitted, or completed
+  queued,     // readiness backends: submitted, to be tried at the next turn
+  waiting,    // readiness backends: tried, parked until its source is ready
+  timing,     // readiness backends: a timeout that has not expired
+  in_kernel,  // io_uring: submitted to the ring
+};
+
+struct Operation {
+  // --- What to do: set by the prepare_* functions below ---
+  OpSource* source = nullptr;    // every kind but timeout and cancel
+  void* buffer = nullptr;        // recv, send, read, write
+  sockaddr* address = nullptr;   // accept: where the peer's address goes (may be null); connect: the peer
+  Operation* target = nullptr;   // cancel: the operation to cancel
+  uint64_t timeout_ns = 0;       // timeout
+  Waker on_complete{};           // called on the driver thread when the operation completes
+  uint32_t length = 0;           // recv, send, read, write: the buffer's size
+  socklen_t address_length = 0;  // accept: size of *address, then the length the kernel wrote
+
+  // --- The outcome, valid in and after on_complete ---
+  int32_t result = 0;  // >= 0: bytes moved, the accepted fd, or 0; < 0: -errno (ECANCELED when cancelled)
+
+  OpKind kind = OpKind::timeout;
+  OpState state = OpState::idle;
+  bool connect_started = false;  // readiness backends: connect() said EINPROGRESS
+
+  // --- The driver's bookkeeping ---
+  Operation* next = nullptr;  // in-flight list
+  Operation* previous = nullptr;
+  Operation* due_next = nullptr;  // readiness backends: the batch a turn works through
+  void* engine = nullptr;         // readiness backends: what carries the operation out
+  union {
+    __kernel_timespec timespec;  // io_uring timeout: the kernel reads it while the submission is issued
+    uint64_t deadline_ns;        // readiness timeout: monotonic deadline
+  } timer{};
+
+  Error error() const { return result < 0 ? Error::from_errno(-result) : Error{}; }
+  uint32_t value() const { return result < 0 ? 0u : static_cast<uint32_t>(result); }
+  bool in_flight() const { return state != OpState::idle; }
+};
+
+static_assert(sizeof(void*) != 8 || sizeof(Operation) <= 128, "Operation records grew past 128 bytes");
+
+// The prepare_* functions fill a record for submission; on_complete is the callback or the task's Waker.
+void prepare_accept(Operation& op, OpSource& listener, sockaddr* peer, socklen_t peer_capacity, Waker on_complete);
+void prepare_connect(Operation& op, OpSource& socket, const sockaddr* peer, socklen_t peer_length, Waker on_complete);
+void prepare_recv(Operation& op, OpSource& socket, std::span<std::byte> buffer, Waker on_complete);
+void prepare_send(Operation& op, OpSource& socket, std::span<const std::byte> data, Waker on_complete);
+void prepare_read(Operation& op, OpSource& file, std::span<std::byte> buffer, Waker on_complete);
+void prepare_write(Operation& op, OpSource& file, std::span<const std::byte> data, Waker on_complete);
+// Closes the source's fd and detaches it; refused (EBUSY) while another operation on it is in flight.
+void prepare_close(Operation& op, OpSource& source, Waker on_complete);
+// Completes with 0 after `timeout_ns` (monotonic), or with ECANCELED.
+void prepare_timeout(Operation& op, uint64_t timeout_ns, Waker on_complete);
+// Asks `target` to complete early with ECANCELED. The cancel itself completes with 0, or ENOENT when the
+// target was not in flight (it had completed already), or EALREADY when it can no longer be stopped.
+void prepare_cancel(Operation& op, Operation& target, Waker on_complete);
+
+// In-flight records, shared by every engine: started on submit, finished exactly once.
+class OperationLedger {
+ public:
+  void set_capacity(uint32_t capacity) { capacity_ = capacity; }
+  bool full() const { return count_ >= capacity_; }
+  uint32_t count() const { return count_; }
+  Operation* first() const { return head_; }
+
+  // Claims the source's direction and links the record. EBUSY: full, or the direction is taken.
+  Error start(Operation& op);
+  // Unlinks the record, stores `result`, frees the source's direction, then calls on_complete.
+  void finish(Operation& op, int32_t result);
+  // Undoes start() for a record the backend could not take: no completion runs.
+  void abandon(Operation& op);
+
+ private:
+  void unlink(Operation& op);
+
+  Operation* head_ = nullptr;
+  uint32_t count_ = 0;
+  uint32_t capacity_ = 0;
+};
+
+}  // namespace emio

@@ -1,0 +1,40 @@
+// Completion operations on a readiness backend (epoll): each one is tried with a non-blocking system
+// call and, on EAGAIN, parked as the waker of its source's ScheduledIo until the source is ready again.
+// Timeouts are kept in the same in-flight list and expire after each wait. Driver thread only.
+#pragma once
+
+#include <cstdint>
+
+#include "emio/driver/handle.h"
+#include "emio/driver/operation.h"
+
+namespace emio {
+
+class ReadinessOperations {
+ public:
+  void init(OperationLedger* ledger, Handle handle) {
+    ledger_ = ledger;
+    handle_ = handle;
+  }
+  // Queues `op` (already started in the ledger); it is tried at the next turn.
+  void submit(Operation& op);
+  // The wait a turn may take: 0 while operations are queued, else no longer than the nearest timeout.
+  int clamp_wait_ms(int max_wait_ms) const;
+  // After the wait: tries queued operations and expires timeouts.
+  void run();
+  // Driver shutdown: completes every operation in flight with ECANCELED.
+  void cancel_all();
+
+ private:
+  static void on_source_ready(void* context);
+  void attempt(Operation& op);
+  void cancel(Operation& canceller);
+  Error park(Operation& op);
+
+  OperationLedger* ledger_ = nullptr;
+  Handle handle_{};
+  uint32_t queued_ = 0;
+  uint32_t timers_ = 0;
+};
+
+}  // namespace emio

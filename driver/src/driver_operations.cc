@@ -1,0 +1,52 @@
+// The Driver's side of completion operations: the ledger every engine shares, and the choice of engine
+// (native on io_uring, readiness on epoll).
+#include <cerrno>
+
+#include "emio/driver/driver.h"
+
+namespace emio {
+
+Error Driver::init_operations(const DriverConfig& config) {
+  if (config.operation_capacity == 0) return Error::no_storage;
+  operations_.set_capacity(config.operation_capacity);
+  readiness_operations_.init(&operations_, handle());
+#if defined(EMIO_BACKEND_URING)
+  if (runs_native_operations()) {
+    // Every operation in flight may post a completion at once: the CQ must hold them all.
+    if (config.operation_capacity > backend_.uring().completion_queue_entries()) return Error::from_errno(EINVAL);
+    backend_.uring().use_ledger(&operations_);
+  }
+#endif
+  return Error{};
+}
+
+Error Driver::detach(OpSource& source) {
+  if (source.reader != nullptr || source.writer != nullptr) return Error::from_errno(EBUSY);
+  Error removed{};
+  if (source.registration.io != nullptr) removed = handle().deregister(source.registration);
+  source = OpSource{};
+  return removed;
+}
+
+Error Driver::submit(Operation& op) {
+  if (shut_down_.load(std::memory_order_acquire) || !initialised_) return Error::shut_down;
+  if (Error refused = operations_.start(op); refused.failed()) return refused;
+#if defined(EMIO_BACKEND_URING)
+  if (runs_native_operations()) {
+    const Error refused = backend_.uring().submit(op);
+    if (refused.failed()) operations_.abandon(op);
+    return refused;
+  }
+#endif
+  readiness_operations_.submit(op);
+  return Error{};
+}
+
+void Driver::cancel_operations() {
+#if defined(EMIO_BACKEND_URING)
+  if (runs_native_operations()) return backend_.uring().cancel_operations();
+#endif
+  readiness_operations_.cancel_all();
+}
+
+}  // namespace emio

@@ -1,0 +1,121 @@
+#include "emio/driver/operation.h"
+
+#include <cerrno>
+
+namespace emio {
+namespace {
+
+void prepare(Operation& op, OpKind kind, OpSource* source, Waker on_complete) {
+  op.kind = kind;
+  op.source = source;
+  op.on_complete = on_complete;
+  op.result = 0;
+}
+
+// The direction an operation occupies on its source: see OpSource.
+Operation** slot_of(Operation& op) {
+  switch (op.kind) {
+    case OpKind::accept:
+    case OpKind::recv:
+    case OpKind::read:
+      return &op.source->reader;
+    case OpKind::connect:
+    case OpKind::send:
+    case OpKind::write:
+      return &op.source->writer;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+void prepare_accept(Operation& op, OpSource& listener, sockaddr* peer, socklen_t peer_capacity, Waker on_complete) {
+  prepare(op, OpKind::accept, &listener, on_complete);
+  op.address = peer;
+  op.address_length = peer == nullptr ? 0 : peer_capacity;
+}
+
+void prepare_connect(Operation& op, OpSource& socket, const sockaddr* peer, socklen_t peer_length, Waker on_complete) {
+  prepare(op, OpKind::connect, &socket, on_complete);
+  // Never written through: connect only reads the address.
+  op.address = const_cast<sockaddr*>(peer);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  op.address_length = peer_length;
+}
+
+void prepare_recv(Operation& op, OpSource& socket, std::span<std::byte> buffer, Waker on_complete) {
+  prepare(op, OpKind::recv, &socket, on_complete);
+  op.buffer = buffer.data();
+  op.length = static_cast<uint32_t>(buffer.size());
+}
+
+void prepare_send(Operation& op, OpSource& socket, std::span<const std::byte> data, Waker on_complete) {
+  prepare(op, OpKind::send, &socket, on_complete);
+  op.buffer = const_cast<std::byte*>(data.data());  // NOLINT(cppcoreguidelines-pro-type-const-cast): only read
+  op.length = static_cast<uint32_t>(data.size());
+}
+
+void prepare_read(Operation& op, OpSource& file, std::span<std::byte> buffer, Waker on_complete) {
+  prepare_recv(op, file, buffer, on_complete);
+  op.kind = OpKind::read;
+}
+
+void prepare_write(Operation& op, OpSource& file, std::span<const std::byte> data, Waker on_complete) {
+  prepare_send(op, file, data, on_complete);
+  op.kind = OpKind::write;
+}
+
+void prepare_close(Operation& op, OpSource& source, Waker on_complete) {
+  prepare(op, OpKind::close, &source, on_complete);
+}
+
+void prepare_timeout(Operation& op, uint64_t timeout_ns, Waker on_complete) {
+  prepare(op, OpKind::timeout, nullptr, on_complete);
+  op.timeout_ns = timeout_ns;
+}
+
+void prepare_cancel(Operation& op, Operation& target, Waker on_complete) {
+  prepare(op, OpKind::cancel, nullptr, on_complete);
+  op.target = &target;
+}
+
+Error OperationLedger::start(Operation& op) {
+  if (op.in_flight()) return Error::from_errno(EALREADY);
+  if (full()) return Error::from_errno(EBUSY);
+  if (op.kind == OpKind::close && (op.source->reader != nullptr || op.source->writer != nullptr)) {
+    return Error::from_errno(EBUSY);
+  }
+  if (Operation** slot = slot_of(op); slot != nullptr) {
+    if (*slot != nullptr) return Error::from_errno(EBUSY);
+    *slot = &op;
+  }
+  op.result = 0;
+  op.state = OpState::queued;
+  op.previous = nullptr;
+  op.next = head_;
+  if (head_ != nullptr) head_->previous = &op;
+  head_ = &op;
+  count_ += 1;
+  return Error{};
+}
+
+void OperationLedger::unlink(Operation& op) {
+  if (op.previous != nullptr) op.previous->next = op.next;
+  if (op.next != nullptr) op.next->previous = op.previous;
+  if (head_ == &op) head_ = op.next;
+  op.next = op.previous = nullptr;
+  count_ -= 1;
+  if (Operation** slot = slot_of(op); slot != nullptr) *slot = nullptr;
+  op.state = OpState::idle;
+}
+
+void OperationLedger::abandon(Operation& op) { unlink(op); }
+
+void OperationLedger::finish(Operation& op, int32_t result) {
+  unlink(op);
+  op.result = result;
+  // Last: the callback may submit the very same record again.
+  op.on_complete.wake();
+}
+
+}  // namespace emio

@@ -1,0 +1,196 @@
+#include "emio/driver/readiness_operations.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "emio/driver/scheduled_io.h"
+#include "emio/port/clock.h"
+
+namespace emio {
+namespace {
+
+int32_t from_syscall(ssize_t returned) { return returned < 0 ? -errno : static_cast<int32_t>(returned); }
+
+// An operation's result is -errno; emio's own refusals of its registration map onto the nearest one.
+int32_t result_of(Error error) {
+  if (error.is_os_error()) return -error.value();
+  return error == Error::shut_down ? -ECANCELED : -ENOBUFS;
+}
+
+Direction direction_of(OpKind kind) {
+  return (kind == OpKind::accept || kind == OpKind::recv || kind == OpKind::read) ? Direction::read : Direction::write;
+}
+
+// A connect that said EINPROGRESS has finished when the socket turns writable; SO_ERROR says how.
+int32_t connect_outcome(const Operation& op) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(op.source->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
+  return -error;
+}
+
+// One non-blocking attempt; -EAGAIN when the source is not ready.
+int32_t perform(Operation& op) {
+  const int fd = op.source->fd;
+  for (;;) {
+    ssize_t returned = 0;
+    switch (op.kind) {
+      case OpKind::accept:
+        returned = ::accept4(fd, op.address, op.address != nullptr ? &op.address_length : nullptr,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+      case OpKind::connect:
+        if (op.connect_started) return connect_outcome(op);
+        returned = ::connect(fd, op.address, op.address_length);
+        if (returned < 0 && errno == EINPROGRESS) {
+          op.connect_started = true;
+          return -EAGAIN;
+        }
+        break;
+      case OpKind::recv:
+        returned = ::recv(fd, op.buffer, op.length, 0);
+        break;
+      case OpKind::send:
+        returned = ::send(fd, op.buffer, op.length, MSG_NOSIGNAL);
+        break;
+      case OpKind::read:
+        returned = ::read(fd, op.buffer, op.length);
+        break;
+      case OpKind::write:
+        returned = ::write(fd, op.buffer, op.length);
+        break;
+      default:
+        return -EINVAL;
+    }
+    const int32_t result = from_syscall(returned);
+    if (result != -EINTR) return result == -EWOULDBLOCK ? -EAGAIN : result;
+  }
+}
+
+}  // namespace
+
+void ReadinessOperations::submit(Operation& op) {
+  op.engine = this;
+  op.connect_started = false;
+  if (op.kind == OpKind::timeout) {
+    op.timer.deadline_ns = monotonic_now_ns() + op.timeout_ns;
+    op.state = OpState::timing;
+    timers_ += 1;
+    return;
+  }
+  op.state = OpState::queued;
+  queued_ += 1;
+}
+
+int ReadinessOperations::clamp_wait_ms(int max_wait_ms) const {
+  if (queued_ > 0) return 0;
+  if (timers_ == 0) return max_wait_ms;
+  const uint64_t now = monotonic_now_ns();
+  uint64_t nearest_ns = UINT64_MAX;
+  for (const Operation* op = ledger_->first(); op != nullptr; op = op->next) {
+    if (op->state == OpState::timing && op->timer.deadline_ns < nearest_ns) nearest_ns = op->timer.deadline_ns;
+  }
+  if (nearest_ns <= now) return 0;
+  // Rounded up: waking a millisecond early would only spin through another turn.
+  const uint64_t wait_ms = (nearest_ns - now + 999999u) / 1000000u;
+  if (max_wait_ms >= 0 && static_cast<uint64_t>(max_wait_ms) < wait_ms) return max_wait_ms;
+  return wait_ms > INT32_MAX ? INT32_MAX : static_cast<int>(wait_ms);
+}
+
+void ReadinessOperations::run() {
+  if (queued_ == 0 && timers_ == 0) return;
+  // Gather first, then run: a completion may cancel, finish or resubmit any record of the list.
+  const uint64_t now = monotonic_now_ns();
+  Operation* due = nullptr;
+  for (Operation* op = ledger_->first(); op != nullptr; op = op->next) {
+    if (op->state == OpState::queued || (op->state == OpState::timing && op->timer.deadline_ns <= now)) {
+      op->due_next = due;
+      due = op;
+    }
+  }
+  while (due != nullptr) {
+    Operation& op = *due;
+    due = op.due_next;
+    if (op.state == OpState::timing && op.timer.deadline_ns <= now) {
+      timers_ -= 1;
+      ledger_->finish(op, 0);
+    } else if (op.state == OpState::queued) {
+      queued_ -= 1;
+      attempt(op);
+    }
+  }
+}
+
+void ReadinessOperations::on_source_ready(void* context) {
+  auto& op = *static_cast<Operation*>(context);
+  static_cast<ReadinessOperations*>(op.engine)->attempt(op);
+}
+
+Error ReadinessOperations::park(Operation& op) {
+  OpSource& source = *op.source;
+  if (source.registration.io != nullptr) return Error{};
+  // Registered at the first EAGAIN, not at attach: an unconnected TCP socket reports a (final) hang-up
+  // to epoll, and a connect in progress reports nothing until it completes.
+  Result<Registration> added = handle_.add_source(source.fd, Interest::readable | Interest::writable);
+  if (!added.ok()) return added.error();
+  source.registration = added.value();
+  return Error{};
+}
+
+void ReadinessOperations::attempt(Operation& op) {
+  if (op.kind == OpKind::cancel) return cancel(op);
+  if (op.kind == OpKind::close) {
+    OpSource& source = *op.source;
+    if (source.registration.io != nullptr) (void)handle_.deregister(source.registration);
+    source.registration = Registration{};
+    const int32_t result = from_syscall(::close(source.fd));
+    source.fd = -1;  // gone even on error (close(2))
+    return ledger_->finish(op, result);
+  }
+  const Direction direction = direction_of(op.kind);
+  // A source stuck ready while its call says EAGAIN (a final state) must not spin the driver.
+  for (int attempts = 0; attempts < 8; ++attempts) {
+    ScheduledIo* io = op.source->registration.io;
+    const ReadyEvent seen = io != nullptr ? io->readiness(direction) : ReadyEvent{};
+    const int32_t result = perform(op);
+    if (result != -EAGAIN) return ledger_->finish(op, result);
+    if (Error error = park(op); error.failed()) return ledger_->finish(op, result_of(error));
+    io = op.source->registration.io;
+    io->clear_readiness(seen);
+    const ReadyEvent now = io->poll_ready(direction, Waker{on_source_ready, &op});
+    if (now.shut_down) {
+      io->clear_waker(direction);
+      return ledger_->finish(op, -ECANCELED);
+    }
+    if (!now.is_ready()) {
+      op.state = OpState::waiting;
+      return;
+    }
+  }
+  ledger_->finish(op, -EAGAIN);
+}
+
+void ReadinessOperations::cancel(Operation& canceller) {
+  Operation& target = *canceller.target;
+  if (&target == &canceller || !target.in_flight() || target.engine != this) {
+    return ledger_->finish(canceller, -ENOENT);
+  }
+  if (target.state == OpState::waiting) target.source->registration.io->clear_waker(direction_of(target.kind));
+  if (target.state == OpState::queued) queued_ -= 1;
+  if (target.state == OpState::timing) timers_ -= 1;
+  ledger_->finish(target, -ECANCELED);
+  ledger_->finish(canceller, 0);
+}
+
+void ReadinessOperations::cancel_all() {
+  while (Operation* op = ledger_->first()) {
+    if (op->state == OpState::waiting) op->source->registration.io->clear_waker(direction_of(op->kind));
+    ledger_->finish(*op, -ECANCELED);
+  }
+  queued_ = 0;
+  timers_ = 0;
+}
+
+}  // namespace emio
