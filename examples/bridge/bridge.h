@@ -1,0 +1,122 @@
+// The serial-to-network bridge of emio-bridge, in callbacks (IoWatch): bytes read from the serial port
+// go to every connected client, bytes from any client go to the serial port.
+//
+// Memory, all taken in init(): a fixed table of clients, each with a bounded outbox of
+// client_buffer_bytes for serial bytes the client has not taken yet, and one shared serial outbox for
+// client bytes the port has not taken yet.
+//
+// Flow control: the serial side is never slowed by a client. A client whose outbox cannot take a chunk
+// is a slow client and meets the policy: `drop` keeps it and drops what does not fit, `disconnect`
+// closes it; both are counted. The other way, clients are slowed instead: when the serial outbox is
+// full, clients are not read until the port has taken some bytes (TCP pushes back on the sender).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "bridge/byte_ring.h"
+#include "emio/alloc/slot_arena.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/io_watch.h"
+#include "emio/runtime/serial.h"
+#include "emio/runtime/stream.h"
+#include "emio/runtime/timer.h"
+
+namespace emio_examples {
+
+enum class SlowClientPolicy : uint8_t { drop, disconnect };
+
+struct BridgeConfig {
+  const char* serial_path = nullptr;
+  uint32_t baud_rate = 115200;
+  uint32_t max_clients = 16;
+  uint32_t client_buffer_bytes = 16384;
+  uint32_t serial_outbox_bytes = 16384;
+  SlowClientPolicy slow_client_policy = SlowClientPolicy::drop;
+};
+
+struct BridgeCounters {
+  uint64_t serial_read_bytes = 0;     // from the port, before any drop
+  uint64_t serial_written_bytes = 0;  // to the port, from every client
+  uint64_t clients_accepted = 0;
+  uint64_t clients_refused = 0;    // past --max-clients: accepted and closed at once
+  uint64_t slow_client_drops = 0;  // times a chunk did not fit a client's outbox (drop policy)
+  uint64_t slow_client_dropped_bytes = 0;
+  uint64_t slow_client_disconnects = 0;  // clients closed for being slow (disconnect policy)
+  uint64_t serial_reopens = 0;           // successful opens after the first (SIGHUP, or after an error)
+  uint64_t serial_errors = 0;            // reads or writes that failed, or the port hung up
+};
+
+class Bridge {
+ public:
+  static constexpr uint32_t serial_retry_ms = 1000;  // after the port failed or could not be reopened
+
+  Bridge() = default;
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+  ~Bridge() { delete[] buffers_; }
+
+  // The one allocation of the bridge. Errors: Error::no_storage.
+  emio::Error init(const BridgeConfig& config);
+  // Opens the serial port. Errors: SerialPort::open's (ENOENT, EACCES, ENOTTY, EINVAL for the baud rate).
+  emio::Error open_serial(emio::Executor& executor);
+  // Takes the bound listener and starts moving bytes.
+  void start(emio::TcpListener listener);
+  // Closes and reopens the port (SIGHUP: the adapter was replugged, or a new device took the path).
+  void reopen_serial();
+  // Closes the listener, every client and the port. Run it after the executor stopped, before it dies.
+  void close_all();
+
+  const BridgeCounters& counters() const { return counters_; }
+  uint32_t clients_connected() const { return clients_.live_count(); }
+
+ private:
+  struct Client {
+    emio::TcpStream stream;
+    emio::Token token;
+    ByteRing outbox;  // serial bytes this client has not taken yet
+    emio::IoWatch read_watch;
+    emio::IoWatch write_watch;
+    bool read_paused = false;  // the serial outbox was full: read again once it has room
+    Bridge* bridge = nullptr;
+  };
+
+  static void on_accept(void* self, emio::ReadyEvent event);
+  static void on_serial_readable(void* self, emio::ReadyEvent event);
+  static void on_serial_writable(void* self, emio::ReadyEvent event);
+  static void on_client_readable(void* client, emio::ReadyEvent event);
+  static void on_client_writable(void* client, emio::ReadyEvent event);
+  static void on_retry(emio::Timer& timer, void* self);
+
+  void accept_pending();
+  void admit(emio::TcpStream stream);
+  void read_serial();
+  void broadcast(std::span<const std::byte> chunk);
+  void deliver(Client& client, std::span<const std::byte> chunk);
+  void flush_client(Client& client);
+  void read_client(Client& client);
+  void flush_serial();
+  void resume_paused_clients();
+  void drop_client(Client& client);
+  void serial_failed(emio::Error error);
+  void close_serial();
+  void arm(emio::IoWatch& watch, emio::Registration registration, emio::Direction direction,
+           emio::IoWatch::Callback callback, void* context);
+
+  BridgeConfig config_;
+  emio::Executor* executor_ = nullptr;
+  emio::TcpListener listener_;
+  emio::IoWatch accept_watch_;
+  emio::SerialPort serial_;
+  emio::IoWatch serial_read_watch_;
+  emio::IoWatch serial_write_watch_;
+  emio::Timer retry_timer_;
+  ByteRing serial_outbox_;  // client bytes the port has not taken yet
+  emio::SlotArena<Client> clients_;
+  std::byte* buffers_ = nullptr;  // every client's outbox, then the serial outbox
+  BridgeCounters counters_;
+  bool serial_opened_once_ = false;
+};
+
+}  // namespace emio_examples

@@ -1,0 +1,210 @@
+// emio-bridge: a serial-to-network bridge in the spirit of ser2net.
+//   emio-bridge --serial PATH --baud N --listen ADDR:PORT --metrics ADDR:PORT [--backend NAME]
+//               [--slow-client drop|disconnect] [--client-buffer-bytes N] [--max-clients N]
+// Bytes from the serial port go to every client, bytes from any client go to the port; GET /metrics on
+// the metrics address answers in the Prometheus text format. SIGHUP reopens the port; SIGTERM and
+// SIGINT exit 0. Bad flags, or a serial device that cannot be opened as asked: one line, exit 2.
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include "bridge/bridge.h"
+#include "bridge/metrics_server.h"
+#include "common/command_line.h"
+#include "common/daemon_setup.h"
+#include "common/signal_task.h"
+
+namespace {
+
+using namespace emio_examples;
+
+constexpr const char* program = "emio-bridge";
+
+enum Flag {
+  flag_serial,
+  flag_baud,
+  flag_listen,
+  flag_metrics,
+  flag_backend,
+  flag_slow_client,
+  flag_client_buffer_bytes,
+  flag_max_clients,
+  flag_count
+};
+constexpr FlagSpec flag_specs[flag_count] = {
+    {"serial", "PATH", "serial device, e.g. /dev/ttyUSB0 (required)"},
+    {"baud", "N", "baud rate, a standard one: 9600, 115200, ... (default 115200); 8N1, raw"},
+    {"listen", "ADDR:PORT", "address clients connect to (required)"},
+    {"metrics", "ADDR:PORT", "address of GET /metrics, Prometheus text format (required)"},
+    {"backend", "NAME", "IO backend, among those compiled in (default: the build's)"},
+    {"slow-client", "POLICY", "a client that cannot keep up: drop (its bytes; default) or disconnect (it)"},
+    {"client-buffer-bytes", "N", "bytes buffered per client before the slow-client policy applies (16384)"},
+    {"max-clients", "N", "clients served at once; more are closed at once (default 16)"},
+};
+
+struct BridgeOptions {
+  BridgeConfig bridge;
+  emio::SocketAddress listen;
+  emio::SocketAddress metrics;
+  emio::BackendChoice backend = emio::BackendChoice::automatic;
+};
+
+int read_numbers(const char* const* values, BridgeConfig* config) {
+  if (values[flag_baud] != nullptr && !parse_unsigned(values[flag_baud], 50, 4000000, &config->baud_rate)) {
+    return usage_error(program, "--baud: '%s' is not a baud rate", values[flag_baud]);
+  }
+  if (values[flag_client_buffer_bytes] != nullptr &&
+      !parse_unsigned(values[flag_client_buffer_bytes], 256, 1u << 24, &config->client_buffer_bytes)) {
+    return usage_error(program, "--client-buffer-bytes: '%s' is not a number from 256 to 16777216",
+                       values[flag_client_buffer_bytes]);
+  }
+  if (values[flag_max_clients] != nullptr && !parse_unsigned(values[flag_max_clients], 1, 1024, &config->max_clients)) {
+    return usage_error(program, "--max-clients: '%s' is not a number from 1 to 1024", values[flag_max_clients]);
+  }
+  return keep_running;
+}
+
+int read_policy(const char* text, BridgeConfig* config) {
+  if (text == nullptr || std::strcmp(text, "drop") == 0) {
+    config->slow_client_policy = SlowClientPolicy::drop;
+  } else if (std::strcmp(text, "disconnect") == 0) {
+    config->slow_client_policy = SlowClientPolicy::disconnect;
+  } else {
+    return usage_error(program, "--slow-client: '%s' is neither drop nor disconnect", text);
+  }
+  return keep_running;
+}
+
+// Returns keep_running, or the exit code to leave with.
+int read_options(int argc, char** argv, BridgeOptions* options) {
+  const char* values[flag_count];
+  const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv);
+  if (outcome == ParseOutcome::help_shown) return exit_ok;
+  if (outcome == ParseOutcome::usage_error) return exit_usage;
+  for (const Flag required : {flag_serial, flag_listen, flag_metrics}) {
+    if (values[required] == nullptr) {
+      return usage_error(program, "--%s %s is required", flag_specs[required].name, flag_specs[required].value_name);
+    }
+  }
+  options->bridge.serial_path = values[flag_serial];
+  if (!parse_address_flag(program, "listen", values[flag_listen], &options->listen)) return exit_usage;
+  if (!parse_address_flag(program, "metrics", values[flag_metrics], &options->metrics)) return exit_usage;
+  if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
+  if (const int code = read_numbers(values, &options->bridge); code != keep_running) return code;
+  return read_policy(values[flag_slow_client], &options->bridge);
+}
+
+// A serial device that cannot be opened as the command line asks is the operator's input to fix.
+int serial_open_error(const BridgeConfig& config, emio::Error error) {
+  if (error == emio::Error::from_errno(EINVAL)) {
+    return usage_error(program, "--baud: %" PRIu32 " is not a baud rate %s supports", config.baud_rate,
+                       config.serial_path);
+  }
+  return usage_error(program, "--serial: cannot open %s: %s", config.serial_path, error.name());
+}
+
+struct Daemon {
+  Bridge bridge;
+  MetricsServer metrics;
+  const char* backend_name = "";
+};
+
+void print_metric(char*& cursor, char* end, const char* name, const char* type, const char* help, uint64_t value) {
+  const int written =
+      std::snprintf(cursor, static_cast<size_t>(end - cursor), "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name,
+                    help, name, type, name, value);
+  if (written > 0) cursor += written < end - cursor ? written : end - cursor - 1;
+}
+
+size_t render_metrics(std::span<char> text, void* context) {
+  const Daemon& daemon = *static_cast<const Daemon*>(context);
+  const BridgeCounters& counters = daemon.bridge.counters();
+  char* cursor = text.data();
+  char* const end = text.data() + text.size();
+  print_metric(cursor, end, "emio_bridge_serial_read_bytes_total", "counter", "Bytes read from the serial port.",
+               counters.serial_read_bytes);
+  print_metric(cursor, end, "emio_bridge_serial_written_bytes_total", "counter",
+               "Bytes written to the serial port, from every client.", counters.serial_written_bytes);
+  print_metric(cursor, end, "emio_bridge_clients_connected", "gauge", "Clients connected now.",
+               daemon.bridge.clients_connected());
+  print_metric(cursor, end, "emio_bridge_clients_accepted_total", "counter", "Clients accepted.",
+               counters.clients_accepted);
+  print_metric(cursor, end, "emio_bridge_clients_refused_total", "counter",
+               "Clients closed at once for lack of a free slot.", counters.clients_refused);
+  print_metric(cursor, end, "emio_bridge_slow_client_drops_total", "counter",
+               "Times serial bytes did not fit a slow client's buffer (drop policy).", counters.slow_client_drops);
+  print_metric(cursor, end, "emio_bridge_slow_client_dropped_bytes_total", "counter",
+               "Serial bytes dropped for slow clients (drop policy).", counters.slow_client_dropped_bytes);
+  print_metric(cursor, end, "emio_bridge_slow_client_disconnects_total", "counter",
+               "Clients disconnected for being slow (disconnect policy).", counters.slow_client_disconnects);
+  print_metric(cursor, end, "emio_bridge_serial_reopens_total", "counter",
+               "Serial port reopens (SIGHUP, or recovery after an error).", counters.serial_reopens);
+  print_metric(cursor, end, "emio_bridge_serial_errors_total", "counter", "Serial port read or write failures.",
+               counters.serial_errors);
+  const int written = std::snprintf(cursor, static_cast<size_t>(end - cursor),
+                                    "# HELP emio_bridge_backend_info The IO backend in use.\n"
+                                    "# TYPE emio_bridge_backend_info gauge\n"
+                                    "emio_bridge_backend_info{backend=\"%s\"} 1\n",
+                                    daemon.backend_name);
+  if (written > 0) cursor += written < end - cursor ? written : end - cursor - 1;
+  return static_cast<size_t>(cursor - text.data());
+}
+
+void on_signal(int signal_number, void* context) {
+  if (signal_number == SIGHUP) static_cast<Daemon*>(context)->bridge.reopen_serial();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BridgeOptions options;
+  if (const int code = read_options(argc, argv, &options); code != keep_running) return code;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // start-up lines reach a pipe or a log file at once
+
+  emio::Executor executor;
+  const uint32_t connection_capacity = options.bridge.max_clients + MetricsServer::session_capacity;
+  if (!start_executor(program, executor, executor_config(options.backend, connection_capacity, 4))) {
+    return exit_failure;
+  }
+  Daemon daemon;  // destroyed before the executor: its sources deregister from a live driver
+  daemon.backend_name = executor.backend_name();
+  if (daemon.bridge.init(options.bridge).failed()) {
+    std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " clients\n", program, options.bridge.max_clients);
+    return exit_failure;
+  }
+  if (const emio::Error error = daemon.bridge.open_serial(executor); error.failed()) {
+    return serial_open_error(options.bridge, error);
+  }
+  std::optional<emio::SignalListener> signals;
+  if (!start_signal_task(program, executor, signals, emio::SignalSet().with(SIGHUP), on_signal, &daemon)) {
+    return exit_failure;
+  }
+  emio::TcpListener listener;
+  emio::TcpListener metrics_listener;
+  if (!bind_listener(program, executor, options.listen, &listener) ||
+      !bind_listener(program, executor, options.metrics, &metrics_listener)) {
+    return exit_failure;
+  }
+  std::printf("%s: backend %s\n", program, executor.backend_name());
+  std::printf("%s: serial %s at %" PRIu32 " baud, slow clients: %s\n", program, options.bridge.serial_path,
+              options.bridge.baud_rate,
+              options.bridge.slow_client_policy == SlowClientPolicy::drop ? "drop" : "disconnect");
+  print_bound_address(program, "listening", listener);
+  print_bound_address(program, "metrics", metrics_listener);
+  daemon.bridge.start(std::move(listener));
+  daemon.metrics.start(executor, std::move(metrics_listener), render_metrics, &daemon);
+
+  const emio::Error ran = executor.run();
+  daemon.bridge.close_all();
+  daemon.metrics.close_all();
+  const BridgeCounters& counters = daemon.bridge.counters();
+  std::printf("%s: stopped: %" PRIu64 " bytes from serial, %" PRIu64 " bytes to serial, %" PRIu64 " clients served\n",
+              program, counters.serial_read_bytes, counters.serial_written_bytes, counters.clients_accepted);
+  if (ran.failed()) {
+    std::fprintf(stderr, "%s: %s\n", program, ran.name());
+    return exit_failure;
+  }
+  return exit_ok;
+}

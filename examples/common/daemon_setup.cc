@@ -1,0 +1,75 @@
+#include "common/daemon_setup.h"
+
+#include <cstdio>
+
+#include "common/command_line.h"
+
+namespace emio_examples {
+
+bool parse_address_flag(const char* program, const char* flag, const char* text, emio::SocketAddress* address) {
+  emio::Result<emio::SocketAddress> parsed = emio::SocketAddress::parse(text);
+  if (!parsed.ok() || !parsed.value().is_ip()) {
+    (void)usage_error(program, "--%s: '%s' is not ADDR:PORT (numbers only, e.g. 127.0.0.1:7000)", flag, text);
+    return false;
+  }
+  *address = parsed.value();
+  return true;
+}
+
+bool parse_backend_flag(const char* program, const char* text, emio::BackendChoice* choice) {
+  *choice = emio::BackendChoice::automatic;
+  if (text == nullptr) return true;
+  if (emio::parse_backend_choice(text, *choice).failed()) {
+    (void)usage_error(program, "--backend: '%s' is not a backend (automatic, epoll, uring, uring-sqpoll)", text);
+    return false;
+  }
+  if (!emio::backend_choice_compiled_in(*choice)) {
+    (void)usage_error(program, "--backend: '%s' is not compiled into this build (EMIO_BACKEND)", text);
+    return false;
+  }
+  return true;
+}
+
+emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity,
+                                     uint32_t extra_sources) {
+  emio::ExecutorConfig config;
+  config.driver.backend = backend;
+  // One registration per connection and per extra source, and one for a connection accepted past the
+  // limit while it is being closed.
+  config.driver.registration_capacity = connection_capacity + extra_sources + 1;
+  config.driver.event_capacity = 64;
+  config.task_capacity = connection_capacity + extra_sources + 4;
+  config.frame_count = connection_capacity + extra_sources + 4;
+  config.timer_capacity = 16;
+  config.inbox_capacity = 4;
+  return config;
+}
+
+bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config) {
+  const emio::Error error = executor.init(config);
+  if (error.ok()) return true;
+  std::fprintf(stderr, "%s: cannot start: %s\n", program, error.name());
+  return false;
+}
+
+bool bind_listener(const char* program, emio::Executor& executor, const emio::SocketAddress& address,
+                   emio::TcpListener* listener) {
+  emio::Result<emio::TcpListener> bound = emio::TcpListener::bind(executor.handle(), address);
+  if (bound.ok()) {
+    *listener = std::move(bound.value());
+    return true;
+  }
+  char text[emio::SocketAddress::max_text_bytes];
+  (void)address.format(text);
+  std::fprintf(stderr, "%s: cannot listen on %s: %s\n", program, text, bound.error().name());
+  return false;
+}
+
+void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener) {
+  char text[emio::SocketAddress::max_text_bytes] = "?";
+  emio::Result<emio::SocketAddress> bound = listener.local_address();
+  if (bound.ok()) (void)bound.value().format(text);
+  std::printf("%s: %s on %s\n", program, what, text);
+}
+
+}  // namespace emio_examples

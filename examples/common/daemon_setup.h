@@ -1,0 +1,38 @@
+// What both example daemons do the same way at start-up: read the shared flags (addresses, --backend),
+// size the executor, and print the start-up lines that operators and the end-to-end tests read:
+//   PROGRAM: backend epoll
+//   PROGRAM: listening on 127.0.0.1:7000     (the address really bound: port 0 becomes the kernel's pick)
+#pragma once
+
+#include <cstdint>
+
+#include "emio/driver/backend_config.h"
+#include "emio/runtime/address.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/stream.h"
+
+namespace emio_examples {
+
+// Parses --FLAG's ADDR:PORT (IPv4, or [IPv6] in brackets); prints the usage error and returns false on
+// anything else.
+bool parse_address_flag(const char* program, const char* flag, const char* text, emio::SocketAddress* address);
+
+// Reads --backend (nullptr: automatic) and checks that this build has it. Prints the usage error and
+// returns false for any other name.
+bool parse_backend_flag(const char* program, const char* text, emio::BackendChoice* choice);
+
+// How many of each thing a daemon serving `connection_capacity` connections needs; every table is
+// allocated once, in Executor::init. `extra_sources` counts listeners, signals, serial ports and the like.
+emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
+
+// Starts the executor; prints "PROGRAM: cannot start: REASON" and returns false on failure.
+bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);
+
+// Binds a TCP listener; prints "PROGRAM: cannot listen on ADDR: REASON" and returns false on failure.
+bool bind_listener(const char* program, emio::Executor& executor, const emio::SocketAddress& address,
+                   emio::TcpListener* listener);
+
+// "PROGRAM: WHAT on ADDR:PORT" with the listener's bound address.
+void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener);
+
+}  // namespace emio_examples

@@ -1,0 +1,81 @@
+#include "echo/echo_server.h"
+
+#include <span>
+#include <utility>
+
+#include "emio/port/log.h"
+
+namespace emio_examples {
+
+emio::Error EchoServer::init(uint32_t max_connections) {
+  return connections_.init(max_connections) == emio::ArenaStatus::ok ? emio::Error{} : emio::Error::no_storage;
+}
+
+emio::Error EchoServer::start(emio::Executor& executor, emio::TcpListener listener) {
+  executor_ = &executor;
+  listener_ = std::move(listener);
+  emio::Result<emio::TaskId> spawned = executor.spawn(accept_loop());
+  return spawned.ok() ? emio::Error{} : spawned.error();
+}
+
+emio::Task<> EchoServer::accept_loop() {
+  for (;;) {
+    emio::Result<emio::TcpStream> accepted = co_await listener_.accept();
+    if (accepted.ok()) {
+      admit(std::move(accepted.value()));
+    } else if (accepted.error() == emio::Error::shut_down || accepted.error() == emio::Error::stale_token) {
+      co_return;  // the executor is going away
+    } else {
+      // EMFILE, ENFILE, ECONNABORTED: the connection stays queued or is gone; keep serving the others.
+      emio::log_message(emio::LogLevel::warning, "accept: %s", accepted.error().name());
+      (void)co_await emio::sleep_ms(100);
+    }
+  }
+}
+
+void EchoServer::admit(emio::TcpStream stream) {
+  const emio::ArenaAllocation<Connection> slot = connections_.allocate();
+  if (slot.status != emio::ArenaStatus::ok) {
+    counters_.connections_turned_away += 1;
+    return;  // `stream` closes here: the client reads end of stream
+  }
+  Connection& connection = *slot.value;
+  connection.stream = std::move(stream);
+  connection.token = slot.token;
+  if (!executor_->spawn(serve(connection)).ok()) {  // no task slot or coroutine frame free
+    counters_.connections_turned_away += 1;
+    release(connection);
+    return;
+  }
+  counters_.connections_served += 1;
+}
+
+emio::Task<> EchoServer::serve(Connection& connection) {
+  for (;;) {
+    emio::Result<size_t> received = co_await connection.stream.read(connection.buffer);
+    if (!received.ok() || received.value() == 0) break;  // reset, or the client closed its side
+    std::span<const std::byte> pending(connection.buffer, received.value());
+    while (!pending.empty()) {
+      emio::Result<size_t> sent = co_await connection.stream.write(pending);
+      if (!sent.ok()) break;
+      pending = pending.subspan(sent.value());
+    }
+    if (!pending.empty()) break;
+    counters_.bytes_echoed += received.value();
+  }
+  release(connection);
+}
+
+void EchoServer::release(Connection& connection) {
+  (void)connection.stream.close();
+  (void)connections_.release(connection.token);
+}
+
+void EchoServer::close_all() {
+  (void)listener_.close();
+  for (uint32_t index = 0; index < connections_.capacity(); ++index) {
+    if (connections_.is_live(index)) release(connections_.at(index));
+  }
+}
+
+}  // namespace emio_examples

@@ -1,0 +1,54 @@
+// The echo server of emio-echo, in coroutines: one task accepts, one task per connection echoes.
+// Connections live in a fixed SlotArena sized at init; a connection past the limit is accepted and
+// closed at once (its client reads end of stream) while the others keep working.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "emio/alloc/slot_arena.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/stream.h"
+#include "emio/runtime/task.h"
+
+namespace emio_examples {
+
+struct EchoCounters {
+  uint64_t connections_served = 0;
+  uint64_t connections_turned_away = 0;  // past --max-connections, or no task slot free
+  uint64_t bytes_echoed = 0;
+};
+
+class EchoServer {
+ public:
+  static constexpr size_t buffer_bytes = 4096;  // per connection: one read, then written back whole
+
+  // The one allocation: `max_connections` connection slots with their buffers.
+  emio::Error init(uint32_t max_connections);
+  // Takes the bound listener and spawns the accept loop on `executor`.
+  emio::Error start(emio::Executor& executor, emio::TcpListener listener);
+  // Closes the listener and every connection, whose clients read end of stream. Run it after the
+  // executor stopped and before it is destroyed (closing deregisters from its driver).
+  void close_all();
+
+  const EchoCounters& counters() const { return counters_; }
+
+ private:
+  struct Connection {
+    emio::TcpStream stream;
+    emio::Token token;
+    std::byte buffer[buffer_bytes];
+  };
+
+  emio::Task<> accept_loop();
+  emio::Task<> serve(Connection& connection);
+  void admit(emio::TcpStream stream);
+  void release(Connection& connection);
+
+  emio::Executor* executor_ = nullptr;
+  emio::TcpListener listener_;
+  emio::SlotArena<Connection> connections_;
+  EchoCounters counters_;
+};
+
+}  // namespace emio_examples

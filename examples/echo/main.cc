@@ -1,0 +1,83 @@
+// emio-echo: a TCP echo server on the emio runtime.
+//   emio-echo --listen 127.0.0.1:7000 [--backend NAME] [--max-connections N]
+// Prints the backend in use and the bound address at start-up; SIGTERM or SIGINT closes every
+// connection and exits 0. Bad flags: one line on stderr, exit 2.
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+
+#include "common/command_line.h"
+#include "common/daemon_setup.h"
+#include "common/signal_task.h"
+#include "echo/echo_server.h"
+
+namespace {
+
+using namespace emio_examples;
+
+constexpr const char* program = "emio-echo";
+
+enum Flag { flag_listen, flag_backend, flag_max_connections, flag_count };
+constexpr FlagSpec flag_specs[flag_count] = {
+    {"listen", "ADDR:PORT", "address to listen on (required; port 0 picks a free port)"},
+    {"backend", "NAME", "IO backend, among those compiled in (default: the build's)"},
+    {"max-connections", "N", "connections served at once; more are closed at once (default 64)"},
+};
+
+struct EchoOptions {
+  emio::SocketAddress listen;
+  uint32_t max_connections = 64;
+  emio::BackendChoice backend = emio::BackendChoice::automatic;
+};
+
+// Returns keep_running, or the exit code to leave with.
+int read_options(int argc, char** argv, EchoOptions* options) {
+  const char* values[flag_count];
+  const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv);
+  if (outcome == ParseOutcome::help_shown) return exit_ok;
+  if (outcome == ParseOutcome::usage_error) return exit_usage;
+  if (values[flag_listen] == nullptr) return usage_error(program, "--listen ADDR:PORT is required");
+  if (!parse_address_flag(program, "listen", values[flag_listen], &options->listen)) return exit_usage;
+  if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
+  if (values[flag_max_connections] != nullptr &&
+      !parse_unsigned(values[flag_max_connections], 1, 60000, &options->max_connections)) {
+    return usage_error(program, "--max-connections: '%s' is not a number from 1 to 60000",
+                       values[flag_max_connections]);
+  }
+  return keep_running;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  EchoOptions options;
+  if (const int code = read_options(argc, argv, &options); code != keep_running) return code;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // start-up lines reach a pipe or a log file at once
+
+  emio::Executor executor;
+  if (!start_executor(program, executor, executor_config(options.backend, options.max_connections, 2)))
+    return exit_failure;
+  std::printf("%s: backend %s\n", program, executor.backend_name());
+  std::optional<emio::SignalListener> signals;
+  if (!start_signal_task(program, executor, signals)) return exit_failure;
+  emio::TcpListener listener;
+  if (!bind_listener(program, executor, options.listen, &listener)) return exit_failure;
+  print_bound_address(program, "listening", listener);  // read before the listener moves to the server
+
+  EchoServer server;  // destroyed before the executor: its connections deregister from a live driver
+  if (server.init(options.max_connections).failed() || server.start(executor, std::move(listener)).failed()) {
+    std::fprintf(stderr, "%s: cannot start the server\n", program);
+    return exit_failure;
+  }
+
+  const emio::Error ran = executor.run();
+  server.close_all();
+  const EchoCounters& counters = server.counters();
+  std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64 " bytes echoed\n",
+              program, counters.connections_served, counters.connections_turned_away, counters.bytes_echoed);
+  if (ran.failed()) {
+    std::fprintf(stderr, "%s: %s\n", program, ran.name());
+    return exit_failure;
+  }
+  return exit_ok;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# End-to-end tests of emio-bridge: a socat pseudo-terminal pair stands in for a board's UART ("board" is
+# the board's end, "host" the end the bridge opens); clients are bash /dev/tcp descriptors, socat and curl.
+# Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment.
+source "$(dirname "$0")/lib.sh"
+: "${EMIO_BRIDGE:?path to emio-bridge}"
+
+uart_runs=0
+
+# The pty pair, and a reader that holds the board's end open and records what the board received.
+# Each pair gets fresh link names, so a link left by an earlier pair is never mistaken for this one.
+start_uart() {
+  uart_runs=$((uart_runs + 1))
+  board="$E2E_TMP/board.$uart_runs"
+  host="$E2E_TMP/host.$uart_runs"
+  spawn uart socat pty,raw,echo=0,link="$board" pty,raw,echo=0,link="$host"
+  wait_until "the pty pair" test -e "$board" -a -e "$host"
+  spawn board_reader cat "$board"
+}
+
+start_bridge() {
+  start_uart
+  spawn bridge "${BRIDGE_PREFIX[@]}" "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 \
+    --metrics 127.0.0.1:0 "$@"
+  port=$(port_from bridge listening)
+  metrics_port=$(port_from bridge metrics)
+}
+BRIDGE_PREFIX=(env)  # counted_allocations replaces it with the probe's prefix
+
+metrics() { timeout "$E2E_TIMEOUT_S" curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
+# metric NAME: the value of one sample, by its full name (labels included).
+metric() { metrics | awk -v name="$1" '$1 == name { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_above() { [ "$(metric "$1")" -gt "$2" ]; }
+
+connect_client() {
+  eval "exec $1<>/dev/tcp/127.0.0.1/$port"
+}
+
+expect_line() {
+  local reply=""
+  IFS= read -r -t "$E2E_TIMEOUT_S" -u "$1" reply || fail "nothing arrived on fd $1"
+  [ "$reply" = "$2" ] || fail "fd $1 got '$reply' instead of '$2'"
+}
+
+board_received() { grep -q "$1" "$E2E_TMP/board_reader.out"; }
+
+serial_bytes_reach_every_client() {
+  start_bridge
+  connect_client 3
+  connect_client 4
+  wait_until "two clients counted" metric_is emio_bridge_clients_connected 2
+  printf 'from the board\n' >"$board"
+  expect_line 3 "from the board"
+  expect_line 4 "from the board"
+}
+
+client_bytes_reach_the_serial_port() {
+  start_bridge
+  connect_client 3
+  connect_client 4
+  printf 'from client three\n' >&3
+  printf 'from client four\n' >&4
+  wait_until "client three's line on the board" board_received "from client three"
+  wait_until "client four's line on the board" board_received "from client four"
+}
+
+metrics_count_bytes_each_way_and_name_the_backend() {
+  start_bridge
+  connect_client 3
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  printf '12345678\n' >"$board"
+  expect_line 3 "12345678"
+  printf 'abcd\n' >&3
+  wait_until "the client's line on the board" board_received abcd
+  wait_until "9 bytes counted from serial" metric_is emio_bridge_serial_read_bytes_total 9
+  wait_until "5 bytes counted to serial" metric_is emio_bridge_serial_written_bytes_total 5
+  metrics | grep -Eq '^emio_bridge_backend_info\{backend="(epoll|uring)"\} 1$' || fail "no backend info: $(metrics)"
+  metrics | grep -q '^# TYPE emio_bridge_serial_read_bytes_total counter$' || fail "no TYPE line"
+  metrics
+}
+
+# The slow client never reads: once the kernel's socket buffers and its bounded buffer are full, the
+# stated policy applies to it while a fast client keeps receiving.
+slow_client_bytes_are_dropped_and_counted() {
+  start_bridge --slow-client drop --client-buffer-bytes 4096
+  connect_client 3  # never read
+  wait_until "the slow client counted" metric_is emio_bridge_clients_connected 1
+  head -c 16000000 /dev/zero >"$board"
+  wait_until "drops counted" metric_above emio_bridge_slow_client_dropped_bytes_total 0
+  metric_is emio_bridge_clients_connected 1 || fail "the drop policy disconnected the client"
+  metric_is emio_bridge_slow_client_disconnects_total 0 || fail "a disconnect was counted"
+}
+
+slow_client_is_disconnected_and_counted() {
+  start_bridge --slow-client disconnect --client-buffer-bytes 4096
+  connect_client 3  # never read
+  wait_until "the slow client counted" metric_is emio_bridge_clients_connected 1
+  head -c 16000000 /dev/zero >"$board"
+  wait_until "a disconnect counted" metric_is emio_bridge_slow_client_disconnects_total 1
+  metric_is emio_bridge_clients_connected 0 || fail "the slow client is still connected"
+}
+
+sighup_reopens_the_serial_port() {
+  start_bridge
+  connect_client 3
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  kill -HUP "$bridge_pid"
+  wait_until "the reopen counted" metric_is emio_bridge_serial_reopens_total 1
+  printf 'after the reopen\n' >"$board"
+  expect_line 3 "after the reopen"
+  printf 'client after the reopen\n' >&3
+  wait_until "the client's line on the board" board_received "client after the reopen"
+}
+
+sigterm_exits_zero() {
+  start_bridge
+  connect_client 3
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  kill -TERM "$bridge_pid"
+  wait_exit "$bridge_pid"
+  [ "$exit_code" -eq 0 ] || fail "emio-bridge exited $exit_code after SIGTERM"
+}
+
+bad_command_lines_exit_2_with_one_line() {
+  start_uart
+  local good=(--serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics 127.0.0.1:0)
+  expect_usage_error "$EMIO_BRIDGE"
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --frobnicate
+  expect_usage_error "$EMIO_BRIDGE" --serial "$E2E_TMP/no-such-tty" --baud 115200 --listen 127.0.0.1:0 \
+    --metrics 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 12345 --listen 127.0.0.1:0 --metrics 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud fast --listen 127.0.0.1:0 --metrics 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 300.1.1.1:80 --metrics 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics nowhere
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --slow-client maybe
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --backend carrier-pigeon
+}
+
+# As for emio-echo: an idle run and a loaded run (clients both ways, a slow client, scrapes, a SIGHUP
+# reopen) must make exactly as many heap allocations.
+does_not_allocate_after_startup_under_load() {
+  counted_allocations "$E2E_TMP/idle.count"
+  BRIDGE_PREFIX=("${COUNTED[@]}")
+  start_bridge --slow-client drop
+  kill -TERM "$bridge_pid"
+  wait_exit "$bridge_pid"
+  [ "$exit_code" -eq 0 ] || fail "idle run did not exit 0"
+  kill -TERM "$uart_pid" "$board_reader_pid"
+
+  counted_allocations "$E2E_TMP/load.count"
+  BRIDGE_PREFIX=("${COUNTED[@]}")
+  start_bridge --slow-client drop
+  connect_client 3
+  connect_client 4  # the slow one
+  wait_until "two clients counted" metric_is emio_bridge_clients_connected 2
+  spawn fast_reader cat <&3  # drains what the board sent, until the bridge closes the connection
+  local round
+  for round in 1 2 3 4 5; do
+    head -c 3000000 /dev/zero >"$board"
+    head -c 100000 /dev/zero >&3
+    printf 'line %s\n' "$round" | timeout "$E2E_TIMEOUT_S" socat -t 1 - "TCP:127.0.0.1:$port" >/dev/null || true
+    metrics >/dev/null
+  done
+  kill -HUP "$bridge_pid"
+  wait_until "the reopen counted" metric_is emio_bridge_serial_reopens_total 1
+  kill -TERM "$bridge_pid"
+  wait_exit "$bridge_pid"
+  [ "$exit_code" -eq 0 ] || fail "loaded run did not exit 0"
+  local idle loaded
+  idle=$(cat "$E2E_TMP/idle.count")
+  loaded=$(cat "$E2E_TMP/load.count")
+  echo "heap allocations: idle run $idle, loaded run $loaded"
+  [ "$idle" -eq "$loaded" ] || fail "traffic caused $((loaded - idle)) heap allocations"
+}
+
+"$1"

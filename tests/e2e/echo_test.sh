@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End-to-end tests of emio-echo with real clients (socat, bash's /dev/tcp) over 127.0.0.1.
+# Usage: echo_test.sh CASE, with EMIO_ECHO (and E2E_ALLOC_PROBE for the heap case) in the environment.
+source "$(dirname "$0")/lib.sh"
+: "${EMIO_ECHO:?path to emio-echo}"
+
+start_echo() {
+  spawn echo "$EMIO_ECHO" --listen 127.0.0.1:0 "$@"
+  port=$(port_from echo listening)
+}
+
+# Opens a connection on file descriptor $1 and checks that it echoes.
+open_client() {
+  eval "exec $1<>/dev/tcp/127.0.0.1/$port"
+  expect_echo "$1" "hello from fd $1"
+}
+
+# Sends one line on fd $1 and requires the same line back.
+expect_echo() {
+  local reply=""
+  printf '%s\n' "$2" >&"$1"
+  IFS= read -r -t "$E2E_TIMEOUT_S" -u "$1" reply || fail "no echo on fd $1"
+  [ "$reply" = "$2" ] || fail "fd $1 got '$reply' instead of '$2'"
+}
+
+prints_the_backend_in_use_on_startup() {
+  start_echo
+  wait_until "the backend line" grep -Eq '^emio-echo: backend (epoll|uring)$' "$E2E_TMP/echo.out"
+}
+
+runs_on_the_backend_named_by_the_flag() {
+  start_echo --backend epoll
+  wait_until "the backend line" grep -q '^emio-echo: backend epoll$' "$E2E_TMP/echo.out"
+  [ "$(exchange "$port" "on epoll")" = "on epoll" ] || fail "no echo on epoll"
+}
+
+several_clients_each_get_their_own_bytes_back() {
+  start_echo
+  local client clients=()
+  for client in 1 2 3 4 5 6; do
+    head -c $((client * 20000)) /dev/urandom >"$E2E_TMP/sent.$client"
+    timeout "$E2E_TIMEOUT_S" socat -t "$E2E_TIMEOUT_S" - "TCP:127.0.0.1:$port" \
+      <"$E2E_TMP/sent.$client" >"$E2E_TMP/received.$client" &
+    clients+=("$!")
+  done
+  wait "${clients[@]}" || fail "a client failed"
+  for client in 1 2 3 4 5 6; do
+    cmp -s "$E2E_TMP/sent.$client" "$E2E_TMP/received.$client" || fail "client $client got other bytes back"
+  done
+}
+
+connections_past_the_limit_are_closed_and_existing_ones_keep_working() {
+  start_echo --max-connections 2
+  open_client 3
+  open_client 4
+  exec 5<>"/dev/tcp/127.0.0.1/$port"
+  local reply="" status=0
+  IFS= read -r -t "$E2E_TIMEOUT_S" -u 5 reply || status=$?
+  [ "$status" -ne 0 ] || fail "the third connection was served: '$reply'"
+  [ "$status" -le 128 ] || fail "the third connection was left hanging instead of closed"
+  expect_echo 3 "still here"
+  expect_echo 4 "me too"
+  exec 3>&- 5>&-
+  wait_until "a slot freed by a closed client is reused" bash -c "exec 6<>/dev/tcp/127.0.0.1/$port \
+    && printf 'again\n' >&6 && IFS= read -r -t 5 -u 6 reply && [ \"\$reply\" = again ]"
+}
+
+sigterm_closes_every_connection_and_exits_zero() {
+  start_echo
+  open_client 3
+  open_client 4
+  kill -TERM "$echo_pid"
+  wait_exit "$echo_pid"
+  [ "$exit_code" -eq 0 ] || fail "emio-echo exited $exit_code after SIGTERM"
+  local rest
+  rest=$(timeout "$E2E_TIMEOUT_S" cat <&3) || fail "connection 3 was not closed"
+  [ -z "$rest" ] || fail "connection 3 received '$rest' after SIGTERM"
+}
+
+bad_command_lines_exit_2_with_one_line() {
+  expect_usage_error "$EMIO_ECHO"
+  expect_usage_error "$EMIO_ECHO" --listen 127.0.0.1:0 --frobnicate
+  expect_usage_error "$EMIO_ECHO" --listen not-an-address
+  expect_usage_error "$EMIO_ECHO" --listen 127.0.0.1:99999
+  expect_usage_error "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections lots
+  expect_usage_error "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 0
+  expect_usage_error "$EMIO_ECHO" --listen 127.0.0.1:0 --backend carrier-pigeon
+  expect_usage_error "$EMIO_ECHO" --listen
+  expect_usage_error "$EMIO_ECHO" stray-word
+}
+
+# The idle run and the loaded run must make exactly as many heap allocations: whatever start-up and
+# shutdown allocate is the same in both, so any difference was caused by clients, traffic or the limit.
+does_not_allocate_after_startup_under_load() {
+  counted_allocations "$E2E_TMP/idle.count"
+  spawn echo "${COUNTED[@]}" "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 8
+  port=$(port_from echo listening)
+  kill -TERM "$echo_pid"
+  wait_exit "$echo_pid"
+  [ "$exit_code" -eq 0 ] || fail "idle run did not exit 0"
+
+  counted_allocations "$E2E_TMP/load.count"
+  spawn echo "${COUNTED[@]}" "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 8
+  port=$(port_from echo listening)
+  head -c 200000 /dev/urandom >"$E2E_TMP/payload"
+  local round client clients
+  for round in 1 2 3; do
+    clients=()
+    for client in 1 2 3 4 5 6 7 8 9 10 11 12; do  # 12 clients against a limit of 8: some are turned away
+      timeout "$E2E_TIMEOUT_S" socat -t 5 - "TCP:127.0.0.1:$port" <"$E2E_TMP/payload" >/dev/null 2>&1 &
+      clients+=("$!")
+    done
+    wait "${clients[@]}" || true  # a client turned away may see a reset; the server must not care
+  done
+  [ "$(exchange "$port" ping)" = ping ] || fail "the loaded server stopped echoing"
+  kill -TERM "$echo_pid"
+  wait_exit "$echo_pid"
+  [ "$exit_code" -eq 0 ] || fail "loaded run did not exit 0"
+  local idle loaded
+  idle=$(cat "$E2E_TMP/idle.count")
+  loaded=$(cat "$E2E_TMP/load.count")
+  echo "heap allocations: idle run $idle, loaded run $loaded"
+  [ "$idle" -eq "$loaded" ] || fail "traffic caused $((loaded - idle)) heap allocations"
+}
+
+"$1"

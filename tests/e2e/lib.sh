@@ -1,0 +1,89 @@
+# Shared helpers for the end-to-end scripts: temporary folder, background processes that are always
+# cleaned up, waiting for a daemon's start-up lines, and bounded waits. Sourced, never run.
+# Every wait is bounded by E2E_TIMEOUT_S (generous: the suite also runs under qemu, 5-50x slower); no
+# test asserts on timing, only on what the programs did.
+set -euo pipefail
+
+E2E_TIMEOUT_S=${E2E_TIMEOUT_S:-60}
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/emio-e2e.XXXXXX")
+E2E_PIDS=()
+
+e2e_cleanup() {
+  local pid
+  for pid in "${E2E_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$E2E_TMP"
+} 2>/dev/null  # bash's "Killed" notices for the processes ended here are noise
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  local log
+  for log in "$E2E_TMP"/*.out "$E2E_TMP"/*.err; do
+    [ -s "$log" ] && { echo "--- $(basename "$log")" >&2; tail -n 20 "$log" >&2; }
+  done
+  exit 1
+}
+
+# spawn NAME COMMAND...: runs COMMAND in the background, stdout to $E2E_TMP/NAME.out and stderr to
+# NAME.err; the pid lands in the variable NAME_pid (dashes become underscores).
+spawn() {
+  local name=$1
+  shift
+  "$@" <&0 >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &  # <&0: keep stdin (bash gives & jobs /dev/null)
+  E2E_PIDS+=("$!")
+  printf -v "${name//-/_}_pid" '%s' "$!"
+}
+
+# wait_until DESCRIPTION COMMAND...: polls COMMAND until it succeeds, or fails the test at the deadline.
+wait_until() {
+  local description=$1
+  shift
+  local deadline=$((SECONDS + E2E_TIMEOUT_S))
+  until "$@" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $description"
+    sleep 0.05
+  done
+}
+
+# port_from NAME LABEL: the port a daemon printed as "LABEL on ADDR:PORT" (the examples print the
+# address they really bound, so tests pass port 0 and never collide with anything).
+port_from() {
+  wait_until "$1 to print '$2 on'" grep -q "$2 on " "$E2E_TMP/$1.out"
+  sed -n "s/.*$2 on .*:\([0-9][0-9]*\)\$/\1/p" "$E2E_TMP/$1.out" | head -n 1
+}
+
+# wait_exit PID: waits (bounded) for a background process to end and sets exit_code to its status.
+# Not for $(...): a subshell is not the process's parent and cannot collect its status.
+wait_exit() {
+  local pid=$1 deadline=$((SECONDS + E2E_TIMEOUT_S))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "process $pid did not exit"
+    sleep 0.05
+  done
+  exit_code=0
+  wait "$pid" || exit_code=$?
+}
+
+# expect_usage_error COMMAND...: the program must print exactly one line on stderr and exit 2.
+expect_usage_error() {
+  local code=0
+  timeout "$E2E_TIMEOUT_S" "$@" >"$E2E_TMP/usage.out" 2>"$E2E_TMP/usage.err" || code=$?
+  [ "$code" -eq 2 ] || fail "'$*' exited $code, expected 2"
+  [ "$(wc -l <"$E2E_TMP/usage.err")" -eq 1 ] || fail "'$*' printed $(wc -l <"$E2E_TMP/usage.err") lines on stderr"
+  echo "ok: '$*' -> $(cat "$E2E_TMP/usage.err")"
+}
+
+# exchange PORT TEXT: sends TEXT from a fresh client, half-closes, prints what came back.
+exchange() {
+  printf '%s' "$2" | timeout "$E2E_TIMEOUT_S" socat -t "$E2E_TIMEOUT_S" - "TCP:127.0.0.1:$1"
+}
+
+# counted_allocations FILE: sets COUNTED to a command prefix that preloads the allocation probe; the
+# count lands in FILE when the program exits. A prefix (env), not a function, so that spawn's $! is the
+# program itself and signals reach it.
+counted_allocations() {
+  : "${E2E_ALLOC_PROBE:?path to the allocation probe library}"
+  COUNTED=(env "LD_PRELOAD=$E2E_ALLOC_PROBE" "EMIO_ALLOC_PROBE_OUT=$1")
+}
