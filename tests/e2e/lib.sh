@@ -31,7 +31,10 @@ fail() {
 spawn() {
   local name=$1
   shift
-  "$@" <&0 >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &  # <&0: keep stdin (bash gives & jobs /dev/null)
+  # Emptied here, not by the child's redirection: a reader must never see an earlier run's lines.
+  : >"$E2E_TMP/$name.out"
+  : >"$E2E_TMP/$name.err"
+  "$@" <&0 >>"$E2E_TMP/$name.out" 2>>"$E2E_TMP/$name.err" &  # <&0: keep stdin (bash gives & jobs /dev/null)
   E2E_PIDS+=("$!")
   printf -v "${name//-/_}_pid" '%s' "$!"
 }

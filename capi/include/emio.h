@@ -1,0 +1,163 @@
+/* emio.h: the C API of emio, for C99 firmware code.
+ *
+ * Every object is a struct the caller allocates (statically, on the stack, or inside its own structs):
+ * its size and alignment are published here and checked against the C++ objects when the library is
+ * built. Nothing is allocated after emio_runtime_init(), which takes the runtime's fixed tables once.
+ *
+ * Errors are ints: 0 for success, a negative errno value (-ECONNREFUSED, -ENOENT, ...) from the OS, or
+ * one of the EMIO_E* codes below for emio's own failures. emio_strerror() names any of them.
+ *
+ * Callbacks carry the caller's context pointer and always run from emio_runtime_run() (or _run_once),
+ * on the runtime's thread, never from inside the call that started the operation. Nothing here is
+ * thread-safe except emio_runtime_stop().
+ *
+ * Lifetime: each object has an opening call (init, open, listen, or a completed accept) and a closing
+ * call (close, destroy); between the two it must not move. Closing an object with an operation pending
+ * cancels the operation: its callback is not called. Close every object before emio_runtime_destroy().
+ */
+#ifndef EMIO_H
+#define EMIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- Errors ----------------------------------------------------------------------------------- */
+
+#define EMIO_OK 0
+#define EMIO_EREGISTRATIONS_FULL (-10001) /* every registration slot of the runtime is in use */
+#define EMIO_ESTALE (-10002)              /* the object was already closed */
+#define EMIO_ESHUTDOWN (-10003)           /* the runtime was shut down */
+#define EMIO_EBACKEND (-10004)            /* the backend asked for is not compiled in or not usable */
+#define EMIO_ENOSTORAGE (-10005)          /* a zero capacity, or the one allocation at init failed */
+
+/* A short, stable name: "ok", "ECONNREFUSED", "emio: registrations full", or the C library's text. */
+const char* emio_strerror(int error);
+
+/* --- Object storage --------------------------------------------------------------------------- */
+
+/* Sizes with room to spare, so that the C++ objects may grow without changing this ABI. On x86-64 with
+ * io_uring compiled in the objects took 792, 96, 288, 160 and 312 bytes when these were set. */
+#define EMIO_RUNTIME_SIZE 1536
+#define EMIO_TIMER_SIZE 128
+#define EMIO_SIGNALS_SIZE 448
+#define EMIO_TCP_LISTENER_SIZE 256
+#define EMIO_STREAM_SIZE 448
+
+/* Storage aligned for any C++ member (8 bytes is enough for every type the objects hold). */
+#define EMIO_OPAQUE(size)      \
+  union {                      \
+    unsigned char bytes[size]; \
+    uint64_t align_u64;        \
+    double align_double;       \
+    void* align_pointer;       \
+  } opaque
+
+typedef struct emio_runtime {
+  EMIO_OPAQUE(EMIO_RUNTIME_SIZE);
+} emio_runtime;
+typedef struct emio_timer {
+  EMIO_OPAQUE(EMIO_TIMER_SIZE);
+} emio_timer;
+typedef struct emio_signals {
+  EMIO_OPAQUE(EMIO_SIGNALS_SIZE);
+} emio_signals;
+typedef struct emio_tcp_listener {
+  EMIO_OPAQUE(EMIO_TCP_LISTENER_SIZE);
+} emio_tcp_listener;
+/* A TCP connection or a serial port: both are byte streams with the same read and write calls. */
+typedef struct emio_stream {
+  EMIO_OPAQUE(EMIO_STREAM_SIZE);
+} emio_stream;
+
+/* --- Runtime ---------------------------------------------------------------------------------- */
+
+typedef struct emio_runtime_config {
+  uint32_t max_sources; /* sockets, serial ports and signal sets open at once */
+  uint32_t max_timers;  /* timers started at once */
+  const char* backend;  /* "epoll", "uring", "uring-sqpoll", or NULL / "automatic" */
+} emio_runtime_config;
+
+/* max_sources 64, max_timers 16, backend NULL. */
+void emio_runtime_config_default(emio_runtime_config* config);
+
+/* Makes the runtime's one allocation. `config` may be NULL for the defaults. Errors: EMIO_EBACKEND for
+ * an unknown or missing backend, EMIO_ENOSTORAGE, and the OS's (EMFILE, ...). */
+int emio_runtime_init(emio_runtime* runtime, const emio_runtime_config* config);
+/* Runs callbacks until emio_runtime_stop(). Returns 0, or the error that ended the loop. */
+int emio_runtime_run(emio_runtime* runtime);
+/* One turn: waits up to max_wait_ms (-1: no limit but the next timer; 0: not at all) and runs what is due. */
+int emio_runtime_run_once(emio_runtime* runtime, int max_wait_ms);
+/* Makes emio_runtime_run() return after the current turn. Any thread. */
+void emio_runtime_stop(emio_runtime* runtime);
+/* The backend running: "epoll" or "uring". */
+const char* emio_runtime_backend(emio_runtime* runtime);
+/* Releases the runtime's memory and descriptors; every object on it must be closed first. */
+void emio_runtime_destroy(emio_runtime* runtime);
+
+/* --- Timers: one-shot or periodic, millisecond resolution ---------------------------------------- */
+
+typedef void (*emio_timer_cb)(emio_timer* timer, void* context);
+
+void emio_timer_init(emio_runtime* runtime, emio_timer* timer);
+/* Fires after delay_ms, then every period_ms if it is not 0. Restarts a started timer.
+ * Errors: -ENOSPC when max_timers are started. */
+int emio_timer_start(emio_timer* timer, uint32_t delay_ms, uint32_t period_ms, emio_timer_cb callback, void* context);
+/* Returns 1 if it was started, 0 if not. */
+int emio_timer_stop(emio_timer* timer);
+/* How late the current firing is (a long callback elsewhere delays timers; a late timer fires once). */
+uint64_t emio_timer_lateness_ms(const emio_timer* timer);
+void emio_timer_close(emio_timer* timer);
+
+/* --- Signals: SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 as events --------------------------------- */
+
+typedef void (*emio_signal_cb)(int signal_number, void* context);
+
+/* Blocks `signal_numbers` in the calling thread (open it in main() before starting threads) and calls
+ * `callback` for each one received. Errors: -EINVAL for an empty or uncatchable set. */
+int emio_signals_open(emio_runtime* runtime, emio_signals* signals, const int* signal_numbers, size_t count,
+                      emio_signal_cb callback, void* context);
+/* Stops listening and restores the thread's signal mask. */
+void emio_signals_close(emio_signals* signals);
+
+/* --- TCP ------------------------------------------------------------------------------------------ */
+
+/* Called once: 0 when `stream` holds the new connection (close it with emio_stream_close), or an error. */
+typedef void (*emio_accept_cb)(emio_tcp_listener* listener, int status, void* context);
+
+/* Listens on "ADDR:PORT" ("127.0.0.1:7000", "[::1]:7000"; port 0 picks a free one).
+ * Errors: -EINVAL for another text, -EADDRINUSE, -EACCES. */
+int emio_tcp_listen(emio_runtime* runtime, emio_tcp_listener* listener, const char* address);
+/* Writes the bound address ("127.0.0.1:40123"), NUL-terminated and cut to fit. */
+int emio_tcp_listener_address(const emio_tcp_listener* listener, char* text, size_t text_size);
+/* Accepts the next connection into `stream`. Errors now: -EBUSY if an accept is pending. */
+int emio_tcp_accept(emio_tcp_listener* listener, emio_stream* stream, emio_accept_cb callback, void* context);
+void emio_tcp_listener_close(emio_tcp_listener* listener);
+
+/* --- Serial ports: raw 8N1 -------------------------------------------------------------------------- */
+
+/* Opens a tty ("/dev/ttyUSB0") at a standard baud rate. Errors: -ENOENT, -EACCES (not in the dialout
+ * group), -ENOTTY, -EINVAL (a baud rate the terminal has no setting for). */
+int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* path, uint32_t baud_rate);
+
+/* --- Streams (TCP connections and serial ports) ----------------------------------------------------- */
+
+/* `result`: bytes transferred, 0 for a read at end of stream, or a negative error (-ECONNRESET, ...). */
+typedef void (*emio_io_cb)(emio_stream* stream, long result, void* context);
+
+/* Reads once, up to `size` bytes, as soon as any arrive. Errors now: -EBUSY if a read is pending. */
+int emio_stream_read(emio_stream* stream, void* buffer, size_t size, emio_io_cb callback, void* context);
+/* Writes all `size` bytes (the callback gets `size`), or fails. Errors now: -EBUSY if a write is pending.
+ * `data` must stay valid until the callback. */
+int emio_stream_write(emio_stream* stream, const void* data, size_t size, emio_io_cb callback, void* context);
+/* Cancels pending operations (no callbacks) and closes; the peer of a TCP stream reads end of stream. */
+void emio_stream_close(emio_stream* stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMIO_H */

@@ -1,0 +1,106 @@
+// The C++ objects behind the C API's opaque structs, and the one way to reach them. Each C struct's
+// bytes hold exactly one of these, constructed by the opening call and destroyed by the closing call.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <optional>
+
+#include "emio.h"
+#include "emio/runtime/executor.h"
+#include "emio/runtime/io_watch.h"
+#include "emio/runtime/poll_fd.h"
+#include "emio/runtime/signals.h"
+#include "emio/runtime/stream.h"
+#include "emio/runtime/timer.h"
+
+namespace emio_capi {
+
+struct Runtime {
+  emio::Executor executor;
+};
+
+struct Timer {
+  emio::Timer timer;
+  emio::Executor* executor = nullptr;
+  emio_timer* self = nullptr;
+  emio_timer_cb callback = nullptr;
+  void* context = nullptr;
+};
+
+struct Signals {
+  std::optional<emio::SignalListener> listener;
+  emio::IoWatch watch;
+  emio::Executor* executor = nullptr;
+  emio_signal_cb callback = nullptr;
+  void* context = nullptr;
+};
+
+// One pending read or write of a stream.
+struct PendingIo {
+  emio::IoWatch watch;
+  std::byte* data = nullptr;
+  size_t size = 0;
+  size_t done = 0;
+  emio_io_cb callback = nullptr;
+  void* context = nullptr;
+};
+
+// A TCP connection or a serial port: a registered fd and its two directions.
+struct Stream {
+  emio::PollFd source;
+  emio::Executor* executor = nullptr;
+  emio_stream* self = nullptr;
+  bool is_socket = false;  // writes use send(MSG_NOSIGNAL): a peer that went away is EPIPE, not SIGPIPE
+  PendingIo reading;
+  PendingIo writing;
+};
+
+struct Listener {
+  emio::TcpListener listener;
+  emio::IoWatch watch;
+  emio::Executor* executor = nullptr;
+  emio_tcp_listener* self = nullptr;
+  emio_stream* target = nullptr;
+  emio_accept_cb callback = nullptr;
+  void* context = nullptr;
+};
+
+// The published sizes must hold the objects on every target: a failure here means emio.h needs larger
+// EMIO_*_SIZE values (an ABI change for C callers, who must recompile).
+template <typename Object, typename CStruct>
+constexpr bool fits = sizeof(Object) <= sizeof(CStruct) && alignof(Object) <= alignof(CStruct);
+static_assert(fits<Runtime, emio_runtime>, "EMIO_RUNTIME_SIZE is too small");
+static_assert(fits<Timer, emio_timer>, "EMIO_TIMER_SIZE is too small");
+static_assert(fits<Signals, emio_signals>, "EMIO_SIGNALS_SIZE is too small");
+static_assert(fits<Listener, emio_tcp_listener>, "EMIO_TCP_LISTENER_SIZE is too small");
+static_assert(fits<Stream, emio_stream>, "EMIO_STREAM_SIZE is too small");
+
+template <typename Object, typename CStruct>
+Object& object_of(CStruct* c_struct) {
+  return *std::launder(reinterpret_cast<Object*>(c_struct->opaque.bytes));
+}
+template <typename Object, typename CStruct>
+const Object& object_of(const CStruct* c_struct) {
+  return *std::launder(reinterpret_cast<const Object*>(c_struct->opaque.bytes));
+}
+template <typename Object, typename CStruct>
+Object& construct(CStruct* c_struct) {
+  return *new (c_struct->opaque.bytes) Object();
+}
+template <typename Object, typename CStruct>
+void destroy(CStruct* c_struct) {
+  object_of<Object>(c_struct).~Object();
+}
+
+inline emio::Executor& executor_of(emio_runtime* runtime) { return object_of<Runtime>(runtime).executor; }
+
+// emio::Error as the C API's int: -errno for the OS's errors, EMIO_E* for emio's own.
+int to_c(emio::Error error);
+
+}  // namespace emio_capi
+
+namespace emio_capi {
+// Constructs the Stream behind `stream` around an open, registered source (stream.cc).
+void open_stream(emio_stream* stream, emio::Executor& executor, emio::PollFd source, bool is_socket);
+}  // namespace emio_capi

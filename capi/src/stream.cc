@@ -1,0 +1,116 @@
+// emio_stream_* and emio_serial_open: one-shot reads and whole writes over IoWatch readiness.
+#include <sys/socket.h>
+
+#include <utility>
+
+#include "emio/runtime/serial.h"
+#include "objects.h"
+
+using emio_capi::object_of;
+using emio_capi::PendingIo;
+using emio_capi::Stream;
+using emio_capi::to_c;
+
+namespace {
+
+emio::Result<size_t> attempt_read(Stream& stream, PendingIo& io) {
+  return stream.source.try_read(std::span<std::byte>(io.data + io.done, io.size - io.done));
+}
+
+emio::Result<size_t> attempt_write(Stream& stream, PendingIo& io) {
+  const std::span<const std::byte> rest(io.data + io.done, io.size - io.done);
+  if (!stream.is_socket) return stream.source.try_write(rest);
+  return stream.source.try_io(emio::Direction::write,
+                              [&] { return ::send(stream.source.fd(), rest.data(), rest.size(), MSG_NOSIGNAL); });
+}
+
+void complete(Stream& stream, PendingIo& io, long result) {
+  io.data = nullptr;
+  io.callback(stream.self, result, io.context);  // last: the callback may close the stream
+}
+
+void on_readable(void* context, emio::ReadyEvent event);
+void on_writable(void* context, emio::ReadyEvent event);
+
+void arm(Stream& stream, PendingIo& io, emio::Direction direction) {
+  const emio::IoWatch::Callback callback = direction == emio::Direction::read ? on_readable : on_writable;
+  const emio::Error error = io.watch.arm(*stream.executor, stream.source.registration(), direction, callback, &stream);
+  if (error.failed()) complete(stream, io, to_c(error));
+}
+
+void on_readable(void* context, emio::ReadyEvent event) {
+  Stream& stream = *static_cast<Stream*>(context);
+  if (event.shut_down) return complete(stream, stream.reading, EMIO_ESHUTDOWN);
+  emio::Result<size_t> got = attempt_read(stream, stream.reading);
+  if (emio::is_would_block(got)) return arm(stream, stream.reading, emio::Direction::read);
+  complete(stream, stream.reading, got.ok() ? static_cast<long>(got.value()) : to_c(got.error()));
+}
+
+void on_writable(void* context, emio::ReadyEvent event) {
+  Stream& stream = *static_cast<Stream*>(context);
+  PendingIo& io = stream.writing;
+  if (event.shut_down) return complete(stream, io, EMIO_ESHUTDOWN);
+  while (io.done < io.size) {
+    emio::Result<size_t> sent = attempt_write(stream, io);
+    if (emio::is_would_block(sent)) return arm(stream, io, emio::Direction::write);
+    if (!sent.ok()) return complete(stream, io, to_c(sent.error()));
+    io.done += sent.value();
+  }
+  complete(stream, io, static_cast<long>(io.size));
+}
+
+int start(Stream& stream, PendingIo& io, emio::Direction direction, const void* data, size_t size, emio_io_cb callback,
+          void* context) {
+  if (io.data != nullptr) return -EBUSY;
+  io.data = static_cast<std::byte*>(const_cast<void*>(data));  // a write only reads through it
+  io.size = size;
+  io.done = 0;
+  io.callback = callback;
+  io.context = context;
+  // The first attempt runs from the loop too: arming a ready source calls back at the next turn.
+  const emio::IoWatch::Callback on_ready = direction == emio::Direction::read ? on_readable : on_writable;
+  const emio::Error error = io.watch.arm(*stream.executor, stream.source.registration(), direction, on_ready, &stream);
+  if (error.failed()) io.data = nullptr;
+  return to_c(error);
+}
+
+}  // namespace
+
+namespace emio_capi {
+
+void open_stream(emio_stream* stream, emio::Executor& executor, emio::PollFd source, bool is_socket) {
+  Stream& object = construct<Stream>(stream);
+  object.source = std::move(source);
+  object.executor = &executor;
+  object.self = stream;
+  object.is_socket = is_socket;
+}
+
+}  // namespace emio_capi
+
+extern "C" {
+
+int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* path, uint32_t baud_rate) {
+  emio::Executor& executor = emio_capi::executor_of(runtime);
+  emio::Result<emio::SerialPort> opened = emio::SerialPort::open(executor.handle(), path, baud_rate);
+  if (!opened.ok()) return to_c(opened.error());
+  emio_capi::open_stream(stream, executor, std::move(opened.value().source()), false);
+  return EMIO_OK;
+}
+
+int emio_stream_read(emio_stream* stream, void* buffer, size_t size, emio_io_cb callback, void* context) {
+  Stream& object = object_of<Stream>(stream);
+  return start(object, object.reading, emio::Direction::read, buffer, size, callback, context);
+}
+
+int emio_stream_write(emio_stream* stream, const void* data, size_t size, emio_io_cb callback, void* context) {
+  Stream& object = object_of<Stream>(stream);
+  return start(object, object.writing, emio::Direction::write, data, size, callback, context);
+}
+
+void emio_stream_close(emio_stream* stream) {
+  // The watches disarm first (members go in reverse order), then the source deregisters and closes.
+  emio_capi::destroy<Stream>(stream);
+}
+
+}  // extern "C"
