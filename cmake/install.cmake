@@ -28,3 +28,8 @@ endif()
 file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/emio.pc.in "${PROJECT_BINARY_DIR}/emio.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/emio.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The C API (emio.h and its library) and the example daemons.
+install(FILES capi/include/emio.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS emio_c ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS emio-echo emio-bridge emio-c-echo RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -8,7 +8,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 timeout_s=${MAIN_JOB_TIMEOUT_S:-60}
-build_dir="$repo/build/release"
+build_dir=${MAIN_JOB_BUILD_DIR:-"$repo/build/release"}
 work=$(mktemp -d "${TMPDIR:-/tmp}/emio-main-job.XXXXXX")
 pids=()
 
@@ -49,7 +49,7 @@ metric_is() { [ "$(metric "$1")" = "$2" ]; }
 
 step "build (release preset)"
 "$repo/scripts/install-deps.sh"
-cmake --preset release -S "$repo" >/dev/null
+(cd "$repo" && cmake --preset release -B "$build_dir" >/dev/null)
 cmake --build "$build_dir"
 bridge="$build_dir/examples/emio-bridge"
 
@@ -99,6 +99,19 @@ wait_for "the bulk from the board to be counted" metric_is emio_bridge_serial_re
   $((21 + 1000000))
 wait_for "the bulk from the client to be counted" metric_is emio_bridge_serial_written_bytes_total \
   $((20 + 25 + 262144))
+
+size_of() { stat -c %s "$1"; }
+if metric_is emio_bridge_slow_client_dropped_bytes_total 0; then
+  wait_for "client 1 to receive the bulk" test "$(size_of "$work/client1.out")" -ge 1000000
+  wait_for "client 2 to receive the bulk" test "$(size_of "$work/socat_client.out")" -ge 1000021
+  wait_for "the board to receive the bulk" test "$(size_of "$work/board.out")" -ge $((45 + 262144))
+  cmp -s "$work/bulk.up" "$work/client1.out" || die "client 1 received other bytes"
+  cmp -s "$work/bulk.up" <(tail -c 1000000 "$work/socat_client.out") || die "client 2 received other bytes"
+  cmp -s "$work/bulk.down" <(tail -c 262144 "$work/board.out") || die "the board received other bytes"
+  echo "client 1 and client 2 each received the 1 MB unchanged; the board received the 256 KB unchanged"
+else
+  echo "a client was slow and the drop policy dropped bytes (see the metrics): contents not compared"
+fi
 
 step "GET /metrics"
 metrics
