@@ -1,0 +1,115 @@
+// SocketAddress: the text forms a daemon's command line holds, and what it refuses.
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "emio/runtime/address.h"
+#include "support/check.h"
+
+using emio::SocketAddress;
+
+namespace {
+
+const char* formatted(const SocketAddress& address) {
+  static char text[SocketAddress::max_text_bytes];
+  (void)address.format(text);
+  return text;
+}
+
+}  // namespace
+
+TEST_GROUP(Address){};
+
+TEST(Address, ParsesIpv4AndPort) {
+  SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:7000"));
+  CHECK_EQUAL(AF_INET, address.family());
+  CHECK_EQUAL(7000, address.port());
+  CHECK_EQUAL(sizeof(sockaddr_in), address.native_length());
+}
+
+TEST(Address, ParsesIpv6InBrackets) {
+  SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("[::1]:7000"));
+  CHECK_EQUAL(AF_INET6, address.family());
+  CHECK_EQUAL(7000, address.port());
+}
+
+TEST(Address, ParsesAUnixPath) {
+  SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("/run/emio.sock"));
+  CHECK(address.is_unix());
+  STRCMP_EQUAL("/run/emio.sock", reinterpret_cast<const sockaddr_un*>(address.native())->sun_path);
+}
+
+TEST(Address, ParsesTheUnixPrefix) {
+  SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("unix:relative.sock"));
+  CHECK(address.is_unix());
+  STRCMP_EQUAL("relative.sock", formatted(address));
+}
+
+TEST(Address, ParsesAnAbstractName) {
+  SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("@emio-test"));
+  const auto* local = reinterpret_cast<const sockaddr_un*>(address.native());
+  CHECK_EQUAL('\0', local->sun_path[0]);
+  CHECK_EQUAL(offsetof(sockaddr_un, sun_path) + std::strlen("@emio-test"), address.native_length());
+}
+
+TEST(Address, FormatsIpv4AsItWasParsed) {
+  STRCMP_EQUAL("127.0.0.1:7000", formatted(REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:7000"))));
+}
+
+TEST(Address, FormatsIpv6AsItWasParsed) {
+  STRCMP_EQUAL("[::1]:7000", formatted(REQUIRE_VALUE(SocketAddress::parse("[::1]:7000"))));
+}
+
+TEST(Address, FormatsAnAbstractNameWithItsAt) {
+  STRCMP_EQUAL("@emio-test", formatted(REQUIRE_VALUE(SocketAddress::parse("@emio-test"))));
+}
+
+TEST(Address, FormatCutsToTheBufferAndTerminates) {
+  char text[6];
+  CHECK_EQUAL(5u, REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:7000")).format(text));
+  STRCMP_EQUAL("127.0", text);
+}
+
+TEST(Address, AcceptsTheHighestPort) {
+  CHECK_EQUAL(65535, REQUIRE_VALUE(SocketAddress::parse("10.0.0.1:65535")).port());
+}
+
+TEST(Address, RefusesAMissingPort) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("127.0.0.1").error());
+}
+TEST(Address, RefusesAnEmptyPort) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("127.0.0.1:").error());
+}
+TEST(Address, RefusesAPortAbove65535) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("127.0.0.1:65536").error());
+}
+TEST(Address, RefusesASignedPort) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("127.0.0.1:+80").error());
+}
+TEST(Address, RefusesAHostName) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("localhost:7000").error());
+}
+TEST(Address, RefusesIpv6WithoutBrackets) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("::1:7000").error());
+}
+TEST(Address, RefusesABadIpv4) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("256.0.0.1:7000").error());
+}
+TEST(Address, RefusesEmptyText) { CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("").error()); }
+TEST(Address, RefusesAnEmptyUnixPath) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("unix:").error());
+}
+
+TEST(Address, RefusesAUnixPathLongerThanSunPath) {
+  char path[200];
+  std::memset(path, 'a', sizeof path);
+  path[0] = '/';
+  CHECK_ERROR(emio::Error::from_errno(ENAMETOOLONG),
+              SocketAddress::unix_path(std::string_view(path, sizeof path)).error());
+}
+
+TEST(Address, EqualAddressesCompareEqual) {
+  CHECK(REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:1")) == REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:1")));
+  CHECK_FALSE(REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:1")) == REQUIRE_VALUE(SocketAddress::parse("127.0.0.1:2")));
+}

@@ -1,0 +1,117 @@
+// The users' rule, for the runtime: once the executor is initialised, a steady-state loop of coroutines
+// echoing over sockets, sleeps, timeouts, periodic timers, IoWatch callbacks and spawns from another
+// thread allocates nothing. Counted by tests/support/allocation_counter.
+#include <atomic>
+#include <thread>
+
+#include "emio/runtime/runtime.h"
+#include "runtime/runtime_fixture.h"
+#include "support/allocation_counter.h"
+#include "support/check.h"
+
+using emio::Error;
+using emio::Result;
+using emio::Task;
+using emio::UnixStream;
+
+namespace {
+
+constexpr size_t message_bytes = 16;
+
+Task<> echo_server(UnixStream& stream, int rounds) {
+  std::byte buffer[message_bytes];
+  for (int round = 0; round < rounds; ++round) {
+    Result<size_t> got = co_await emio::with_timeout(60000, stream.read(buffer));
+    if (!got.ok() || got.value() == 0) co_return;
+    Result<size_t> sent = co_await stream.write(std::span(buffer, got.value()));
+    if (!sent.ok()) co_return;
+  }
+}
+
+Task<> echo_client(UnixStream& stream, int rounds, int& completed) {
+  std::byte message[message_bytes] = {};
+  std::byte reply[message_bytes];
+  for (int round = 0; round < rounds; ++round) {
+    Result<size_t> sent = co_await stream.write(message);
+    if (!sent.ok()) co_return;
+    size_t total = 0;
+    while (total < message_bytes) {
+      Result<size_t> got = co_await stream.read(std::span(reply).subspan(total));
+      if (!got.ok() || got.value() == 0) co_return;
+      total += got.value();
+    }
+    Error slept = co_await emio::sleep_ms(0);
+    if (slept.failed()) co_return;
+    completed += 1;
+  }
+}
+
+struct Watcher {
+  emio::Executor* executor;
+  emio::UnixDatagram* socket;
+  emio::IoWatch watch;
+  int datagrams = 0;
+  void arm() {
+    CHECK_OK(watch.arm(*executor, socket->registration(), emio::Direction::read, &Watcher::on_readable, this));
+  }
+  static void on_readable(void* context, emio::ReadyEvent) {
+    auto* self = static_cast<Watcher*>(context);
+    std::byte buffer[8];
+    while (self->socket->try_recv(buffer).ok()) self->datagrams += 1;
+    self->arm();
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(RuntimeNoHeap) {
+  emio::Executor executor;
+  void setup() override { CHECK_OK(executor.init(emio_test::executor_config(8))); }
+};
+
+TEST(RuntimeNoHeap, SteadyStateLoopAllocatesNothing) {
+  constexpr int rounds = 200;
+  emio::UnixStreamPair streams = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  emio::UnixDatagramPair datagrams = REQUIRE_TAKE(emio::UnixDatagram::pair(executor.handle()));
+  Watcher watcher{&executor, &datagrams.second, {}, 0};
+  watcher.arm();
+  emio::Timer periodic;
+  int ticks = 0;
+  CHECK_OK(executor.timers().start_periodic(
+      periodic, 1, [](emio::Timer&, void* context) { *static_cast<int*>(context) += 1; }, &ticks));
+  std::atomic<int> remote_runs{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> counting{false};
+  std::thread remote([&] {  // created before counting starts: thread creation allocates
+    while (!stop.load()) {
+      if (counting.load()) {
+        (void)executor.remote().spawn([](void* context) { static_cast<std::atomic<int>*>(context)->fetch_add(1); },
+                                      &remote_runs);
+      }
+      std::this_thread::yield();
+    }
+  });
+
+  // The first pass warms up whatever the C library sets up lazily, then counting starts.
+  uint64_t allocations_before = 0;
+  int completed = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      counting.store(true);
+      allocations_before = emio_test::allocations_so_far();
+    }
+    CHECK(executor.spawn(echo_server(streams.second, rounds)).ok());
+    Result<emio::TaskId> client = executor.spawn(echo_client(streams.first, rounds, completed));
+    for (int i = 0; i < rounds; ++i) (void)datagrams.first.try_send(emio_test::bytes_of("d"));
+    emio_test::run_to_completion(executor, client);
+  }
+  const uint64_t allocations = emio_test::allocations_so_far() - allocations_before;
+  stop.store(true);
+  remote.join();
+
+  CHECK_EQUAL(0u, allocations);
+  CHECK_EQUAL(2 * rounds, completed);  // the loop really ran
+  CHECK(watcher.datagrams > 0);
+  CHECK(ticks > 0);
+  CHECK(remote_runs.load() > 0 || executor.stats().remote_spawns == 0);
+}

@@ -1,0 +1,91 @@
+// Signals as driver events, raised at the test itself: the listener blocks them, so raise() leaves them
+// pending for the signalfd instead of running their default action.
+#include <pthread.h>
+
+#include <csignal>
+
+#include "emio/runtime/runtime.h"
+#include "runtime/runtime_fixture.h"
+#include "support/check.h"
+
+using emio::Result;
+using emio::SignalListener;
+using emio::SignalSet;
+
+namespace {
+
+emio::Task<> next_signal(SignalListener& listener, int& received) {
+  Result<int> signal_number = co_await listener.next();
+  received = REQUIRE_VALUE(signal_number);
+}
+
+bool blocked_in_this_thread(int signal_number) {
+  sigset_t mask;
+  CHECK_EQUAL(0, ::pthread_sigmask(SIG_SETMASK, nullptr, &mask));
+  return sigismember(&mask, signal_number) == 1;
+}
+
+}  // namespace
+
+TEST_GROUP(Signals) {
+  emio::Executor executor;
+  void setup() override { CHECK_OK(executor.init(emio_test::executor_config(2))); }
+  SignalListener open(SignalSet signals) { return REQUIRE_TAKE(SignalListener::open(executor.handle(), signals)); }
+};
+
+TEST(Signals, RaisedSignalIsReadFromTheListener) {
+  SignalListener listener = open(SignalSet::daemon_signals());
+  CHECK_EQUAL(0, ::raise(SIGUSR1));
+  CHECK_OK(executor.run_once(0));
+  CHECK_EQUAL(SIGUSR1, REQUIRE_VALUE(listener.try_next()));
+}
+
+TEST(Signals, NoPendingSignalWouldBlock) {
+  SignalListener listener = open(SignalSet().with(SIGUSR2));
+  CHECK_ERROR(emio::would_block, listener.try_next().error());
+}
+
+TEST(Signals, AwaitedSignalResumesTheTask) {
+  SignalListener listener = open(SignalSet::daemon_signals());
+  int received = 0;
+  Result<emio::TaskId> task = executor.spawn(next_signal(listener, received));
+  CHECK_OK(executor.run_once(0));
+  CHECK_EQUAL(0, ::raise(SIGHUP));
+  emio_test::run_to_completion(executor, task);
+  CHECK_EQUAL(SIGHUP, received);
+}
+
+TEST(Signals, TwoDifferentSignalsBothArrive) {
+  SignalListener listener = open(SignalSet::daemon_signals());
+  CHECK_EQUAL(0, ::raise(SIGTERM));
+  CHECK_EQUAL(0, ::raise(SIGINT));
+  const int first = REQUIRE_VALUE(listener.try_next());
+  const int second = REQUIRE_VALUE(listener.try_next());
+  CHECK(first != second);
+  CHECK(first == SIGTERM || first == SIGINT);
+  CHECK(second == SIGTERM || second == SIGINT);
+}
+
+TEST(Signals, OpenBlocksTheSignalsInTheCallingThread) {
+  SignalListener listener = open(SignalSet().with(SIGUSR2));
+  CHECK(blocked_in_this_thread(SIGUSR2));
+}
+
+TEST(Signals, CloseRestoresThePreviousMask) {
+  SignalListener listener = open(SignalSet().with(SIGUSR2));
+  CHECK_OK(listener.close());
+  CHECK_FALSE(blocked_in_this_thread(SIGUSR2));
+}
+
+TEST(Signals, UncatchableSignalIsRefused) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL),
+              SignalListener::open(executor.handle(), SignalSet().with(SIGKILL)).error());
+}
+
+TEST(Signals, EmptySetIsRefused) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SignalListener::open(executor.handle(), SignalSet()).error());
+}
+
+TEST(Signals, OutOfRangeSignalIsRefused) {
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SignalListener::open(executor.handle(), SignalSet().with(64)).error());
+}
