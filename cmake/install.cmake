@@ -3,9 +3,9 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY alloc/include/ port/include/ driver/include/ "${EMIO_GENERATED_INCLUDE_DIR}/"
+install(DIRECTORY alloc/include/ port/include/ driver/include/ runtime/include/ "${EMIO_GENERATED_INCLUDE_DIR}/"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS emio emio_alloc emio_port emio_driver EXPORT emioTargets
+install(TARGETS emio emio_alloc emio_port emio_driver emio_runtime EXPORT emioTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -17,7 +17,7 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/emioConfigVersion.cmake"
 install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/emioConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
-set(EMIO_PKGCONFIG_LIBS "-lemio_driver -lemio_port")
+set(EMIO_PKGCONFIG_LIBS "-lemio_runtime -lemio_driver -lemio_port")
 # A static emio on io_uring needs liburing at link time (pkg-config --static) and its headers, which
 # emio's public headers include.
 set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "")
