@@ -3,6 +3,7 @@
 #include <new>
 #include <utility>
 
+#include "common/connection_table.h"
 #include "emio/port/log.h"
 #include "emio/runtime/errors.h"
 
@@ -147,24 +148,19 @@ void Bridge::accept_pending() {
 }
 
 void Bridge::admit(emio::TcpStream stream) {
-  const emio::ArenaAllocation<Client> slot = clients_.allocate();
-  if (slot.status != emio::ArenaStatus::ok) {
+  Client* client = admit_connection(clients_, std::move(stream));
+  if (client == nullptr) {
     counters_.clients_refused += 1;
-    return;  // `stream` closes here: the client reads end of stream
+    return;
   }
-  Client& client = *slot.value;
-  client.stream = std::move(stream);
-  client.token = slot.token;
-  client.outbox.clear();
-  client.read_paused = false;
+  client->outbox.clear();
+  client->read_paused = false;
   counters_.clients_accepted += 1;
-  arm(client.read_watch, client.stream.registration(), emio::Direction::read, on_client_readable, &client);
+  arm(client->read_watch, client->stream.registration(), emio::Direction::read, on_client_readable, client);
 }
 
 void Bridge::broadcast(std::span<const std::byte> chunk) {
-  for (uint32_t index = 0; index < clients_.capacity(); ++index) {
-    if (clients_.is_live(index)) deliver(clients_.at(index), chunk);
-  }
+  for_each_connection(clients_, [this, chunk](Client& client) { deliver(client, chunk); });
 }
 
 void Bridge::deliver(Client& client, std::span<const std::byte> chunk) {
@@ -221,27 +217,23 @@ void Bridge::read_client(Client& client) {
 }
 
 void Bridge::resume_paused_clients() {
-  for (uint32_t index = 0; index < clients_.capacity(); ++index) {
-    if (!clients_.is_live(index) || !clients_.at(index).read_paused) continue;
-    Client& client = clients_.at(index);
+  for_each_connection(clients_, [this](Client& client) {
+    if (!client.read_paused) return;
     client.read_paused = false;
     arm(client.read_watch, client.stream.registration(), emio::Direction::read, on_client_readable, &client);
-  }
+  });
 }
 
 void Bridge::drop_client(Client& client) {
   client.read_watch.disarm();
   client.write_watch.disarm();
-  (void)client.stream.close();
-  (void)clients_.release(client.token);
+  release_connection(clients_, client);
 }
 
 void Bridge::close_all() {
   accept_watch_.disarm();
   (void)listener_.close();
-  for (uint32_t index = 0; index < clients_.capacity(); ++index) {
-    if (clients_.is_live(index)) drop_client(clients_.at(index));
-  }
+  for_each_connection(clients_, [this](Client& client) { drop_client(client); });
   (void)retry_timer_.cancel();
   close_serial();
 }

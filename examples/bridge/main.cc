@@ -161,7 +161,6 @@ void on_signal(int signal_number, void* context) {
 int main(int argc, char** argv) {
   BridgeOptions options;
   if (const int code = read_options(argc, argv, &options); code != keep_running) return code;
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // start-up lines reach a pipe or a log file at once
 
   emio::Executor executor;
   const uint32_t connection_capacity = options.bridge.max_clients + MetricsServer::session_capacity;
@@ -187,7 +186,6 @@ int main(int argc, char** argv) {
       !bind_listener(program, executor, options.metrics, &metrics_listener)) {
     return exit_failure;
   }
-  std::printf("%s: backend %s\n", program, executor.backend_name());
   std::printf("%s: serial %s at %" PRIu32 " baud, slow clients: %s\n", program, options.bridge.serial_path,
               options.bridge.baud_rate,
               options.bridge.slow_client_policy == SlowClientPolicy::drop ? "drop" : "disconnect");
@@ -202,9 +200,5 @@ int main(int argc, char** argv) {
   const BridgeCounters& counters = daemon.bridge.counters();
   std::printf("%s: stopped: %" PRIu64 " bytes from serial, %" PRIu64 " bytes to serial, %" PRIu64 " clients served\n",
               program, counters.serial_read_bytes, counters.serial_written_bytes, counters.clients_accepted);
-  if (ran.failed()) {
-    std::fprintf(stderr, "%s: %s\n", program, ran.name());
-    return exit_failure;
-  }
-  return exit_ok;
+  return exit_code_after_run(program, ran);
 }

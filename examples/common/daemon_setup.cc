@@ -46,10 +46,14 @@ emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t conne
 }
 
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const emio::Error error = executor.init(config);
-  if (error.ok()) return true;
-  std::fprintf(stderr, "%s: cannot start: %s\n", program, error.name());
-  return false;
+  if (error.failed()) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", program, error.name());
+    return false;
+  }
+  std::printf("%s: backend %s\n", program, executor.backend_name());
+  return true;
 }
 
 bool bind_listener(const char* program, emio::Executor& executor, const emio::SocketAddress& address,
@@ -63,6 +67,12 @@ bool bind_listener(const char* program, emio::Executor& executor, const emio::So
   (void)address.format(text);
   std::fprintf(stderr, "%s: cannot listen on %s: %s\n", program, text, bound.error().name());
   return false;
+}
+
+int exit_code_after_run(const char* program, emio::Error ran) {
+  if (ran.ok()) return exit_ok;
+  std::fprintf(stderr, "%s: %s\n", program, ran.name());
+  return exit_failure;
 }
 
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener) {

@@ -25,12 +25,17 @@ bool parse_backend_flag(const char* program, const char* text, emio::BackendChoi
 // allocated once, in Executor::init. `extra_sources` counts listeners, signals, serial ports and the like.
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
 
-// Starts the executor; prints "PROGRAM: cannot start: REASON" and returns false on failure.
+// Makes stdout line-buffered (start-up lines reach a pipe or a log at once), starts the executor and
+// prints "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);
 
 // Binds a TCP listener; prints "PROGRAM: cannot listen on ADDR: REASON" and returns false on failure.
 bool bind_listener(const char* program, emio::Executor& executor, const emio::SocketAddress& address,
                    emio::TcpListener* listener);
+
+// The exit code once Executor::run returned `ran`: exit_ok after a stop, or exit_failure with the
+// reason on stderr.
+int exit_code_after_run(const char* program, emio::Error ran);
 
 // "PROGRAM: WHAT on ADDR:PORT" with the listener's bound address.
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener);

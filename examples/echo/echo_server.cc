@@ -1,5 +1,7 @@
 #include "echo/echo_server.h"
 
+#include "common/connection_table.h"
+
 #include <span>
 #include <utility>
 
@@ -34,17 +36,14 @@ emio::Task<> EchoServer::accept_loop() {
 }
 
 void EchoServer::admit(emio::TcpStream stream) {
-  const emio::ArenaAllocation<Connection> slot = connections_.allocate();
-  if (slot.status != emio::ArenaStatus::ok) {
+  Connection* connection = admit_connection(connections_, std::move(stream));
+  if (connection == nullptr) {
     counters_.connections_turned_away += 1;
-    return;  // `stream` closes here: the client reads end of stream
+    return;
   }
-  Connection& connection = *slot.value;
-  connection.stream = std::move(stream);
-  connection.token = slot.token;
-  if (!executor_->spawn(serve(connection)).ok()) {  // no task slot or coroutine frame free
+  if (!executor_->spawn(serve(*connection)).ok()) {  // no task slot or coroutine frame free
     counters_.connections_turned_away += 1;
-    release(connection);
+    release_connection(connections_, *connection);
     return;
   }
   counters_.connections_served += 1;
@@ -63,19 +62,12 @@ emio::Task<> EchoServer::serve(Connection& connection) {
     if (!pending.empty()) break;
     counters_.bytes_echoed += received.value();
   }
-  release(connection);
-}
-
-void EchoServer::release(Connection& connection) {
-  (void)connection.stream.close();
-  (void)connections_.release(connection.token);
+  release_connection(connections_, connection);
 }
 
 void EchoServer::close_all() {
   (void)listener_.close();
-  for (uint32_t index = 0; index < connections_.capacity(); ++index) {
-    if (connections_.is_live(index)) release(connections_.at(index));
-  }
+  for_each_connection(connections_, [this](Connection& connection) { release_connection(connections_, connection); });
 }
 
 }  // namespace emio_examples

@@ -43,7 +43,6 @@ class EchoServer {
   emio::Task<> accept_loop();
   emio::Task<> serve(Connection& connection);
   void admit(emio::TcpStream stream);
-  void release(Connection& connection);
 
   emio::Executor* executor_ = nullptr;
   emio::TcpListener listener_;

@@ -52,12 +52,10 @@ int read_options(int argc, char** argv, EchoOptions* options) {
 int main(int argc, char** argv) {
   EchoOptions options;
   if (const int code = read_options(argc, argv, &options); code != keep_running) return code;
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // start-up lines reach a pipe or a log file at once
 
   emio::Executor executor;
   if (!start_executor(program, executor, executor_config(options.backend, options.max_connections, 2)))
     return exit_failure;
-  std::printf("%s: backend %s\n", program, executor.backend_name());
   std::optional<emio::SignalListener> signals;
   if (!start_signal_task(program, executor, signals)) return exit_failure;
   emio::TcpListener listener;
@@ -75,9 +73,5 @@ int main(int argc, char** argv) {
   const EchoCounters& counters = server.counters();
   std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64 " bytes echoed\n",
               program, counters.connections_served, counters.connections_turned_away, counters.bytes_echoed);
-  if (ran.failed()) {
-    std::fprintf(stderr, "%s: %s\n", program, ran.name());
-    return exit_failure;
-  }
-  return exit_ok;
+  return exit_code_after_run(program, ran);
 }

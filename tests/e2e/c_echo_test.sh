@@ -13,9 +13,7 @@ echoes_a_line_and_exits_zero_on_sigterm() {
   start_c_echo
   [ "$(exchange "$port" "hello from C")" = "hello from C" ] || fail "no echo"
   exec 3<>"/dev/tcp/127.0.0.1/$port"
-  kill -TERM "$c_echo_pid"
-  wait_exit "$c_echo_pid"
-  [ "$exit_code" -eq 0 ] || fail "emio-c-echo exited $exit_code after SIGTERM"
+  stop_with_sigterm "$c_echo_pid" "emio-c-echo"
   timeout "$E2E_TIMEOUT_S" cat <&3 >/dev/null || fail "the open connection was not closed"
   grep -q 'stopped after .* 2 connections' "$E2E_TMP/c_echo.out" || fail "wrong count: $(cat "$E2E_TMP/c_echo.out")"
 }
@@ -29,9 +27,7 @@ ticks_its_timer_while_serving() {
     [ "$(exchange "$port" "round $round")" = "round $round" ] || fail "no echo in round $round"
     sleep 0.2
   done
-  kill -TERM "$c_echo_pid"
-  wait_exit "$c_echo_pid"
-  [ "$exit_code" -eq 0 ] || fail "emio-c-echo exited $exit_code"
+  stop_with_sigterm "$c_echo_pid" "emio-c-echo"
   [ "$(heartbeat_ticks)" -gt 0 ] || fail "the heartbeat never fired: $(cat "$E2E_TMP/c_echo.out")"
 }
 

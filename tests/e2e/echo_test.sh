@@ -69,9 +69,7 @@ sigterm_closes_every_connection_and_exits_zero() {
   start_echo
   open_client 3
   open_client 4
-  kill -TERM "$echo_pid"
-  wait_exit "$echo_pid"
-  [ "$exit_code" -eq 0 ] || fail "emio-echo exited $exit_code after SIGTERM"
+  stop_with_sigterm "$echo_pid" "emio-echo"
   local rest
   rest=$(timeout "$E2E_TIMEOUT_S" cat <&3) || fail "connection 3 was not closed"
   [ -z "$rest" ] || fail "connection 3 received '$rest' after SIGTERM"
@@ -95,9 +93,7 @@ does_not_allocate_after_startup_under_load() {
   counted_allocations "$E2E_TMP/idle.count"
   spawn echo "${COUNTED[@]}" "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 8
   port=$(port_from echo listening)
-  kill -TERM "$echo_pid"
-  wait_exit "$echo_pid"
-  [ "$exit_code" -eq 0 ] || fail "idle run did not exit 0"
+  stop_with_sigterm "$echo_pid" "idle run"
 
   counted_allocations "$E2E_TMP/load.count"
   spawn echo "${COUNTED[@]}" "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 8
@@ -113,14 +109,8 @@ does_not_allocate_after_startup_under_load() {
     wait "${clients[@]}" || true  # a client turned away may see a reset; the server must not care
   done
   [ "$(exchange "$port" ping)" = ping ] || fail "the loaded server stopped echoing"
-  kill -TERM "$echo_pid"
-  wait_exit "$echo_pid"
-  [ "$exit_code" -eq 0 ] || fail "loaded run did not exit 0"
-  local idle loaded
-  idle=$(cat "$E2E_TMP/idle.count")
-  loaded=$(cat "$E2E_TMP/load.count")
-  echo "heap allocations: idle run $idle, loaded run $loaded"
-  [ "$idle" -eq "$loaded" ] || fail "traffic caused $((loaded - idle)) heap allocations"
+  stop_with_sigterm "$echo_pid" "loaded run"
+  expect_same_allocations "$E2E_TMP/idle.count" "$E2E_TMP/load.count"
 }
 
 "$1"

@@ -69,6 +69,19 @@ wait_exit() {
   wait "$pid" || exit_code=$?
 }
 
+# emio-bridge's GET /metrics on $metrics_port, and one sample by its full name (labels included).
+metrics() { timeout "$E2E_TIMEOUT_S" curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
+metric() { metrics | awk -v name="$1" '$1 == name { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_above() { [ "$(metric "$1")" -gt "$2" ]; }
+
+# stop_with_sigterm PID WHAT: sends SIGTERM and requires exit code 0.
+stop_with_sigterm() {
+  kill -TERM "$1"
+  wait_exit "$1"
+  [ "$exit_code" -eq 0 ] || fail "$2 exited $exit_code after SIGTERM"
+}
+
 # expect_usage_error COMMAND...: the program must print exactly one line on stderr and exit 2.
 expect_usage_error() {
   local code=0
@@ -89,4 +102,13 @@ exchange() {
 counted_allocations() {
   : "${E2E_ALLOC_PROBE:?path to the allocation probe library}"
   COUNTED=(env "LD_PRELOAD=$E2E_ALLOC_PROBE" "EMIO_ALLOC_PROBE_OUT=$1")
+}
+
+# expect_same_allocations IDLE_FILE LOADED_FILE: the two runs' counts must be equal.
+expect_same_allocations() {
+  local idle loaded
+  idle=$(cat "$1")
+  loaded=$(cat "$2")
+  echo "heap allocations: idle run $idle, loaded run $loaded"
+  [ "$idle" -eq "$loaded" ] || fail "traffic caused $((loaded - idle)) heap allocations"
 }
