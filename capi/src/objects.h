@@ -69,12 +69,15 @@ struct Listener {
 // The published sizes must hold the objects on every target: a failure here means emio.h needs larger
 // EMIO_*_SIZE values (an ABI change for C callers, who must recompile).
 template <typename Object, typename CStruct>
-constexpr bool fits = sizeof(Object) <= sizeof(CStruct) && alignof(Object) <= alignof(CStruct);
-static_assert(fits<Runtime, emio_runtime>, "EMIO_RUNTIME_SIZE is too small");
-static_assert(fits<Timer, emio_timer>, "EMIO_TIMER_SIZE is too small");
-static_assert(fits<Signals, emio_signals>, "EMIO_SIGNALS_SIZE is too small");
-static_assert(fits<Listener, emio_tcp_listener>, "EMIO_TCP_LISTENER_SIZE is too small");
-static_assert(fits<Stream, emio_stream>, "EMIO_STREAM_SIZE is too small");
+constexpr bool fits() {
+  if (sizeof(Object) > sizeof(CStruct)) return false;
+  return alignof(Object) <= alignof(CStruct);
+}
+static_assert(fits<Runtime, emio_runtime>(), "EMIO_RUNTIME_SIZE is too small");
+static_assert(fits<Timer, emio_timer>(), "EMIO_TIMER_SIZE is too small");
+static_assert(fits<Signals, emio_signals>(), "EMIO_SIGNALS_SIZE is too small");
+static_assert(fits<Listener, emio_tcp_listener>(), "EMIO_TCP_LISTENER_SIZE is too small");
+static_assert(fits<Stream, emio_stream>(), "EMIO_STREAM_SIZE is too small");
 
 template <typename Object, typename CStruct>
 Object& object_of(CStruct* c_struct) {
