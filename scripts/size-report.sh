@@ -97,7 +97,7 @@ measure_configuration() {
 }
 
 measure_ram() {
-  local target="$1" backend="$2" build_dir sizes driver slot event events count bytes cells=""
+  local target="$1" backend="$2" build_dir sizes driver slot event events count bytes ring cells=""
   build_dir="$size_dir/$target-$backend-Os"
   sizes="$(driver_type_sizes "$target" "$build_dir")"
   driver="$(value_of sizeof_driver <<<"$sizes")"
@@ -108,7 +108,13 @@ measure_ram() {
     bytes=$((driver + count * slot + events * event))
     cells+=" $bytes ($(kib "$bytes") KiB) |"
   done
-  ram_table+="| $target | $backend | $driver | $slot | $events x $event |$cells"$'\n'
+  ring="$(value_of uring_ring_bytes <<<"$sizes")"
+  if [ -n "$ring" ]; then
+    ring="$ring ($(value_of uring_sq_entries <<<"$sizes") SQEs), when io_uring runs"
+  else
+    ring="none"
+  fi
+  ram_table+="| $target | $backend | $driver | $slot | $events x $event |$cells $ring |"$'\n'
 }
 
 comparison_rows=""
@@ -122,6 +128,8 @@ measure_comparison() {
   libev_text["$target"]="${sizes%% *}"
   sizes="$(archive_sizes "$triplet" "$libdir/libuv_a.a")"
   comparison_rows+="| $target | libuv $(package_version "$arch" libuv1-dev) (libuv_a.a) | ${sizes// / | } |"$'\n'
+  sizes="$(archive_sizes "$triplet" "$libdir/liburing.a")"
+  comparison_rows+="| $target | liburing $(package_version "$arch" liburing-dev) (liburing.a, linked by emio's io_uring build) | ${sizes// / | } |"$'\n'
 }
 
 main() {
@@ -167,7 +175,7 @@ Total text = core + runtime.
 | --- | --- | --- | --- | --- | --- | --- | --- |
 $code_table
 $notes
-## For comparison: Debian's libev and libuv for the same targets
+## For comparison: Debian's libev and libuv for the same targets (and liburing)
 
 Debian's own builds (its default -O2, every backend and feature compiled in: libev.a has the select, poll,
 epoll and io_uring backends, timers, signals, child watchers and its libevent compatibility layer, event.o;
@@ -182,11 +190,14 @@ $comparison_rows
 
 sizeof of the real types on each target (scripts/size_report/driver_ram.cc, run under qemu-user):
 sizeof(emio::Driver) + registrations x sizeof(emio::RegistrationSlot) + event_capacity x
-sizeof(Backend::Event), with the default event capacity. Kernel memory (epoll's per-fd items, an
-io_uring's rings) is not in these figures.
+sizeof(Backend::Event), with the default event capacity. In an io_uring build the Driver holds both
+backends (epoll is the fallback). The io_uring ring is allocated by the kernel and mapped into the
+process when io_uring runs: SQEs + SQ index array + CQEs (twice as many) for the default ring size, plus
+two ring headers, rounded up to pages; before Linux 5.12 it counts against RLIMIT_MEMLOCK. Under qemu-user
+io_uring falls back to epoll and no ring exists. Kernel memory for epoll's per-fd items is not counted.
 
-| target | backend | sizeof(Driver) | sizeof(RegistrationSlot) | events x sizeof(Event) | 64 registrations | 1024 registrations | 16384 registrations |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| target | backend | sizeof(Driver) | sizeof(RegistrationSlot) | events x sizeof(Event) | 64 registrations | 1024 registrations | 16384 registrations | io_uring ring, bytes |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 $ram_table
 REPORT
 }
