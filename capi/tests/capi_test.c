@@ -1,0 +1,266 @@
+/* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
+ * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "emio.h"
+
+/* Turns the loop until *counter reaches target; fails the test after a generous number of 100 ms turns. */
+#define MAX_TURNS 600
+
+static int failures;
+#define CHECK(condition)                                                            \
+  do {                                                                              \
+    if (!(condition)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #condition); \
+      failures += 1;                                                                \
+    }                                                                               \
+  } while (0)
+
+static emio_runtime runtime;
+
+static void run_until(const int* counter, int target) {
+  int turn;
+  for (turn = 0; turn < MAX_TURNS && *counter < target; ++turn) {
+    CHECK(emio_runtime_run_once(&runtime, 100) == EMIO_OK);
+  }
+  CHECK(*counter >= target);
+}
+
+static void init_runtime(void) { CHECK(emio_runtime_init(&runtime, NULL) == EMIO_OK); }
+
+/* --- Errors --- */
+
+static void strerror_names_errno_values_and_emio_codes(void) {
+  CHECK(strcmp(emio_strerror(0), "ok") == 0);
+  CHECK(strcmp(emio_strerror(-ECONNREFUSED), "ECONNREFUSED") == 0);
+  CHECK(strcmp(emio_strerror(EMIO_EREGISTRATIONS_FULL), "emio: registrations full") == 0);
+  CHECK(strcmp(emio_strerror(-EDOM), strerror(EDOM)) == 0); /* a value emio has no name for */
+}
+
+static void init_rejects_an_unknown_backend(void) {
+  emio_runtime_config config;
+  emio_runtime_config_default(&config);
+  config.backend = "carrier-pigeon";
+  CHECK(emio_runtime_init(&runtime, &config) == EMIO_EBACKEND);
+}
+
+/* --- TCP --- */
+
+static void listen_rejects_a_host_name(void) {
+  emio_tcp_listener listener;
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "localhost:7000") == -EINVAL);
+  emio_runtime_destroy(&runtime);
+}
+
+static void listen_reports_an_address_in_use(void) {
+  emio_tcp_listener first, second;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &first, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&first, address, sizeof address) == EMIO_OK);
+  CHECK(emio_tcp_listen(&runtime, &second, address) == -EADDRINUSE);
+  emio_tcp_listener_close(&first);
+  emio_runtime_destroy(&runtime);
+}
+
+/* A listener, an accepted stream and the plain POSIX client socket at its other end. */
+static emio_tcp_listener listener;
+static emio_stream server_side;
+static int client_fd = -1;
+static int accepted;
+
+static void on_accept(emio_tcp_listener* on, int status, void* context) {
+  (void)on;
+  (void)context;
+  CHECK(status == EMIO_OK);
+  accepted = 1;
+}
+
+static void connect_pair(void) {
+  char address[112];
+  struct sockaddr_in peer;
+  socklen_t length = sizeof peer;
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&listener, address, sizeof address) == EMIO_OK);
+  memset(&peer, 0, sizeof peer);
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  peer.sin_port = htons((uint16_t)atoi(strrchr(address, ':') + 1));
+  client_fd = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(connect(client_fd, (struct sockaddr*)&peer, length) == 0);
+  CHECK(emio_tcp_accept(&listener, &server_side, on_accept, NULL) == EMIO_OK);
+  run_until(&accepted, 1);
+}
+
+static void close_pair(void) {
+  emio_stream_close(&server_side);
+  emio_tcp_listener_close(&listener);
+  emio_runtime_destroy(&runtime);
+  if (client_fd >= 0) close(client_fd);
+}
+
+static long io_result;
+static int io_calls;
+static void on_io(emio_stream* stream, long result, void* context) {
+  (void)stream;
+  (void)context;
+  io_result = result;
+  io_calls += 1;
+}
+
+static void read_delivers_what_the_peer_sent(void) {
+  char buffer[16];
+  connect_pair();
+  CHECK(write(client_fd, "ping", 4) == 4);
+  CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == EMIO_OK);
+  run_until(&io_calls, 1);
+  CHECK(io_result == 4 && memcmp(buffer, "ping", 4) == 0);
+  close_pair();
+}
+
+static void read_reports_end_of_stream_as_zero(void) {
+  char buffer[16];
+  connect_pair();
+  close(client_fd);
+  client_fd = -1;
+  CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == EMIO_OK);
+  run_until(&io_calls, 1);
+  CHECK(io_result == 0);
+  close_pair();
+}
+
+static void a_second_read_while_one_is_pending_is_busy(void) {
+  char buffer[16];
+  connect_pair();
+  CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == EMIO_OK);
+  CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == -EBUSY);
+  close_pair();
+}
+
+static void closing_a_stream_cancels_its_pending_read(void) {
+  char buffer[16];
+  int turn;
+  connect_pair();
+  CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == EMIO_OK);
+  CHECK(write(client_fd, "late", 4) == 4);
+  emio_stream_close(&server_side);
+  for (turn = 0; turn < 5; ++turn) CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK);
+  CHECK(io_calls == 0);
+  emio_tcp_listener_close(&listener);
+  emio_runtime_destroy(&runtime);
+  close(client_fd);
+}
+
+/* 4 MB: more than the socket buffers hold, so the write must wait for the reader several times. */
+#define BULK_BYTES (4 * 1024 * 1024)
+static char bulk[BULK_BYTES];
+
+static void write_sends_every_byte(void) {
+  static char received[BULK_BYTES];
+  size_t got = 0;
+  int turn;
+  connect_pair();
+  memset(bulk, 'x', sizeof bulk);
+  CHECK(emio_stream_write(&server_side, bulk, sizeof bulk, on_io, NULL) == EMIO_OK);
+  for (turn = 0; turn < 100000 && got < sizeof received; ++turn) {
+    ssize_t n;
+    CHECK(emio_runtime_run_once(&runtime, 0) == EMIO_OK);
+    n = recv(client_fd, received + got, sizeof received - got, MSG_DONTWAIT);
+    if (n > 0) got += (size_t)n;
+  }
+  run_until(&io_calls, 1);
+  CHECK(got == sizeof received && io_result == BULK_BYTES);
+  close_pair();
+}
+
+/* --- Timers --- */
+
+static int fired_order[3];
+static int fired_count;
+static void on_timer(emio_timer* timer, void* context) {
+  (void)timer;
+  fired_order[fired_count++] = *(const int*)context;
+}
+
+static void timers_fire_in_deadline_order(void) {
+  static emio_timer timers[3];
+  static const int names[3] = {1, 2, 3};
+  static const uint32_t delays_ms[3] = {30, 10, 20};
+  int i;
+  init_runtime();
+  for (i = 0; i < 3; ++i) {
+    emio_timer_init(&runtime, &timers[i]);
+    CHECK(emio_timer_start(&timers[i], delays_ms[i], 0, on_timer, (void*)&names[i]) == EMIO_OK);
+  }
+  run_until(&fired_count, 3);
+  CHECK(fired_order[0] == 2 && fired_order[1] == 3 && fired_order[2] == 1);
+  for (i = 0; i < 3; ++i) emio_timer_close(&timers[i]);
+  emio_runtime_destroy(&runtime);
+}
+
+static void a_stopped_timer_never_fires(void) {
+  static emio_timer stopped, witness;
+  static const int stopped_name = 1, witness_name = 2;
+  init_runtime();
+  emio_timer_init(&runtime, &stopped);
+  emio_timer_init(&runtime, &witness);
+  CHECK(emio_timer_start(&stopped, 10, 0, on_timer, (void*)&stopped_name) == EMIO_OK);
+  CHECK(emio_timer_start(&witness, 20, 0, on_timer, (void*)&witness_name) == EMIO_OK);
+  CHECK(emio_timer_stop(&stopped) == 1);
+  run_until(&fired_count, 1);
+  CHECK(fired_count == 1 && fired_order[0] == witness_name);
+  emio_timer_close(&stopped);
+  emio_timer_close(&witness);
+  emio_runtime_destroy(&runtime);
+}
+
+/* --- Serial --- */
+
+static void serial_open_reports_a_missing_device(void) {
+  emio_stream port;
+  init_runtime();
+  CHECK(emio_serial_open(&runtime, &port, "/dev/emio-no-such-tty", 115200) == -ENOENT);
+  emio_runtime_destroy(&runtime);
+}
+
+struct test_case {
+  const char* name;
+  void (*run)(void);
+};
+
+static const struct test_case cases[] = {
+    {"strerror_names_errno_values_and_emio_codes", strerror_names_errno_values_and_emio_codes},
+    {"init_rejects_an_unknown_backend", init_rejects_an_unknown_backend},
+    {"listen_rejects_a_host_name", listen_rejects_a_host_name},
+    {"listen_reports_an_address_in_use", listen_reports_an_address_in_use},
+    {"read_delivers_what_the_peer_sent", read_delivers_what_the_peer_sent},
+    {"read_reports_end_of_stream_as_zero", read_reports_end_of_stream_as_zero},
+    {"a_second_read_while_one_is_pending_is_busy", a_second_read_while_one_is_pending_is_busy},
+    {"closing_a_stream_cancels_its_pending_read", closing_a_stream_cancels_its_pending_read},
+    {"write_sends_every_byte", write_sends_every_byte},
+    {"timers_fire_in_deadline_order", timers_fire_in_deadline_order},
+    {"a_stopped_timer_never_fires", a_stopped_timer_never_fires},
+    {"serial_open_reports_a_missing_device", serial_open_reports_a_missing_device},
+};
+
+int main(int argc, char** argv) {
+  size_t i;
+  for (i = 0; argc == 2 && i < sizeof cases / sizeof cases[0]; ++i) {
+    if (strcmp(argv[1], cases[i].name) != 0) continue;
+    cases[i].run();
+    return failures == 0 ? 0 : 1;
+  }
+  fprintf(stderr, "usage: emio_capi_tests CASE\n");
+  return 2;
+}
