@@ -31,5 +31,7 @@ install(FILES "${PROJECT_BINARY_DIR}/emio.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR
 
 # The C API (emio.h and its library) and the example daemons.
 install(FILES capi/include/emio.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS emio_c ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# find_package(emio) gives emio::emio_c; C builds without CMake link -lemio_c before emio.pc's libraries.
+install(TARGETS emio_c EXPORT emioTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS emio-echo emio-bridge emio-c-echo RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
