@@ -1,0 +1,33 @@
+// The backend choice's names, as examples' --backend flags spell them.
+#include "emio/driver/backend_config.h"
+#include "support/check.h"
+
+using emio::BackendChoice;
+
+TEST_GROUP(BackendChoice){};
+
+TEST(BackendChoice, EveryChoiceParsesBackFromItsName) {
+  for (BackendChoice choice :
+       {BackendChoice::automatic, BackendChoice::epoll, BackendChoice::uring, BackendChoice::uring_sqpoll}) {
+    BackendChoice parsed = BackendChoice::epoll == choice ? BackendChoice::uring : BackendChoice::epoll;
+    CHECK_OK(emio::parse_backend_choice(emio::backend_choice_name(choice), parsed));
+    CHECK(parsed == choice);
+  }
+}
+
+TEST(BackendChoice, TheSpellingsAreTheDocumentedOnes) {
+  STRCMP_EQUAL("uring-sqpoll", emio::backend_choice_name(BackendChoice::uring_sqpoll));
+  STRCMP_EQUAL("automatic", emio::backend_choice_name(BackendChoice::automatic));
+}
+
+TEST(BackendChoice, UnknownNamesAreRefusedAndLeaveTheChoiceAlone) {
+  BackendChoice choice = BackendChoice::epoll;
+  CHECK_ERROR(emio::Error::backend_unavailable, emio::parse_backend_choice("kqueue", choice));
+  CHECK_ERROR(emio::Error::backend_unavailable, emio::parse_backend_choice(nullptr, choice));
+  CHECK(choice == BackendChoice::epoll);
+}
+
+TEST(BackendChoice, EpollAndAutomaticAreCompiledInEverywhere) {
+  CHECK(emio::backend_choice_compiled_in(BackendChoice::epoll));
+  CHECK(emio::backend_choice_compiled_in(BackendChoice::automatic));
+}
