@@ -28,10 +28,12 @@ prints_the_backend_in_use_on_startup() {
   wait_until "the backend line" grep -Eq '^emio-echo: backend (epoll|uring)$' "$E2E_TMP/echo.out"
 }
 
-runs_on_the_backend_named_by_the_flag() {
-  start_echo --backend epoll
-  wait_until "the backend line" grep -q '^emio-echo: backend epoll$' "$E2E_TMP/echo.out"
-  [ "$(exchange "$port" "on epoll")" = "on epoll" ] || fail "no echo on epoll"
+# serves_on_the_backend_named_by_the_flag NAME: uring-sqpoll runs as "uring" (SQPOLL is how it submits).
+serves_on_the_backend_named_by_the_flag() {
+  local backend=$1
+  start_echo --backend "$backend"
+  wait_until "the backend line" grep -q "^emio-echo: backend ${backend%-sqpoll}\$" "$E2E_TMP/echo.out"
+  [ "$(exchange "$port" "on $backend")" = "on $backend" ] || fail "no echo on $backend"
 }
 
 several_clients_each_get_their_own_bytes_back() {
@@ -113,4 +115,4 @@ does_not_allocate_after_startup_under_load() {
   expect_same_allocations "$E2E_TMP/idle.count" "$E2E_TMP/load.count"
 }
 
-"$1"
+"$@"
