@@ -1,13 +1,13 @@
 #include "runtime/runtime_fixture.h"
 
 #include "support/check.h"
+#include "support/driver_fixture.h"
 
 namespace emio_test {
 
 emio::ExecutorConfig executor_config(uint32_t frame_count, uint32_t task_capacity) {
   emio::ExecutorConfig config;
-  config.driver.registration_capacity = 64;
-  config.driver.event_capacity = 16;
+  config.driver = driver_config(64, 16);  // on the backend main.cc runs this pass on
   config.task_capacity = task_capacity;
   config.timer_capacity = 32;
   config.frame_size_bytes = 2048;

@@ -144,7 +144,7 @@ class TimeoutOp {
 };
 
 template <Pollable Op>
-TimeoutOp<Op> with_timeout(uint32_t timeout_ms, Op&& operation) {
+TimeoutOp<Op> with_timeout(uint32_t timeout_ms, Op operation) {
   static_assert(std::is_constructible_v<typename Op::Output, Error>, "with_timeout needs an Output built from Error");
   return TimeoutOp<Op>(timeout_ms, std::move(operation));
 }

@@ -158,7 +158,6 @@ class Executor {
   uint32_t live_tasks_ = 0;
   ExecutorStats stats_;
   std::atomic<bool> stop_requested_{false};
-  bool pool_installed_ = false;
   bool initialised_ = false;
 
   // The inbox: a ring guarded by inbox_lock_, filled by RemoteSpawner, drained by the executor.

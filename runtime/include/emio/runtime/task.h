@@ -158,7 +158,7 @@ class PromiseBase {
     if constexpr (Pollable<Plain>) {
       static_assert(!std::is_lvalue_reference_v<Awaitable>,
                     "co_await an emio operation as a temporary: co_await stream.read(buffer)");
-      return PollAwaiter<Plain>(std::move(awaitable));
+      return PollAwaiter<Plain>(std::forward<Awaitable>(awaitable));
     } else {
       return std::forward<Awaitable>(awaitable);
     }
