@@ -133,7 +133,8 @@ typedef void (*emio_accept_cb)(emio_tcp_listener* listener, int status, void* co
 int emio_tcp_listen(emio_runtime* runtime, emio_tcp_listener* listener, const char* address);
 /* Writes the bound address ("127.0.0.1:40123"), NUL-terminated and cut to fit. */
 int emio_tcp_listener_address(const emio_tcp_listener* listener, char* text, size_t text_size);
-/* Accepts the next connection into `stream`. Errors now: -EBUSY if an accept is pending. */
+/* Accepts the next connection into `stream`, which must not hold an open stream (it is overwritten).
+ * Errors now: -EBUSY if an accept is pending. */
 int emio_tcp_accept(emio_tcp_listener* listener, emio_stream* stream, emio_accept_cb callback, void* context);
 void emio_tcp_listener_close(emio_tcp_listener* listener);
 

@@ -75,6 +75,27 @@ metrics_count_bytes_each_way_and_name_the_backend() {
   metrics
 }
 
+clients_past_the_limit_are_closed_and_counted() {
+  start_bridge --max-clients 1
+  connect_client 3
+  wait_until "the first client counted" metric_is emio_bridge_clients_connected 1
+  connect_client 4
+  local reply="" status=0
+  IFS= read -r -t "$E2E_TIMEOUT_S" -u 4 reply || status=$?
+  [ "$status" -eq 1 ] || fail "the second client was not closed at once (read status $status, '$reply')"
+  metric_is emio_bridge_clients_refused_total 1 || fail "the refusal was not counted"
+  printf 'still bridged\n' >"$board"
+  expect_line 3 "still bridged"
+}
+
+other_paths_than_metrics_get_404() {
+  start_bridge
+  local code
+  code=$(timeout "$E2E_TIMEOUT_S" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$metrics_port/")
+  [ "$code" = 404 ] || fail "GET / answered $code"
+  metrics >/dev/null || fail "GET /metrics failed after a 404"
+}
+
 # Connects a client that never reads (fd 3) and sends 16 MB from the board: more than the kernel's
 # socket buffers and the client's 4 KiB bounded buffer hold, so the slow-client policy must act.
 flood_a_slow_client() {
