@@ -5,7 +5,9 @@
 # Bounded (every wait gives up after E2E_TIMEOUT_S, 60 s by default); every process it starts is killed
 # on any exit, by the end-to-end tests' helpers (tests/e2e/lib.sh), which it shares.
 # To bridge a real UART instead, see docs/getting-started.md (emio-bridge --serial /dev/ttyUSB0 ...).
+# shellcheck disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../tests/e2e/lib.sh
 source "$repo/tests/e2e/lib.sh"
 build_dir=${MAIN_JOB_BUILD_DIR:-"$repo/build/release"}
 

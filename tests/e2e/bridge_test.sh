@@ -2,6 +2,7 @@
 # End-to-end tests of emio-bridge: a socat pseudo-terminal pair stands in for a board's UART ("board" is
 # the board's end, "host" the end the bridge opens); clients are bash /dev/tcp descriptors, socat and curl.
 # Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment.
+# shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_BRIDGE:?path to emio-bridge}"
 

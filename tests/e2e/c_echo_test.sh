@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the C example (capi/examples/c_echo.c), the proof that emio.h serves a C99 daemon.
 # Usage: c_echo_test.sh CASE, with EMIO_C_ECHO in the environment.
+# shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_C_ECHO:?path to emio-c-echo}"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of emio-echo with real clients (socat, bash's /dev/tcp) over 127.0.0.1.
 # Usage: echo_test.sh CASE, with EMIO_ECHO (and E2E_ALLOC_PROBE for the heap case) in the environment.
+# shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_ECHO:?path to emio-echo}"
 
@@ -101,8 +102,8 @@ does_not_allocate_after_startup_under_load() {
   spawn echo "${COUNTED[@]}" "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 8
   port=$(port_from echo listening)
   head -c 200000 /dev/urandom >"$E2E_TMP/payload"
-  local round client clients
-  for round in 1 2 3; do
+  local client clients
+  for _ in 1 2 3; do
     clients=()
     for client in 1 2 3 4 5 6 7 8 9 10 11 12; do  # 12 clients against a limit of 8: some are turned away
       timeout "$E2E_TIMEOUT_S" socat -t 5 - "TCP:127.0.0.1:$port" <"$E2E_TMP/payload" >/dev/null 2>&1 &

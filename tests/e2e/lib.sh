@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the end-to-end scripts: temporary folder, background processes that are always
 # cleaned up, waiting for a daemon's start-up lines, and bounded waits. Sourced, never run.
 # Every wait is bounded by E2E_TIMEOUT_S (generous: the suite also runs under qemu, 5-50x slower); no
@@ -70,6 +71,7 @@ wait_exit() {
 }
 
 # emio-bridge's GET /metrics on $metrics_port, and one sample by its full name (labels included).
+# shellcheck disable=SC2154  # metrics_port: set by the sourcing script from the bridge's start-up line
 metrics() { timeout "$E2E_TIMEOUT_S" curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
 metric() { metrics | awk -v name="$1" '$1 == name { print $2 }'; }
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
@@ -101,6 +103,7 @@ exchange() {
 # program itself and signals reach it.
 counted_allocations() {
   : "${E2E_ALLOC_PROBE:?path to the allocation probe library}"
+  # shellcheck disable=SC2034  # read by the scripts that source this file
   COUNTED=(env "LD_PRELOAD=$E2E_ALLOC_PROBE" "EMIO_ALLOC_PROBE_OUT=$1")
 }
 
