@@ -58,13 +58,16 @@ int main(int argc, char** argv) {
     return exit_failure;
   std::optional<emio::SignalListener> signals;
   if (!start_signal_task(program, executor, signals)) return exit_failure;
+  EchoServer server;  // destroyed before the executor: its connections deregister from a live driver
+  if (server.init(options.max_connections).failed()) {
+    std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " connections\n", program, options.max_connections);
+    return exit_failure;
+  }
   emio::TcpListener listener;
   if (!bind_listener(program, executor, options.listen, &listener)) return exit_failure;
   print_bound_address(program, "listening", listener);  // read before the listener moves to the server
-
-  EchoServer server;  // destroyed before the executor: its connections deregister from a live driver
-  if (server.init(options.max_connections).failed() || server.start(executor, std::move(listener)).failed()) {
-    std::fprintf(stderr, "%s: cannot start the server\n", program);
+  if (server.start(executor, std::move(listener)).failed()) {
+    std::fprintf(stderr, "%s: cannot start the accept task\n", program);
     return exit_failure;
   }
 
