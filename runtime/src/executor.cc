@@ -2,7 +2,9 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstddef>
 #include <new>
+#include <type_traits>
 
 #include "emio/port/clock.h"
 #include "emio/runtime/errors.h"
@@ -158,7 +160,8 @@ void Executor::wake_slot(void* context) {
 }
 
 void Executor::run_slot(Runnable& runnable) {
-  // The Runnable is the slot's first member (TaskSlot is standard-layout).
+  static_assert(std::is_standard_layout_v<detail::TaskSlot> && offsetof(detail::TaskSlot, runnable) == 0,
+                "the ready queue's Runnable must be the slot's first member for this cast");
   auto& slot = reinterpret_cast<detail::TaskSlot&>(runnable);
   Executor& executor = *slot.executor;
   slot.state = detail::TaskSlot::State::running;

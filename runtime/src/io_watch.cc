@@ -1,5 +1,8 @@
 #include "emio/runtime/io_watch.h"
 
+#include <cstddef>
+#include <type_traits>
+
 #include "emio/runtime/awaitables.h"
 #include "emio/runtime/executor.h"
 
@@ -35,7 +38,8 @@ void IoWatch::on_wake(void* self) {
 }
 
 void IoWatch::run(Runnable& runnable) {
-  // The Runnable is the watch's first member (IoWatch is standard-layout).
+  static_assert(std::is_standard_layout_v<IoWatch> && offsetof(IoWatch, runnable_) == 0,
+                "the ready queue's Runnable must be the watch's first member for this cast");
   auto& watch = reinterpret_cast<IoWatch&>(runnable);
   if (!watch.armed_) return;
   watch.armed_ = false;

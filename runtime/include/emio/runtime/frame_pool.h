@@ -4,7 +4,8 @@
 // spawned, through emio::Task's promise operator new. That hook has no arguments to name a pool, so the
 // pool an Executor creates is installed process-wide for the executor's life: one executor with coroutines
 // per process at a time (Executor::init fails with EBUSY otherwise). Each block remembers its pool, so a
-// frame returns to the right pool even when freed after the executor is gone.
+// frame goes back to the pool it came from even if another pool is installed by then. The pool's memory
+// goes with the Executor: destroy every Task (spawned ones are the executor's) before it.
 //
 // Thread-safe: another thread may call a coroutine function (and so allocate) to spawn it remotely.
 // With -fno-exceptions, an exhausted pool makes the coroutine call return an invalid Task

@@ -51,4 +51,6 @@ class IoWatch {
   bool armed_ = false;
 };
 
+static_assert(sizeof(void*) != 8 || sizeof(IoWatch) <= 88, "an IoWatch record grew");
+
 }  // namespace emio

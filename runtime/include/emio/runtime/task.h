@@ -86,6 +86,8 @@ struct TaskSlot {
   void* park_context = nullptr;
 };
 
+static_assert(sizeof(void*) != 8 || sizeof(TaskSlot) <= 104, "a task slot grew: task_capacity costs more RAM");
+
 // The Waker of a task: it queues the task on its executor (defined in executor.cc).
 Waker waker_of(TaskSlot& slot);
 
