@@ -31,7 +31,10 @@ Error Driver::init(const DriverConfig& config) {
                                                                 : registrations_.init(config.registration_storage);
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
-  if (Error error = backend_.open(BackendOptions{config.backend, config.uring}); error.failed()) return error;
+  if (Error error = backend_.open(BackendOptions{config.backend, config.uring, config.receive_buffers});
+      error.failed()) {
+    return error;
+  }
   if (Error error = wake_event_.open(); error.failed()) return error;
   if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
     return error;

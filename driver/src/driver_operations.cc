@@ -9,7 +9,10 @@ namespace emio {
 Error Driver::init_operations(const DriverConfig& config) {
   if (config.operation_capacity == 0) return Error::no_storage;
   operations_.set_capacity(config.operation_capacity);
-  readiness_operations_.init(&operations_, handle());
+  const uint32_t receive_buffer_size = runs_native_operations() ? 0 : config.receive_buffers.size;
+  if (Error error = readiness_operations_.init(&operations_, handle(), receive_buffer_size); error.failed()) {
+    return error;
+  }
 #if defined(EMIO_BACKEND_URING)
   if (runs_native_operations()) {
     // Every operation in flight may post a completion at once: the CQ must hold them all.
@@ -20,8 +23,24 @@ Error Driver::init_operations(const DriverConfig& config) {
   return Error{};
 }
 
+Error Driver::attach(OpSource& source, int fd) {
+  source = OpSource{};
+  source.fd = fd;
+#if defined(EMIO_BACKEND_URING)
+  if (runs_native_operations() && backend_.uring().has_file_table()) {
+    Result<int32_t> slot = backend_.uring().register_file(fd);
+    if (!slot.ok()) return slot.error();
+    source.fixed_file = slot.value();
+  }
+#endif
+  return Error{};
+}
+
 Error Driver::detach(OpSource& source) {
   if (source.reader != nullptr || source.writer != nullptr) return Error::from_errno(EBUSY);
+#if defined(EMIO_BACKEND_URING)
+  if (source.fixed_file >= 0) backend_.uring().unregister_file(source.fixed_file);
+#endif
   Error removed{};
   if (source.registration.io != nullptr) removed = handle().deregister(source.registration);
   source = OpSource{};

@@ -16,6 +16,8 @@ void prepare(Operation& op, OpKind kind, OpSource* source, Waker on_complete) {
 Operation** slot_of(Operation& op) {
   switch (op.kind) {
     case OpKind::accept:
+    case OpKind::accept_multishot:
+    case OpKind::recv_multishot:
     case OpKind::recv:
     case OpKind::read:
       return &op.source->reader;
@@ -79,6 +81,18 @@ void prepare_cancel(Operation& op, Operation& target, Waker on_complete) {
   op.target = &target;
 }
 
+void prepare_accept_multishot(Operation& op, OpSource& listener, Waker on_complete) {
+  prepare(op, OpKind::accept_multishot, &listener, on_complete);
+  op.address = nullptr;
+  op.address_length = 0;
+}
+
+void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete) {
+  prepare(op, OpKind::recv_multishot, &socket, on_complete);
+  op.buffer = nullptr;
+  op.length = 0;
+}
+
 Error OperationLedger::start(Operation& op) {
   if (op.in_flight()) return Error::from_errno(EALREADY);
   if (full()) return Error::from_errno(EBUSY);
@@ -111,9 +125,16 @@ void OperationLedger::unlink(Operation& op) {
 
 void OperationLedger::abandon(Operation& op) { unlink(op); }
 
+void OperationLedger::deliver(Operation& op, int32_t result) {
+  op.result = result;
+  op.more = true;
+  op.on_complete.wake();
+}
+
 void OperationLedger::finish(Operation& op, int32_t result) {
   unlink(op);
   op.result = result;
+  op.more = false;
   // Last: the callback may submit the very same record again.
   op.on_complete.wake();
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <new>
 
 #include "emio/driver/scheduled_io.h"
 #include "emio/port/clock.h"
@@ -20,8 +21,19 @@ int32_t result_of(Error error) {
 }
 
 Direction direction_of(OpKind kind) {
-  return (kind == OpKind::accept || kind == OpKind::recv || kind == OpKind::read) ? Direction::read : Direction::write;
+  switch (kind) {
+    case OpKind::accept:
+    case OpKind::accept_multishot:
+    case OpKind::recv:
+    case OpKind::recv_multishot:
+    case OpKind::read:
+      return Direction::read;
+    default:
+      return Direction::write;
+  }
 }
+
+bool is_multishot(OpKind kind) { return kind == OpKind::accept_multishot || kind == OpKind::recv_multishot; }
 
 // A connect that said EINPROGRESS has finished when the socket turns writable; SO_ERROR says how.
 int32_t connect_outcome(const Operation& op) {
@@ -38,6 +50,7 @@ int32_t perform(Operation& op) {
     ssize_t returned = 0;
     switch (op.kind) {
       case OpKind::accept:
+      case OpKind::accept_multishot:
         returned = ::accept4(fd, op.address, op.address != nullptr ? &op.address_length : nullptr,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
         break;
@@ -50,6 +63,7 @@ int32_t perform(Operation& op) {
         }
         break;
       case OpKind::recv:
+      case OpKind::recv_multishot:
         returned = ::recv(fd, op.buffer, op.length, 0);
         break;
       case OpKind::send:
@@ -70,6 +84,16 @@ int32_t perform(Operation& op) {
 }
 
 }  // namespace
+
+Error ReadinessOperations::init(OperationLedger* ledger, Handle handle, uint32_t receive_buffer_size) {
+  ledger_ = ledger;
+  handle_ = handle;
+  if (receive_buffer_size == 0) return Error{};
+  receive_buffer_ = new (std::nothrow) std::byte[receive_buffer_size];
+  if (receive_buffer_ == nullptr) return Error::no_storage;
+  receive_buffer_size_ = receive_buffer_size;
+  return Error{};
+}
 
 void ReadinessOperations::submit(Operation& op) {
   op.engine = this;
@@ -149,13 +173,22 @@ void ReadinessOperations::attempt(Operation& op) {
     source.fd = -1;  // gone even on error (close(2))
     return ledger_->finish(op, result);
   }
+  if (op.kind == OpKind::recv_multishot) {
+    if (receive_buffer_ == nullptr) return ledger_->finish(op, -ENOBUFS);
+    op.buffer = receive_buffer_;
+    op.length = receive_buffer_size_;
+  }
   const Direction direction = direction_of(op.kind);
-  // A source stuck ready while its call says EAGAIN (a final state) must not spin the driver.
-  for (int attempts = 0; attempts < 8; ++attempts) {
+  // A source stuck ready while its call says EAGAIN (a final state) must not spin the driver; and a
+  // multishot operation on a busy source gives the others a turn after a batch.
+  for (int attempts = 0; attempts < 16; ++attempts) {
     ScheduledIo* io = op.source->registration.io;
     const ReadyEvent seen = io != nullptr ? io->readiness(direction) : ReadyEvent{};
     const int32_t result = perform(op);
-    if (result != -EAGAIN) return ledger_->finish(op, result);
+    if (result != -EAGAIN) {
+      if (!deliver_one(op, result)) return;
+      continue;
+    }
     if (Error error = park(op); error.failed()) return ledger_->finish(op, result_of(error));
     io = op.source->registration.io;
     io->clear_readiness(seen);
@@ -169,7 +202,25 @@ void ReadinessOperations::attempt(Operation& op) {
       return;
     }
   }
+  if (is_multishot(op.kind)) {
+    op.state = OpState::queued;  // more may be waiting: back at the next turn
+    queued_ += 1;
+    return;
+  }
   ledger_->finish(op, -EAGAIN);
+}
+
+// Completes `op` with `result`; for a multishot operation that goes on, delivers it instead and says
+// so (true: try again).
+bool ReadinessOperations::deliver_one(Operation& op, int32_t result) {
+  const bool goes_on = is_multishot(op.kind) && (op.kind == OpKind::accept_multishot ? result >= 0 : result > 0);
+  if (!goes_on) {
+    ledger_->finish(op, result);
+    return false;
+  }
+  OperationLedger::deliver(op, result);
+  // The callback may have cancelled it (a cancel completes it at once on this backend).
+  return op.in_flight();
 }
 
 void ReadinessOperations::cancel(Operation& canceller) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <cassert>
@@ -118,13 +119,43 @@ UringFeatures UringBackend::features() {
   return probe_outcome.features;
 }
 
-UringBackend::~UringBackend() {
-  if (open_) io_uring_queue_exit(&ring_);
+UringBackend::~UringBackend() { close_ring(); }
+
+void UringBackend::close_ring() {
+  if (open_) {
+    // Polls still armed at exit are cancelled by the kernel's exit work, which queues their task work
+    // to this thread with TWA_SIGNAL: this thread's next epoll_wait (another driver, or the fallback)
+    // would fail with a spurious EINTR. Cancel them now, inside an io_uring_enter that runs that work.
+    std::lock_guard<std::mutex> guard(submit_lock_);
+    if (io_uring_sqe* sqe = next_sqe_locked(); sqe != nullptr) {
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, internal_tag << tag_shift);
+      (void)io_uring_submit_and_wait(&ring_, 1);
+      (void)io_uring_enter(ring_.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, nullptr);
+    }
+    io_uring_queue_exit(&ring_);
+  }
+  open_ = false;
+  if (buffer_ring_ != nullptr) (void)::munmap(buffer_ring_, buffer_count_ * sizeof(io_uring_buf));
+  if (buffers_ != nullptr) (void)::munmap(buffers_, size_t{buffer_count_} * buffer_size_);
+  if (next_free_file_ != nullptr) (void)::munmap(next_free_file_, file_capacity_ * sizeof(int32_t));
+  buffer_ring_ = nullptr;
+  buffers_ = nullptr;
+  next_free_file_ = nullptr;
+  file_capacity_ = 0;
 }
 
 Error UringBackend::open(const BackendOptions& options) {
   UringFeatures features;
   if (Error error = probe_once(features); error.failed()) return error;
+  if (Error error = open_ring(options, features); error.failed()) return error;
+  Error error = open_buffer_ring(options.receive_buffers, features);
+  if (error.ok()) error = open_file_table(options.uring.registered_file_capacity);
+  if (error.failed()) close_ring();
+  return error;
+}
+
+Error UringBackend::open_ring(const BackendOptions& options, const UringFeatures& features) {
   io_uring_params params{};
   if (options.choice == BackendChoice::uring_sqpoll) {
     params.flags |= IORING_SETUP_SQPOLL;
@@ -140,16 +171,82 @@ Error UringBackend::open(const BackendOptions& options) {
     }
     return error;
   }
+  open_ = true;
   // SQPOLL on non-registered files needs 5.11; before that it would fail on every fd we watch.
   if (options.choice == BackendChoice::uring_sqpoll && (params.features & IORING_FEAT_SQPOLL_NONFIXED) == 0) {
-    io_uring_queue_exit(&ring_);
     return Error::backend_unavailable;
   }
-  open_ = true;
   multishot_poll_ = features.multishot_poll && !options.uring.single_shot_poll;
   wait_timeout_ = features.wait_timeout;
   busy_poll_budget_us_ = options.uring.busy_poll_budget_us;
   return Error{};
+}
+
+Error UringBackend::open_buffer_ring(const ReceiveBufferOptions& options, const UringFeatures& features) {
+  if (options.count == 0) return Error{};
+  const bool power_of_two = (options.count & (options.count - 1)) == 0;
+  if (!power_of_two || options.count > 32768 || options.size == 0) return Error::from_errno(EINVAL);
+  // Without multishot recv (6.0) the epoll fallback carries these operations out instead.
+  if (!features.multishot_recv) return Error::backend_unavailable;
+  // liburing 2.3 has no io_uring_setup_buf_ring (2.4): the ring is page-aligned memory we map and
+  // register ourselves. Mapped, not allocated: fixed at init, and released at close.
+  const size_t ring_bytes = options.count * sizeof(io_uring_buf);
+  const size_t buffer_bytes = size_t{options.count} * options.size;
+  void* ring_memory = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* buffer_memory = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring_memory != MAP_FAILED) buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+  if (buffer_memory != MAP_FAILED) buffers_ = static_cast<std::byte*>(buffer_memory);
+  buffer_count_ = options.count;
+  buffer_size_ = options.size;
+  if (buffer_ring_ == nullptr || buffers_ == nullptr) return Error::from_errno(ENOMEM);
+  io_uring_buf_ring_init(buffer_ring_);
+  io_uring_buf_reg registration{};
+  registration.ring_addr = reinterpret_cast<uintptr_t>(buffer_ring_);
+  registration.ring_entries = options.count;
+  registration.bgid = 0;
+  if (const int status = io_uring_register_buf_ring(&ring_, &registration, 0); status < 0) {
+    return Error::from_errno(-status);
+  }
+  for (uint32_t id = 0; id < options.count; ++id) recycle_buffer(static_cast<uint16_t>(id));
+  return Error{};
+}
+
+void UringBackend::recycle_buffer(uint16_t id) {
+  io_uring_buf_ring_add(buffer_ring_, buffers_ + size_t{id} * buffer_size_, buffer_size_, id,
+                        io_uring_buf_ring_mask(buffer_count_), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
+}
+
+Error UringBackend::open_file_table(uint32_t capacity) {
+  if (capacity == 0) return Error{};
+  void* memory =
+      ::mmap(nullptr, capacity * sizeof(int32_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return Error::from_errno(ENOMEM);
+  next_free_file_ = static_cast<int32_t*>(memory);
+  file_capacity_ = capacity;
+  for (uint32_t slot = 0; slot < capacity; ++slot) {
+    next_free_file_[slot] = slot + 1 < capacity ? static_cast<int32_t>(slot + 1) : -1;
+  }
+  free_file_head_ = 0;
+  const int status = io_uring_register_files_sparse(&ring_, capacity);
+  return status < 0 ? Error::from_errno(-status) : Error{};
+}
+
+Result<int32_t> UringBackend::register_file(int fd) {
+  if (free_file_head_ < 0) return Error::from_errno(ENFILE);
+  const int32_t slot = free_file_head_;
+  const int status = io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &fd, 1);
+  if (status < 0) return Error::from_errno(-status);
+  free_file_head_ = next_free_file_[slot];
+  return slot;
+}
+
+void UringBackend::unregister_file(int32_t slot) {
+  // The table holds a reference to the file: until this update, a close() would not close it.
+  int removed = -1;
+  (void)io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &removed, 1);
+  next_free_file_[slot] = free_file_head_;
+  free_file_head_ = slot;
 }
 
 io_uring_sqe* UringBackend::next_sqe_locked() {
@@ -200,20 +297,45 @@ Error UringBackend::remove(int fd, Token token) {
 }
 
 Error UringBackend::submit(Operation& op) {
+  // The table's reference would keep the file open past the close: let it go first.
+  if (op.kind == OpKind::close && op.source->fixed_file >= 0) {
+    unregister_file(op.source->fixed_file);
+    op.source->fixed_file = -1;
+  }
+  return resubmit(op);
+}
+
+Error UringBackend::resubmit(Operation& op) {
   std::lock_guard<std::mutex> guard(submit_lock_);
   io_uring_sqe* sqe = next_sqe_locked();
   if (sqe == nullptr) return Error::from_errno(EBUSY);
-  const int fd = op.source != nullptr ? op.source->fd : -1;
+  prepare(sqe, op);
+  io_uring_sqe_set_data64(sqe, user_data_of(op));
+  op.state = OpState::in_kernel;
+  return Error{};
+}
+
+void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
+  const bool fixed = op.source != nullptr && op.source->fixed_file >= 0;
+  const int fd = op.source == nullptr ? -1 : (fixed ? op.source->fixed_file : op.source->fd);
   switch (op.kind) {
     case OpKind::accept:
       io_uring_prep_accept(sqe, fd, op.address, op.address != nullptr ? &op.address_length : nullptr,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
+      break;
+    case OpKind::accept_multishot:
+      io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       break;
     case OpKind::connect:
       io_uring_prep_connect(sqe, fd, op.address, op.address_length);
       break;
     case OpKind::recv:
       io_uring_prep_recv(sqe, fd, op.buffer, op.length, 0);
+      break;
+    case OpKind::recv_multishot:
+      // The kernel picks a buffer from group 0, the provided buffer ring, for each chunk it receives.
+      io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+      sqe->buf_group = 0;
       break;
     case OpKind::send:
       io_uring_prep_send(sqe, fd, op.buffer, op.length, MSG_NOSIGNAL);
@@ -226,7 +348,7 @@ Error UringBackend::submit(Operation& op) {
       io_uring_prep_write(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1));
       break;
     case OpKind::close:
-      io_uring_prep_close(sqe, fd);
+      io_uring_prep_close(sqe, op.source->fd);
       break;
     case OpKind::timeout:
       op.timer.timespec.tv_sec = static_cast<int64_t>(op.timeout_ns / 1000000000u);
@@ -237,9 +359,9 @@ Error UringBackend::submit(Operation& op) {
       io_uring_prep_cancel64(sqe, user_data_of(*op.target), 0);
       break;
   }
-  io_uring_sqe_set_data64(sqe, user_data_of(op));
-  op.state = OpState::in_kernel;
-  return Error{};
+  // Set after the prep helpers, which clear the flags.
+  if (fixed && op.kind != OpKind::close) sqe->flags |= IOSQE_FIXED_FILE;
+  if (op.kind == OpKind::recv_multishot) sqe->flags |= IOSQE_BUFFER_SELECT;
 }
 
 void UringBackend::cancel_operations() {
@@ -366,10 +488,31 @@ UringBackend::Reaped UringBackend::reap(std::span<Event> events) {
 
 void UringBackend::complete(const io_uring_cqe& cqe) {
   Operation& op = *reinterpret_cast<Operation*>(static_cast<uintptr_t>(cqe.user_data & address_mask));
+  if (op.kind == OpKind::accept_multishot || op.kind == OpKind::recv_multishot) return complete_multishot(op, cqe);
   int32_t result = cqe.res;
   if (op.kind == OpKind::timeout && result == -ETIME) result = 0;  // the time passed: that is success
   if (op.kind == OpKind::close) op.source->fd = -1;                // gone even on error (close(2))
   ledger_->finish(op, result);
+}
+
+void UringBackend::complete_multishot(Operation& op, const io_uring_cqe& cqe) {
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  const bool delivered = op.kind == OpKind::accept_multishot ? cqe.res >= 0 : cqe.res > 0;
+  if (delivered) {
+    if (op.kind == OpKind::recv_multishot) {
+      const auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+      op.buffer = buffers_ + size_t{id} * buffer_size_;
+      OperationLedger::deliver(op, cqe.res);
+      recycle_buffer(id);  // the bytes were the callback's only while it ran
+    } else {
+      OperationLedger::deliver(op, cqe.res);
+    }
+  }
+  // A multishot operation also ends without an error: on CQ overflow, or early (liburing#805), or with
+  // ENOBUFS when every provided buffer was taken (they are back by now). Carry on, unseen by the caller.
+  const bool ended_early = !more && (delivered || cqe.res == -ENOBUFS);
+  if (ended_early && resubmit(op).ok()) return;
+  if (!more) ledger_->finish(op, delivered ? -ENOBUFS : cqe.res);
 }
 
 Ready UringBackend::ready_of(const Event& event) {

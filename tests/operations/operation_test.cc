@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "emio/driver/driver.h"
 #include "emio/driver/operation.h"
@@ -72,7 +73,7 @@ TEST_GROUP(Operations) {
 TEST(Operations, RecvCompletesWithTheBytesThePeerSent) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   char buffer[16] = {};
   Operation recv;
   Completion done;
@@ -89,7 +90,7 @@ TEST(Operations, RecvCompletesWithTheBytesThePeerSent) {
 TEST(Operations, SendDeliversTheBytesToThePeer) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   Operation send;
   Completion done;
   emio::prepare_send(send, source, bytes_of("ping"), done.waker());
@@ -106,8 +107,8 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
   auto pipe = emio_test::make_pipe();
   OpSource reader;
   OpSource writer;
-  driver.attach(reader, pipe.first.get());
-  driver.attach(writer, pipe.second.get());
+  CHECK_OK(driver.attach(reader, pipe.first.get()));
+  CHECK_OK(driver.attach(writer, pipe.second.get()));
   char buffer[8] = {};
   Operation read;
   Operation write;
@@ -131,8 +132,8 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   OpSource listener;
   OpSource client;
-  driver.attach(listener, listener_fd.get());
-  driver.attach(client, client_fd.get());
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  CHECK_OK(driver.attach(client, client_fd.get()));
   sockaddr_in peer{};
   Operation accept;
   Operation connect;
@@ -161,7 +162,7 @@ TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   { emio::Fd closed_listener = loopback_listener(address); }  // the port is now closed
   emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   OpSource client;
-  driver.attach(client, client_fd.get());
+  CHECK_OK(driver.attach(client, client_fd.get()));
   Operation connect;
   Completion done;
   emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address, done.waker());
@@ -174,7 +175,7 @@ TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
 TEST(Operations, RecvAfterThePeerClosedCompletesWithZeroBytes) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   char buffer[8];
   Operation recv;
   Completion done;
@@ -199,7 +200,7 @@ TEST(Operations, TimeoutCompletesWithZero) {
 TEST(Operations, CancelledRecvCompletesOnceWithEcanceledAndTheCancelWithZero) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   char buffer[8];
   Operation recv;
   Operation cancel;
@@ -253,7 +254,7 @@ TEST(Operations, ShutdownCompletesEveryInFlightOperationExactlyOnce) {
   Completion recv_done[3];
   char buffers[3][8];
   for (int i = 0; i < 3; ++i) {
-    driver.attach(sources[i], pairs[i].first.get());
+    CHECK_OK(driver.attach(sources[i], pairs[i].first.get()));
     emio::prepare_recv(recvs[i], sources[i], bytes_of(buffers[i], sizeof buffers[i]), recv_done[i].waker());
     CHECK_OK(driver.submit(recvs[i]));
   }
@@ -285,7 +286,7 @@ TEST(Operations, SubmitAfterShutdownIsRefusedAndNothingRuns) {
 TEST(Operations, SecondReaderOnOneSourceIsRefusedWithEbusy) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   char buffer[8];
   Operation first;
   Operation second;
@@ -324,7 +325,7 @@ TEST(Operations, SubmittingARecordInFlightSaysEalready) {
 TEST(Operations, CloseClosesTheFdAndForgetsIt) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.release());
+  CHECK_OK(driver.attach(source, pair.first.release()));
   Operation close;
   Completion done;
   emio::prepare_close(close, source, done.waker());
@@ -371,7 +372,7 @@ struct EchoServer {
 TEST(Operations, CompletionMaySubmitItsOwnRecordAgain) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   EchoServer server{&driver, &source, {}, {}, 0, false};
   server.receive();
   for (int round = 0; round < 20; ++round) {
@@ -391,7 +392,7 @@ TEST(Operations, CompletionMaySubmitItsOwnRecordAgain) {
 TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  driver.attach(source, pair.first.get());
+  CHECK_OK(driver.attach(source, pair.first.get()));
   EchoServer server{&driver, &source, {}, {}, 0, false};
   server.receive();
   uint64_t allocations_before = 0;
@@ -405,4 +406,87 @@ TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
   CHECK_EQUAL(200, server.received_messages);
   CHECK_EQUAL(0u, allocations);
   driver.shutdown();  // completes the record before it goes out of scope
+}
+
+namespace {
+
+struct MultishotCollector {
+  int completions = 0;
+  bool more = false;
+  std::string_view last{};
+  char received[64] = {};
+  size_t received_bytes = 0;
+  Operation* op = nullptr;
+  static void on_complete(void* context) {
+    auto& self = *static_cast<MultishotCollector*>(context);
+    self.completions += 1;
+    self.more = self.op->more;
+    if (self.op->kind == emio::OpKind::recv_multishot && self.op->result > 0 &&
+        self.received_bytes + self.op->value() <= sizeof self.received) {
+      std::memcpy(self.received + self.received_bytes, self.op->buffer, self.op->value());
+      self.received_bytes += self.op->value();
+    }
+  }
+};
+
+emio::DriverConfig multishot_config() {
+  emio::DriverConfig config = emio_test::driver_config(16, 16);
+  config.operation_capacity = 8;
+  config.receive_buffers = {4, 32};
+  return config;
+}
+
+}  // namespace
+
+TEST(Operations, MultishotRecvDeliversEachChunkUntilTheStreamEnds) {
+  emio::Driver multishot_driver;
+  CHECK_OK(multishot_driver.init(multishot_config()));
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(multishot_driver.attach(source, pair.first.get()));
+  Operation recv;
+  MultishotCollector collector;
+  collector.op = &recv;
+  emio::prepare_recv_multishot(recv, source, {MultishotCollector::on_complete, &collector});
+  CHECK_OK(multishot_driver.submit(recv));
+  for (int chunk = 0; chunk < 10; ++chunk) {
+    CHECK_EQUAL(1, ::write(pair.second.get(), &"0123456789"[chunk], 1));
+    CHECK(turn_until(multishot_driver, [&] { return collector.received_bytes == static_cast<size_t>(chunk + 1); }));
+    CHECK(collector.more);
+  }
+  STRCMP_EQUAL("0123456789", collector.received);
+  pair.second.reset();
+  CHECK(turn_until(multishot_driver, [&] { return !recv.in_flight(); }));
+  CHECK_FALSE(collector.more);
+  CHECK_EQUAL(0, recv.result);
+  CHECK_OK(multishot_driver.detach(source));
+}
+
+TEST(Operations, MultishotAcceptCompletesPerConnectionUntilCancelled) {
+  sockaddr_in address{};
+  emio::Fd listener_fd = loopback_listener(address);
+  OpSource listener;
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  Operation accept;
+  MultishotCollector accepted;
+  accepted.op = &accept;
+  emio::prepare_accept_multishot(accept, listener, {MultishotCollector::on_complete, &accepted});
+  CHECK_OK(driver.submit(accept));
+  emio::Fd clients[2];
+  for (int i = 0; i < 2; ++i) {
+    clients[i].reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    CHECK_EQUAL(0, ::connect(clients[i].get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
+    CHECK(turn_until(driver, [&] { return accepted.completions == i + 1; }));
+    CHECK(accepted.more);
+    emio::Fd server_side(accept.result);
+    CHECK(server_side.valid());
+  }
+  Operation cancel;
+  Completion cancelled;
+  emio::prepare_cancel(cancel, accept, cancelled.waker());
+  CHECK_OK(driver.submit(cancel));
+  CHECK(turn_until(driver, [&] { return !accept.in_flight() && cancelled.calls == 1; }));
+  CHECK_EQUAL(3, accepted.completions);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), accept.error());
+  CHECK_OK(driver.detach(listener));
 }

@@ -52,7 +52,7 @@ void count_log(emio::LogLevel, const char* message, void*) {
 bool traffic_flows(emio::Driver& driver) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   emio::OpSource source;
-  driver.attach(source, pair.first.get());
+  if (driver.attach(source, pair.first.get()).failed()) return false;
   char buffer[8] = {};
   emio::Operation recv;
   bool received = false;

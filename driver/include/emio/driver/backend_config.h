@@ -32,11 +32,22 @@ struct UringOptions {
   uint32_t busy_poll_budget_us = 0;
   // Behave as on a 5.10 kernel, which has single-shot POLL_ADD only: for tests of that path.
   bool single_shot_poll = false;
+  // Kernel-bypass mode: a table of registered files that Driver::attach fills, so that operations
+  // skip the kernel's fd lookup (IOSQE_FIXED_FILE). 0: no table.
+  uint32_t registered_file_capacity = 0;
+};
+
+// Buffers for multishot receives, fixed at init. On io_uring they form a provided buffer ring the kernel
+// picks from (5.19); on epoll the driver receives into one buffer of `size` bytes. 0: none.
+struct ReceiveBufferOptions {
+  uint32_t count = 0;  // a power of two, at most 32768
+  uint32_t size = 0;   // bytes per buffer
 };
 
 struct BackendOptions {
   BackendChoice choice = BackendChoice::automatic;
   UringOptions uring{};
+  ReceiveBufferOptions receive_buffers{};
 };
 
 }  // namespace emio

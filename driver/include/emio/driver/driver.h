@@ -40,6 +40,8 @@ struct DriverConfig {
   UringOptions uring{};
   // Completion operations in flight at once; on io_uring at most the completion queue's size.
   uint32_t operation_capacity = 256;
+  // Buffers for recv_multishot operations (operation.h); none by default.
+  ReceiveBufferOptions receive_buffers{};
 };
 
 // Static storage for a driver, for builds that use no heap at all:
@@ -89,8 +91,9 @@ class Driver {
 
   // --- Completion operations (operation.h); driver thread only ---
 
-  // Makes `source` the operations' handle on `fd` (non-blocking, owned by the caller).
-  void attach(OpSource& source, int fd) { source = OpSource{fd, {}, nullptr, nullptr}; }
+  // Makes `source` the operations' handle on `fd` (non-blocking, owned by the caller). With a registered
+  // file table (UringOptions::registered_file_capacity) the fd takes a slot in it: ENFILE when full.
+  Error attach(OpSource& source, int fd);
   // Forgets `source` without closing its fd. EBUSY while an operation on it is in flight.
   Error detach(OpSource& source);
   // Starts `op`; its completion runs in a later turn() (or in shutdown(), with ECANCELED). EBUSY when

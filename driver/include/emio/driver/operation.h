@@ -33,9 +33,22 @@ struct OpSource {
   Registration registration{};  // readiness backends: the fd's registration
   Operation* reader = nullptr;  // the reading operation in flight, if any
   Operation* writer = nullptr;  // the writing operation in flight, if any
+  int32_t fixed_file = -1;      // io_uring kernel-bypass mode: the fd's slot in the registered files
 };
 
-enum class OpKind : uint8_t { accept, connect, recv, send, read, write, close, timeout, cancel };
+enum class OpKind : uint8_t {
+  accept,
+  connect,
+  recv,
+  send,
+  read,
+  write,
+  close,
+  timeout,
+  cancel,
+  accept_multishot,  // completes once per accepted connection, until cancelled or failed
+  recv_multishot,    // completes once per received chunk, in a buffer the driver picks, until the end
+};
 
 enum class OpState : uint8_t {
   idle,       // never submitted, or completed
@@ -62,6 +75,8 @@ struct Operation {
   OpKind kind = OpKind::timeout;
   OpState state = OpState::idle;
   bool connect_started = false;  // readiness backends: connect() said EINPROGRESS
+  // Multishot kinds: true in on_complete while further completions will follow; false on the last one.
+  bool more = false;
 
   // --- The driver's bookkeeping ---
   Operation* next = nullptr;  // in-flight list
@@ -95,6 +110,13 @@ void prepare_timeout(Operation& op, uint64_t timeout_ns, Waker on_complete);
 // target was not in flight (it had completed already), or EALREADY when it can no longer be stopped.
 void prepare_cancel(Operation& op, Operation& target, Waker on_complete);
 
+// Multishot operations: the record stays in flight and completes once per event (with `more` set) until it
+// is cancelled or fails, or its stream ends; then a last completion with `more` clear. recv_multishot sets
+// `buffer` to the received bytes, which are the caller's only until on_complete returns: the driver gives
+// the buffer back to the kernel then. Needs DriverConfig::receive_buffers.
+void prepare_accept_multishot(Operation& op, OpSource& listener, Waker on_complete);
+void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete);
+
 // In-flight records, shared by every engine: started on submit, finished exactly once.
 class OperationLedger {
  public:
@@ -107,6 +129,8 @@ class OperationLedger {
   Error start(Operation& op);
   // Unlinks the record, stores `result`, frees the source's direction, then calls on_complete.
   void finish(Operation& op, int32_t result);
+  // One completion of a multishot operation that stays in flight: stores `result`, calls on_complete.
+  static void deliver(Operation& op, int32_t result);
   // Undoes start() for a record the backend could not take: no completion runs.
   void abandon(Operation& op);
 

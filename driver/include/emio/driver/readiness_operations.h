@@ -12,10 +12,13 @@ namespace emio {
 
 class ReadinessOperations {
  public:
-  void init(OperationLedger* ledger, Handle handle) {
-    ledger_ = ledger;
-    handle_ = handle;
-  }
+  ReadinessOperations() = default;
+  ReadinessOperations(const ReadinessOperations&) = delete;
+  ReadinessOperations& operator=(const ReadinessOperations&) = delete;
+  ~ReadinessOperations() { delete[] receive_buffer_; }
+
+  // `receive_buffer_size`: the one buffer multishot receives land in (0: none), taken here, at init.
+  Error init(OperationLedger* ledger, Handle handle, uint32_t receive_buffer_size);
   // Queues `op` (already started in the ledger); it is tried at the next turn.
   void submit(Operation& op);
   // The wait a turn may take: 0 while operations are queued, else no longer than the nearest timeout.
@@ -30,11 +33,14 @@ class ReadinessOperations {
   void attempt(Operation& op);
   void cancel(Operation& canceller);
   Error park(Operation& op);
+  bool deliver_one(Operation& op, int32_t result);
 
   OperationLedger* ledger_ = nullptr;
   Handle handle_{};
   uint32_t queued_ = 0;
   uint32_t timers_ = 0;
+  std::byte* receive_buffer_ = nullptr;
+  uint32_t receive_buffer_size_ = 0;
 };
 
 }  // namespace emio

@@ -73,6 +73,12 @@ class UringBackend {
   // Driver shutdown: cancels every operation in flight and reaps until each has completed.
   void cancel_operations();
 
+  // Kernel-bypass mode: puts `fd` in the registered files and returns its slot (ENFILE: table full,
+  // or no table configured).
+  Result<int32_t> register_file(int fd);
+  void unregister_file(int32_t slot);
+  bool has_file_table() const { return file_capacity_ > 0; }
+
   static UringFeatures features();
   uint32_t completion_queue_entries() const { return ring_.cq.ring_entries; }
   bool sqpoll() const { return (ring_.flags & IORING_SETUP_SQPOLL) != 0; }
@@ -84,6 +90,14 @@ class UringBackend {
     bool any() const { return events + completions > 0; }
   };
 
+  Error open_ring(const BackendOptions& options, const UringFeatures& features);
+  Error open_buffer_ring(const ReceiveBufferOptions& options, const UringFeatures& features);
+  Error open_file_table(uint32_t capacity);
+  void close_ring();
+  void prepare(io_uring_sqe* sqe, Operation& op);
+  Error resubmit(Operation& op);
+  void recycle_buffer(uint16_t id);
+  void complete_multishot(Operation& op, const io_uring_cqe& cqe);
   io_uring_sqe* next_sqe_locked();
   Error arm_poll(int fd, Token token, Interest interest);
   Error enter(uint32_t min_complete, int timeout_ms);
@@ -101,6 +115,16 @@ class UringBackend {
   OperationLedger* ledger_ = nullptr;
   __kernel_timespec wait_timespec_{};  // read by the kernel during the enter that submits the timeout
   std::mutex submit_lock_;             // guards the submission queue: every thread may add and remove
+
+  // Provided buffers for multishot receives (mmap'd at init; see docs/io_uring.md for their size).
+  io_uring_buf_ring* buffer_ring_ = nullptr;
+  std::byte* buffers_ = nullptr;
+  uint32_t buffer_count_ = 0;
+  uint32_t buffer_size_ = 0;
+  // Registered files: a free list of table slots, mmap'd at init (driver thread only).
+  int32_t* next_free_file_ = nullptr;
+  int32_t free_file_head_ = -1;
+  uint32_t file_capacity_ = 0;
 };
 
 }  // namespace emio
