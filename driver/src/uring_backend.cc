@@ -161,7 +161,16 @@ Error UringBackend::open_ring(const BackendOptions& options, const UringFeatures
     params.flags |= IORING_SETUP_SQPOLL;
     params.sq_thread_idle = options.uring.sqpoll_idle_ms;
   }
-  const int status = io_uring_queue_init_params(options.uring.sq_entries, &ring_, &params);
+  // COOP_TASKRUN (5.19): completions wait for this thread's next system call instead of interrupting it
+  // with an IPI and TWA_SIGNAL; TASKRUN_FLAG tells us when they wait, so a busy-poll turn still enters.
+  // Older kernels refuse the flags with EINVAL: set up again without them.
+  io_uring_params cooperative = params;
+  cooperative.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  int status = io_uring_queue_init_params(options.uring.sq_entries, &ring_, &cooperative);
+  if (status == -EINVAL)
+    status = io_uring_queue_init_params(options.uring.sq_entries, &ring_, &params);
+  else
+    params = cooperative;
   if (status < 0) {
     const Error error = Error::from_errno(-status);
     // A filter added after the probe (a sandboxed child) refuses here: the same verdict, for good.
