@@ -34,6 +34,18 @@ T take_or_fail(emio::Result<T>&& result, const char* file, size_t line) {
   return std::move(result.value());
 }
 
+// Calls `attempt()` until it returns something other than would_block, running executor iterations in
+// between; timed_out if that never happens within a generous bound.
+template <typename Attempt>
+auto retry_while_would_block(emio::Executor& executor, Attempt attempt) -> decltype(attempt()) {
+  for (int round = 0; round < 1000; ++round) {
+    auto outcome = attempt();
+    if (!emio::is_would_block(outcome)) return outcome;
+    CHECK_OK(executor.run_once(100));
+  }
+  return emio::timed_out;
+}
+
 // A loopback address with the kernel's choice of port.
 emio::SocketAddress loopback_any_port();
 

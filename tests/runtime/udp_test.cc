@@ -33,12 +33,7 @@ TEST_GROUP(Udp) {
     second = REQUIRE_TAKE(UdpSocket::bind(executor.handle(), emio_test::loopback_any_port()));
   }
   Result<size_t> receive_when_ready(UdpSocket & socket, std::span<std::byte> buffer, SocketAddress * from) {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      Result<size_t> got = socket.try_recv_from(buffer, from);
-      if (!emio::is_would_block(got)) return got;
-      CHECK_OK(executor.run_once(100));
-    }
-    return emio::timed_out;
+    return emio_test::retry_while_would_block(executor, [&] { return socket.try_recv_from(buffer, from); });
   }
 };
 

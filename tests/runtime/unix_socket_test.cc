@@ -51,14 +51,8 @@ TEST_GROUP(UnixSocket) {
   emio::Executor executor;
   void setup() override { CHECK_OK(executor.init(emio_test::executor_config(4))); }
 
-  template <typename Socket>
-  Result<size_t> read_when_ready(Socket & socket, std::span<std::byte> buffer) {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      Result<size_t> got = socket.try_read(buffer);
-      if (!emio::is_would_block(got)) return got;
-      CHECK_OK(executor.run_once(100));
-    }
-    return emio::timed_out;
+  Result<size_t> read_when_ready(UnixStream & stream, std::span<std::byte> buffer) {
+    return emio_test::retry_while_would_block(executor, [&] { return stream.try_read(buffer); });
   }
   void exchange_over(const SocketAddress& address) {
     UnixListener listener = REQUIRE_TAKE(UnixListener::bind(executor.handle(), address));

@@ -15,10 +15,10 @@
 
 namespace emio {
 
-class DatagramSocket {
+class DatagramSocket : public IoResource {
  public:
   DatagramSocket() = default;
-  explicit DatagramSocket(PollFd source) : source_(std::move(source)) {}
+  explicit DatagramSocket(PollFd source) : IoResource(std::move(source)) {}
 
   // Fixes the peer: try_send/try_recv then talk to it only.
   Error connect(const SocketAddress& peer);
@@ -48,17 +48,9 @@ class DatagramSocket {
 
   Result<SocketAddress> local_address() const;
 
-  PollFd& source() { return source_; }
-  Registration registration() const { return source_.registration(); }
-  int fd() const { return source_.fd(); }
-  bool is_open() const { return source_.is_open(); }
-  Error close() { return source_.close(); }
-
  protected:
   // socket(family, SOCK_DGRAM), bound to `address` unless it is empty (AF_UNSPEC), and registered.
   static Result<PollFd> open_source(Handle handle, int family, const SocketAddress& address);
-
-  PollFd source_;
 };
 
 class UdpSocket : public DatagramSocket {

@@ -144,4 +144,22 @@ class PollFd {
   Fd fd_;
 };
 
+// What every IO resource (streams, listeners, datagram sockets, the serial port) is: one PollFd, and the
+// accessors for it. Closing deregisters, then closes; the destructor does the same.
+class IoResource {
+ public:
+  // The underlying source, for readiness awaits and IoWatch (registration()).
+  PollFd& source() { return source_; }
+  Registration registration() const { return source_.registration(); }
+  int fd() const { return source_.fd(); }
+  bool is_open() const { return source_.is_open(); }
+  Error close() { return source_.close(); }
+
+ protected:
+  IoResource() = default;
+  explicit IoResource(PollFd source) : source_(std::move(source)) {}
+
+  PollFd source_;
+};
+
 }  // namespace emio

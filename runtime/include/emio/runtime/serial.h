@@ -20,7 +20,7 @@ namespace emio {
 
 enum class FlowControl : uint8_t { none, rts_cts };
 
-class SerialPort {
+class SerialPort : public IoResource {
  public:
   SerialPort() = default;
 
@@ -43,16 +43,8 @@ class SerialPort {
   auto read(std::span<std::byte> buffer) { return source_.read(buffer); }
   auto write(std::span<const std::byte> data) { return source_.write(data); }
 
-  PollFd& source() { return source_; }
-  Registration registration() const { return source_.registration(); }
-  int fd() const { return source_.fd(); }
-  bool is_open() const { return source_.is_open(); }
-  Error close() { return source_.close(); }
-
  private:
-  explicit SerialPort(PollFd source) : source_(std::move(source)) {}
-
-  PollFd source_;
+  explicit SerialPort(PollFd source) : IoResource(std::move(source)) {}
 };
 
 }  // namespace emio

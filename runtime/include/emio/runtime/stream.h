@@ -22,10 +22,11 @@
 namespace emio {
 
 // What TcpStream and UnixStream share.
-class StreamSocket {
+class StreamSocket : public IoResource {
  public:
   StreamSocket() = default;
-  explicit StreamSocket(PollFd source, bool connecting = false) : source_(std::move(source)), connecting_(connecting) {}
+  explicit StreamSocket(PollFd source, bool connecting = false)
+      : IoResource(std::move(source)), connecting_(connecting) {}
 
   // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset.
   Result<size_t> try_read(std::span<std::byte> buffer);
@@ -48,14 +49,7 @@ class StreamSocket {
   Result<SocketAddress> local_address() const;
   Result<SocketAddress> peer_address() const;
 
-  PollFd& source() { return source_; }
-  Registration registration() const { return source_.registration(); }
-  int fd() const { return source_.fd(); }
-  bool is_open() const { return source_.is_open(); }
-  Error close() { return source_.close(); }
-
  protected:
-  PollFd source_;
   bool connecting_ = false;
   Error connect_error_{};
 };
@@ -150,7 +144,7 @@ struct UnixStreamPair {
 
 // A listening socket whose accepted connections are `Stream`s.
 template <typename Stream>
-class StreamListener {
+class StreamListener : public IoResource {
  public:
   StreamListener() = default;
 
@@ -170,16 +164,8 @@ class StreamListener {
   // The bound address: with port 0, the port the kernel picked.
   Result<SocketAddress> local_address() const;
 
-  PollFd& source() { return source_; }
-  Registration registration() const { return source_.registration(); }
-  int fd() const { return source_.fd(); }
-  bool is_open() const { return source_.is_open(); }
-  Error close() { return source_.close(); }
-
  private:
-  explicit StreamListener(PollFd source) : source_(std::move(source)) {}
-
-  PollFd source_;
+  explicit StreamListener(PollFd source) : IoResource(std::move(source)) {}
 };
 
 using TcpListener = StreamListener<TcpStream>;
