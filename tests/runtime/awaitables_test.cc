@@ -30,16 +30,7 @@ Task<> await_readiness(emio::Registration registration, emio::ReadyEvent& seen, 
 
 }  // namespace
 
-TEST_GROUP(Awaitables) {
-  emio::Executor executor;
-  emio_test::FdPair pipe;
-  emio::PollFd source;
-  void setup() override {
-    CHECK_OK(executor.init(emio_test::executor_config(4)));
-    pipe = emio_test::make_pipe();
-    source = REQUIRE_TAKE(emio::PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
-  }
-};
+TEST_GROUP_BASE(Awaitables, emio_test::PipeReaderGroup){};
 
 TEST(Awaitables, SleepResumesOnceItsTimerFired) {
   Error slept = Error::shut_down;

@@ -80,17 +80,10 @@ Task<> oversized(bool& ran) {
 
 }  // namespace
 
-TEST_GROUP(Coroutine) {
-  Executor executor;
-  emio_test::FdPair pipe;
-  emio::PollFd source;
-  void setup() override {
-    CHECK_OK(executor.init(emio_test::executor_config(4)));
-    pipe = emio_test::make_pipe();
-    source = REQUIRE_TAKE(emio::PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
-  }
-  void teardown() override { CHECK_OK(source.close()); }
-};
+TEST_GROUP_BASE(Coroutine, emio_test::PipeReaderGroup){void teardown() override{CHECK_OK(source.close());
+}
+}
+;
 
 TEST(Coroutine, SpawnedCoroutineRunsToCompletion) {
   bool ran = false;

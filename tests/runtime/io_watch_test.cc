@@ -18,17 +18,9 @@ struct Calls {
 
 }  // namespace
 
-TEST_GROUP(IoWatch) {
-  emio::Executor executor;
-  emio_test::FdPair pipe;
-  emio::PollFd source;
+TEST_GROUP_BASE(IoWatch, emio_test::PipeReaderGroup) {
   emio::IoWatch watch;
   Calls calls;
-  void setup() override {
-    CHECK_OK(executor.init(emio_test::executor_config(0)));
-    pipe = emio_test::make_pipe();
-    source = REQUIRE_TAKE(emio::PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
-  }
   void teardown() override { watch.disarm(); }
   void arm() { CHECK_OK(watch.arm(executor, source.registration(), emio::Direction::read, &Calls::on_ready, &calls)); }
 };

@@ -30,6 +30,12 @@ void run_to_completion(emio::Executor& executor, emio::Result<emio::TaskId>& spa
   run_to_completion(executor, REQUIRE_VALUE(spawned), deadline_ms);
 }
 
+void PipeReaderGroup::setup() {
+  CHECK_OK(executor.init(executor_config(4)));
+  pipe = make_pipe();
+  source = REQUIRE_TAKE(emio::PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
+}
+
 emio::SocketAddress loopback_any_port() { return REQUIRE_VALUE(emio::SocketAddress::parse("127.0.0.1:0")); }
 
 }  // namespace emio_test

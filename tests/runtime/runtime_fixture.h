@@ -10,6 +10,7 @@
 
 #include "emio/runtime/runtime.h"
 #include "support/check.h"
+#include "support/sockets.h"
 
 namespace emio_test {
 
@@ -45,6 +46,15 @@ auto retry_while_would_block(emio::Executor& executor, Attempt attempt) -> declt
   }
   return emio::timed_out;
 }
+
+// An executor and the read end of a pipe registered with it: where tests of waiting and waking start.
+// Use it as TEST_GROUP_BASE(Group, emio_test::PipeReaderGroup).
+struct PipeReaderGroup : public Utest {
+  emio::Executor executor;
+  FdPair pipe;          // pipe.second: the write end the test writes to
+  emio::PollFd source;  // pipe.first, registered for reading
+  void setup() override;
+};
 
 // A loopback address with the kernel's choice of port.
 emio::SocketAddress loopback_any_port();
