@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   }
   static emio_bench::EchoCounters counters;
   const emio_bench::ServerSetup setup{&driver, listener, options.connections, &counters};
-  const uint64_t deadline_ms = emio::monotonic_now_ms() + options.max_seconds * 1000u;
+  const uint64_t deadline_ms = emio::monotonic_now_ms() + uint64_t{options.max_seconds} * 1000u;
   if (std::strcmp(options.mode, "epoll") == 0 || std::strcmp(options.mode, "uring") == 0) {
     emio_bench::run_readiness_server(setup);
   } else {

@@ -40,19 +40,12 @@ Error parse_backend_choice(const char* text, BackendChoice& choice) {
 }
 
 bool backend_choice_compiled_in(BackendChoice choice) {
-  switch (choice) {
-    case BackendChoice::automatic:
-    case BackendChoice::epoll:
-      return true;
-    case BackendChoice::uring:
-    case BackendChoice::uring_sqpoll:
 #if defined(EMIO_BACKEND_URING)
-      return true;
+  (void)choice;
+  return true;
 #else
-      return false;
+  return choice != BackendChoice::uring && choice != BackendChoice::uring_sqpoll;
 #endif
-  }
-  return false;
 }
 
 }  // namespace emio

@@ -152,15 +152,15 @@ void ReadinessOperations::on_source_ready(void* context) {
   static_cast<ReadinessOperations*>(op.engine)->attempt(op);
 }
 
-Error ReadinessOperations::park(Operation& op) {
+Result<ScheduledIo*> ReadinessOperations::registration_of(Operation& op) {
   OpSource& source = *op.source;
-  if (source.registration.io != nullptr) return Error{};
+  if (source.registration.io != nullptr) return source.registration.io;
   // Registered at the first EAGAIN, not at attach: an unconnected TCP socket reports a (final) hang-up
   // to epoll, and a connect in progress reports nothing until it completes.
   Result<Registration> added = handle_.add_source(source.fd, Interest::readable | Interest::writable);
   if (!added.ok()) return added.error();
   source.registration = added.value();
-  return Error{};
+  return source.registration.io;
 }
 
 void ReadinessOperations::attempt(Operation& op) {
@@ -189,8 +189,9 @@ void ReadinessOperations::attempt(Operation& op) {
       if (!deliver_one(op, result)) return;
       continue;
     }
-    if (Error error = park(op); error.failed()) return ledger_->finish(op, result_of(error));
-    io = op.source->registration.io;
+    Result<ScheduledIo*> registered = registration_of(op);
+    if (!registered.ok()) return ledger_->finish(op, result_of(registered.error()));
+    io = registered.value();
     io->clear_readiness(seen);
     const ReadyEvent now = io->poll_ready(direction, Waker{on_source_ready, &op});
     if (now.shut_down) {

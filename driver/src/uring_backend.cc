@@ -496,7 +496,9 @@ UringBackend::Reaped UringBackend::reap(std::span<Event> events) {
 }
 
 void UringBackend::complete(const io_uring_cqe& cqe) {
-  Operation& op = *reinterpret_cast<Operation*>(static_cast<uintptr_t>(cqe.user_data & address_mask));
+  // The kernel hands back the record's own address, which user_data_of() put there.
+  Operation& op = *reinterpret_cast<Operation*>(  // NOLINT(performance-no-int-to-ptr)
+      static_cast<uintptr_t>(cqe.user_data & address_mask));
   if (op.kind == OpKind::accept_multishot || op.kind == OpKind::recv_multishot) return complete_multishot(op, cqe);
   int32_t result = cqe.res;
   if (op.kind == OpKind::timeout && result == -ETIME) result = 0;  // the time passed: that is success

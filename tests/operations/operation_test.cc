@@ -1,65 +1,21 @@
-// Completion operations: the same user code on every backend (the suite runs once per backend).
+// CompletionLog operations: the same user code on every backend (the suite runs once per backend).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <string_view>
 
-#include "emio/driver/driver.h"
-#include "emio/driver/operation.h"
-#include "emio/port/clock.h"
+#include "operations/operation_support.h"
 #include "support/allocation_counter.h"
-#include "support/check.h"
 #include "support/driver_fixture.h"
-#include "support/sockets.h"
 
 using emio::Operation;
 using emio::OpSource;
-
-namespace {
-
-constexpr uint64_t generous_deadline_ms = 20000;  // only reached when a completion is lost
-
-struct Completion {
-  int calls = 0;
-  int32_t result = 0;
-  static void on_complete(void* context) {
-    auto* self = static_cast<Completion*>(context);
-    self->calls += 1;
-  }
-  emio::Waker waker() { return emio::Waker{on_complete, this}; }
-};
-
-// Turns until `done` holds or the generous deadline passes; false on the deadline.
-template <typename Done>
-bool turn_until(emio::Driver& driver, Done done) {
-  const uint64_t give_up = emio::monotonic_now_ms() + generous_deadline_ms;
-  while (!done()) {
-    if (emio::monotonic_now_ms() > give_up || !driver.turn(100).ok()) return false;
-  }
-  return true;
-}
-
-std::span<std::byte> bytes_of(char* text, size_t size) { return {reinterpret_cast<std::byte*>(text), size}; }
-std::span<const std::byte> bytes_of(const char* text) {
-  return {reinterpret_cast<const std::byte*>(text), std::strlen(text)};
-}
-
-emio::Fd loopback_listener(sockaddr_in& address) {
-  emio::Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  address = sockaddr_in{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  CHECK_EQUAL(0, ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
-  CHECK_EQUAL(0, ::listen(listener.get(), 16));
-  CHECK_EQUAL(0, ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length));
-  return listener;
-}
-
-}  // namespace
+using emio_test::bytes_of;
+using emio_test::CompletionLog;
+using emio_test::PendingRecv;
+using emio_test::turn_until;
 
 TEST_GROUP(Operations) {
   emio::Driver driver;
@@ -71,20 +27,14 @@ TEST_GROUP(Operations) {
 };
 
 TEST(Operations, RecvCompletesWithTheBytesThePeerSent) {
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  OpSource source;
-  CHECK_OK(driver.attach(source, pair.first.get()));
-  char buffer[16] = {};
-  Operation recv;
-  Completion done;
-  emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), done.waker());
-  CHECK_OK(driver.submit(recv));
-  CHECK_EQUAL(5, ::write(pair.second.get(), "hello", 5));
-  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
-  CHECK_EQUAL(1, done.calls);
-  CHECK_EQUAL(5, recv.result);
-  STRCMP_EQUAL("hello", buffer);
-  CHECK_OK(driver.detach(source));
+  PendingRecv pending;
+  pending.start(driver);
+  CHECK_EQUAL(5, ::write(pending.pair.second.get(), "hello", 5));
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
+  CHECK_EQUAL(1, pending.done.calls);
+  CHECK_EQUAL(5, pending.recv.result);
+  STRCMP_EQUAL("hello", pending.buffer);
+  CHECK_OK(driver.detach(pending.source));
 }
 
 TEST(Operations, SendDeliversTheBytesToThePeer) {
@@ -92,7 +42,7 @@ TEST(Operations, SendDeliversTheBytesToThePeer) {
   OpSource source;
   CHECK_OK(driver.attach(source, pair.first.get()));
   Operation send;
-  Completion done;
+  CompletionLog done;
   emio::prepare_send(send, source, bytes_of("ping"), done.waker());
   CHECK_OK(driver.submit(send));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
@@ -112,8 +62,8 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
   char buffer[8] = {};
   Operation read;
   Operation write;
-  Completion read_done;
-  Completion write_done;
+  CompletionLog read_done;
+  CompletionLog write_done;
   emio::prepare_read(read, reader, bytes_of(buffer, sizeof buffer), read_done.waker());
   emio::prepare_write(write, writer, bytes_of("abc"), write_done.waker());
   CHECK_OK(driver.submit(read));
@@ -128,7 +78,7 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
 
 TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   sockaddr_in address{};
-  emio::Fd listener_fd = loopback_listener(address);
+  emio::Fd listener_fd = emio_test::loopback_listener(address);
   emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   OpSource listener;
   OpSource client;
@@ -137,8 +87,8 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   sockaddr_in peer{};
   Operation accept;
   Operation connect;
-  Completion accepted;
-  Completion connected;
+  CompletionLog accepted;
+  CompletionLog connected;
   emio::prepare_accept(accept, listener, reinterpret_cast<sockaddr*>(&peer), sizeof peer, accepted.waker());
   emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address,
                         connected.waker());
@@ -159,12 +109,12 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
 
 TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   sockaddr_in address{};
-  { emio::Fd closed_listener = loopback_listener(address); }  // the port is now closed
+  { emio::Fd closed_listener = emio_test::loopback_listener(address); }  // the port is now closed
   emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   OpSource client;
   CHECK_OK(driver.attach(client, client_fd.get()));
   Operation connect;
-  Completion done;
+  CompletionLog done;
   emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address, done.waker());
   CHECK_OK(driver.submit(connect));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
@@ -173,23 +123,17 @@ TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
 }
 
 TEST(Operations, RecvAfterThePeerClosedCompletesWithZeroBytes) {
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  OpSource source;
-  CHECK_OK(driver.attach(source, pair.first.get()));
-  char buffer[8];
-  Operation recv;
-  Completion done;
-  emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), done.waker());
-  CHECK_OK(driver.submit(recv));
-  pair.second.reset();
-  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
-  CHECK_EQUAL(0, recv.result);
-  CHECK_OK(driver.detach(source));
+  PendingRecv pending;
+  pending.start(driver);
+  pending.pair.second.reset();
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
+  CHECK_EQUAL(0, pending.recv.result);
+  CHECK_OK(driver.detach(pending.source));
 }
 
 TEST(Operations, TimeoutCompletesWithZero) {
   Operation timeout;
-  Completion done;
+  CompletionLog done;
   emio::prepare_timeout(timeout, 1000000, done.waker());  // 1 ms
   CHECK_OK(driver.submit(timeout));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
@@ -198,34 +142,28 @@ TEST(Operations, TimeoutCompletesWithZero) {
 }
 
 TEST(Operations, CancelledRecvCompletesOnceWithEcanceledAndTheCancelWithZero) {
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  OpSource source;
-  CHECK_OK(driver.attach(source, pair.first.get()));
-  char buffer[8];
-  Operation recv;
-  Operation cancel;
-  Completion recv_done;
-  Completion cancel_done;
-  emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), recv_done.waker());
-  CHECK_OK(driver.submit(recv));
+  PendingRecv pending;
+  pending.start(driver);
   CHECK(driver.turn(0).ok());  // the recv is now waiting for data
-  emio::prepare_cancel(cancel, recv, cancel_done.waker());
+  Operation cancel;
+  CompletionLog cancel_done;
+  emio::prepare_cancel(cancel, pending.recv, cancel_done.waker());
   CHECK_OK(driver.submit(cancel));
-  CHECK(turn_until(driver, [&] { return recv_done.calls > 0 && cancel_done.calls > 0; }));
-  CHECK_ERROR(emio::Error::from_errno(ECANCELED), recv.error());
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0 && cancel_done.calls > 0; }));
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
   CHECK_OK(cancel.error());
   // Data arriving later completes nothing a second time.
-  CHECK_EQUAL(3, ::write(pair.second.get(), "late", 3));
+  CHECK_EQUAL(3, ::write(pending.pair.second.get(), "late", 3));
   CHECK(driver.turn(0).ok());
-  CHECK_EQUAL(1, recv_done.calls);
+  CHECK_EQUAL(1, pending.done.calls);
   CHECK_EQUAL(0u, driver.operations_in_flight());
-  CHECK_OK(driver.detach(source));
+  CHECK_OK(driver.detach(pending.source));
 }
 
 TEST(Operations, CancelOfAnOperationNotInFlightSaysEnoent) {
   Operation idle;
   Operation cancel;
-  Completion done;
+  CompletionLog done;
   emio::prepare_cancel(cancel, idle, done.waker());
   CHECK_OK(driver.submit(cancel));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
@@ -235,8 +173,8 @@ TEST(Operations, CancelOfAnOperationNotInFlightSaysEnoent) {
 TEST(Operations, CancelledTimeoutCompletesWithEcanceled) {
   Operation timeout;
   Operation cancel;
-  Completion timeout_done;
-  Completion cancel_done;
+  CompletionLog timeout_done;
+  CompletionLog cancel_done;
   emio::prepare_timeout(timeout, 3600'000'000'000u, timeout_done.waker());  // an hour: only a cancel ends it
   CHECK_OK(driver.submit(timeout));
   CHECK(driver.turn(0).ok());
@@ -247,26 +185,17 @@ TEST(Operations, CancelledTimeoutCompletesWithEcanceled) {
 }
 
 TEST(Operations, ShutdownCompletesEveryInFlightOperationExactlyOnce) {
-  emio_test::FdPair pairs[3] = {emio_test::make_socketpair(SOCK_STREAM), emio_test::make_socketpair(SOCK_STREAM),
-                                emio_test::make_socketpair(SOCK_STREAM)};
-  OpSource sources[3];
-  Operation recvs[3];
-  Completion recv_done[3];
-  char buffers[3][8];
-  for (int i = 0; i < 3; ++i) {
-    CHECK_OK(driver.attach(sources[i], pairs[i].first.get()));
-    emio::prepare_recv(recvs[i], sources[i], bytes_of(buffers[i], sizeof buffers[i]), recv_done[i].waker());
-    CHECK_OK(driver.submit(recvs[i]));
-  }
+  PendingRecv pending[3];
+  for (PendingRecv& one : pending) one.start(driver);
   Operation timeout;
-  Completion timeout_done;
+  CompletionLog timeout_done;
   emio::prepare_timeout(timeout, 3600'000'000'000u, timeout_done.waker());
   CHECK_OK(driver.submit(timeout));
   CHECK(driver.turn(0).ok());
   driver.shutdown();
-  for (int i = 0; i < 3; ++i) {
-    CHECK_EQUAL(1, recv_done[i].calls);
-    CHECK_ERROR(emio::Error::from_errno(ECANCELED), recvs[i].error());
+  for (const PendingRecv& one : pending) {
+    CHECK_EQUAL(1, one.done.calls);
+    CHECK_ERROR(emio::Error::from_errno(ECANCELED), one.recv.error());
   }
   CHECK_EQUAL(1, timeout_done.calls);
   CHECK_EQUAL(0u, driver.operations_in_flight());
@@ -277,32 +206,27 @@ TEST(Operations, ShutdownCompletesEveryInFlightOperationExactlyOnce) {
 TEST(Operations, SubmitAfterShutdownIsRefusedAndNothingRuns) {
   driver.shutdown();
   Operation timeout;
-  Completion done;
+  CompletionLog done;
   emio::prepare_timeout(timeout, 1, done.waker());
   CHECK_ERROR(emio::Error::shut_down, driver.submit(timeout));
   CHECK_EQUAL(0, done.calls);
 }
 
 TEST(Operations, SecondReaderOnOneSourceIsRefusedWithEbusy) {
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  OpSource source;
-  CHECK_OK(driver.attach(source, pair.first.get()));
-  char buffer[8];
-  Operation first;
+  PendingRecv pending;
+  pending.start(driver);
   Operation second;
-  Completion done;
-  emio::prepare_recv(first, source, bytes_of(buffer, sizeof buffer), done.waker());
-  emio::prepare_recv(second, source, bytes_of(buffer, sizeof buffer), done.waker());
-  CHECK_OK(driver.submit(first));
+  CompletionLog done;
+  emio::prepare_recv(second, pending.source, bytes_of(pending.buffer, sizeof pending.buffer), done.waker());
   CHECK_ERROR(emio::Error::from_errno(EBUSY), driver.submit(second));
-  CHECK_ERROR(emio::Error::from_errno(EBUSY), driver.detach(source));
+  CHECK_ERROR(emio::Error::from_errno(EBUSY), driver.detach(pending.source));
   CHECK_EQUAL(1u, driver.operations_in_flight());
   driver.shutdown();  // completes the records before they go out of scope
 }
 
 TEST(Operations, InFlightOperationsNeverExceedTheCapacity) {
   Operation timeouts[9];
-  Completion done;
+  CompletionLog done;
   for (int i = 0; i < 8; ++i) {
     emio::prepare_timeout(timeouts[i], 3600'000'000'000u, done.waker());
     CHECK_OK(driver.submit(timeouts[i]));
@@ -315,7 +239,7 @@ TEST(Operations, InFlightOperationsNeverExceedTheCapacity) {
 
 TEST(Operations, SubmittingARecordInFlightSaysEalready) {
   Operation timeout;
-  Completion done;
+  CompletionLog done;
   emio::prepare_timeout(timeout, 3600'000'000'000u, done.waker());
   CHECK_OK(driver.submit(timeout));
   CHECK_ERROR(emio::Error::from_errno(EALREADY), driver.submit(timeout));
@@ -327,7 +251,7 @@ TEST(Operations, CloseClosesTheFdAndForgetsIt) {
   OpSource source;
   CHECK_OK(driver.attach(source, pair.first.release()));
   Operation close;
-  Completion done;
+  CompletionLog done;
   emio::prepare_close(close, source, done.waker());
   CHECK_OK(driver.submit(close));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
@@ -410,25 +334,6 @@ TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
 
 namespace {
 
-struct MultishotCollector {
-  int completions = 0;
-  bool more = false;
-  std::string_view last{};
-  char received[64] = {};
-  size_t received_bytes = 0;
-  Operation* op = nullptr;
-  static void on_complete(void* context) {
-    auto& self = *static_cast<MultishotCollector*>(context);
-    self.completions += 1;
-    self.more = self.op->more;
-    if (self.op->kind == emio::OpKind::recv_multishot && self.op->result > 0 &&
-        self.received_bytes + self.op->value() <= sizeof self.received) {
-      std::memcpy(self.received + self.received_bytes, self.op->buffer, self.op->value());
-      self.received_bytes += self.op->value();
-    }
-  }
-};
-
 emio::DriverConfig multishot_config() {
   emio::DriverConfig config = emio_test::driver_config(16, 16);
   config.operation_capacity = 8;
@@ -441,52 +346,9 @@ emio::DriverConfig multishot_config() {
 TEST(Operations, MultishotRecvDeliversEachChunkUntilTheStreamEnds) {
   emio::Driver multishot_driver;
   CHECK_OK(multishot_driver.init(multishot_config()));
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  OpSource source;
-  CHECK_OK(multishot_driver.attach(source, pair.first.get()));
-  Operation recv;
-  MultishotCollector collector;
-  collector.op = &recv;
-  emio::prepare_recv_multishot(recv, source, {MultishotCollector::on_complete, &collector});
-  CHECK_OK(multishot_driver.submit(recv));
-  for (int chunk = 0; chunk < 10; ++chunk) {
-    CHECK_EQUAL(1, ::write(pair.second.get(), &"0123456789"[chunk], 1));
-    CHECK(turn_until(multishot_driver, [&] { return collector.received_bytes == static_cast<size_t>(chunk + 1); }));
-    CHECK(collector.more);
-  }
-  STRCMP_EQUAL("0123456789", collector.received);
-  pair.second.reset();
-  CHECK(turn_until(multishot_driver, [&] { return !recv.in_flight(); }));
-  CHECK_FALSE(collector.more);
-  CHECK_EQUAL(0, recv.result);
-  CHECK_OK(multishot_driver.detach(source));
+  emio_test::expect_multishot_recv_until_end(multishot_driver, 10);
 }
 
 TEST(Operations, MultishotAcceptCompletesPerConnectionUntilCancelled) {
-  sockaddr_in address{};
-  emio::Fd listener_fd = loopback_listener(address);
-  OpSource listener;
-  CHECK_OK(driver.attach(listener, listener_fd.get()));
-  Operation accept;
-  MultishotCollector accepted;
-  accepted.op = &accept;
-  emio::prepare_accept_multishot(accept, listener, {MultishotCollector::on_complete, &accepted});
-  CHECK_OK(driver.submit(accept));
-  emio::Fd clients[2];
-  for (int i = 0; i < 2; ++i) {
-    clients[i].reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    CHECK_EQUAL(0, ::connect(clients[i].get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
-    CHECK(turn_until(driver, [&] { return accepted.completions == i + 1; }));
-    CHECK(accepted.more);
-    emio::Fd server_side(accept.result);
-    CHECK(server_side.valid());
-  }
-  Operation cancel;
-  Completion cancelled;
-  emio::prepare_cancel(cancel, accept, cancelled.waker());
-  CHECK_OK(driver.submit(cancel));
-  CHECK(turn_until(driver, [&] { return !accept.in_flight() && cancelled.calls == 1; }));
-  CHECK_EQUAL(3, accepted.completions);
-  CHECK_ERROR(emio::Error::from_errno(ECANCELED), accept.error());
-  CHECK_OK(driver.detach(listener));
+  emio_test::expect_multishot_accept_until_cancelled(driver, 2);
 }

@@ -7,6 +7,8 @@
 
 #include "emio/driver/handle.h"
 #include "emio/driver/operation.h"
+#include "emio/driver/scheduled_io.h"
+#include "emio/port/result.h"
 
 namespace emio {
 
@@ -32,7 +34,8 @@ class ReadinessOperations {
   static void on_source_ready(void* context);
   void attempt(Operation& op);
   void cancel(Operation& canceller);
-  Error park(Operation& op);
+  // The source's registration, made at the first EAGAIN.
+  Result<ScheduledIo*> registration_of(Operation& op);
   bool deliver_one(Operation& op, int32_t result);
 
   OperationLedger* ledger_ = nullptr;

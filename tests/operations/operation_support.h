@@ -1,0 +1,149 @@
+// What the completion-operation tests share: a completion log, turning until something happened, and
+// the usual set-ups (a recv in flight on a socketpair, a loopback listener).
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <span>
+
+#include "emio/driver/driver.h"
+#include "emio/driver/operation.h"
+#include "emio/port/clock.h"
+#include "support/check.h"
+#include "support/sockets.h"
+
+namespace emio_test {
+
+inline constexpr uint64_t generous_deadline_ms = 20000;  // only reached when a completion is lost
+
+// Counts the completions of `op` and keeps what they said, including the bytes a multishot receive
+// delivered while they were the caller's.
+struct CompletionLog {
+  const emio::Operation* op = nullptr;
+  int calls = 0;
+  bool more = false;
+  int32_t last_result = 0;
+  char received[256] = {};
+  size_t received_bytes = 0;
+
+  static void on_complete(void* context) {
+    auto& self = *static_cast<CompletionLog*>(context);
+    self.calls += 1;
+    if (self.op == nullptr) return;
+    self.more = self.op->more;
+    self.last_result = self.op->result;
+    const bool chunk = self.op->kind == emio::OpKind::recv_multishot && self.op->result > 0;
+    if (chunk && self.received_bytes + self.op->value() <= sizeof self.received) {
+      std::memcpy(self.received + self.received_bytes, self.op->buffer, self.op->value());
+      self.received_bytes += self.op->value();
+    }
+  }
+  emio::Waker waker() { return emio::Waker{on_complete, this}; }
+};
+
+// Turns until `done` holds or the generous deadline passes; false on the deadline.
+template <typename Done>
+bool turn_until(emio::Driver& driver, Done done) {
+  const uint64_t give_up = emio::monotonic_now_ms() + generous_deadline_ms;
+  while (!done()) {
+    if (emio::monotonic_now_ms() > give_up || !driver.turn(100).ok()) return false;
+  }
+  return true;
+}
+
+inline std::span<std::byte> bytes_of(char* text, size_t size) { return {reinterpret_cast<std::byte*>(text), size}; }
+inline std::span<const std::byte> bytes_of(const char* text) {
+  return {reinterpret_cast<const std::byte*>(text), std::strlen(text)};
+}
+
+// A listening TCP socket on 127.0.0.1; `address` gets its port.
+inline emio::Fd loopback_listener(sockaddr_in& address) {
+  emio::Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  address = sockaddr_in{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  CHECK_EQUAL(0, ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
+  CHECK_EQUAL(0, ::listen(listener.get(), 16));
+  CHECK_EQUAL(0, ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length));
+  return listener;
+}
+
+// A socketpair whose first end has a recv in flight (after start()). Stays put: the log points at it.
+struct PendingRecv {
+  FdPair pair = make_socketpair(SOCK_STREAM);
+  emio::OpSource source;
+  char buffer[16] = {};
+  emio::Operation recv;
+  CompletionLog done{&recv};
+
+  PendingRecv() = default;
+  PendingRecv(const PendingRecv&) = delete;
+  PendingRecv& operator=(const PendingRecv&) = delete;
+
+  void start(emio::Driver& driver) {
+    CHECK_OK(driver.attach(source, pair.first.get()));
+    emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), done.waker());
+    CHECK_OK(driver.submit(recv));
+  }
+};
+
+// Scenario: a multishot recv on a socketpair delivers `chunks` one-byte chunks (more than a small
+// buffer ring holds, if so configured), each with `more` set, then the end of the stream without it.
+inline void expect_multishot_recv_until_end(emio::Driver& driver, int chunks) {
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz";
+  CHECK(chunks < static_cast<int>(sizeof alphabet));
+  FdPair pair = make_socketpair(SOCK_STREAM);
+  emio::OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  emio::Operation recv;
+  CompletionLog log{&recv};
+  emio::prepare_recv_multishot(recv, source, log.waker());
+  CHECK_OK(driver.submit(recv));
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    CHECK_EQUAL(1, ::write(pair.second.get(), &alphabet[chunk], 1));
+    CHECK(turn_until(driver, [&] { return log.received_bytes == static_cast<size_t>(chunk + 1); }));
+    CHECK(log.more);
+  }
+  CHECK_EQUAL(0, std::strncmp(alphabet, log.received, static_cast<size_t>(chunks)));
+  pair.second.reset();  // end of stream: the last completion, with no more to follow
+  CHECK(turn_until(driver, [&] { return !recv.in_flight(); }));
+  CHECK_FALSE(log.more);
+  CHECK_EQUAL(0, recv.result);
+  CHECK_OK(driver.detach(source));
+}
+
+// Scenario: a multishot accept completes once per connection, with `more` set, until a cancel ends it.
+inline void expect_multishot_accept_until_cancelled(emio::Driver& driver, int connections) {
+  sockaddr_in address{};
+  emio::Fd listener_fd = loopback_listener(address);
+  emio::OpSource listener;
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  emio::Operation accept;
+  CompletionLog accepted{&accept};
+  emio::prepare_accept_multishot(accept, listener, accepted.waker());
+  CHECK_OK(driver.submit(accept));
+  for (int i = 0; i < connections; ++i) {
+    emio::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    CHECK_EQUAL(0, ::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
+    CHECK(turn_until(driver, [&] { return accepted.calls == i + 1; }));
+    CHECK(accepted.more);
+    emio::Fd server_side(accepted.last_result);
+    CHECK(server_side.valid());
+  }
+  emio::Operation cancel;
+  CompletionLog cancelled{&cancel};
+  emio::prepare_cancel(cancel, accept, cancelled.waker());
+  CHECK_OK(driver.submit(cancel));
+  CHECK(turn_until(driver, [&] { return !accept.in_flight() && cancelled.calls == 1; }));
+  CHECK_EQUAL(connections + 1, accepted.calls);
+  CHECK_FALSE(accepted.more);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), accept.error());
+  CHECK_OK(driver.detach(listener));
+}
+
+}  // namespace emio_test
