@@ -13,25 +13,29 @@ using emio::Error;
 
 namespace {
 
-enum ChildStatus : int { as_expected = 0, setup_failed = 10, wrong_error = 11 };
+enum ChildStatus : int { as_expected = 0, setup_failed = 10, wrong_error = 11, limit_unavailable = 12 };
 
-// Takes every descriptor the (lowered) limit leaves.
-bool exhaust_descriptors() {
+// Takes every descriptor the (lowered) limit leaves. valgrind refuses to lower the limit (EPERM).
+ChildStatus exhaust_descriptors() {
   const rlimit low{64, 64};
-  if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return false;
+  if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return limit_unavailable;
   while (::dup(STDERR_FILENO) >= 0) {
   }
-  return errno == EMFILE;
+  return errno == EMFILE ? as_expected : setup_failed;
 }
 
-// Runs `scenario` in a child and returns its exit status.
-int in_child(int (*scenario)()) {
+// Runs `scenario` in a child and checks that it saw EMFILE.
+void check_in_child(int (*scenario)()) {
   const pid_t child = ::fork();
   if (child == 0) ::_exit(scenario());
   int status = 0;
   CHECK_EQUAL(child, ::waitpid(child, &status, 0));
   CHECK(WIFEXITED(status));
-  return WEXITSTATUS(status);
+  if (WEXITSTATUS(status) == limit_unavailable) {
+    UT_PRINT("RLIMIT_NOFILE cannot be lowered here (valgrind): skipped");
+    return;
+  }
+  CHECK_EQUAL(as_expected, WEXITSTATUS(status));
 }
 
 int accept_out_of_descriptors() {
@@ -43,7 +47,8 @@ int accept_out_of_descriptors() {
   emio::Result<emio::SocketAddress> address = listener.value().local_address();
   if (!address.ok()) return setup_failed;
   emio::Result<emio::TcpStream> client = emio::TcpStream::connect_start(executor.handle(), address.value());
-  if (!client.ok() || !exhaust_descriptors()) return setup_failed;
+  if (!client.ok()) return setup_failed;
+  if (const ChildStatus exhausted = exhaust_descriptors(); exhausted != as_expected) return exhausted;
   // The connection waits in the backlog; accepting it needs a descriptor there is none of.
   const Error accepted = listener.value().try_accept().error();
   return accepted == Error::from_errno(EMFILE) ? as_expected : wrong_error;
@@ -52,7 +57,7 @@ int accept_out_of_descriptors() {
 int connect_out_of_descriptors() {
   emio::Executor executor;
   if (executor.init(emio_test::executor_config(0)).failed()) return setup_failed;
-  if (!exhaust_descriptors()) return setup_failed;
+  if (const ChildStatus exhausted = exhaust_descriptors(); exhausted != as_expected) return exhausted;
   const Error connected =
       emio::TcpStream::connect_start(executor.handle(), REQUIRE_VALUE(emio::SocketAddress::parse("127.0.0.1:9")))
           .error();
@@ -62,7 +67,7 @@ int connect_out_of_descriptors() {
 int pipe_out_of_descriptors() {
   emio::Executor executor;
   if (executor.init(emio_test::executor_config(0)).failed()) return setup_failed;
-  if (!exhaust_descriptors()) return setup_failed;
+  if (const ChildStatus exhausted = exhaust_descriptors(); exhausted != as_expected) return exhausted;
   return emio::Pipe::open(executor.handle()).error() == Error::from_errno(EMFILE) ? as_expected : wrong_error;
 }
 
@@ -70,12 +75,8 @@ int pipe_out_of_descriptors() {
 
 TEST_GROUP(FdLimit){};
 
-TEST(FdLimit, AcceptWithoutAFreeDescriptorReportsEmfile) {
-  CHECK_EQUAL(as_expected, in_child(accept_out_of_descriptors));
-}
+TEST(FdLimit, AcceptWithoutAFreeDescriptorReportsEmfile) { check_in_child(accept_out_of_descriptors); }
 
-TEST(FdLimit, ConnectWithoutAFreeDescriptorReportsEmfile) {
-  CHECK_EQUAL(as_expected, in_child(connect_out_of_descriptors));
-}
+TEST(FdLimit, ConnectWithoutAFreeDescriptorReportsEmfile) { check_in_child(connect_out_of_descriptors); }
 
-TEST(FdLimit, PipeWithoutAFreeDescriptorReportsEmfile) { CHECK_EQUAL(as_expected, in_child(pipe_out_of_descriptors)); }
+TEST(FdLimit, PipeWithoutAFreeDescriptorReportsEmfile) { check_in_child(pipe_out_of_descriptors); }
