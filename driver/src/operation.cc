@@ -104,6 +104,7 @@ Error OperationLedger::start(Operation& op) {
     *slot = &op;
   }
   op.result = 0;
+  op.cancel_requested = false;
   op.state = OpState::queued;
   op.previous = nullptr;
   op.next = head_;

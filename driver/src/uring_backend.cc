@@ -151,6 +151,7 @@ Error UringBackend::open(const BackendOptions& options) {
   if (Error error = open_ring(options, features); error.failed()) return error;
   Error error = open_buffer_ring(options.receive_buffers, features);
   if (error.ok()) error = open_file_table(options.uring.registered_file_capacity);
+  if (error.ok()) error = open_registered_buffers(options.uring.registered_buffers);
   if (error.failed()) close_ring();
   return error;
 }
@@ -241,6 +242,27 @@ Error UringBackend::open_file_table(uint32_t capacity) {
   return status < 0 ? Error::from_errno(-status) : Error{};
 }
 
+Error UringBackend::open_registered_buffers(std::span<const iovec> buffers) {
+  if (buffers.empty()) return Error{};
+  const int status = io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));
+  if (status < 0) return Error::from_errno(-status);
+  registered_buffers_ = buffers;
+  return Error{};
+}
+
+// The registered region that holds all of `op`'s buffer, or -1. A scan: a driver registers a few large
+// regions (a buffer pool), not one per operation.
+int UringBackend::registered_buffer_of(const Operation& op) const {
+  const auto* begin = static_cast<const std::byte*>(op.buffer);
+  for (size_t index = 0; index < registered_buffers_.size(); ++index) {
+    const auto* base = static_cast<const std::byte*>(registered_buffers_[index].iov_base);
+    if (begin >= base && begin + op.length <= base + registered_buffers_[index].iov_len) {
+      return static_cast<int>(index);
+    }
+  }
+  return -1;
+}
+
 Result<int32_t> UringBackend::register_file(int fd) {
   if (free_file_head_ < 0) return Error::from_errno(ENFILE);
   const int32_t slot = free_file_head_;
@@ -306,6 +328,9 @@ Error UringBackend::remove(int fd, Token token) {
 }
 
 Error UringBackend::submit(Operation& op) {
+  // A multishot target that the kernel ends at the same moment would otherwise be started again by
+  // complete_multishot, after the cancel found nothing to cancel.
+  if (op.kind == OpKind::cancel && op.target->in_flight()) op.target->cancel_requested = true;
   // The table's reference would keep the file open past the close: let it go first.
   if (op.kind == OpKind::close && op.source->fixed_file >= 0) {
     unregister_file(op.source->fixed_file);
@@ -351,10 +376,18 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
       break;
     // Offset -1: the file's current position, as read(2) and write(2) use (5.6 and later).
     case OpKind::read:
-      io_uring_prep_read(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1));
+      if (const int index = registered_buffer_of(op); index >= 0) {
+        io_uring_prep_read_fixed(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1), index);
+      } else {
+        io_uring_prep_read(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1));
+      }
       break;
     case OpKind::write:
-      io_uring_prep_write(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1));
+      if (const int index = registered_buffer_of(op); index >= 0) {
+        io_uring_prep_write_fixed(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1), index);
+      } else {
+        io_uring_prep_write(sqe, fd, op.buffer, op.length, static_cast<uint64_t>(-1));
+      }
       break;
     case OpKind::close:
       io_uring_prep_close(sqe, op.source->fd);
@@ -377,6 +410,7 @@ void UringBackend::cancel_operations() {
   {
     std::lock_guard<std::mutex> guard(submit_lock_);
     for (Operation* op = ledger_->first(); op != nullptr; op = op->next) {
+      op->cancel_requested = true;
       io_uring_sqe* sqe = next_sqe_locked();
       if (sqe == nullptr) break;
       io_uring_prep_cancel64(sqe, user_data_of(*op), 0);
@@ -522,8 +556,10 @@ void UringBackend::complete_multishot(Operation& op, const io_uring_cqe& cqe) {
   // A multishot operation also ends without an error: on CQ overflow, or early (liburing#805), or with
   // ENOBUFS when every provided buffer was taken (they are back by now). Carry on, unseen by the caller.
   const bool ended_early = !more && (delivered || cqe.res == -ENOBUFS);
-  if (ended_early && resubmit(op).ok()) return;
-  if (!more) ledger_->finish(op, delivered ? -ENOBUFS : cqe.res);
+  if (ended_early && !op.cancel_requested && resubmit(op).ok()) return;
+  if (more) return;
+  if (ended_early) return ledger_->finish(op, op.cancel_requested ? -ECANCELED : -ENOBUFS);
+  ledger_->finish(op, cqe.res);
 }
 
 Ready UringBackend::ready_of(const Event& event) {

@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "operations/operation_support.h"
 #include "support/check.h"
 #include "support/sockets.h"
@@ -97,6 +99,44 @@ TEST(UringBypass, AFullFileTableRefusesAttachWithEnfile) {
   CHECK_ERROR(emio::Error::from_errno(ENFILE), driver.attach(sources[8], pipes[8].first.get()));
   CHECK_OK(driver.detach(sources[0]));
   CHECK_OK(driver.attach(sources[8], pipes[8].first.get()));
+}
+
+namespace {
+alignas(4096) char registered_region[4096];
+}  // namespace
+
+TEST(UringBypass, ReadAndWriteThroughRegisteredBuffersMoveTheBytes) {
+  const iovec regions[] = {{registered_region, sizeof registered_region}};
+  emio::DriverConfig config = bypass_config(emio::BackendChoice::uring);
+  config.uring.registered_buffers = regions;
+  CHECK_OK(driver.init(config));
+  auto pipe = emio_test::make_pipe();
+  OpSource reader;
+  OpSource writer;
+  CHECK_OK(driver.attach(reader, pipe.first.get()));
+  CHECK_OK(driver.attach(writer, pipe.second.get()));
+  std::memcpy(registered_region, "fixed", 6);
+  Operation write;
+  Operation read;
+  CompletionLog written{&write};
+  CompletionLog read_back{&read};
+  emio::prepare_write(write, writer, {reinterpret_cast<std::byte*>(registered_region), 6}, written.waker());
+  emio::prepare_read(read, reader, {reinterpret_cast<std::byte*>(registered_region + 2048), 6}, read_back.waker());
+  CHECK_OK(driver.submit(write));
+  CHECK_OK(driver.submit(read));
+  CHECK(turn_until(driver, [&] { return written.calls == 1 && read_back.calls == 1; }));
+  CHECK_EQUAL(6, write.result);
+  CHECK_EQUAL(6, read.result);
+  STRCMP_EQUAL("fixed", registered_region + 2048);
+  CHECK_OK(driver.detach(reader));
+  CHECK_OK(driver.detach(writer));
+}
+
+TEST(UringBypass, RegisteringMemoryThatIsNotThereFailsInit) {
+  const iovec regions[] = {{nullptr, 4096}};
+  emio::DriverConfig config = bypass_config(emio::BackendChoice::uring);
+  config.uring.registered_buffers = regions;
+  CHECK(driver.init(config).failed());
 }
 
 #endif

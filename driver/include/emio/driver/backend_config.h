@@ -1,8 +1,11 @@
 // Which backend a Driver should run, and how io_uring is set up: the part of DriverConfig that the
-// backends read. Kept free of OS headers so that every build (and every example) can name the choices.
+// backends read. Kept free of backend headers so that every build (and every example) can name them.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <span>
 
 #include "emio/port/error.h"
 
@@ -35,6 +38,10 @@ struct UringOptions {
   // Kernel-bypass mode: a table of registered files that Driver::attach fills, so that operations
   // skip the kernel's fd lookup (IOSQE_FIXED_FILE). 0: no table.
   uint32_t registered_file_capacity = 0;
+  // Kernel-bypass mode: memory registered with the kernel at init (io_uring_register_buffers), so that
+  // read and write operations whose buffer lies inside one of these regions skip the kernel's page
+  // pinning (READ_FIXED, WRITE_FIXED). The caller's memory; it must outlive the driver.
+  std::span<const iovec> registered_buffers{};
 };
 
 // Buffers for multishot receives, fixed at init. On io_uring they form a provided buffer ring the kernel

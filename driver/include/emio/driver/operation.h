@@ -77,6 +77,8 @@ struct Operation {
   bool connect_started = false;  // readiness backends: connect() said EINPROGRESS
   // Multishot kinds: true in on_complete while further completions will follow; false on the last one.
   bool more = false;
+  // io_uring: a cancel was submitted for it, so a multishot operation that ends must not start again.
+  bool cancel_requested = false;
 
   // --- The driver's bookkeeping ---
   Operation* next = nullptr;  // in-flight list

@@ -93,6 +93,8 @@ class UringBackend {
   Error open_ring(const BackendOptions& options, const UringFeatures& features);
   Error open_buffer_ring(const ReceiveBufferOptions& options, const UringFeatures& features);
   Error open_file_table(uint32_t capacity);
+  Error open_registered_buffers(std::span<const iovec> buffers);
+  int registered_buffer_of(const Operation& op) const;
   void close_ring();
   void prepare(io_uring_sqe* sqe, Operation& op);
   Error resubmit(Operation& op);
@@ -122,6 +124,7 @@ class UringBackend {
   uint32_t buffer_count_ = 0;
   uint32_t buffer_size_ = 0;
   // Registered files: a free list of table slots, mmap'd at init (driver thread only).
+  std::span<const iovec> registered_buffers_{};
   int32_t* next_free_file_ = nullptr;
   int32_t free_file_head_ = -1;
   uint32_t file_capacity_ = 0;
