@@ -426,6 +426,12 @@ void UringBackend::cancel_operations() {
   }
 }
 
+bool UringBackend::submissions_pending() {
+  // Under the lock: other threads move the queue's tail while they add and remove sources.
+  std::lock_guard<std::mutex> guard(submit_lock_);
+  return io_uring_sq_ready(&ring_) > 0;
+}
+
 bool UringBackend::must_enter_to_reap() const {
   // Completions kept in the kernel after an overflow, or task work the kernel deferred to us, reach
   // the ring only through io_uring_enter.
@@ -486,7 +492,7 @@ Result<uint32_t> UringBackend::wait(std::span<Event> events, int timeout_ms) {
   const bool block = !reaped.any() && timeout_ms != 0;
   // Submissions queued since the last turn leave with this enter, together with the wait: one system
   // call for both. Something reaped and nothing to hand over: no system call at all.
-  const bool must_enter = block || !reaped.any() || io_uring_sq_ready(&ring_) > 0 || must_enter_to_reap();
+  const bool must_enter = block || !reaped.any() || submissions_pending() || must_enter_to_reap();
   if (must_enter) {
     if (Error error = enter(block ? 1 : 0, timeout_ms); error.failed()) return error;
   }

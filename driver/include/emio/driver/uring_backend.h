@@ -104,6 +104,7 @@ class UringBackend {
   Error arm_poll(int fd, Token token, Interest interest);
   Error enter(uint32_t min_complete, int timeout_ms);
   bool must_enter_to_reap() const;
+  bool submissions_pending();
   Reaped reap(std::span<Event> events);
   bool reap_one(const io_uring_cqe& cqe, Event* event);
   void complete(const io_uring_cqe& cqe);
