@@ -108,13 +108,20 @@ class Executor {
   // True once `task` has run to completion (callbacks: once run).
   bool is_done(TaskId task) const;
 
+  // The driver's Handle: what IO resources are opened with (TcpListener::bind(executor.handle(), ...)).
   Handle handle() { return driver_.handle(); }
+  // The driver itself, for its stats and completion operations; turn it only through this executor.
   Driver& driver() { return driver_; }
+  // The timers the loop fires; start caller-owned Timers here (executor thread only).
   TimerQueue& timers() { return timers_; }
+  // The coroutine frame pool, for its counters (frames_in_use, allocation_failures).
   FramePool& frame_pool() { return frame_pool_; }
+  // A spawner for other threads.
   RemoteSpawner remote() { return RemoteSpawner(this); }
+  // The backend the driver runs: "epoll" or "uring".
   const char* backend_name() { return driver_.backend_name(); }
   const ExecutorStats& stats() const { return stats_; }
+  // Tasks spawned and not yet finished (callbacks not yet run included), out of task_capacity().
   uint32_t live_tasks() const { return live_tasks_; }
   uint32_t task_capacity() const { return task_capacity_; }
 

@@ -102,8 +102,10 @@ class PollFd {
   Error close();
   bool is_open() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
+  // Token and ScheduledIo of the registration: for IoWatch, emio::ready() and readiness snapshots.
   Registration registration() const { return registration_; }
   ScheduledIo& io() const { return *registration_.io; }
+  // The driver handle it was registered with (accepted connections are registered with it too).
   Handle handle() const { return handle_; }
 
   // Runs `syscall()` (which returns ssize_t and sets errno) once, retrying EINTR. EAGAIN/EWOULDBLOCK

@@ -109,6 +109,7 @@ class ConnectOp {
 class TcpStream : public StreamSocket {
  public:
   using StreamSocket::StreamSocket;
+  // The address family a TcpStream connects to and a TcpListener binds: IPv4 or IPv6.
   static bool accepts(const SocketAddress& address) { return address.is_ip(); }
 
   // Starts a non-blocking connect; the stream is registered (readable | writable) and becomes writable
@@ -128,10 +129,12 @@ struct UnixStreamPair;
 class UnixStream : public StreamSocket {
  public:
   using StreamSocket::StreamSocket;
+  // Unix-domain addresses only.
   static bool accepts(const SocketAddress& address) { return address.is_unix(); }
 
   // As TcpStream::connect_start, for a Unix-domain address (EINVAL otherwise; ENOENT: no such socket).
   static Result<UnixStream> connect_start(Handle handle, const SocketAddress& address);
+  // Awaitable: Result<UnixStream>, connected, or ENOENT / ECONNREFUSED and the like.
   static ConnectOp<UnixStream> connect(const SocketAddress& address) { return ConnectOp<UnixStream>(address); }
   // Two connected streams (socketpair), both registered.
   static Result<UnixStreamPair> pair(Handle handle);
