@@ -501,8 +501,8 @@ Result<uint32_t> UringBackend::wait(std::span<Event> events, int timeout_ms) {
 }
 
 UringBackend::Reaped UringBackend::busy_poll(std::span<Event> events) {
-  // Completions land in the shared ring without our help (task work runs when the kernel interrupts
-  // this thread, or on the SQPOLL thread): look for them for a bounded time before sleeping.
+  // Completions the kernel posts land in the shared ring without a system call of ours; those that wait
+  // for our task work (COOP_TASKRUN) raise IORING_SQ_TASKRUN, which ends the spin. Look for a bounded time.
   const uint64_t give_up_ns = monotonic_now_ns() + uint64_t{busy_poll_budget_us_} * 1000u;
   Reaped reaped;
   while (!reaped.any() && monotonic_now_ns() < give_up_ns && !must_enter_to_reap()) reaped = reap(events);
