@@ -28,6 +28,8 @@ Waker waker_of(TaskSlot& slot) { return Waker{&Executor::wake_slot, &slot}; }
 }  // namespace detail
 
 Executor::~Executor() {
+  // First, so that no operation the kernel still holds points into a coroutine frame destroyed below.
+  if (driver_started_) driver_.shutdown();
   destroy_tasks();
   frame_pool_.uninstall();
   delete[] slots_;
@@ -38,6 +40,7 @@ Error Executor::init(const ExecutorConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
   if (config.task_capacity == 0 || config.inbox_capacity == 0) return Error::no_storage;
   if (Error error = driver_.init(config.driver); error.failed()) return error;
+  driver_started_ = true;
   if (Error error = timers_.init(config.timer_capacity); error.failed()) return error;
   if (Error error = init_tables(config); error.failed()) return error;
   if (config.frame_count > 0) {

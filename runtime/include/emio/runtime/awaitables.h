@@ -143,9 +143,22 @@ class TimeoutOp {
   bool expired_ = false;
 };
 
+// Whether an operation can be abandoned at once (its cancel() forgets everything). Operations the kernel
+// holds until they complete (CompletionOp) say `static constexpr bool cancellable = false`.
+template <typename Op>
+constexpr bool cancellable_at_once() {
+  if constexpr (requires { Op::cancellable; }) {
+    return Op::cancellable;
+  } else {
+    return true;
+  }
+}
+
 template <Pollable Op>
 TimeoutOp<Op> with_timeout(uint32_t timeout_ms, Op operation) {
   static_assert(std::is_constructible_v<typename Op::Output, Error>, "with_timeout needs an Output built from Error");
+  static_assert(cancellable_at_once<Op>(),
+                "this operation cannot be abandoned when the deadline passes: race a timeout operation instead");
   return TimeoutOp<Op>(timeout_ms, std::move(operation));
 }
 

@@ -74,8 +74,9 @@ class Executor {
   Executor() = default;
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
-  // Destroys every coroutine still alive (their awaiters cancel their wakers and timers), then the
-  // timers and the driver.
+  // Shuts the driver down (every waiter wakes, every in-flight completion operation completes with
+  // ECANCELED), destroys every coroutine still alive (their awaiters cancel their wakers and timers),
+  // then the timers and the driver. IO resources, Timers and IoWatches must not outlive the executor.
   ~Executor();
 
   // Initialises the driver (config.driver), the timer heap, the task table, the inbox and the frame pool,
@@ -165,6 +166,7 @@ class Executor {
   uint32_t live_tasks_ = 0;
   ExecutorStats stats_;
   std::atomic<bool> stop_requested_{false};
+  bool driver_started_ = false;  // the driver's init succeeded, even if a later step failed
   bool initialised_ = false;
 
   // The inbox: a ring guarded by inbox_lock_, filled by RemoteSpawner, drained by the executor.

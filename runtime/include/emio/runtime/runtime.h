@@ -3,6 +3,7 @@
 
 #include "emio/runtime/address.h"
 #include "emio/runtime/awaitables.h"
+#include "emio/runtime/completion.h"
 #include "emio/runtime/datagram.h"
 #include "emio/runtime/errors.h"
 #include "emio/runtime/executor.h"
