@@ -32,31 +32,39 @@ Executor::~Executor() {
   if (driver_started_) driver_.shutdown();
   destroy_tasks();
   frame_pool_.uninstall();
-  delete[] slots_;
-  delete[] inbox_;
+  delete[] owned_slots_;
+  delete[] owned_inbox_;
 }
 
 Error Executor::init(const ExecutorConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
-  if (config.task_capacity == 0 || config.inbox_capacity == 0) return Error::no_storage;
   if (Error error = driver_.init(config.driver); error.failed()) return error;
   driver_started_ = true;
-  if (Error error = timers_.init(config.timer_capacity); error.failed()) return error;
+  const Error timers =
+      config.timer_storage.empty() ? timers_.init(config.timer_capacity) : timers_.init(config.timer_storage);
+  if (timers.failed()) return timers;
   if (Error error = init_tables(config); error.failed()) return error;
-  if (config.frame_count > 0) {
-    if (Error error = frame_pool_.init(config.frame_size_bytes, config.frame_count); error.failed()) return error;
-    if (Error error = frame_pool_.install(); error.failed()) return error;
-  }
+  if (Error error = init_frames(config); error.failed()) return error;
   initialised_ = true;
   return Error{};
 }
 
 Error Executor::init_tables(const ExecutorConfig& config) {
-  slots_ = new (std::nothrow) detail::TaskSlot[config.task_capacity];
-  inbox_ = new (std::nothrow) InboxEntry[config.inbox_capacity];
-  if (slots_ == nullptr || inbox_ == nullptr) return Error::no_storage;
-  task_capacity_ = config.task_capacity;
-  inbox_capacity_ = config.inbox_capacity;
+  std::span<detail::TaskSlot> tasks = config.task_storage;
+  if (tasks.empty() && config.task_capacity > 0) {
+    owned_slots_ = new (std::nothrow) detail::TaskSlot[config.task_capacity];
+    if (owned_slots_ != nullptr) tasks = std::span(owned_slots_, config.task_capacity);
+  }
+  std::span<InboxEntry> inbox = config.inbox_storage;
+  if (inbox.empty() && config.inbox_capacity > 0) {
+    owned_inbox_ = new (std::nothrow) InboxEntry[config.inbox_capacity];
+    if (owned_inbox_ != nullptr) inbox = std::span(owned_inbox_, config.inbox_capacity);
+  }
+  if (tasks.empty() || inbox.empty()) return Error::no_storage;
+  slots_ = tasks.data();
+  task_capacity_ = static_cast<uint32_t>(tasks.size());
+  inbox_ = inbox.data();
+  inbox_capacity_ = static_cast<uint32_t>(inbox.size());
   for (uint32_t i = 0; i < task_capacity_; ++i) {
     slots_[i].executor = this;
     slots_[i].runnable.run = &Executor::run_slot;
@@ -64,6 +72,14 @@ Error Executor::init_tables(const ExecutorConfig& config) {
   }
   free_head_ = 0;
   return Error{};
+}
+
+Error Executor::init_frames(const ExecutorConfig& config) {
+  if (config.frame_count == 0) return Error{};
+  const Error pool = config.frame_storage.empty() ? frame_pool_.init(config.frame_size_bytes, config.frame_count)
+                                                  : frame_pool_.init(config.frame_storage, config.frame_size_bytes);
+  if (pool.failed()) return pool;
+  return frame_pool_.install();
 }
 
 void Executor::destroy_tasks() {

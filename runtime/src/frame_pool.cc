@@ -19,23 +19,36 @@ FramePool*& owner_of(void* frame) {
 FramePool::~FramePool() {
   uninstall();
   assert(frames_in_use_ == 0 && "a coroutine frame outlived its pool");
-  ::operator delete[](storage_, std::align_val_t{header_bytes});
+  ::operator delete[](owned_storage_, std::align_val_t{header_bytes});
 }
 
 Error FramePool::init(uint32_t frame_size_bytes, uint32_t frame_count) {
   if (storage_ != nullptr) return Error::from_errno(EALREADY);
   if (frame_size_bytes == 0 || frame_count == 0) return Error::no_storage;
-  // Round the frame up so that every block keeps the header's (maximal) alignment.
-  frame_size_bytes_ = static_cast<uint32_t>((frame_size_bytes + header_bytes - 1) / header_bytes * header_bytes);
-  frame_count_ = frame_count;
-  storage_ = static_cast<std::byte*>(
-      ::operator new[](block_bytes() * frame_count, std::align_val_t{header_bytes}, std::nothrow));
-  if (storage_ == nullptr) return Error::no_storage;
-  for (uint32_t i = frame_count; i > 0; --i) {
+  const size_t bytes = block_bytes_for(frame_size_bytes) * frame_count;
+  owned_storage_ = static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{header_bytes}, std::nothrow));
+  if (owned_storage_ == nullptr) return Error::no_storage;
+  return init(std::span<std::byte>(owned_storage_, bytes), frame_size_bytes);
+}
+
+Error FramePool::init(std::span<std::byte> storage, uint32_t frame_size_bytes) {
+  if (storage_ != nullptr) return Error::from_errno(EALREADY);
+  const size_t block = block_bytes_for(frame_size_bytes);
+  const bool aligned = reinterpret_cast<uintptr_t>(storage.data()) % header_bytes == 0;
+  if (frame_size_bytes == 0 || storage.size() < block || !aligned) return Error::no_storage;
+  // Every block keeps the header's (maximal) alignment: the frame size is rounded up to it.
+  frame_size_bytes_ = static_cast<uint32_t>(block - header_bytes);
+  frame_count_ = static_cast<uint32_t>(storage.size() / block);
+  storage_ = storage.data();
+  link_free_blocks();
+  return Error{};
+}
+
+void FramePool::link_free_blocks() {
+  for (uint32_t i = frame_count_; i > 0; --i) {
     auto* block = new (storage_ + (i - 1) * block_bytes()) FreeBlock{free_list_};
     free_list_ = block;
   }
-  return Error{};
 }
 
 void* FramePool::allocate(size_t size) {

@@ -5,7 +5,9 @@
 
 #include "emio/runtime/executor.h"
 #include "runtime/runtime_fixture.h"
+#include "support/allocation_counter.h"
 #include "support/check.h"
+#include "support/driver_fixture.h"
 
 using emio::Executor;
 using emio::TaskId;
@@ -30,6 +32,11 @@ struct Step {
 void set_flag(void* context) { *static_cast<bool*>(context) = true; }
 void stop_executor(void* context) { static_cast<Executor*>(context)->stop(); }
 bool flag_is_set(void* context) { return *static_cast<bool*>(context); }
+
+emio::Task<> sleep_briefly(bool& done) {
+  emio::Error slept = co_await emio::sleep_ms(1);
+  done = slept.ok();
+}
 
 }  // namespace
 
@@ -175,4 +182,22 @@ TEST(Executor, RemoteSpawnsWaitInTheInboxWhileTheTaskTableIsFull) {
   CHECK_EQUAL(1, runs);
   CHECK_OK(small.run_once(0));
   CHECK_EQUAL(2, runs);
+}
+
+TEST(Executor, InitOnCallerStorageAllocatesNothing) {
+  static emio::DriverStorage<16, 8> driver_storage;
+  static emio::ExecutorStorage<8, 4, 1024, 2, 4> storage;
+  emio::DriverConfig driver = driver_storage.config();
+  driver.backend = emio_test::current_backend;
+  bool done = false;
+  const uint64_t before = emio_test::allocations_so_far();
+  {
+    Executor fixed;  // the group's executor has no frame pool, so this one may install its own
+    CHECK_OK(fixed.init(storage.config(driver)));
+    CHECK_EQUAL(8u, fixed.task_capacity());
+    CHECK_EQUAL(2u, fixed.frame_pool().frame_count());
+    emio_test::run_to_completion(fixed, REQUIRE_VALUE(fixed.spawn(sleep_briefly(done))));
+  }
+  CHECK_EQUAL(0u, emio_test::allocations_so_far() - before);
+  CHECK(done);
 }

@@ -14,8 +14,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <span>
 
 #include "emio/driver/driver.h"
 #include "emio/runtime/frame_pool.h"
@@ -25,6 +27,15 @@
 
 namespace emio {
 
+namespace detail {
+// A task not yet in a slot: a callback, or a coroutine's frame. Public for ExecutorStorage only.
+struct InboxEntry {
+  void (*callback)(void* context) = nullptr;
+  void* context = nullptr;
+  Task<>::CoroutineHandle coroutine{};
+};
+}  // namespace detail
+
 struct ExecutorConfig {
   DriverConfig driver{};
   uint32_t task_capacity = 64;       // tasks alive at once: callbacks waiting to run and coroutines
@@ -32,6 +43,41 @@ struct ExecutorConfig {
   uint32_t frame_size_bytes = 1024;  // the largest coroutine frame (the compiler decides each frame's size)
   uint32_t frame_count = 32;         // coroutine frames alive at once, nested Tasks included; 0: no coroutines
   uint32_t inbox_capacity = 32;      // spawns from other threads not yet taken by the executor
+  // Caller storage (static arrays, see ExecutorStorage). A non-empty span is used instead of an
+  // allocation, and its size replaces the matching capacity above.
+  std::span<detail::TaskSlot> task_storage{};
+  std::span<Timer*> timer_storage{};
+  std::span<std::byte> frame_storage{};  // FramePool::block_bytes_for(frame_size_bytes) per frame, aligned
+  std::span<detail::InboxEntry> inbox_storage{};
+};
+
+// Static storage for an executor, for builds that use no heap at all (with DriverStorage):
+//   static emio::DriverStorage<64, 32> driver_storage;
+//   static emio::ExecutorStorage<32, 32, 1024, 16> storage;
+//   executor.init(storage.config(driver_storage.config()));
+template <uint32_t TaskCapacity, uint32_t TimerCapacity, uint32_t FrameSizeBytes, uint32_t FrameCount,
+          uint32_t InboxCapacity = 16>
+struct ExecutorStorage {
+  static_assert(TaskCapacity > 0 && TimerCapacity > 0 && InboxCapacity > 0);
+  static_assert(FrameCount == 0 || FrameSizeBytes > 0);
+  static constexpr size_t frame_bytes = FramePool::block_bytes_for(FrameSizeBytes) * FrameCount;
+
+  detail::TaskSlot tasks[TaskCapacity];
+  Timer* timers[TimerCapacity];
+  alignas(FramePool::header_bytes) std::byte frames[frame_bytes > 0 ? frame_bytes : 1];
+  detail::InboxEntry inbox[InboxCapacity];
+
+  ExecutorConfig config(const DriverConfig& driver) {
+    ExecutorConfig config;
+    config.driver = driver;
+    config.frame_size_bytes = FrameSizeBytes;
+    config.frame_count = FrameCount;
+    config.task_storage = tasks;
+    config.timer_storage = timers;
+    if (FrameCount > 0) config.frame_storage = std::span<std::byte>(frames, frame_bytes);
+    config.inbox_storage = inbox;
+    return config;
+  }
 };
 
 // Names a spawned task; stays meaningful after the task ends (the slot's generation moves on).
@@ -80,7 +126,8 @@ class Executor {
   ~Executor();
 
   // Initialises the driver (config.driver), the timer heap, the task table, the inbox and the frame pool,
-  // which it installs for emio::Task (EBUSY if another executor's pool is installed).
+  // which it installs for emio::Task (EBUSY if another executor's pool is installed). Each table comes
+  // from the config's storage span when given (no heap), else from one allocation.
   // Errors: EALREADY if initialised; Error::no_storage for a zero capacity or a failed allocation; the
   // driver's errors.
   Error init(const ExecutorConfig& config);
@@ -135,12 +182,7 @@ class Executor {
   friend class RemoteSpawner;
   friend Waker detail::waker_of(detail::TaskSlot& slot);
 
-  // A task not yet in a slot: a callback, or a coroutine's frame.
-  struct InboxEntry {
-    void (*callback)(void* context) = nullptr;
-    void* context = nullptr;
-    Task<>::CoroutineHandle coroutine{};
-  };
+  using InboxEntry = detail::InboxEntry;
 
   static void run_slot(Runnable& runnable);
   static void wake_slot(void* slot);
@@ -154,6 +196,7 @@ class Executor {
   void drain_inbox();
   void run_ready();
   Error init_tables(const ExecutorConfig& config);
+  Error init_frames(const ExecutorConfig& config);
   void destroy_tasks();
 
   Driver driver_;
@@ -161,6 +204,7 @@ class Executor {
   FramePool frame_pool_;
   ReadyQueue ready_;
   detail::TaskSlot* slots_ = nullptr;
+  detail::TaskSlot* owned_slots_ = nullptr;  // slots_ when init allocated it
   uint32_t task_capacity_ = 0;
   uint32_t free_head_ = 0;
   uint32_t live_tasks_ = 0;
@@ -172,6 +216,7 @@ class Executor {
   // The inbox: a ring guarded by inbox_lock_, filled by RemoteSpawner, drained by the executor.
   std::mutex inbox_lock_;
   InboxEntry* inbox_ = nullptr;
+  InboxEntry* owned_inbox_ = nullptr;  // inbox_ when init allocated it
   uint32_t inbox_capacity_ = 0;
   uint32_t inbox_head_ = 0;
   uint32_t inbox_size_ = 0;

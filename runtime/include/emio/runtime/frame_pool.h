@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <span>
 
 #include "emio/port/error.h"
 
@@ -31,9 +32,17 @@ class FramePool {
   FramePool& operator=(const FramePool&) = delete;
   ~FramePool();
 
+  // Bytes one block takes for frames of up to `frame_size_bytes`: what caller storage needs per frame.
+  static constexpr size_t block_bytes_for(uint32_t frame_size_bytes) {
+    return header_bytes + (frame_size_bytes + header_bytes - 1) / header_bytes * header_bytes;
+  }
+
   // Makes the one allocation: `frame_count` blocks for frames of up to `frame_size_bytes` each.
   // Errors: EALREADY if initialised, Error::no_storage for a zero size or count or a failed allocation.
   Error init(uint32_t frame_size_bytes, uint32_t frame_count);
+  // Uses caller storage (ExecutorStorage has it): as many blocks as fit, aligned to header_bytes.
+  // Errors: EALREADY; Error::no_storage for a zero size, room for no block, or a misaligned span.
+  Error init(std::span<std::byte> storage, uint32_t frame_size_bytes);
 
   // A block for a frame of `size` bytes, or nullptr when the pool is exhausted or `size` is too big.
   void* allocate(size_t size);
@@ -58,8 +67,10 @@ class FramePool {
   };
 
   size_t block_bytes() const { return header_bytes + frame_size_bytes_; }
+  void link_free_blocks();
 
   std::byte* storage_ = nullptr;
+  std::byte* owned_storage_ = nullptr;  // what init(size, count) allocated; freed by the destructor
   uint32_t frame_size_bytes_ = 0;
   uint32_t frame_count_ = 0;
   mutable std::mutex lock_;  // guards free_list_ and frames_in_use_
