@@ -30,12 +30,15 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 
 }  // namespace
 
+// A byte stream: a short transfer drained the direction (see PollFd::try_io).
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
-  return source_.try_io(Direction::read, [&] { return ::recv(fd(), buffer.data(), buffer.size(), 0); });
+  return source_.try_io(
+      Direction::read, [&] { return ::recv(fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
 }
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
-  return source_.try_io(Direction::write, [&] { return ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL); });
+  return source_.try_io(
+      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL); }, data.size());
 }
 
 Error StreamSocket::shutdown_write() {

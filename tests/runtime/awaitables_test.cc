@@ -28,6 +28,15 @@ Task<> await_readiness(emio::Registration registration, emio::ReadyEvent& seen, 
   if (event.ok()) seen = event.value();
 }
 
+// Awaits an IoOp whose attempt only counts how often it was made and reports would_block until told.
+emio::Task<> count_attempts(emio::Registration registration, int& attempts, bool& succeed) {
+  Result<size_t> outcome = co_await emio::make_io_op<Result<size_t>>(registration, emio::Direction::read, [&] {
+    attempts += 1;
+    return succeed ? Result<size_t>(size_t{1}) : Result<size_t>(emio::would_block);
+  });
+  (void)outcome;
+}
+
 }  // namespace
 
 TEST_GROUP_BASE(Awaitables, emio_test::PipeReaderGroup){};
@@ -111,4 +120,16 @@ TEST(Awaitables, ReadinessOfARemovedRegistrationIsStale) {
   Result<emio::TaskId> task = executor.spawn(await_readiness(removed, seen, outcome));
   emio_test::run_to_completion(executor, task);
   CHECK_ERROR(emio::Error::stale_token, outcome);
+}
+
+TEST(Awaitables, IoAwaitOnASourceNotReadyParksWithoutAnAttempt) {
+  int attempts = 0;
+  bool succeed = false;
+  CHECK(executor.spawn(count_attempts(source.registration(), attempts, succeed)).ok());
+  CHECK_OK(executor.run_once(0));
+  CHECK_EQUAL(0, attempts);  // no system call just to hear EAGAIN
+  succeed = true;
+  CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));
+  for (int round = 0; round < 1000 && attempts == 0; ++round) CHECK_OK(executor.run_once(100));
+  CHECK_EQUAL(1, attempts);
 }

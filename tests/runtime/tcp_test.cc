@@ -93,12 +93,14 @@ TEST_GROUP(Tcp) {
   }
   // Polls `stream.try_read` until it stops saying would_block.
   Result<size_t> read_when_ready(TcpStream & stream, std::span<std::byte> buffer) {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      Result<size_t> got = stream.try_read(buffer);
-      if (!emio::is_would_block(got)) return got;
-      CHECK_OK(executor.run_once(100));
-    }
-    return emio::timed_out;
+    return emio_test::retry_while_would_block(executor, [&] { return stream.try_read(buffer); });
+  }
+  bool readable(const TcpStream& stream) {
+    return stream.registration().io->readiness(emio::Direction::read).ready.is_readable();
+  }
+  void wait_until_readable(const TcpStream& stream) {
+    for (int attempt = 0; attempt < 1000 && !readable(stream); ++attempt) CHECK_OK(executor.run_once(100));
+    CHECK(readable(stream));
   }
 };
 
@@ -189,13 +191,36 @@ TEST(Tcp, ReadingUntilWouldBlockClearsReadiness) {
   TcpStream server;
   connect_pair(client, server);
   CHECK_EQUAL(5u, REQUIRE_VALUE(client.try_write(emio_test::bytes_of("hello"))));
-  auto readable = [&] { return server.registration().io->readiness(emio::Direction::read).ready.is_readable(); };
-  for (int attempt = 0; attempt < 1000 && !readable(); ++attempt) CHECK_OK(executor.run_once(100));
+  wait_until_readable(server);
+  std::byte buffer[5];
+  CHECK_EQUAL(5u, REQUIRE_VALUE(server.try_read(buffer)));
+  CHECK(readable(server));  // the buffer was filled: more may wait, nobody has seen EAGAIN yet
+  CHECK_ERROR(emio::would_block, server.try_read(buffer).error());
+  CHECK_FALSE(readable(server));
+}
+
+TEST(Tcp, ShortReadClearsReadinessWithoutAnotherSystemCall) {
+  TcpStream client;
+  TcpStream server;
+  connect_pair(client, server);
+  CHECK_EQUAL(5u, REQUIRE_VALUE(client.try_write(emio_test::bytes_of("hello"))));
+  wait_until_readable(server);
   std::byte buffer[8];
   CHECK_EQUAL(5u, REQUIRE_VALUE(server.try_read(buffer)));
-  CHECK(readable());  // data read, but nobody has seen EAGAIN yet
-  CHECK_ERROR(emio::would_block, server.try_read(buffer).error());
-  CHECK_FALSE(readable());
+  CHECK_FALSE(readable(server));  // fewer bytes than asked for: the receive queue is empty
+}
+
+TEST(Tcp, DataArrivingAfterAShortReadMakesTheStreamReadableAgain) {
+  TcpStream client;
+  TcpStream server;
+  connect_pair(client, server);
+  CHECK_EQUAL(5u, REQUIRE_VALUE(client.try_write(emio_test::bytes_of("hello"))));
+  wait_until_readable(server);
+  std::byte buffer[8];
+  CHECK_EQUAL(5u, REQUIRE_VALUE(server.try_read(buffer)));
+  CHECK_EQUAL(3u, REQUIRE_VALUE(client.try_write(emio_test::bytes_of("abc"))));
+  wait_until_readable(server);
+  CHECK_EQUAL(3u, REQUIRE_VALUE(server.try_read(buffer)));
 }
 
 TEST(Tcp, NodelayCanBeSet) {

@@ -42,19 +42,22 @@ class IoOp {
 
   bool poll(PollContext& context) {
     waiting_ = false;
-    // A few rounds cover an event that lands between the attempt and the waker store; past them the
-    // source reports a readiness the operation cannot use (a final state with EAGAIN), so look again
-    // next iteration instead of spinning here.
+    // Readiness first, as Tokio's poll_read does: a direction known not to be ready parks without a
+    // system call that would only say EAGAIN again (a fresh registration learns its state from the
+    // event the next turn brings). An attempt that meets EAGAIN clears the readiness it saw, so the
+    // next round parks. A few rounds cover an event that lands between the attempt and the waker
+    // store; past them the source reports a readiness the operation cannot use (a final state with
+    // EAGAIN), so look again next iteration instead of spinning here.
     for (int round = 0; round < 3; ++round) {
       if (!is_live(registration_)) return finish(Error::stale_token);
-      output_.emplace(attempt_());
-      if (!is_would_block(*output_)) return true;
       const ReadyEvent event = registration_.io->poll_ready(direction_, context.waker);
       if (event.shut_down) return finish(Error::shut_down);
       if (!event.is_ready()) {
         waiting_ = true;
         return false;
       }
+      output_.emplace(attempt_());
+      if (!is_would_block(*output_)) return true;
     }
     context.waker.wake();
     return false;
@@ -110,15 +113,20 @@ class PollFd {
 
   // Runs `syscall()` (which returns ssize_t and sets errno) once, retrying EINTR. EAGAIN/EWOULDBLOCK
   // clears the `direction` readiness seen before the call and returns would_block.
+  // `drained_below` is for byte streams (TCP, Unix stream sockets): a transfer shorter than it (the
+  // buffer's size) emptied the receive queue or filled the send queue, so the readiness it saw is cleared
+  // at once and the next await parks without a system call that would only say EAGAIN (Tokio does the
+  // same). Never for datagrams, where a short read is one small datagram with more queued behind it.
   template <typename Syscall>
-  Result<size_t> try_io(Direction direction, Syscall&& syscall) {
+  Result<size_t> try_io(Direction direction, Syscall&& syscall, size_t drained_below = 0) {
     const ReadyEvent seen = registration_.io->readiness(direction);
     ssize_t done;
     do {
       done = syscall();
     } while (done < 0 && errno == EINTR);
-    if (done >= 0) return static_cast<size_t>(done);
-    return failed(seen);
+    if (done < 0) return failed(seen);
+    if (static_cast<size_t>(done) < drained_below) registration_.io->clear_readiness(seen);
+    return static_cast<size_t>(done);
   }
 
   // read(2): bytes read, 0 at end of stream.

@@ -28,7 +28,9 @@ class StreamSocket : public IoResource {
   explicit StreamSocket(PollFd source, bool connecting = false)
       : IoResource(std::move(source)), connecting_(connecting) {}
 
-  // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset.
+  // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset. A read shorter than
+  // the buffer (or a write shorter than the data) also clears the readiness it saw: the queue is empty
+  // (full), and the next await parks at once.
   Result<size_t> try_read(std::span<std::byte> buffer);
   // send(2) with MSG_NOSIGNAL (no SIGPIPE): bytes written, maybe fewer than given. EPIPE once closed.
   Result<size_t> try_write(std::span<const std::byte> data);
