@@ -41,7 +41,7 @@ done
 [[ "$attempts" =~ ^[1-9][0-9]*$ ]] || usage
 
 bash scripts/install-deps.sh
-command -v perf >/dev/null || { echo "bench-echo: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+command -v perf >/dev/null || { echo "bench-echo: perf is missing (linux-perf, in scripts/install-deps.sh)" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "bench-echo: needs two cores (server and client pinned apart)" >&2; exit 1; }
 
 build_dir=build/bench-echo

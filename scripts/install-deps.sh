@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config
   clang-format clang-tidy
   liburing-dev libcpputest-dev libseccomp-dev
-  valgrind strace procps
+  valgrind strace procps linux-perf util-linux
   socat curl netcat-openbsd
 )
 
