@@ -161,6 +161,10 @@ Error UringBackend::open_ring(const BackendOptions& options, const UringFeatures
   if (options.choice == BackendChoice::uring_sqpoll) {
     params.flags |= IORING_SETUP_SQPOLL;
     params.sq_thread_idle = options.uring.sqpoll_idle_ms;
+    if (options.uring.sqpoll_cpu >= 0) {
+      params.flags |= IORING_SETUP_SQ_AFF;
+      params.sq_thread_cpu = static_cast<uint32_t>(options.uring.sqpoll_cpu);
+    }
   }
   // COOP_TASKRUN (5.19): completions wait for this thread's next system call instead of interrupting it
   // with an IPI and TWA_SIGNAL; TASKRUN_FLAG tells us when they wait, so a busy-poll turn still enters.

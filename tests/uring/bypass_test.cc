@@ -71,6 +71,19 @@ TEST(UringBypass, SqpollDriverRunsReadinessAndOperations) {
   CHECK(turn_until(driver, [&] { return reader.io->readiness(emio::Direction::read).ready.is_readable(); }));
 }
 
+TEST(UringBypass, SqpollThreadPinnedToACpuServesSubmissions) {
+  emio::DriverConfig config = bypass_config(emio::BackendChoice::uring_sqpoll);
+  config.uring.sqpoll_cpu = 0;
+  CHECK_OK(driver.init(config));
+  STRCMP_EQUAL("uring", driver.backend_name());
+  emio::Operation timeout;
+  CompletionLog done{&timeout};
+  emio::prepare_timeout(timeout, 1000000, done.waker());
+  CHECK_OK(driver.submit(timeout));
+  CHECK(turn_until(driver, [&] { return done.calls == 1; }));
+  CHECK_OK(timeout.error());
+}
+
 TEST(UringBypass, CloseOfARegisteredFileReallyClosesIt) {
   init();
   auto pair = emio_test::make_socketpair(SOCK_STREAM);

@@ -30,6 +30,9 @@ bool backend_choice_compiled_in(BackendChoice choice);
 struct UringOptions {
   uint32_t sq_entries = 256;      // a power of two; the completion queue gets twice as many
   uint32_t sqpoll_idle_ms = 100;  // uring_sqpoll: how long the kernel thread spins before it sleeps
+  // uring_sqpoll: the CPU the kernel thread runs on (IORING_SETUP_SQ_AFF), best one the application
+  // threads leave free; -1: wherever the scheduler puts it.
+  int32_t sqpoll_cpu = -1;
   // Kernel-bypass turn: spin reaping completions from the shared ring, without a system call, for up
   // to this long before blocking in io_uring_enter. 0: block at once.
   uint32_t busy_poll_budget_us = 0;
