@@ -7,7 +7,10 @@
 namespace emio {
 
 PollFd::PollFd(PollFd&& other) noexcept
-    : handle_(other.handle_), registration_(std::exchange(other.registration_, {})), fd_(std::move(other.fd_)) {}
+    : handle_(other.handle_),
+      registration_(std::exchange(other.registration_, {})),
+      fd_(std::move(other.fd_)),
+      byte_stream_(other.byte_stream_) {}
 
 PollFd& PollFd::operator=(PollFd&& other) noexcept {
   if (this != &other) {
@@ -15,6 +18,7 @@ PollFd& PollFd::operator=(PollFd&& other) noexcept {
     handle_ = other.handle_;
     registration_ = std::exchange(other.registration_, {});
     fd_ = std::move(other.fd_);
+    byte_stream_ = other.byte_stream_;
   }
   return *this;
 }
@@ -41,11 +45,13 @@ Error PollFd::close() {
 }
 
 Result<size_t> PollFd::try_read(std::span<std::byte> buffer) {
-  return try_io(Direction::read, [&] { return ::read(fd(), buffer.data(), buffer.size()); });
+  return try_io(
+      Direction::read, [&] { return ::read(fd(), buffer.data(), buffer.size()); }, byte_stream_ ? buffer.size() : 0);
 }
 
 Result<size_t> PollFd::try_write(std::span<const std::byte> data) {
-  return try_io(Direction::write, [&] { return ::write(fd(), data.data(), data.size()); });
+  return try_io(
+      Direction::write, [&] { return ::write(fd(), data.data(), data.size()); }, byte_stream_ ? data.size() : 0);
 }
 
 Error PollFd::failed(const ReadyEvent& seen) {

@@ -62,3 +62,12 @@ TEST(Pipe, FullPipeWouldBlockUntilTheReaderDrains) {
   CHECK_OK(executor.run_once(10000));
   CHECK(pipe.write_end.io().readiness(emio::Direction::write).ready.is_writable());
 }
+
+TEST(Pipe, ShortReadClearsReadinessWithoutAnotherSystemCall) {
+  CHECK_EQUAL(3u, REQUIRE_VALUE(pipe.write_end.try_write(emio_test::bytes_of("abc"))));
+  auto readable = [&] { return pipe.read_end.io().readiness(emio::Direction::read).ready.is_readable(); };
+  for (int round = 0; round < 1000 && !readable(); ++round) CHECK_OK(executor.run_once(100));
+  std::byte buffer[8];
+  CHECK_EQUAL(3u, REQUIRE_VALUE(pipe.read_end.try_read(buffer)));
+  CHECK_FALSE(readable());  // a byte stream: fewer bytes than asked for means the pipe is empty
+}

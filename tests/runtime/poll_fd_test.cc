@@ -1,5 +1,6 @@
 // PollFd: any pollable fd (a timerfd here), what the driver refuses, and deregistration on close.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -75,4 +76,18 @@ TEST(PollFd, AdoptMakesTheFdNonBlocking) {
   CHECK(::fcntl(source.fd(), F_GETFL) & O_NONBLOCK);
   std::byte buffer[4];
   CHECK_ERROR(emio::would_block, source.try_read(buffer).error());
+}
+
+TEST(PollFd, MessageSourceKeepsReadinessAfterAShortRead) {
+  // A datagram socket stands in for netlink or SocketCAN: one read returns one message, short or not.
+  auto pair = emio_test::make_socketpair(SOCK_DGRAM);
+  PollFd source = REQUIRE_TAKE(PollFd::adopt(executor.handle(), std::move(pair.first), emio::Interest::readable));
+  CHECK_EQUAL(2, emio_test::write_bytes(pair.second.get(), 2));
+  CHECK_EQUAL(2, emio_test::write_bytes(pair.second.get(), 2));
+  auto readable = [&] { return source.io().readiness(emio::Direction::read).ready.is_readable(); };
+  for (int round = 0; round < 1000 && !readable(); ++round) CHECK_OK(executor.run_once(100));
+  std::byte buffer[8];
+  CHECK_EQUAL(2u, REQUIRE_VALUE(source.try_read(buffer)));
+  CHECK(readable());  // the second message is still queued: clearing here would lose its wake-up
+  CHECK_EQUAL(2u, REQUIRE_VALUE(source.try_read(buffer)));
 }

@@ -129,6 +129,11 @@ class PollFd {
     return static_cast<size_t>(done);
   }
 
+  // Declares the fd a byte stream (a pipe, a tty): try_read and try_write then treat a short transfer as
+  // "drained" (see try_io). Pipe::open and SerialPort::open do it; leave it off for anything that reads
+  // in messages (netlink, SocketCAN, GPIO events, datagram sockets).
+  void set_byte_stream(bool byte_stream) { byte_stream_ = byte_stream; }
+
   // read(2): bytes read, 0 at end of stream.
   Result<size_t> try_read(std::span<std::byte> buffer);
   // write(2): bytes written (maybe fewer than given). A pipe whose reader is gone raises SIGPIPE unless
@@ -152,6 +157,7 @@ class PollFd {
   Handle handle_;
   Registration registration_{};
   Fd fd_;
+  bool byte_stream_ = false;
 };
 
 // What every IO resource (streams, listeners, datagram sockets, the serial port) is: one PollFd, and the
