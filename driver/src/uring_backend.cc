@@ -190,8 +190,8 @@ Error UringBackend::open_ring(const BackendOptions& options, const UringFeatures
   if (options.choice == BackendChoice::uring_sqpoll && (params.features & IORING_FEAT_SQPOLL_NONFIXED) == 0) {
     return Error::backend_unavailable;
   }
-  multishot_poll_ = features.multishot_poll && !options.uring.single_shot_poll;
-  wait_timeout_ = features.wait_timeout;
+  multishot_poll_ = features.multishot_poll && !options.uring.emulate_kernel_5_10;
+  wait_timeout_ = features.wait_timeout && !options.uring.emulate_kernel_5_10;
   busy_poll_budget_us_ = options.uring.busy_poll_budget_us;
   return Error{};
 }

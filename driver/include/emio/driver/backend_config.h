@@ -36,8 +36,9 @@ struct UringOptions {
   // Kernel-bypass turn: spin reaping completions from the shared ring, without a system call, for up
   // to this long before blocking in io_uring_enter. 0: block at once.
   uint32_t busy_poll_budget_us = 0;
-  // Behave as on a 5.10 kernel, which has single-shot POLL_ADD only: for tests of that path.
-  bool single_shot_poll = false;
+  // Behave as on a 5.10 LTS kernel: single-shot POLL_ADD re-armed after each event, and waits bounded
+  // by a TIMEOUT submission (no IORING_FEAT_EXT_ARG). For tests of that path on newer kernels.
+  bool emulate_kernel_5_10 = false;
   // Kernel-bypass mode: a table of registered files that Driver::attach fills, so that operations
   // skip the kernel's fd lookup (IOSQE_FIXED_FILE). 0: no table.
   uint32_t registered_file_capacity = 0;
