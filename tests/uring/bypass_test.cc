@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "operations/operation_support.h"
+#include "support/allocation_counter.h"
 #include "support/check.h"
 #include "support/sockets.h"
 #include "uring/uring_support.h"
@@ -115,8 +116,46 @@ TEST(UringBypass, AFullFileTableRefusesAttachWithEnfile) {
 }
 
 namespace {
+
 alignas(4096) char registered_region[4096];
+
+// Echoes every chunk a multishot recv delivers, with one send in flight at a time (the peer waits for
+// each reply before it sends again).
+struct MultishotEcho {
+  emio::Driver* driver;
+  OpSource* source;
+  Operation recv{};
+  Operation send{};
+  char reply[64] = {};
+  static void on_chunk(void* context) {
+    auto& self = *static_cast<MultishotEcho*>(context);
+    if (self.recv.result <= 0 || self.recv.value() > sizeof self.reply) return;
+    std::memcpy(self.reply, self.recv.buffer, self.recv.value());
+    emio::prepare_send(self.send, *self.source, {reinterpret_cast<std::byte*>(self.reply), self.recv.value()}, {});
+    CHECK_OK(self.driver->submit(self.send));
+  }
+};
+
 }  // namespace
+
+TEST(UringBypass, MultishotEchoAfterWarmUpAllocatesNothing) {
+  init();
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  MultishotEcho echo{&driver, &source};
+  emio::prepare_recv_multishot(echo.recv, source, {MultishotEcho::on_chunk, &echo});
+  CHECK_OK(driver.submit(echo.recv));
+  uint64_t allocations_before = 0;
+  for (int round = 0; round < 200; ++round) {
+    if (round == 100) allocations_before = emio_test::allocations_so_far();  // the first half warms up
+    CHECK_EQUAL(4, ::write(pair.second.get(), "echo", 4));
+    char reply[8];
+    CHECK(turn_until(driver, [&] { return ::read(pair.second.get(), reply, sizeof reply) > 0; }));
+  }
+  CHECK_EQUAL(0u, emio_test::allocations_so_far() - allocations_before);
+  driver.shutdown();  // completes the records before they go out of scope
+}
 
 TEST(UringBypass, ReadAndWriteThroughRegisteredBuffersMoveTheBytes) {
   const iovec regions[] = {{registered_region, sizeof registered_region}};
