@@ -13,6 +13,7 @@
 #include "emio/driver/driver.h"
 #include "emio/driver/operation.h"
 #include "emio/port/clock.h"
+#include "support/allocation_counter.h"
 #include "support/check.h"
 #include "support/sockets.h"
 
@@ -91,6 +92,30 @@ struct PendingRecv {
     CHECK_OK(driver.submit(recv));
   }
 };
+
+// One request through an echo server on the other end of `peer_fd`: sends 4 bytes and turns until the
+// reply is back. Returns the reply's length (0 when it never came).
+inline ssize_t echo_round_trip(emio::Driver& driver, int peer_fd) {
+  CHECK_EQUAL(4, ::write(peer_fd, "echo", 4));
+  char reply[8];
+  ssize_t got = -1;
+  const bool replied = turn_until(driver, [&] {
+    got = ::read(peer_fd, reply, sizeof reply);
+    return got > 0;
+  });
+  return replied ? got : 0;
+}
+
+// Runs `rounds` echo round trips and returns the allocations made by the second half, after the first
+// half warmed up whatever the C library and the kernel set up lazily.
+inline uint64_t allocations_in_echo_rounds(emio::Driver& driver, int peer_fd, int rounds) {
+  uint64_t allocations_before = 0;
+  for (int round = 0; round < rounds; ++round) {
+    if (round == rounds / 2) allocations_before = allocations_so_far();
+    CHECK_EQUAL(4, echo_round_trip(driver, peer_fd));
+  }
+  return allocations_so_far() - allocations_before;
+}
 
 // Scenario: a multishot recv on a socketpair delivers `chunks` one-byte chunks (more than a small
 // buffer ring holds, if so configured), each with `more` set, then the end of the stream without it.

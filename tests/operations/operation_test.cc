@@ -299,16 +299,7 @@ TEST(Operations, CompletionMaySubmitItsOwnRecordAgain) {
   CHECK_OK(driver.attach(source, pair.first.get()));
   EchoServer server{&driver, &source, {}, {}, 0, false};
   server.receive();
-  for (int round = 0; round < 20; ++round) {
-    CHECK_EQUAL(4, ::write(pair.second.get(), "echo", 4));
-    char reply[8] = {};
-    ssize_t got = -1;
-    CHECK(turn_until(driver, [&] {
-      got = ::read(pair.second.get(), reply, sizeof reply);
-      return got > 0;
-    }));
-    CHECK_EQUAL(4, got);
-  }
+  for (int round = 0; round < 20; ++round) CHECK_EQUAL(4, emio_test::echo_round_trip(driver, pair.second.get()));
   CHECK_EQUAL(20, server.received_messages);
   driver.shutdown();  // completes the record before it goes out of scope
 }
@@ -319,14 +310,7 @@ TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
   CHECK_OK(driver.attach(source, pair.first.get()));
   EchoServer server{&driver, &source, {}, {}, 0, false};
   server.receive();
-  uint64_t allocations_before = 0;
-  for (int round = 0; round < 200; ++round) {
-    if (round == 100) allocations_before = emio_test::allocations_so_far();  // the first half warms up
-    CHECK_EQUAL(4, ::write(pair.second.get(), "echo", 4));
-    char reply[8];
-    CHECK(turn_until(driver, [&] { return ::read(pair.second.get(), reply, sizeof reply) > 0; }));
-  }
-  const uint64_t allocations = emio_test::allocations_so_far() - allocations_before;
+  const uint64_t allocations = emio_test::allocations_in_echo_rounds(driver, pair.second.get(), 200);
   CHECK_EQUAL(200, server.received_messages);
   CHECK_EQUAL(0u, allocations);
   driver.shutdown();  // completes the record before it goes out of scope

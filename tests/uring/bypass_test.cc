@@ -146,14 +146,7 @@ TEST(UringBypass, MultishotEchoAfterWarmUpAllocatesNothing) {
   MultishotEcho echo{&driver, &source};
   emio::prepare_recv_multishot(echo.recv, source, {MultishotEcho::on_chunk, &echo});
   CHECK_OK(driver.submit(echo.recv));
-  uint64_t allocations_before = 0;
-  for (int round = 0; round < 200; ++round) {
-    if (round == 100) allocations_before = emio_test::allocations_so_far();  // the first half warms up
-    CHECK_EQUAL(4, ::write(pair.second.get(), "echo", 4));
-    char reply[8];
-    CHECK(turn_until(driver, [&] { return ::read(pair.second.get(), reply, sizeof reply) > 0; }));
-  }
-  CHECK_EQUAL(0u, emio_test::allocations_so_far() - allocations_before);
+  CHECK_EQUAL(0u, emio_test::allocations_in_echo_rounds(driver, pair.second.get(), 200));
   driver.shutdown();  // completes the records before they go out of scope
 }
 
