@@ -7,8 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # The guide's C++ daemon listens on the fixed port 7000, as a reader would run it.
 first_cpp_daemon_echoes_and_stops_on_sigterm() {
   if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7000' 2>/dev/null; then
-    echo "port 7000 is taken on this machine: skipping the guide's daemon"
-    return 0
+    fail "port 7000 is already taken on this machine: the guide's daemon cannot be tried"
   fi
   spawn first_daemon "$EMIO_GUIDE_FIRST_DAEMON"
   wait_until "the daemon to listen" bash -c 'exec 3<>/dev/tcp/127.0.0.1/7000'
