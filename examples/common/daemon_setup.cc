@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "emio/port/log.h"
+
 #include "common/command_line.h"
 
 namespace emio_examples {
@@ -45,8 +47,20 @@ emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t conne
   return config;
 }
 
+namespace {
+
+// The library's notes (an io_uring fallback, say) are part of the start-up report on stdout, beside the
+// backend line; only errors go to stderr, which stays for the daemon's own one-line failures.
+void print_library_message(emio::LogLevel level, const char* message, void* context) {
+  std::FILE* stream = level == emio::LogLevel::error ? stderr : stdout;
+  std::fprintf(stream, "%s: %s\n", static_cast<const char*>(context), message);
+}
+
+}  // namespace
+
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  emio::set_log_hook(print_library_message, const_cast<char*>(program));
   const emio::Error error = executor.init(config);
   if (error.failed()) {
     std::fprintf(stderr, "%s: cannot start: %s\n", program, error.name());

@@ -25,8 +25,9 @@ bool parse_backend_flag(const char* program, const char* text, emio::BackendChoi
 // allocated once, in Executor::init. `extra_sources` counts listeners, signals, serial ports and the like.
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
 
-// Makes stdout line-buffered (start-up lines reach a pipe or a log at once), starts the executor and
-// prints "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
+// Makes stdout line-buffered (start-up lines reach a pipe or a log at once), routes the library's log
+// messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor and prints
+// "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);
 
 // Binds a TCP listener; prints "PROGRAM: cannot listen on ADDR: REASON" and returns false on failure.
