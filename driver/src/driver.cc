@@ -27,6 +27,7 @@ Error Driver::init_events(const DriverConfig& config) {
 Error Driver::init(const DriverConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
   if (!backend_choice_compiled_in(config.backend)) return Error::backend_unavailable;
+  if (!config.receive_buffers.valid()) return Error::from_errno(EINVAL);
   const ArenaStatus arena = config.registration_storage.empty() ? registrations_.init(config.registration_capacity)
                                                                 : registrations_.init(config.registration_storage);
   if (arena != ArenaStatus::ok) return Error::no_storage;

@@ -100,3 +100,11 @@ TEST(Registration, DriverOnStaticStorageWorksAndAllocatesNothing) {
 TEST(Registration, InitTwiceIsRefused) {
   CHECK_ERROR(emio::Error::from_errno(EALREADY), driver.init(emio_test::driver_config()));
 }
+
+TEST(Registration, InvalidReceiveBufferOptionsAreRefusedNotTakenForAMissingKernelFeature) {
+  emio::Driver other;
+  emio::DriverConfig config = emio_test::driver_config();
+  config.receive_buffers = {3, 64};  // the buffer ring needs a power of two
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), other.init(config));
+  CHECK(other.fallback_reason().ok());
+}

@@ -53,6 +53,13 @@ struct UringOptions {
 struct ReceiveBufferOptions {
   uint32_t count = 0;  // a power of two, at most 32768
   uint32_t size = 0;   // bytes per buffer
+
+  // None asked for, or a count and size the kernel's buffer ring takes. Driver::init refuses anything else
+  // with EINVAL on every backend, so a wrong option is never mistaken for a kernel without io_uring.
+  bool valid() const {
+    if (count == 0) return true;
+    return (count & (count - 1)) == 0 && count <= 32768 && size != 0;
+  }
 };
 
 struct BackendOptions {
