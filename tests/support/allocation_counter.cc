@@ -1,6 +1,7 @@
 // Without a sanitizer the test binary interposes malloc and its siblings, forwarding to glibc's
 // __libc_* entry points; under ASan or TSan, which own malloc, it installs the sanitizer's hooks.
 #include "support/allocation_counter.h"
+#include "support/sanitizers.h"
 
 #include <atomic>
 #include <cstddef>
@@ -9,14 +10,6 @@ namespace {
 std::atomic<uint64_t> allocation_count{0};
 void count_one() { allocation_count.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define EMIO_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define EMIO_TEST_SANITIZED 1
-#endif
-#endif
 
 #if defined(EMIO_TEST_SANITIZED)
 
