@@ -11,6 +11,8 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
+# shellcheck source=ctest-counts.sh
+source "$repo_root/scripts/ctest-counts.sh"
 
 configure_timeout_s=300
 build_timeout_s=1200
@@ -58,20 +60,13 @@ test_preset() {
   return "$status"
 }
 
-# Adds the counts of ctest's summary line ("100% tests passed, 0 tests failed out of 33") to the totals;
-# a run without that line (killed by the time bound) counts as one failure.
+# The totals over every preset run; a preset that does not get as far as a ctest summary counts as one failure.
 tests_passed=0
 tests_failed=0
 count_ctest_summary() {
-  local summary failed total
-  summary="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1)"
-  if [ -z "$summary" ]; then
-    tests_failed=$((tests_failed + 1))
-    return
-  fi
-  failed="$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$summary")"
-  total="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")"
-  tests_passed=$((tests_passed + total - failed))
+  local passed failed
+  read -r passed failed < <(ctest_counts "$1")
+  tests_passed=$((tests_passed + passed))
   tests_failed=$((tests_failed + failed))
 }
 

@@ -6,6 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=ctest-counts.sh
+source scripts/ctest-counts.sh
+
 bash scripts/install-deps.sh || { echo "test: dependency install failed" >&2; exit 1; }
 
 passed=0
@@ -20,15 +23,12 @@ record() {  # record NAME PASSED FAILED
   if [ "$3" -ne 0 ]; then failed_steps+=("$1"); fi
 }
 
-# Adds the counts of ctest's summary line ("100% tests passed, 0 tests failed out of 11") in a log.
+# Adds the counts of ctest's summary line in a log; a non-zero exit with no failed test counts as one failure.
 record_ctest_log() {  # record_ctest_log NAME LOG EXIT_CODE
-  local summary total failures
-  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$2" | tail -1)
-  if [ -z "$summary" ]; then record "$1" 0 1; return; fi
-  failures=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
-  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
-  if [ "$3" -ne 0 ] && [ "$failures" -eq 0 ]; then failures=1; fi
-  record "$1" $((total - failures)) "$failures"
+  local passed_count failed_count
+  read -r passed_count failed_count < <(ctest_counts "$2")
+  if [ "$3" -ne 0 ] && [ "$failed_count" -eq 0 ]; then failed_count=1; fi
+  record "$1" "$passed_count" "$failed_count"
 }
 
 run_preset() {  # run_preset PRESET: configure, build, ctest; the log keeps everything
