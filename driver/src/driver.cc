@@ -32,10 +32,9 @@ Error Driver::init(const DriverConfig& config) {
                                                                 : registrations_.init(config.registration_storage);
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
-  if (Error error = backend_.open(BackendOptions{config.backend, config.uring, config.receive_buffers});
-      error.failed()) {
-    return error;
-  }
+  const BackendOptions options{config.backend, config.uring, config.receive_buffers, registrations_.capacity(),
+                               Waker{&Driver::wake_from_backend, this}};
+  if (Error error = backend_.open(options); error.failed()) return error;
   if (Error error = wake_event_.open(); error.failed()) return error;
   if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
     return error;
@@ -48,6 +47,8 @@ Error Driver::init(const DriverConfig& config) {
   initialised_ = true;
   return Error{};
 }
+
+void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
 // Inline into turn(), its one caller: the per-event path should not pay for a call.
 inline void Driver::dispatch(const Backend::Event& event) {

@@ -36,6 +36,8 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
                                 std::span<typename B::Event> events, const BackendOptions& options, int fd, Token token,
                                 Interest interest, int timeout_ms) {
   { backend.open(options) } -> std::same_as<Error>;
+  // Releases everything open() took, so that a failed Driver::init can be retried.
+  { backend.close() } -> std::same_as<void>;
   { backend.add(fd, token, interest) } -> std::same_as<Error>;
   { backend.remove(fd, token) } -> std::same_as<Error>;
   { backend.wait(events, timeout_ms) } -> std::same_as<Result<uint32_t>>;

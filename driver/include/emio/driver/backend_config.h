@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "emio/driver/waker.h"
 #include "emio/port/error.h"
 
 namespace emio {
@@ -66,6 +67,12 @@ struct BackendOptions {
   BackendChoice choice = BackendChoice::automatic;
   UringOptions uring{};
   ReceiveBufferOptions receive_buffers{};
+  // The driver's registration capacity: a backend sizes its fixed tables (queued requests, pending
+  // removals) from it at open.
+  uint32_t registration_capacity = 0;
+  // Wakes the driver's thread (Handle::wake): a backend that queues a request made on another thread for
+  // the driver thread to apply calls it, so that a sleeping turn applies the request at once.
+  Waker wake_driver{};
 };
 
 }  // namespace emio

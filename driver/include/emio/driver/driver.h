@@ -108,6 +108,7 @@ class Driver {
   // The driver's own events carry a non-zero tag, which no arena token has.
   static constexpr Token wake_token = Token::make(0, 0, 0xFF);
 
+  static void wake_from_backend(void* driver);
   void dispatch(const Backend::Event& event);
   void arm_again(Token token);
   Error init_events(const DriverConfig& config);

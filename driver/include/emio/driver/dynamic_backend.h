@@ -21,6 +21,12 @@ class DynamicBackend {
   // Opens the backend `options.choice` asks for. io_uring refused with ENOSYS, EPERM or EINVAL (or
   // unusable for want of a feature) means epoll, with that refusal kept as fallback_reason().
   Error open(const BackendOptions& options);
+  void close() {
+    uring_.close();
+    epoll_.close();
+    kind_ = Kind::epoll;
+    fallback_reason_ = Error{};
+  }
 
   Error add(int fd, Token token, Interest interest) {
     return kind_ == Kind::uring ? uring_.add(fd, token, interest) : epoll_.add(fd, token, interest);

@@ -24,6 +24,7 @@ class EpollBackend {
 
   // The options choose between backends; epoll itself has nothing to set up.
   Error open(const BackendOptions& options);
+  void close() { epoll_.reset(); }
   // Watches `fd` for `interest`, edge-triggered; events carry `token`. EEXIST if already watched.
   Error add(int fd, Token token, Interest interest);
   // Stops watching `fd`. Must run before the fd is closed: epoll interest belongs to the open file

@@ -49,6 +49,8 @@ class UringBackend {
   // Probes the kernel (once per process), then sets the ring up. ENOSYS, EPERM and EINVAL, or
   // Error::backend_unavailable, mean "io_uring cannot run here": the caller falls back to epoll.
   Error open(const BackendOptions& options);
+  // Releases the ring and everything open() mapped; open() may run again.
+  void close() { close_ring(); }
   // Arms a poll for `interest`. Refuses what epoll refuses, the same way (EBADF, EPERM for regular
   // files), so that both backends agree; duplicates are the driver's to refuse (refuses_duplicate_fds).
   Error add(int fd, Token token, Interest interest);
