@@ -8,8 +8,8 @@
 namespace emio {
 
 Driver::~Driver() {
-  if (initialised_) shutdown();
-  delete[] owned_events_;
+  if (initialised_.load(std::memory_order_acquire)) shutdown();
+  release_resources();
 }
 
 Error Driver::init_events(const DriverConfig& config) {
@@ -24,14 +24,27 @@ Error Driver::init_events(const DriverConfig& config) {
   return Error{};
 }
 
-Error Driver::init(const DriverConfig& config) {
-  if (initialised_) return Error::from_errno(EALREADY);
+Error Driver::init_fd_index(const DriverConfig& config) {
+  const uint32_t entries = FdIndex::entries_for(registrations_.capacity());
+  if (!config.fd_index_storage.empty()) {
+    if (config.fd_index_storage.size() < entries) return Error::from_errno(EINVAL);
+    fd_index_.init(config.fd_index_storage.first(entries));
+    return Error{};
+  }
+  owned_fd_index_ = new (std::nothrow) uint32_t[entries];
+  if (owned_fd_index_ == nullptr) return Error::no_storage;
+  fd_index_.init(std::span<uint32_t>(owned_fd_index_, entries));
+  return Error{};
+}
+
+Error Driver::open_resources(const DriverConfig& config) {
   if (!backend_choice_compiled_in(config.backend)) return Error::backend_unavailable;
   if (!config.receive_buffers.valid()) return Error::from_errno(EINVAL);
   const ArenaStatus arena = config.registration_storage.empty() ? registrations_.init(config.registration_capacity)
                                                                 : registrations_.init(config.registration_storage);
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
+  if (Error error = init_fd_index(config); error.failed()) return error;
   const BackendOptions options{config.backend, config.uring, config.receive_buffers, registrations_.capacity(),
                                Waker{&Driver::wake_from_backend, this}};
   if (Error error = backend_.open(options); error.failed()) return error;
@@ -39,32 +52,65 @@ Error Driver::init(const DriverConfig& config) {
   if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
     return error;
   }
-  if (Error error = init_operations(config); error.failed()) return error;
+  return init_operations(config);
+}
+
+void Driver::release_resources() {
+  readiness_operations_.release();
+  operations_ = OperationLedger{};
+  backend_.close();
+  wake_event_.close();
+  fd_index_.release();
+  delete[] owned_fd_index_;
+  owned_fd_index_ = nullptr;
+  events_ = {};
+  delete[] owned_events_;
+  owned_events_ = nullptr;
+  registrations_.release_storage();
+}
+
+Error Driver::init(const DriverConfig& config) {
+  if (initialised_.load(std::memory_order_acquire)) return Error::from_errno(EALREADY);
+  if (Error error = open_resources(config); error.failed()) {
+    release_resources();  // nothing half-made stays behind: init may be called again
+    return error;
+  }
   // A free slot carries the generation its next token will have: no event can carry it yet.
   for (uint32_t i = 0; i < registrations_.capacity(); ++i) {
     registrations_.at(i).reset(registrations_.generation_at(i), -1, Interest{});
   }
-  initialised_ = true;
+  shut_down_.store(false, std::memory_order_release);
+  initialised_.store(true, std::memory_order_seq_cst);
+  // A wake() before init found no wake event to signal, and left the flag set: signal it now, so the
+  // first turn returns at once as promised, and the flag is cleared by the event as usual.
+  if (wake_pending_.load(std::memory_order_seq_cst)) (void)wake_event_.signal();
   return Error{};
 }
 
 void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
-// Inline into turn(), its one caller: the per-event path should not pay for a call.
+void Driver::dispatch_wake(const Backend::Event& event) {
+  // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
+  // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
+  // that a wake() after the drain is seen by the new poll.
+  const bool ended = Backend::interest_ended(event);
+  if (ended) wake_event_.drain();
+  // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
+  wake_pending_.exchange(false, std::memory_order_acq_rel);
+  stats_.wakes_received += 1;
+  if (ended) arm_again(wake_token);
+}
+
+// Inline into dispatch_all(), its one caller: the per-event path should not pay for a call.
+// `EventReader` is the backend that filled the buffer, chosen once per turn (its ready_of is the
+// cheapest reading of its own events).
+template <typename EventReader>
 inline void Driver::dispatch(const Backend::Event& event) {
-  const Token token = Backend::token_of(event);
+  const Token token = EventReader::token_of(event);
   // One test for the common case, a source's event: only the driver's own events carry a tag.
   if (token.tag() != 0) {
     if (token == wake_token) {
-      // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
-      // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
-      // that a wake() after the drain is seen by the new poll.
-      const bool ended = Backend::interest_ended(event);
-      if (ended) wake_event_.drain();
-      // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
-      wake_pending_.exchange(false, std::memory_order_acq_rel);
-      stats_.wakes_received += 1;
-      if (ended) arm_again(wake_token);
+      dispatch_wake(event);
     } else {
       stats_.stale_events_dropped += 1;
     }
@@ -75,18 +121,25 @@ inline void Driver::dispatch(const Backend::Event& event) {
     return;
   }
   ScheduledIo& io = registrations_.at(token.index());
-  const Ready ready = Backend::ready_of(event);
-  if (!io.set_readiness(token.generation(), ready)) {
-    stats_.stale_events_dropped += 1;  // the registration was removed; the slot may have a new owner
+  // Merges the readiness and calls the waiters, unless the registration was removed (the slot may
+  // have a new owner, which this event must not reach).
+  if (!io.dispatch(token.generation(), EventReader::ready_of(event))) {
+    stats_.stale_events_dropped += 1;
     return;
   }
-  if (Backend::interest_ended(event)) arm_again(token);
   stats_.events_dispatched += 1;
-  io.wake(ready);
+  if (EventReader::interest_ended(event)) arm_again(token);
+}
+
+template <typename EventReader>
+void Driver::dispatch_all(uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) dispatch<EventReader>(events_[i]);
 }
 
 Result<uint32_t> Driver::turn(int max_wait_ms) {
-  if (shut_down_.load(std::memory_order_acquire) || !initialised_) return Error::shut_down;
+  if (shut_down_.load(std::memory_order_acquire) || !initialised_.load(std::memory_order_relaxed)) {
+    return Error::shut_down;
+  }
   const bool native = runs_native_operations();
   const int wait_ms = native ? max_wait_ms : readiness_operations_.clamp_wait_ms(max_wait_ms);
   Result<uint32_t> polled = backend_.wait(events_, wait_ms);
@@ -94,35 +147,39 @@ Result<uint32_t> Driver::turn(int max_wait_ms) {
   if (!polled.ok() && polled.error() != Error::from_errno(EINTR)) return polled.error();
   const uint64_t dispatched_before = stats_.events_dispatched;
   const uint32_t polled_count = polled.ok() ? polled.value() : 0u;
-  for (uint32_t i = 0; i < polled_count; ++i) dispatch(events_[i]);
+#if defined(EMIO_BACKEND_URING)
+  if (backend_.kind() == DynamicBackend::Kind::uring) {
+    dispatch_all<UringBackend>(polled_count);
+  } else {
+    dispatch_all<EpollBackend>(polled_count);
+  }
+#else
+  dispatch_all<Backend>(polled_count);
+#endif
   if (!native) readiness_operations_.run();
   return static_cast<uint32_t>(stats_.events_dispatched - dispatched_before);
 }
 
 void Driver::arm_again(Token token) {
-  std::lock_guard<std::mutex> guard(registrations_lock_);
-  if (token == wake_token) {
-    // Without its poll the driver would sleep through every wake: say so, loudly, once per failure.
-    if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
-      log_message(LogLevel::error, "cannot re-arm the driver's wake poll: %s", error.name());
+  ScheduledIo* io = nullptr;
+  Error armed{};
+  {
+    std::lock_guard<std::mutex> guard(registrations_lock_);
+    if (token == wake_token) {
+      // Without its poll the driver would sleep through every wake: say so, loudly, once per failure.
+      armed = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable);
+      if (armed.failed()) log_message(LogLevel::error, "cannot re-arm the driver's wake poll: %s", armed.name());
+      return;
     }
-    return;
+    // Under the lock, and only for a live registration: a poll armed after deregister() removed the
+    // old one would hold the file open for ever.
+    io = registrations_.lookup(token);
+    if (io == nullptr) return;
+    armed = backend_.add(io->fd(), token, io->interest());
   }
-  // Under the lock, and only for a live registration: a poll armed after deregister() removed the
-  // old one would hold the file open for ever.
-  ScheduledIo* io = registrations_.lookup(token);
-  if (io == nullptr) return;
-  if (backend_.add(io->fd(), token, io->interest()).failed()) {
-    // The fd was closed before deregister: tell its waiters, whose next call will say why.
-    if (io->set_readiness(token.generation(), Ready::error)) io->wake(Ready::error);
-  }
-}
-
-bool Driver::watches_fd_locked(int fd) {
-  for (uint32_t i = 0; i < registrations_.capacity(); ++i) {
-    if (registrations_.is_live(i) && registrations_.at(i).fd() == fd) return true;
-  }
-  return false;
+  // Outside the lock (a waker may add or remove sources). The fd was closed before deregister: tell the
+  // waiters, whose next call will say why. The generation check keeps it from a new owner.
+  if (armed.failed()) (void)io->dispatch(token.generation(), Ready::error);
 }
 
 void Driver::shutdown() {

@@ -18,42 +18,42 @@ TEST_GROUP(ScheduledIo) {
 };
 
 TEST(ScheduledIo, EventWithTheOwnersGenerationSetsReadiness) {
-  CHECK(io.set_readiness(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   CHECK(io.readiness(Direction::read).ready.is_readable());
   CHECK_FALSE(io.readiness(Direction::write).ready.is_writable());
 }
 
 TEST(ScheduledIo, EventWithAnotherGenerationIsDropped) {
-  CHECK_FALSE(io.set_readiness(generation - 1, Ready::readable));
+  CHECK_FALSE(io.dispatch(generation - 1, Ready::readable));
   CHECK(io.readiness(Direction::read).ready.empty());
 }
 
 TEST(ScheduledIo, ClearRemovesWhatWasSeen) {
-  CHECK(io.set_readiness(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   io.clear_readiness(io.readiness(Direction::read));
   CHECK(io.readiness(Direction::read).ready.empty());
 }
 
 TEST(ScheduledIo, ClearKeepsReadinessWhenANewerEventArrived) {
-  CHECK(io.set_readiness(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   const ReadyEvent seen = io.readiness(Direction::read);
-  CHECK(io.set_readiness(generation, Ready::readable));  // arrives while the task hits EAGAIN
+  CHECK(io.dispatch(generation, Ready::readable));  // arrives while the task hits EAGAIN
   io.clear_readiness(seen);
   CHECK(io.readiness(Direction::read).ready.is_readable());
 }
 
 TEST(ScheduledIo, WriteEventDoesNotBlockClearingReadReadiness) {
   // With one shared tick this clear would never succeed while writes keep coming (tokio-rs/tokio#8054).
-  CHECK(io.set_readiness(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   const ReadyEvent seen = io.readiness(Direction::read);
-  CHECK(io.set_readiness(generation, Ready::writable));
+  CHECK(io.dispatch(generation, Ready::writable));
   io.clear_readiness(seen);
   CHECK_FALSE(io.readiness(Direction::read).ready.is_readable());
   CHECK(io.readiness(Direction::write).ready.is_writable());
 }
 
 TEST(ScheduledIo, ClosedStatesSurviveClear) {
-  CHECK(io.set_readiness(generation, Ready::readable | Ready::read_closed));
+  CHECK(io.dispatch(generation, Ready::readable | Ready::read_closed));
   io.clear_readiness(io.readiness(Direction::read));
   const ReadyEvent after = io.readiness(Direction::read);
   CHECK(after.ready.is_read_closed());
@@ -61,23 +61,23 @@ TEST(ScheduledIo, ClosedStatesSurviveClear) {
 }
 
 TEST(ScheduledIo, ErrorIsClearableBecauseUdpSocketsRecoverFromIt) {
-  CHECK(io.set_readiness(generation, Ready::error));
+  CHECK(io.dispatch(generation, Ready::error));
   io.clear_readiness(io.readiness(Direction::read));
   CHECK(io.readiness(Direction::read).ready.empty());
 }
 
 TEST(ScheduledIo, PollReadyWhenReadyReturnsAtOnceAndStoresNoWaker) {
-  CHECK(io.set_readiness(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   CHECK(io.poll_ready(Direction::read, reader.waker()).is_ready());
-  io.wake(Ready::readable);
+  CHECK(io.dispatch(generation, Ready::readable));
   CHECK_EQUAL(0, reader.calls.load());
 }
 
 TEST(ScheduledIo, StoredWakerRunsOnceOnItsDirection) {
   CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
   CHECK_FALSE(io.poll_ready(Direction::write, writer.waker()).is_ready());
-  io.wake(Ready::readable);
-  io.wake(Ready::readable);
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK(io.dispatch(generation, Ready::readable));
   CHECK_EQUAL(1, reader.calls.load());
   CHECK_EQUAL(0, writer.calls.load());
 }
@@ -85,7 +85,7 @@ TEST(ScheduledIo, StoredWakerRunsOnceOnItsDirection) {
 TEST(ScheduledIo, ErrorWakesBothDirections) {
   CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
   CHECK_FALSE(io.poll_ready(Direction::write, writer.waker()).is_ready());
-  io.wake(Ready::error);
+  CHECK(io.dispatch(generation, Ready::error));
   CHECK_EQUAL(1, reader.calls.load());
   CHECK_EQUAL(1, writer.calls.load());
 }
@@ -93,7 +93,7 @@ TEST(ScheduledIo, ErrorWakesBothDirections) {
 TEST(ScheduledIo, ClearedWakerIsNotCalled) {
   CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
   io.clear_waker(Direction::read);
-  io.wake(Ready::readable);
+  CHECK(io.dispatch(generation, Ready::readable));
   CHECK_EQUAL(0, reader.calls.load());
 }
 
@@ -108,11 +108,11 @@ TEST(ScheduledIo, ShutdownWakesBothWaitersAndIsSeenByBoth) {
 }
 
 TEST(ScheduledIo, ResetForANewOwnerForgetsTheOldOne) {
-  CHECK(io.set_readiness(generation, Ready::readable | Ready::read_closed));
+  CHECK(io.dispatch(generation, Ready::readable | Ready::read_closed));
   CHECK_FALSE(io.poll_ready(Direction::write, writer.waker()).is_ready());
   io.reset(generation + 1, 4, emio::Interest::readable);
   CHECK(io.readiness(Direction::read).ready.empty());
-  io.wake(Ready::all);
+  CHECK(io.dispatch(generation + 1, Ready::all));
   CHECK_EQUAL(0, writer.calls.load());
-  CHECK_FALSE(io.set_readiness(generation, Ready::readable));
+  CHECK_FALSE(io.dispatch(generation, Ready::readable));
 }

@@ -55,6 +55,15 @@ class SlotArena {
     return init(std::span<Slot>(owned_, capacity));
   }
 
+  // Gives the storage up (frees the one allocation, if it made it): init may run again.
+  void release_storage() {
+    delete[] owned_;
+    owned_ = nullptr;
+    slots_ = {};
+    free_head_ = end_of_list;
+    live_count_ = 0;
+  }
+
   ArenaAllocation<T> allocate() {
     if (free_head_ == end_of_list) return {ArenaStatus::full, Token{}, nullptr};
     const uint32_t index = free_head_;

@@ -14,6 +14,7 @@
 #include "emio/alloc/slot_arena.h"
 #include "emio/driver/backend.h"
 #include "emio/driver/backend_config.h"
+#include "emio/driver/fd_index.h"
 #include "emio/driver/handle.h"
 #include "emio/driver/operation.h"
 #include "emio/driver/readiness_operations.h"
@@ -34,6 +35,8 @@ struct DriverConfig {
   // Caller-provided storage (static arrays, see DriverStorage): no heap at all.
   std::span<RegistrationSlot> registration_storage{};
   std::span<Backend::Event> event_storage{};
+  // FdIndex::entries_for(registration capacity) entries (DriverStorage has them); empty: one allocation.
+  std::span<uint32_t> fd_index_storage{};
   // Which backend runs (only those compiled in are accepted: Error::backend_unavailable otherwise). An
   // io_uring choice runs epoll instead when the kernel refuses io_uring (see Driver::fallback_reason).
   BackendChoice backend = BackendChoice::automatic;
@@ -52,7 +55,12 @@ struct DriverStorage {
   static_assert(EventCapacity > 0);
   RegistrationSlot registrations[RegistrationCapacity];
   Backend::Event events[EventCapacity];
-  DriverConfig config() { return DriverConfig{RegistrationCapacity, EventCapacity, registrations, events}; }
+  uint32_t fd_index[FdIndex::entries_for(RegistrationCapacity)];
+  DriverConfig config() {
+    DriverConfig config{RegistrationCapacity, EventCapacity, registrations, events};
+    config.fd_index_storage = fd_index;
+    return config;
+  }
 };
 
 // Counters for operators and tests. The driver thread writes the plain ones; wake_signals is atomic.
@@ -71,6 +79,8 @@ class Driver {
   Driver& operator=(const Driver&) = delete;
   ~Driver();
 
+  // Takes every table and opens the backend. On failure everything taken is given back, and init may be
+  // called again (with other options, or once the cause is gone).
   Error init(const DriverConfig& config);
   // Polls once, waiting up to `max_wait_ms` (wait_forever: until an event or a wake; 0: not at all), and
   // dispatches every event. Returns how many reached a live registration. A signal interrupting the wait
@@ -109,12 +119,22 @@ class Driver {
   static constexpr Token wake_token = Token::make(0, 0, 0xFF);
 
   static void wake_from_backend(void* driver);
+  template <typename EventReader>
   void dispatch(const Backend::Event& event);
+  template <typename EventReader>
+  void dispatch_all(uint32_t count);
+  void dispatch_wake(const Backend::Event& event);
   void arm_again(Token token);
+  Error open_resources(const DriverConfig& config);
+  void release_resources();
   Error init_events(const DriverConfig& config);
+  Error init_fd_index(const DriverConfig& config);
   Error init_operations(const DriverConfig& config);
   void cancel_operations();
-  bool watches_fd_locked(int fd);
+  // Handle's work, under registrations_lock_ (driver_registrations.cc).
+  Result<Registration> add_locked(int fd, Interest interest);
+  Error remove_locked(Registration registration, ScheduledIo*& removed);
+  int fd_of_slot(uint32_t slot) { return registrations_.at(slot).fd(); }
   // True when the backend carries operations out natively (io_uring), false on readiness (epoll).
   bool runs_native_operations() const {
 #if defined(EMIO_BACKEND_URING)
@@ -127,6 +147,7 @@ class Driver {
   Backend backend_;
   std::span<Backend::Event> events_{};
   Backend::Event* owned_events_ = nullptr;
+  uint32_t* owned_fd_index_ = nullptr;
   WakeEvent wake_event_;
   std::atomic<bool> wake_pending_{false};
   DriverStats stats_;
@@ -137,8 +158,10 @@ class Driver {
   // atomic and read by turn() without the lock.
   std::mutex registrations_lock_;
   SlotArena<ScheduledIo> registrations_;
+  FdIndex fd_index_;
   std::atomic<bool> shut_down_{false};  // written under the lock, read by turn() without it
-  bool initialised_ = false;
+  // Set last in init; Handle::wake reads it (any thread) to know whether the wake event exists yet.
+  std::atomic<bool> initialised_{false};
 };
 
 }  // namespace emio

@@ -17,10 +17,17 @@ class ReadinessOperations {
   ReadinessOperations() = default;
   ReadinessOperations(const ReadinessOperations&) = delete;
   ReadinessOperations& operator=(const ReadinessOperations&) = delete;
-  ~ReadinessOperations() { delete[] receive_buffer_; }
+  ~ReadinessOperations() { release(); }
 
   // `receive_buffer_size`: the one buffer multishot receives land in (0: none), taken here, at init.
   Error init(OperationLedger* ledger, Handle handle, uint32_t receive_buffer_size);
+  // Frees what init took (a failed Driver::init rolls back through it).
+  void release() {
+    delete[] receive_buffer_;
+    receive_buffer_ = nullptr;
+    receive_buffer_size_ = 0;
+    queued_ = timers_ = 0;
+  }
   // Queues `op` (already started in the ledger); it is tried at the next turn.
   void submit(Operation& op);
   // The wait a turn may take: 0 while operations are queued, else no longer than the nearest timeout.

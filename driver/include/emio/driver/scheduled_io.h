@@ -3,13 +3,23 @@
 // Everything the driver and the tasks race on lives in one atomic 64-bit word:
 //   bits  0-5   readiness (Ready bits)
 //   bit   6     shut down
-//   bits  7-18  read tick: bumped by every event that concerns reading
-//   bits 19-30  write tick: bumped by every event that concerns writing
+//   bit   7     a reader's waker is stored          bit 8   a writer's waker is stored
+//   bit   9     the waker fields are being written or taken (held for a few instructions, never across a call)
+//   bit  10     a waker of this source is running on the driver thread
+//   bits 11-20  read tick: bumped by every event that concerns reading
+//   bits 21-30  write tick: bumped by every event that concerns writing
 //   bits 32-63  generation of the registration that owns the slot
-// The generation in the word makes "is this event still for this registration?" and "set readiness"
-// one atomic step, so an event whose token went stale is dropped even when the slot is being reused on
-// another thread at the same moment. The per-direction ticks let a task that saw EAGAIN clear readiness
-// only if no event arrived since it looked; one shared tick livelocks (tokio-rs/tokio#8054).
+// The generation in the word makes "is this event still for this registration?", "set readiness" and
+// "take the waiter" compare-and-swaps on one word, so an event whose token went stale never reaches the
+// slot's next owner. The waiter bits let dispatch skip every waker step when nobody waits. The per-direction
+// ticks let a task that saw EAGAIN clear readiness only if no event arrived since it looked; one shared
+// tick livelocks (tokio-rs/tokio#8054).
+//
+// The waker contract: once clear_waker() or reset() returns, or poll_ready() returns a ready event, the
+// waker stored before is never called again, on any thread. A waker already running on the driver thread
+// is waited for (clear_waker returns after it did); on the driver thread itself, from inside a waker,
+// nothing is waited for, since nothing else runs there. A Waker is a function and a raw context, so a
+// call after its owner cleared it would be a use-after-free (it was, in IoWatch: docs/design.md).
 #pragma once
 
 #include <atomic>
@@ -36,9 +46,13 @@ struct ReadyEvent {
 
 class ScheduledIo {
  public:
-  static constexpr unsigned tick_bits = 12;
   static constexpr uint64_t shut_down_bit = uint64_t{1} << Ready::bit_count;
-  static constexpr unsigned read_tick_shift = Ready::bit_count + 1;
+  static constexpr uint64_t reader_waiting_bit = shut_down_bit << 1;
+  static constexpr uint64_t writer_waiting_bit = shut_down_bit << 2;
+  static constexpr uint64_t wakers_locked_bit = shut_down_bit << 3;
+  static constexpr uint64_t waker_running_bit = shut_down_bit << 4;
+  static constexpr unsigned tick_bits = 10;
+  static constexpr unsigned read_tick_shift = Ready::bit_count + 5;
   static constexpr unsigned write_tick_shift = read_tick_shift + tick_bits;
   static constexpr unsigned generation_shift = 32;
   static constexpr uint64_t tick_mask = (uint64_t{1} << tick_bits) - 1;
@@ -54,12 +68,19 @@ class ScheduledIo {
   // --- The driver's side ---
 
   // Makes the slot belong to a new registration (or to none, on release): clears readiness, ticks,
-  // shutdown and wakers, and stamps the generation that events must carry from now on.
-  void reset(uint32_t generation, int fd, Interest interest);
-  // Merges `ready` into the readiness if `generation` still owns the slot; false when the event is stale.
-  bool set_readiness(uint32_t generation, Ready ready);
-  // Calls the wakers of the directions `ready` concerns, outside the waker lock.
-  void wake(Ready ready);
+  // shutdown and waiters, and stamps the generation that events must carry from now on.
+  // `file_identity` names the open file behind `fd` (port's file_identity), where the driver needs it.
+  // Does not wait for a running waker (it runs under the registrations lock, which a waker may take):
+  // Handle::deregister calls wait_until_no_waker_runs() after unlocking.
+  void reset(uint32_t generation, int fd, Interest interest, uint64_t file_identity = 0);
+  // Returns once no waker of this source runs on another thread (at once on the thread calling it).
+  void wait_until_no_waker_runs() const;
+  // The registration's fd number now names another registration's file (it was closed and reused):
+  // forget it, so that removing this registration never touches the new owner's.
+  void forget_fd() { fd_ = -1; }
+  // Merges `ready` if `generation` still owns the slot, then calls the stored wakers of the directions
+  // it concerns, one at a time and outside every lock. False when the event is stale: nothing changed.
+  bool dispatch(uint32_t generation, Ready ready);
   // Marks the source shut down and wakes both waiters; they see ReadyEvent::shut_down.
   void shutdown();
 
@@ -68,19 +89,27 @@ class ScheduledIo {
   ReadyEvent readiness(Direction direction) const {
     return event_from(state_.load(std::memory_order_acquire), direction);
   }
-  // Stores `waker` unless the direction is already ready, then looks again: an event that raced with the
-  // store is seen either by this look or by the driver, which then finds the waker. Never lost.
+  // If the direction is ready (or shut down), returns it and leaves no waker stored for it. Otherwise
+  // stores `waker` (replacing one stored before) and publishes it in the same compare-and-swap that looks
+  // at the readiness again, so an event racing with the store is seen either here or by the driver,
+  // which then finds the waker. Never lost.
   ReadyEvent poll_ready(Direction direction, const Waker& waker);
   // After an operation hit EAGAIN: clears what `event` saw, unless a newer event for that direction
   // arrived meanwhile (its tick moved). Closed states stay.
   void clear_readiness(const ReadyEvent& event);
-  // Forgets a stored waker (a task that stops waiting, e.g. on a timeout).
+  // Forgets the stored waker of `direction` (a task that stops waiting, e.g. on a timeout), and returns
+  // once it cannot be called any more: a call already running on another thread is waited for.
   void clear_waker(Direction direction);
 
   int fd() const { return fd_; }
+  uint64_t file_identity() const { return file_identity_; }
   Interest interest() const { return interest_; }
   uint32_t generation() const {
     return static_cast<uint32_t>(state_.load(std::memory_order_acquire) >> generation_shift);
+  }
+  // True while a waker of `direction` is stored (for tests and assertions).
+  bool has_waker(Direction direction) const {
+    return (state_.load(std::memory_order_acquire) & waiting_bit(direction)) != 0;
   }
 
  private:
@@ -97,7 +126,15 @@ class ScheduledIo {
     const uint64_t next = ((state >> shift) + 1) & tick_mask;
     return (state & ~(tick_mask << shift)) | (next << shift);
   }
+  static constexpr uint32_t generation_of(uint64_t state) { return static_cast<uint32_t>(state >> generation_shift); }
   static constexpr Ready mask_of(Direction direction) { return direction == Direction::read ? read_mask : write_mask; }
+  static constexpr uint64_t waiting_bit(Direction direction) {
+    return direction == Direction::read ? reader_waiting_bit : writer_waiting_bit;
+  }
+  // The waiter bits an event with `ready` concerns.
+  static constexpr uint64_t waiters_for(Ready ready) {
+    return (ready.intersects(read_mask) ? reader_waiting_bit : 0) | (ready.intersects(write_mask) ? writer_waiting_bit : 0);
+  }
   static constexpr ReadyEvent event_from(uint64_t state, Direction direction) {
     ReadyEvent event;
     event.ready = Ready::from_bits(static_cast<unsigned>(state & readiness_mask)) & mask_of(direction);
@@ -107,25 +144,28 @@ class ScheduledIo {
     return event;
   }
 
-  void lock_wakers() {
-    while (waker_lock_.test_and_set(std::memory_order_acquire)) {
-      // Spin: the holder runs a handful of instructions and never blocks.
-    }
-  }
-  void unlock_wakers() { waker_lock_.clear(std::memory_order_release); }
+  // Cold paths (scheduled_io.cc).
+  void wake_waiters(uint32_t generation, uint64_t waiters);
+  bool take_waker(uint32_t generation, Direction direction, uint64_t also, Waker& taken);
+  uint64_t lock_wakers();
+  void withdraw_waiter(Direction direction);
+
   Waker& waker_for(Direction direction) { return direction == Direction::read ? reader_ : writer_; }
 
   std::atomic<uint64_t> state_{0};
+  // Written by a task and read by the driver only while holding wakers_locked_bit, and read only while
+  // the waiting bit of its direction is set: plain fields, ordered by the state word.
   Waker reader_;
   Waker writer_;
+  uint64_t file_identity_ = 0;
   int32_t fd_ = -1;
   Interest interest_;
-  // Held for a few instructions at a time (store or take a waker), never while calling one.
-  std::atomic_flag waker_lock_ = ATOMIC_FLAG_INIT;
 };
 
 static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits <= ScheduledIo::generation_shift,
               "ticks must not overlap the generation");
+static_assert(ScheduledIo::waker_running_bit < (uint64_t{1} << ScheduledIo::read_tick_shift),
+              "the waiter bits must not overlap the ticks");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the state word must be lock-free on every target");
 // Aim of the design note: all per-registration state in one 64-byte cache line on 64-bit targets.
 static_assert(sizeof(void*) != 8 || sizeof(ScheduledIo) <= 56, "ScheduledIo grew: arena slots exceed 64 bytes");
@@ -133,44 +173,37 @@ static_assert(sizeof(void*) != 8 || sizeof(ScheduledIo) <= 56, "ScheduledIo grew
 // The hot path, inline: every event and every wait goes through these, and a call into another
 // translation unit per step costs more than the steps themselves (bench/dispatch).
 
-inline bool ScheduledIo::set_readiness(uint32_t generation, Ready ready) {
+inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready) {
   uint64_t current = state_.load(std::memory_order_acquire);
-  for (;;) {
-    if (static_cast<uint32_t>(current >> generation_shift) != generation) return false;
-    uint64_t next = current | ready.bits();
+  uint64_t next = 0;
+  do {
+    if (generation_of(current) != generation) return false;
+    next = current | ready.bits();
     if (ready.intersects(read_mask)) next = bump_tick(next, Direction::read);
     if (ready.intersects(write_mask)) next = bump_tick(next, Direction::write);
-    if (state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      return true;
-    }
-  }
-}
-
-inline void ScheduledIo::wake(Ready ready) {
-  Waker reader;
-  Waker writer;
-  lock_wakers();
-  if (ready.intersects(read_mask)) {
-    reader = reader_;
-    reader_ = Waker{};
-  }
-  if (ready.intersects(write_mask)) {
-    writer = writer_;
-    writer_ = Waker{};
-  }
-  unlock_wakers();
-  // Outside the lock: a waker may poll this very source again.
-  reader.wake();
-  writer.wake();
+  } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  // Nobody waits on what the event concerns: no waker step at all (the common case under load).
+  if (const uint64_t waiters = next & waiters_for(ready); waiters != 0) wake_waiters(generation, waiters);
+  return true;
 }
 
 inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& waker) {
-  const ReadyEvent before = readiness(direction);
-  if (before.is_ready()) return before;
-  lock_wakers();
+  uint64_t current = state_.load(std::memory_order_acquire);
+  if (event_from(current, direction).is_ready()) {
+    // A waker stored by an earlier poll must not outlive this answer: its owner stops waiting now.
+    if ((current & waiting_bit(direction)) != 0) withdraw_waiter(direction);
+    return event_from(current, direction);
+  }
+  current = lock_wakers();
   waker_for(direction) = waker;
-  unlock_wakers();
-  return readiness(direction);
+  // Unlock and publish in one step, looking at the readiness once more: an event merged while the lock
+  // was held is seen here, or the driver sees the waiter bit afterwards.
+  uint64_t next = 0;
+  do {
+    next = current & ~wakers_locked_bit;
+    next = event_from(current, direction).is_ready() ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
+  } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  return event_from(next, direction);
 }
 
 inline void ScheduledIo::clear_readiness(const ReadyEvent& event) {

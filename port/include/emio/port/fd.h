@@ -1,7 +1,10 @@
 // An owning file descriptor: closed exactly once, when its owner goes away.
 #pragma once
 
+#include <cstdint>
+
 #include "emio/port/error.h"
+#include "emio/port/result.h"
 
 namespace emio {
 
@@ -35,5 +38,15 @@ class Fd {
 
 // Makes an fd non-blocking and close-on-exec, as every fd the driver watches must be.
 Error set_nonblocking(int fd);
+
+// What an fd number names now: the open file's device and inode in one number (fstat), so that a number
+// closed and reused for another file is told apart. Files on one anonymous inode (eventfd, timerfd,
+// signalfd on Linux) all share one identity. Also says whether the file is a regular file or a
+// directory, which readiness pollers refuse. EBADF for a closed fd.
+struct FileIdentity {
+  uint64_t value = 0;
+  bool always_ready = false;  // a regular file or a directory
+};
+Result<FileIdentity> file_identity(int fd);
 
 }  // namespace emio

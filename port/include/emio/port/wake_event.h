@@ -10,6 +10,11 @@ namespace emio {
 class WakeEvent {
  public:
   Error open();
+  // Closes both ends; open() may run again.
+  void close() {
+    read_end_.reset();
+    write_end_.reset();
+  }
   int poll_fd() const { return read_end_.get(); }
   // Makes poll_fd() readable with a new edge. One system call; never blocks.
   Error signal();
