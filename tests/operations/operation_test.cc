@@ -336,3 +336,72 @@ TEST(Operations, MultishotRecvDeliversEachChunkUntilTheStreamEnds) {
 TEST(Operations, MultishotAcceptCompletesPerConnectionUntilCancelled) {
   emio_test::expect_multishot_accept_until_cancelled(driver, 2);
 }
+
+namespace {
+
+// A recv and a send parked on one socket whose send buffer is full; the peer then hangs up, which wakes
+// both. `on_recv` runs inside the recv's completion.
+struct HangUpWithBothParked {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  char in[16] = {};
+  char out[4096] = {};
+  Operation recv;
+  Operation send;
+  CompletionLog sent{&send};
+  void (*on_recv)(HangUpWithBothParked&) = nullptr;
+  emio::Driver* driver = nullptr;
+  Operation cancel;
+  CompletionLog cancelled{&cancel};
+  int recv_calls = 0;
+
+  static void recv_done(void* context) {
+    auto& self = *static_cast<HangUpWithBothParked*>(context);
+    self.recv_calls += 1;
+    self.on_recv(self);
+  }
+
+  void start(emio::Driver& on) {
+    driver = &on;
+    while (::send(pair.first.get(), out, sizeof out, MSG_DONTWAIT) > 0) {
+    }
+    CHECK_OK(on.attach(source, pair.first.get()));
+    emio::prepare_recv(recv, source, bytes_of(in, sizeof in), emio::Waker{recv_done, this});
+    emio::prepare_send(send, source, {reinterpret_cast<const std::byte*>(out), sizeof out}, sent.waker());
+    CHECK_OK(on.submit(recv));
+    CHECK_OK(on.submit(send));
+    for (int turn = 0; turn < 5; ++turn) CHECK(on.turn(10).ok());  // both tried and parked
+    CHECK(recv.in_flight() && send.in_flight());
+    pair.second.reset();  // the hang-up
+  }
+};
+
+}  // namespace
+
+TEST(Operations, SendCompletesOnceWhenTheRecvCallbackCancelsItDuringAHangUp) {
+  HangUpWithBothParked scene;
+  scene.on_recv = [](HangUpWithBothParked& self) {
+    emio::prepare_cancel(self.cancel, self.send, self.cancelled.waker());
+    CHECK_OK(self.driver->submit(self.cancel));
+  };
+  scene.start(driver);
+  CHECK(turn_until(driver, [&] { return !scene.send.in_flight() && !scene.cancel.in_flight(); }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(1, scene.recv_calls);
+  CHECK_EQUAL(1, scene.sent.calls);
+  CHECK_EQUAL(0u, driver.operations_in_flight());
+  // Before the fix the ledger's count wrapped below zero (4294967295) and every later submit said EBUSY.
+  CHECK_OK(driver.detach(scene.source));
+}
+
+TEST(Operations, SendCompletesOnceWhenTheRecvCallbackShutsTheDriverDown) {
+  HangUpWithBothParked scene;
+  scene.on_recv = [](HangUpWithBothParked& self) { self.driver->shutdown(); };
+  scene.start(driver);
+  for (int turn = 0; turn < 50 && scene.recv_calls == 0; ++turn) {
+    if (!driver.turn(100).ok()) break;
+  }
+  CHECK_EQUAL(1, scene.recv_calls);
+  CHECK_EQUAL(1, scene.sent.calls);
+  CHECK_EQUAL(0u, driver.operations_in_flight());
+}

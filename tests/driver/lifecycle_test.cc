@@ -1,0 +1,131 @@
+// A driver's life at its edges: init that fails late and is retried, a wake before init, and a source
+// whose fd was closed without deregister and whose number came back for another file.
+#include <dirent.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "emio/driver/driver.h"
+#include "support/check.h"
+#include "support/driver_fixture.h"
+#include "support/sockets.h"
+
+#include <CppUTest/TestHarness.h>
+
+namespace {
+
+int open_fd_count() {
+  int count = 0;
+  DIR* directory = ::opendir("/proc/self/fd");
+  if (directory == nullptr) return -1;
+  while (const dirent* entry = ::readdir(directory)) count += entry->d_name[0] != '.' ? 1 : 0;
+  ::closedir(directory);
+  return count;
+}
+
+// Turns until `io` reports its read direction ready, or a bounded number of turns passed.
+bool turn_until_readable(emio::Driver& driver, emio::ScheduledIo& io) {
+  for (int turn = 0; turn < 50; ++turn) {
+    if (io.readiness(emio::Direction::read).ready.is_readable()) return true;
+    if (!driver.turn(100).ok()) return false;
+  }
+  return io.readiness(emio::Direction::read).ready.is_readable();
+}
+
+}  // namespace
+
+TEST_GROUP(InitRollback){};
+
+TEST(InitRollback, InitThatFailsLateLeavesNothingOpenAndCanBeRetried) {
+  emio::Driver driver;
+  emio::DriverConfig refused = emio_test::driver_config(8, 8);
+  refused.operation_capacity = 0;  // refused by the last step, after the backend and wake event opened
+  const int fds_before = open_fd_count();
+  CHECK_ERROR(emio::Error::no_storage, driver.init(refused));
+  CHECK_EQUAL(fds_before, open_fd_count());
+  CHECK_OK(driver.init(emio_test::driver_config(8, 8)));
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  auto added = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
+  CHECK(added.ok());
+  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  CHECK(turn_until_readable(driver, *added.value().io));
+}
+
+TEST(InitRollback, SecondInitOfALiveDriverIsRefused) {
+  emio::Driver driver;
+  CHECK_OK(driver.init(emio_test::driver_config(8, 8)));
+  CHECK_ERROR(emio::Error::from_errno(EALREADY), driver.init(emio_test::driver_config(8, 8)));
+}
+
+TEST(InitRollback, WakeBeforeInitMakesTheFirstTurnReturnAndLaterWakesStillSignal) {
+  emio::Driver driver;
+  driver.handle().wake();
+  CHECK_OK(driver.init(emio_test::driver_config(8, 8)));
+  CHECK(driver.turn(0).ok());
+  CHECK_EQUAL(1u, driver.stats().wakes_received);
+  // Before the fix the pending flag stayed set after init, and no wake ever signalled again.
+  driver.handle().wake();
+  CHECK(driver.turn(1000).ok());
+  CHECK_EQUAL(2u, driver.stats().wakes_received);
+}
+
+TEST_GROUP(FdReuse) {
+  emio::Driver driver;
+  void setup() override { CHECK_OK(driver.init(emio_test::driver_config(16, 16))); }
+};
+
+TEST(FdReuse, DeregisterAfterCloseDoesNotRemoveTheNewOwnerOfTheFdNumber) {
+  emio_test::FdPair old_pair = emio_test::make_socketpair(SOCK_STREAM);
+  const int number = old_pair.first.get();
+  auto old_registration = driver.handle().add_source(number, emio::Interest::readable);
+  CHECK(old_registration.ok());
+  old_pair.first.reset();  // closed without deregister: a misuse the driver must survive
+
+  emio_test::FdPair new_pair = emio_test::make_socketpair(SOCK_STREAM);
+  CHECK_EQUAL(number, ::dup2(new_pair.first.get(), number));  // the number now names another socket
+  emio::Fd reused(number);
+  auto new_registration = driver.handle().add_source(number, emio::Interest::readable);
+  CHECK(new_registration.ok());  // io_uring refused it with EEXIST before the fix
+
+  // The old registration's file is gone: EBADF on every backend, and the new interest is untouched.
+  CHECK_ERROR(emio::Error::from_errno(EBADF), driver.handle().deregister(old_registration.value()));
+  CHECK_EQUAL(1, ::write(new_pair.second.get(), "x", 1));
+  CHECK(turn_until_readable(driver, *new_registration.value().io));
+  CHECK_OK(driver.handle().deregister(new_registration.value()));
+}
+
+TEST(FdReuse, SecondRegistrationOfTheSameOpenFileIsRefusedWithEexist) {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  auto first = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
+  CHECK(first.ok());
+  auto second = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
+  CHECK_FALSE(second.ok());
+  CHECK_ERROR(emio::Error::from_errno(EEXIST), second.error());
+  CHECK_EQUAL(1u, driver.live_registrations());
+  CHECK_OK(driver.handle().deregister(first.value()));
+}
+
+TEST(FdReuse, ManyRegistrationsComeAndGoWithoutLosingAnyFdInTheIndex) {
+  // The index is an open-addressing table with backward-shift deletion: churn it hard, then check that
+  // every live fd still finds its registration (a duplicate is refused) and a removed one does not.
+  emio_test::FdPair pairs[12];
+  emio::Registration registrations[12];
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 12; ++i) {
+      if ((i + round) % 3 == 0 && registrations[i].io != nullptr) {
+        CHECK_OK(driver.handle().deregister(registrations[i]));
+        registrations[i] = emio::Registration{};
+      } else if (registrations[i].io == nullptr) {
+        if (!pairs[i].first.valid()) pairs[i] = emio_test::make_socketpair(SOCK_STREAM);
+        auto added = driver.handle().add_source(pairs[i].first.get(), emio::Interest::readable);
+        CHECK(added.ok());
+        registrations[i] = added.value();
+      }
+    }
+    for (int i = 0; i < 12; ++i) {
+      if (registrations[i].io == nullptr) continue;
+      auto duplicate = driver.handle().add_source(pairs[i].first.get(), emio::Interest::readable);
+      CHECK_FALSE(duplicate.ok());
+      CHECK_ERROR(emio::Error::from_errno(EEXIST), duplicate.error());
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// The waker contract (scheduled_io.h): once clear_waker, deregister or reset returns, the waker it removed
+// is never called again, on any thread; wakers run one direction at a time, outside every lock.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "emio/driver/driver.h"
+#include "support/check.h"
+#include "support/driver_fixture.h"
+#include "support/sockets.h"
+
+#include <CppUTest/TestHarness.h>
+
+using emio::Direction;
+using emio::Ready;
+using emio::ScheduledIo;
+using emio::Waker;
+
+namespace {
+
+constexpr uint32_t generation = 11;
+
+// A waker that stays inside its call until released (or a bounded time passed), so that another thread
+// can act while it runs.
+struct SlowWaker {
+  std::atomic<bool> entered{false};
+  std::atomic<bool> returned{false};
+  static void on_wake(void* context) {
+    auto& self = *static_cast<SlowWaker*>(context);
+    self.entered.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    self.returned.store(true);
+  }
+  Waker waker() { return Waker{on_wake, this}; }
+  void wait_until_entered() const {
+    while (!entered.load()) std::this_thread::yield();
+  }
+};
+
+// Calls `action(context)` from inside a waker.
+struct ActingWaker {
+  void (*action)(ActingWaker&) = nullptr;
+  ScheduledIo* io = nullptr;
+  emio::Handle handle{};
+  emio::Registration registration{};
+  emio::Driver* driver = nullptr;
+  int fd_to_add = -1;
+  bool added = false;
+  emio::Error status{};
+  int calls = 0;
+  static void on_wake(void* context) {
+    auto& self = *static_cast<ActingWaker*>(context);
+    self.calls += 1;
+    self.action(self);
+  }
+  Waker waker() { return Waker{on_wake, this}; }
+};
+
+}  // namespace
+
+TEST_GROUP(WakerContract) {
+  ScheduledIo io;
+  emio_test::CountingWaker reader;
+  emio_test::CountingWaker writer;
+  void setup() override { io.reset(generation, 3, emio::Interest::readable | emio::Interest::writable); }
+};
+
+TEST(WakerContract, ClearWakerOnAnotherThreadReturnsOnlyAfterTheRunningWakerReturned) {
+  SlowWaker slow;
+  CHECK_FALSE(io.poll_ready(Direction::read, slow.waker()).is_ready());
+  std::thread driver_thread([&] { (void)io.dispatch(generation, Ready::readable); });
+  slow.wait_until_entered();
+  io.clear_waker(Direction::read);
+  // Before the fix clear_waker returned at once, and the caller freed what the running waker still used.
+  CHECK(slow.returned.load());
+  driver_thread.join();
+}
+
+TEST(WakerContract, ResetOnAnotherThreadThenWaitingReturnsOnlyAfterTheRunningWakerReturned) {
+  SlowWaker slow;
+  CHECK_FALSE(io.poll_ready(Direction::write, slow.waker()).is_ready());
+  std::thread driver_thread([&] { (void)io.dispatch(generation, Ready::writable); });
+  slow.wait_until_entered();
+  io.reset(generation + 1, -1, emio::Interest{});
+  io.wait_until_no_waker_runs();
+  CHECK(slow.returned.load());
+  driver_thread.join();
+}
+
+TEST(WakerContract, WriterClearedByTheReadersWakerIsNotCalled) {
+  // A hang-up concerns both directions; the reader's waker stops the writer (a stream shut down).
+  ActingWaker clearing;
+  clearing.io = &io;
+  clearing.action = [](ActingWaker& self) { self.io->clear_waker(Direction::write); };
+  CHECK_FALSE(io.poll_ready(Direction::read, clearing.waker()).is_ready());
+  CHECK_FALSE(io.poll_ready(Direction::write, writer.waker()).is_ready());
+  CHECK(io.dispatch(generation, Ready::read_closed | Ready::write_closed));
+  CHECK_EQUAL(1, clearing.calls);
+  CHECK_EQUAL(0, writer.calls.load());
+}
+
+TEST(WakerContract, WakerThatClearsItsOwnDirectionDoesNotWaitForItself) {
+  ActingWaker clearing;
+  clearing.io = &io;
+  clearing.action = [](ActingWaker& self) { self.io->clear_waker(Direction::read); };
+  CHECK_FALSE(io.poll_ready(Direction::read, clearing.waker()).is_ready());
+  CHECK(io.dispatch(generation, Ready::readable));  // returns: no deadlock
+  CHECK_EQUAL(1, clearing.calls);
+}
+
+TEST(WakerContract, WakerThatReArmsFromInsideItsCallIsCalledForTheNextEvent) {
+  ActingWaker rearming;
+  rearming.io = &io;
+  rearming.action = [](ActingWaker& self) {
+    self.io->clear_readiness(self.io->readiness(Direction::read));
+    (void)self.io->poll_ready(Direction::read, self.waker());
+  };
+  CHECK_FALSE(io.poll_ready(Direction::read, rearming.waker()).is_ready());
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK(io.has_waker(Direction::read));
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK_EQUAL(2, rearming.calls);
+}
+
+TEST(WakerContract, PollReadyThatReturnsReadyLeavesNoWakerStored) {
+  // An IoWatch that found its source ready, ran and was destroyed must leave nothing the driver calls.
+  CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK_EQUAL(1, reader.calls.load());
+  emio_test::CountingWaker later;
+  CHECK(io.poll_ready(Direction::read, later.waker()).is_ready());
+  CHECK_FALSE(io.has_waker(Direction::read));
+  io.shutdown();
+  CHECK_EQUAL(0, later.calls.load());
+}
+
+TEST(WakerContract, EventForAReplacedOwnerNeverCallsTheNewOwnersWaker) {
+  io.reset(generation + 1, 4, emio::Interest::readable);
+  CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
+  CHECK_FALSE(io.dispatch(generation, Ready::readable));
+  CHECK_EQUAL(0, reader.calls.load());
+}
+
+// --- Through the driver, on every backend ---
+
+TEST_GROUP(WakerContractDriver) {
+  emio::Driver driver;
+  void setup() override { CHECK_OK(driver.init(emio_test::driver_config(16, 16))); }
+};
+
+TEST(WakerContractDriver, DeregisterOnAnotherThreadReturnsOnlyAfterTheRunningWakerReturned) {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  auto added = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
+  CHECK(added.ok());
+  const emio::Registration registration = added.value();
+  SlowWaker slow;
+  CHECK_FALSE(registration.io->poll_ready(Direction::read, slow.waker()).is_ready());
+  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  std::atomic<bool> stop{false};
+  std::thread driver_thread([&] {
+    while (!stop.load()) (void)driver.turn(10);
+  });
+  slow.wait_until_entered();
+  (void)driver.handle().deregister(registration);
+  CHECK(slow.returned.load());
+  stop.store(true);
+  driver_thread.join();
+}
+
+TEST(WakerContractDriver, WakerMayRemoveItsSourceAndAddAnother) {
+  // design.md allows it: no waker runs while the driver holds its registrations lock.
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  emio_test::FdPair other = emio_test::make_socketpair(SOCK_STREAM);
+  auto added = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
+  CHECK(added.ok());
+  ActingWaker churning;
+  churning.handle = driver.handle();
+  churning.registration = added.value();
+  churning.fd_to_add = other.first.get();
+  churning.action = [](ActingWaker& self) {
+    self.status = self.handle.deregister(self.registration);
+    auto again = self.handle.add_source(self.fd_to_add, emio::Interest::readable);
+    self.added = again.ok();
+  };
+  CHECK_FALSE(added.value().io->poll_ready(Direction::read, churning.waker()).is_ready());
+  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  for (int turn = 0; turn < 50 && churning.calls == 0; ++turn) CHECK(driver.turn(100).ok());
+  CHECK_EQUAL(1, churning.calls);
+  CHECK_OK(churning.status);
+  CHECK(churning.added);
+}
+
+TEST(WakerContractDriver, WakerThatShutsTheDriverDownFromInsideReturns) {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  auto first = driver.handle().add_source(pair.first.get(), emio::Interest::readable | emio::Interest::writable);
+  CHECK(first.ok());
+  ActingWaker stopping;
+  stopping.driver = &driver;
+  stopping.io = first.value().io;
+  // Shutdown wakes every waiter, this source's writer included, and the reader clears that writer after.
+  stopping.action = [](ActingWaker& self) {
+    self.driver->shutdown();
+    self.io->clear_waker(Direction::write);
+  };
+  emio_test::CountingWaker writer;
+  CHECK_FALSE(first.value().io->poll_ready(Direction::read, stopping.waker()).is_ready());
+  // A socketpair is writable at once; wait for that event first so the writer can park.
+  for (int turn = 0; turn < 50 && !first.value().io->readiness(Direction::write).is_ready(); ++turn) {
+    CHECK(driver.turn(100).ok());
+  }
+  first.value().io->clear_readiness(first.value().io->readiness(Direction::write));
+  CHECK_FALSE(first.value().io->poll_ready(Direction::write, writer.waker()).is_ready());
+  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  for (int turn = 0; turn < 50 && stopping.calls == 0; ++turn) {
+    if (!driver.turn(100).ok()) break;
+  }
+  CHECK_EQUAL(1, stopping.calls);
+  CHECK_EQUAL(1, writer.calls.load());  // by the shutdown, once; never again after it was cleared
+}
