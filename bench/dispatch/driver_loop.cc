@@ -4,8 +4,10 @@ namespace emio_bench {
 
 using emio::Error;
 
-Error DriverLoop::open(PingPong& game) {
-  if (Error error = driver_.init(storage_.config()); error.failed()) return error;
+Error DriverLoop::open(PingPong& game, emio::BackendChoice backend) {
+  emio::DriverConfig config = storage_.config();
+  config.backend = backend;
+  if (Error error = driver_.init(config); error.failed()) return error;
   for (uint32_t i = 0; i < game.endpoint_count(); ++i) {
     Endpoint& endpoint = game.endpoint(i);
     emio::Result<emio::Registration> added = driver_.handle().add_source(endpoint.fd.get(), emio::Interest::readable);

@@ -13,7 +13,9 @@ class DriverLoop {
  public:
   static constexpr const char* mode_name = "emio-driver";
 
-  emio::Error open(PingPong& game);
+  // Runs on `backend`, which the benchmark pins (the raw loop it is compared with is epoll).
+  emio::Error open(PingPong& game, emio::BackendChoice backend);
+  const char* backend_name() const { return driver_.backend_name(); }
   emio::Error run(PingPong& game);
 
  private:

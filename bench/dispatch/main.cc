@@ -17,6 +17,8 @@ namespace {
 
 struct Options {
   const char* mode = "driver";
+  // The backend the driver runs; epoll by default, so that it is compared with its raw peer like for like.
+  emio::BackendChoice backend = emio::BackendChoice::epoll;
   uint32_t pairs = 64;
   uint32_t round_trips = 500;
   // Run before measuring, so that lazy symbol binding and first-touch page faults are not counted.
@@ -25,8 +27,8 @@ struct Options {
 
 void print_usage() {
   std::fprintf(stderr,
-               "usage: emio_bench_dispatch [--mode raw|driver] [--pairs N (1-%u)] [--round-trips R]\n"
-               "                           [--warmup-round-trips W]\n",
+               "usage: emio_bench_dispatch [--mode raw|driver] [--backend epoll|uring] [--pairs N (1-%u)]\n"
+               "                           [--round-trips R] [--warmup-round-trips W]\n",
                max_pairs);
 }
 
@@ -45,6 +47,8 @@ bool parse_options(int argc, char** argv, Options& options) {
     const char* value = argv[i + 1];
     if (std::strcmp(flag, "--mode") == 0) {
       options.mode = value;
+    } else if (std::strcmp(flag, "--backend") == 0) {
+      if (emio::parse_backend_choice(value, options.backend).failed()) return false;
     } else if (std::strcmp(flag, "--pairs") == 0) {
       if (!parse_count(value, options.pairs) || options.pairs > max_pairs) return false;
     } else if (std::strcmp(flag, "--round-trips") == 0) {
@@ -69,7 +73,7 @@ int run_benchmark(const Options& options) {
   static PingPong game;
   static Loop loop;
   if (emio::Error error = game.open(options.pairs); error.failed()) return fail("socketpair", error);
-  if (emio::Error error = loop.open(game); error.failed()) return fail("registration", error);
+  if (emio::Error error = loop.open(game, options.backend); error.failed()) return fail("registration", error);
 
   if (emio::Error error = game.start(options.warmup_round_trips); error.failed()) return fail("warm-up start", error);
   if (emio::Error error = loop.run(game); error.failed()) return fail("warm-up", error);
@@ -85,10 +89,10 @@ int run_benchmark(const Options& options) {
 
   const Counters& counted = game.counters;
   const double seconds = static_cast<double>(elapsed_ns) / 1e9;
-  std::printf("mode=%s pairs=%u round_trips=%u events=%llu waits=%llu reads=%llu writes=%llu seconds=%.6f\n",
-              Loop::mode_name, options.pairs, options.round_trips, static_cast<unsigned long long>(counted.events),
-              static_cast<unsigned long long>(counted.waits), static_cast<unsigned long long>(counted.reads),
-              static_cast<unsigned long long>(counted.writes), seconds);
+  std::printf("mode=%s backend=%s pairs=%u round_trips=%u events=%llu waits=%llu reads=%llu writes=%llu seconds=%.6f\n",
+              Loop::mode_name, loop.backend_name(), options.pairs, options.round_trips,
+              static_cast<unsigned long long>(counted.events), static_cast<unsigned long long>(counted.waits),
+              static_cast<unsigned long long>(counted.reads), static_cast<unsigned long long>(counted.writes), seconds);
   return EXIT_SUCCESS;
 }
 

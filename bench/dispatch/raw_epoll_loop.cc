@@ -6,7 +6,7 @@ namespace emio_bench {
 
 using emio::Error;
 
-Error RawEpollLoop::open(PingPong& game) {
+Error RawEpollLoop::open(PingPong& game, emio::BackendChoice /*backend*/) {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) return Error::last_os_error();
   epoll_.reset(fd);

@@ -15,8 +15,9 @@ class RawEpollLoop {
  public:
   static constexpr const char* mode_name = "raw-epoll";
 
-  emio::Error open(PingPong& game);
+  emio::Error open(PingPong& game, emio::BackendChoice /*backend: always epoll*/);
   emio::Error run(PingPong& game);
+  static const char* backend_name() { return "epoll"; }
 
  private:
   emio::Fd epoll_;

@@ -21,7 +21,7 @@ namespace {
 
 constexpr int worker_count = 4;
 constexpr int rounds_per_worker = 150;
-constexpr uint64_t run_budget_ms = 6000;      // the whole test stops by itself after this
+constexpr uint64_t run_budget_ms = 6000;          // the whole test stops by itself after this
 constexpr uint64_t lost_wake_deadline_ms = 2000;  // a wake later than this counts as lost
 
 // One waiter's life: it is retired when the call that removed its waker returns; a call after that is a

@@ -133,7 +133,8 @@ class ScheduledIo {
   }
   // The waiter bits an event with `ready` concerns.
   static constexpr uint64_t waiters_for(Ready ready) {
-    return (ready.intersects(read_mask) ? reader_waiting_bit : 0) | (ready.intersects(write_mask) ? writer_waiting_bit : 0);
+    return (ready.intersects(read_mask) ? reader_waiting_bit : 0) |
+           (ready.intersects(write_mask) ? writer_waiting_bit : 0);
   }
   static constexpr ReadyEvent event_from(uint64_t state, Direction direction) {
     ReadyEvent event;
