@@ -5,6 +5,7 @@
 
 #include <sys/epoll.h>
 
+#include "emio/driver/backend_config.h"
 #include "emio/port/error.h"
 #include "emio/port/fd.h"
 #include "ping_pong.h"
