@@ -187,8 +187,16 @@ void Driver::shutdown() {
     std::lock_guard<std::mutex> guard(registrations_lock_);
     if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   }
-  // No registration can be added from here on; wake every waiter outside the lock.
-  for (uint32_t i = 0; i < registrations_.capacity(); ++i) registrations_.at(i).shutdown();
+  // No registration can be added from here on; wake every waiter outside the lock. Live slots only: a
+  // free slot's waker fields belong to nobody.
+  for (uint32_t i = 0; i < registrations_.capacity(); ++i) {
+    bool live = false;
+    {
+      std::lock_guard<std::mutex> guard(registrations_lock_);
+      live = registrations_.is_live(i);
+    }
+    if (live) registrations_.at(i).shutdown();
+  }
   cancel_operations();
 }
 

@@ -4,14 +4,17 @@
 //   bits  0-5   readiness (Ready bits)
 //   bit   6     shut down
 //   bit   7     a reader's waker is stored          bit 8   a writer's waker is stored
-//   bit   9     the waker fields are being written or taken (held for a few instructions, never across a call)
-//   bit  10     a waker of this source is running on the driver thread
+//   bit   9     a task is writing a waker field (held for a few instructions, never across a call)
+//   bit  10     a waker of this source is running on the driver thread (taken, copied, being called)
 //   bits 11-20  read tick: bumped by every event that concerns reading
 //   bits 21-30  write tick: bumped by every event that concerns writing
 //   bits 32-63  generation of the registration that owns the slot
 // The generation in the word makes "is this event still for this registration?", "set readiness" and
-// "take the waiter" compare-and-swaps on one word, so an event whose token went stale never reaches the
-// slot's next owner. The waiter bits let dispatch skip every waker step when nobody waits. The per-direction
+// "take the waiter" one compare-and-swap, so an event whose token went stale never reaches the slot's next
+// owner, and an event costs one CAS whether a waiter is stored or not. A waker field keeps its last waker
+// after it was taken: a task that parks again with the same waker (the usual case) sets its waiter bit in
+// one CAS and writes nothing. The field is written only while its waiter bit is clear and no waker runs
+// (or from inside the running waker, whose copy is already made), so the driver's copy never races. The per-direction
 // ticks let a task that saw EAGAIN clear readiness only if no event arrived since it looked; one shared
 // tick livelocks (tokio-rs/tokio#8054).
 //
@@ -145,17 +148,20 @@ class ScheduledIo {
     return event;
   }
 
+  bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned);
   // Cold paths (scheduled_io.cc).
-  void wake_waiters(uint32_t generation, uint64_t waiters);
-  bool take_waker(uint32_t generation, Direction direction, uint64_t also, Waker& taken);
-  uint64_t lock_wakers();
+  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready ready);
+  bool take_writer(uint32_t generation);
+  ReadyEvent store_and_poll(Direction direction, const Waker& waker);
   void withdraw_waiter(Direction direction);
+  bool is_stored(Direction direction, const Waker& waker);
 
   Waker& waker_for(Direction direction) { return direction == Direction::read ? reader_ : writer_; }
 
   std::atomic<uint64_t> state_{0};
-  // Written by a task and read by the driver only while holding wakers_locked_bit, and read only while
-  // the waiting bit of its direction is set: plain fields, ordered by the state word.
+  // Each keeps the last waker stored in it. Written by a task holding wakers_locked_bit while its waiter
+  // bit is clear and no waker runs (or from inside the running waker); copied by the driver right after the
+  // CAS that took its waiter bit and set the running bit. Plain fields, ordered by the state word.
   Waker reader_;
   Waker writer_;
   uint64_t file_identity_ = 0;
@@ -174,36 +180,50 @@ static_assert(sizeof(void*) != 8 || sizeof(ScheduledIo) <= 56, "ScheduledIo grew
 // The hot path, inline: every event and every wait goes through these, and a call into another
 // translation unit per step costs more than the steps themselves (bench/dispatch).
 
-inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready) {
+inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned) {
   uint64_t current = state_.load(std::memory_order_acquire);
   uint64_t next = 0;
+  uint64_t claimed = 0;
   do {
     if (generation_of(current) != generation) return false;
-    next = current | ready.bits();
-    if (ready.intersects(read_mask)) next = bump_tick(next, Direction::read);
-    if (ready.intersects(write_mask)) next = bump_tick(next, Direction::write);
+    next = current | bits;
+    if (concerned.intersects(read_mask)) next = bump_tick(next, Direction::read);
+    if (concerned.intersects(write_mask)) next = bump_tick(next, Direction::write);
+    // The reader first; a second waiter is taken after the first one's call (wake_claimed).
+    const uint64_t waiters = current & waiters_for(concerned);
+    claimed = (waiters & reader_waiting_bit) != 0 ? reader_waiting_bit : waiters;
+    if (claimed != 0) next = (next & ~claimed) | waker_running_bit;
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
-  // Nobody waits on what the event concerns: no waker step at all (the common case under load).
-  if (const uint64_t waiters = next & waiters_for(ready); waiters != 0) wake_waiters(generation, waiters);
+  // Nobody waits on what the event concerns: that was all (the common case under load).
+  if (claimed != 0) wake_claimed(generation, claimed, current, concerned);
   return true;
+}
+
+inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready) {
+  return merge_and_wake(generation, ready.bits(), ready);
+}
+
+inline bool ScheduledIo::is_stored(Direction direction, const Waker& waker) {
+  const Waker& stored = waker_for(direction);
+  return stored.function == waker.function && stored.context == waker.context;
 }
 
 inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& waker) {
   uint64_t current = state_.load(std::memory_order_acquire);
   if (event_from(current, direction).is_ready()) {
-    // A waker stored by an earlier poll must not outlive this answer: its owner stops waiting now.
-    if ((current & waiting_bit(direction)) != 0) withdraw_waiter(direction);
+    // A waker stored by an earlier poll must not outlive this answer: its owner stops waiting now, and may
+    // free the waker's context once this returns, so one the driver already took must have returned too.
+    if ((current & (waiting_bit(direction) | waker_running_bit)) != 0) clear_waker(direction);
     return event_from(current, direction);
   }
-  current = lock_wakers();
-  waker_for(direction) = waker;
-  // Unlock and publish in one step, looking at the readiness once more: an event merged while the lock
-  // was held is seen here, or the driver sees the waiter bit afterwards.
+  if (!is_stored(direction, waker)) return store_and_poll(direction, waker);
+  // The field already holds this waker: publish it, in the same CAS that looks at the readiness again.
   uint64_t next = 0;
   do {
-    next = current & ~wakers_locked_bit;
-    next = event_from(current, direction).is_ready() ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
-  } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+    next = event_from(current, direction).is_ready() ? current & ~waiting_bit(direction)
+                                                     : current | waiting_bit(direction);
+  } while (next != current &&
+           !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   return event_from(next, direction);
 }
 
