@@ -34,7 +34,7 @@ class EpollBackend {
   Result<uint32_t> wait(std::span<Event> events, int timeout_ms);
 
   static Token token_of(const Event& event) { return Token::from_bits(event.data.u64); }
-  static Ready ready_of(const Event& event);
+  static Ready ready_of(const Event& event);  // inline below: every event goes through it
   // An edge-triggered registration lasts until removed, and epoll refuses a second one (EEXIST).
   static constexpr bool interest_ended(const Event&) { return false; }
   static constexpr bool refuses_duplicate_fds() { return true; }
@@ -44,5 +44,28 @@ class EpollBackend {
  private:
   Fd epoll_;
 };
+
+// Inline: called once per event, and a call into another translation unit costs more than its work.
+inline Ready EpollBackend::ready_of(const Event& event) {
+  const uint32_t flags = event.events;
+  // The common case, first and cheap: plain readable and/or writable, nothing closed or in error.
+  if ((flags & ~uint32_t{EPOLLIN | EPOLLOUT}) == 0) {
+    if (flags == EPOLLIN) return Ready::readable;
+    if (flags == EPOLLOUT) return Ready::writable;
+    return flags == 0 ? Ready{} : Ready::readable | Ready::writable;
+  }
+  Ready ready;
+  if (flags & EPOLLIN) ready = ready | Ready::readable;
+  if (flags & EPOLLOUT) ready = ready | Ready::writable;
+  if (flags & EPOLLPRI) ready = ready | Ready::priority;
+  if (flags & EPOLLERR) ready = ready | Ready::error;
+  // EPOLLHUP: both directions are gone. EPOLLRDHUP: the peer shut its write side down.
+  if (flags & (EPOLLHUP | EPOLLRDHUP)) ready = ready | Ready::read_closed;
+  // EPOLLERR alone is what the write end of a pipe gets when the read end closes (as in mio).
+  if ((flags & EPOLLHUP) || flags == EPOLLERR || ((flags & EPOLLOUT) && (flags & EPOLLERR))) {
+    ready = ready | Ready::write_closed;
+  }
+  return ready;
+}
 
 }  // namespace emio
