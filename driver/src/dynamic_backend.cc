@@ -14,6 +14,9 @@ bool means_fall_back(Error error) {
 
 Error DynamicBackend::open(const BackendOptions& options) {
   if (options.choice != BackendChoice::epoll) {
+    // A wrong option is the caller's error on every kernel, never a reason to fall back: EINVAL from
+    // set-up would otherwise read as "io_uring unavailable".
+    if (Error invalid = UringBackend::validate(options); invalid.failed()) return invalid;
     const Error refused = uring_.open(options);
     if (refused.ok()) {
       kind_ = Kind::uring;

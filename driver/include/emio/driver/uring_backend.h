@@ -2,17 +2,21 @@
 // boards) and native completion operations. One of the backend files, same shape as the epoll one
 // (see backend.h); with EMIO_BACKEND=uring the epoll backend is compiled in beside it, as its fallback.
 //
-// Threading: add() and remove() may run on any thread (Handle::add_source, deregister) while the driver
-// thread waits, so the submission queue has its own lock; the completion queue belongs to the driver
-// thread alone.
+// Threading: only the driver thread (the one that calls wait()) touches the submission queue, because the
+// kernel ties a request to the task that submitted it (its task work runs there; its polls are cancelled
+// when that task exits). add() and remove() called on another thread put a request in a fixed-capacity
+// queue and wake the driver, whose next wait() applies it. Before the first wait() every add() and
+// remove() is queued, so init may run on another thread than the turns (docs/io_uring.md).
 #pragma once
 
 #include <liburing.h>
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <thread>
 
 #include "emio/alloc/token.h"
 #include "emio/driver/backend_config.h"
@@ -30,6 +34,18 @@ struct UringFeatures {
   bool wait_timeout = false;      // IORING_FEAT_EXT_ARG, 5.11: a wait with a timeout and no timeout SQE
   bool multishot_accept = false;  // 5.19
   bool multishot_recv = false;    // 6.0
+  // The probe answered, every opcode the operations use is there, and IORING_FEAT_FAST_POLL (5.7) lets
+  // a recv on an empty socket wait on a poll instead of blocking an io-wq thread.
+  bool completion_operations = false;
+  bool cancel_any = false;  // IORING_ASYNC_CANCEL_ANY (5.19): one submission cancels every request
+};
+
+// How completions reach the driver thread (io_uring's "task work"), from the best the kernel has.
+enum class UringTaskWork : uint8_t {
+  signal,         // before 5.19: each completion interrupts the submitting thread (IPI + TWA_SIGNAL)
+  cooperative,    // COOP_TASKRUN | TASKRUN_FLAG (5.19): no IPI; run at the thread's next system call
+  deferred,       // SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG (6.1): run only inside our wait
+  sqpoll_thread,  // SQPOLL: the kernel's submission thread issues and runs the work
 };
 
 class UringBackend {
@@ -37,27 +53,47 @@ class UringBackend {
   // Readiness events look like epoll's: the poll mask io_uring returns uses the same bits.
   using Event = epoll_event;
   static constexpr const char* name = "uring";
-  // Set in an Event when the poll behind it has ended (a single-shot poll fired, or a multishot one
-  // stopped, e.g. on CQ overflow): the driver arms it again. epoll never reports this bit to us.
+  // Set in an Event when the poll behind it has ended (a single-shot poll fired, a multishot one
+  // stopped on CQ overflow, or the kernel cancelled it unasked): the driver arms it again. epoll never
+  // reports this bit to us.
   static constexpr uint32_t poll_ended_flag = EPOLLONESHOT;
+  // Limits checked by validate() (EINVAL beyond them), so that a wrong option is never mistaken for a
+  // kernel without io_uring. The kernel's own limits: IORING_MAX_ENTRIES, IORING_MAX_FIXED_FILES,
+  // IORING_MAX_REG_BUFFERS.
+  static constexpr uint32_t max_sq_entries = 32768;
+  static constexpr uint32_t max_registered_files = 1u << 20;
+  static constexpr size_t max_registered_buffers = 1u << 14;
+  static constexpr uint32_t max_busy_poll_budget_us = 1'000'000;
+  // Shutdown waits this long for the kernel to complete every operation, then says loudly that it could
+  // not (the records must then stay alive: the kernel may still write into them).
+  static constexpr uint64_t shutdown_deadline_ns = 10'000'000'000u;
 
   UringBackend() = default;
   UringBackend(const UringBackend&) = delete;
   UringBackend& operator=(const UringBackend&) = delete;
   ~UringBackend();
 
+  // EINVAL for options no kernel would take (a ring size that is not a power of two or too big, a CPU
+  // that does not exist, ...). DynamicBackend checks them before it tries io_uring.
+  static Error validate(const BackendOptions& options);
   // Probes the kernel (once per process), then sets the ring up. ENOSYS, EPERM and EINVAL, or
   // Error::backend_unavailable, mean "io_uring cannot run here": the caller falls back to epoll.
   Error open(const BackendOptions& options);
-  // Releases the ring and everything open() mapped; open() may run again.
+  // Releases the ring and everything open() mapped; open() may run again. On the driver thread: the
+  // registered ring fd belongs to it.
   void close() { close_ring(); }
-  // Arms a poll for `interest`. Refuses what epoll refuses, the same way (EBADF, EPERM for regular
-  // files), so that both backends agree; duplicates are the driver's to refuse (refuses_duplicate_fds).
+  // Arms a poll for `interest`. Refuses what epoll refuses, the same way and on the caller's thread
+  // (EBADF, EPERM for regular files), so that both backends agree; duplicates are the driver's to refuse
+  // (refuses_duplicate_fds). On another thread than the driver's: EAGAIN when the request queue already
+  // holds registration_capacity requests (the driver has not turned since).
   Error add(int fd, Token token, Interest interest);
-  // Removes the poll; the removal is submitted before this returns, so the ring drops its reference
-  // to the file and a close() that follows really closes it. EBADF when `fd` was closed first, as epoll.
+  // Removes the poll. Never refused for want of room. The removal reaches the kernel with the driver's
+  // next io_uring_enter and is retried until the kernel confirms it; only then does the ring let go of
+  // the file. EBADF when `fd` was closed first, as epoll.
   Error remove(int fd, Token token);
-  // Reaps readiness events into `events` and completes operations, waiting up to `timeout_ms`.
+  // Reaps readiness events into `events` and completes operations, waiting up to `timeout_ms`. Applies
+  // the queued requests first. The first call makes the calling thread the driver thread; a call on any
+  // other thread afterwards is EEXIST.
   Result<uint32_t> wait(std::span<Event> events, int timeout_ms);
 
   static Token token_of(const Event& event) { return Token::from_bits(event.data.u64); }
@@ -76,7 +112,7 @@ class UringBackend {
   void cancel_operations();
 
   // Kernel-bypass mode: puts `fd` in the registered files and returns its slot (ENFILE: table full,
-  // or no table configured).
+  // or no table configured, or a kernel without sparse tables).
   Result<int32_t> register_file(int fd);
   void unregister_file(int32_t slot);
   bool has_file_table() const { return file_capacity_ > 0; }
@@ -84,6 +120,11 @@ class UringBackend {
   static UringFeatures features();
   uint32_t completion_queue_entries() const { return ring_.cq.ring_entries; }
   bool sqpoll() const { return (ring_.flags & IORING_SETUP_SQPOLL) != 0; }
+  UringTaskWork task_work() const { return task_work_; }
+  bool ring_fd_registered() const { return ring_fd_registered_; }
+  // Requests waiting for the driver thread, and removals the kernel has not confirmed yet (tests).
+  uint32_t queued_requests();
+  uint32_t pending_removals() const { return removal_count_; }
 
  private:
   struct Reaped {
@@ -91,35 +132,104 @@ class UringBackend {
     uint32_t completions = 0;
     bool any() const { return events + completions > 0; }
   };
+  // An add or remove made on another thread, for the driver thread to apply.
+  struct Request {
+    uint64_t token_bits = 0;
+    int32_t fd = -1;
+    uint8_t interest_bits = 0;
+    bool is_add = false;
+  };
+  // A removal the kernel has not confirmed: its cancel is queued, in the kernel, or refused for now.
+  struct Removal {
+    uint64_t token_bits = 0;
+    bool used = false;          // zero-filled memory is a table of free entries
+    bool submit_again = false;  // the kernel said EALREADY (the poll was being woken): ask again
+    bool in_kernel = false;     // a cancel for it is on its way or in the kernel
+    bool confirmed = false;     // the kernel found the poll and cancelled it: its last CQE will follow
+    bool poll_ended = false;    // the poll's last CQE has been reaped
+  };
 
+  // user_data of the backend's own submissions: internal_tag in the top byte, a kind, an index.
+  static constexpr uint64_t operation_tag = 0xFE;
+  static constexpr uint64_t internal_tag = 0xFD;
+  enum class Internal : uint8_t { ignored = 0, removal = 1 };
+  static uint64_t internal_data(Internal kind, uint32_t index) {
+    return (internal_tag << Token::tag_shift) | (uint64_t{static_cast<uint8_t>(kind)} << 32) | index;
+  }
+
+  static uint64_t user_data_of(const Operation& op);
   Error open_ring(const BackendOptions& options, const UringFeatures& features);
+  Error open_tables(uint32_t registration_capacity);
   Error open_buffer_ring(const ReceiveBufferOptions& options, const UringFeatures& features);
-  Error open_file_table(uint32_t capacity);
+  Error open_file_table(uint32_t capacity, bool emulate_kernel_5_10);
   Error open_registered_buffers(std::span<const iovec> buffers);
   int registered_buffer_of(const Operation& op) const;
   void close_ring();
+  Error bind_driver_thread();
+  bool on_driver_thread() const {
+    return bound_.load(std::memory_order_acquire) && driver_thread_ == std::this_thread::get_id();
+  }
   void prepare(io_uring_sqe* sqe, Operation& op);
   Error resubmit(Operation& op);
   void recycle_buffer(uint16_t id);
   void complete_multishot(Operation& op, const io_uring_cqe& cqe);
-  io_uring_sqe* next_sqe_locked();
+
+  // The submission queue, driver thread only.
+  io_uring_sqe* next_sqe();
+  unsigned publish_submissions();
+  Error flush_submissions();
   Error arm_poll(int fd, Token token, Interest interest);
+  Error submit_removal(uint32_t index);
   Error enter(uint32_t min_complete, int timeout_ms);
   bool must_enter_to_reap() const;
-  bool submissions_pending();
   Reaped reap(std::span<Event> events);
-  bool reap_one(const io_uring_cqe& cqe, Event* event);
+  Reaped busy_poll(std::span<Event> events, uint64_t spin_ns);
   void complete(const io_uring_cqe& cqe);
-  Reaped busy_poll(std::span<Event> events);
+
+  // The request queue and the removal table (uring_requests.cc).
+  Error queue_request(const Request& request);
+  bool cancel_queued_add(uint64_t token_bits);
+  void apply_requests();
+  void start_removal(uint64_t token_bits);
+  uint32_t removal_retries_due() const;
+  void submit_removal_retries();
+  int32_t find_removal(uint64_t token_bits) const;
+  void free_removal(uint32_t index);
+  bool reap_removal(const io_uring_cqe& cqe);
+  bool poll_ended_while_removed(const io_uring_cqe& cqe);
 
   io_uring ring_{};
   bool open_ = false;
   bool multishot_poll_ = false;
   bool wait_timeout_ = false;
+  bool cancel_any_ = false;
+  bool ring_disabled_ = false;     // IORING_SETUP_R_DISABLED: enabled by the first wait()
+  bool register_ring_fd_ = false;  // register it at the first wait(): the registration is per thread
+  bool ring_fd_registered_ = false;
+  UringTaskWork task_work_ = UringTaskWork::signal;
   uint32_t busy_poll_budget_us_ = 0;
   OperationLedger* ledger_ = nullptr;
+  Waker wake_driver_{};
+  Error deferred_error_{};             // an enter failure seen after events were reaped: next wait's
   __kernel_timespec wait_timespec_{};  // read by the kernel during the enter that submits the timeout
-  std::mutex submit_lock_;             // guards the submission queue: every thread may add and remove
+
+  // The driver thread: set once, by the first wait(), under requests_lock_.
+  std::atomic<bool> bound_{false};
+  std::thread::id driver_thread_{};
+
+  // Requests from other threads (a ring buffer) and removals awaiting the kernel's word (a table), both
+  // mmap'd at open and sized from the registration capacity (docs/io_uring.md).
+  std::mutex requests_lock_;  // guards the request queue
+  Request* requests_ = nullptr;
+  uint32_t request_capacity_ = 0;  // entries in the ring buffer; adds stop at add_request_limit_
+  uint32_t add_request_limit_ = 0;
+  uint32_t request_head_ = 0;
+  uint32_t request_count_ = 0;
+  Removal* removals_ = nullptr;  // driver thread only
+  uint32_t removal_capacity_ = 0;
+  uint32_t removal_count_ = 0;
+  uint32_t removal_retry_count_ = 0;
+  size_t table_bytes_ = 0;
 
   // Provided buffers for multishot receives (mmap'd at init; see docs/io_uring.md for their size).
   io_uring_buf_ring* buffer_ring_ = nullptr;
