@@ -40,13 +40,14 @@ Error DriverLoop::run(PingPong& game) {
 
 inline Error DriverLoop::serve(PingPong& game, Source& source) {
   emio::ScheduledIo& io = *source.registration.io;
-  for (;;) {
-    const emio::ReadyEvent ready = io.poll_ready(emio::Direction::read, source.waker);
-    if (!ready.is_ready()) return Error{};  // the waker is stored; the driver queues the source again
+  emio::ReadyEvent ready = io.poll_ready(emio::Direction::read, source.waker);
+  while (ready.is_ready()) {
     if (ready.shut_down) return Error::shut_down;
     if (Error error = game.drain(*source.endpoint); error.failed()) return error;
-    io.clear_readiness(ready);
+    // Drained to EAGAIN: clear what was seen and park again, in one step.
+    ready = io.clear_and_poll(ready, source.waker);
   }
+  return Error{};  // the waker is stored; the driver queues the source again
 }
 
 }  // namespace emio_bench

@@ -90,6 +90,37 @@ TEST(WakerContract, ResetOnAnotherThreadThenWaitingReturnsOnlyAfterTheRunningWak
   driver_thread.join();
 }
 
+TEST(WakerContract, PollReadyOnAnotherThreadThatFindsReadinessReturnsOnlyAfterATakenWakerReturned) {
+  // The task sees the readiness the driver's event set and stops waiting: it may free the old waker's
+  // context as soon as poll_ready returns, so the driver's call of that waker must be over by then.
+  SlowWaker slow;
+  CHECK_FALSE(io.poll_ready(Direction::read, slow.waker()).is_ready());
+  std::thread driver_thread([&] { (void)io.dispatch(generation, Ready::readable); });
+  slow.wait_until_entered();
+  CHECK(io.poll_ready(Direction::read, reader.waker()).is_ready());
+  CHECK(slow.returned.load());
+  driver_thread.join();
+}
+
+TEST(WakerContract, ClearAndPollParksInOneStepAndIsWokenByTheNextEvent) {
+  CHECK_FALSE(io.poll_ready(Direction::read, reader.waker()).is_ready());
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK_EQUAL(1, reader.calls.load());
+  const emio::ReadyEvent seen = io.readiness(Direction::read);
+  CHECK_FALSE(io.clear_and_poll(seen, reader.waker()).is_ready());
+  CHECK(io.has_waker(Direction::read));
+  CHECK(io.dispatch(generation, Ready::readable));
+  CHECK_EQUAL(2, reader.calls.load());
+}
+
+TEST(WakerContract, ClearAndPollKeepsANewerEventAndDoesNotPark) {
+  CHECK(io.dispatch(generation, Ready::readable));
+  const emio::ReadyEvent seen = io.readiness(Direction::read);
+  CHECK(io.dispatch(generation, Ready::readable));  // arrives while the task drains
+  CHECK(io.clear_and_poll(seen, reader.waker()).is_ready());
+  CHECK_FALSE(io.has_waker(Direction::read));
+}
+
 TEST(WakerContract, WriterClearedByTheReadersWakerIsNotCalled) {
   // A hang-up concerns both directions; the reader's waker stops the writer (a stream shut down).
   ActingWaker clearing;

@@ -66,7 +66,8 @@ TEST(UringDriverThread, SourceRegisteredByAThreadThatHasExitedStillGetsEvents) {
   init();
   auto pipe = emio_test::make_pipe();
   Registration reader{};
-  std::thread registrar([&] { reader = REQUIRE_VALUE(driver.handle().add_source(pipe.first.get(), Interest::readable)); });
+  std::thread registrar(
+      [&] { reader = REQUIRE_VALUE(driver.handle().add_source(pipe.first.get(), Interest::readable)); });
   registrar.join();  // its exit would cancel every request it had submitted (-ECANCELED)
   CHECK(turn_promptly_until(driver, [] { return true; }));
   CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));

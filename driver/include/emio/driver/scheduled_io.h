@@ -100,6 +100,9 @@ class ScheduledIo {
   // After an operation hit EAGAIN: clears what `event` saw, unless a newer event for that direction
   // arrived meanwhile (its tick moved). Closed states stay.
   void clear_readiness(const ReadyEvent& event);
+  // clear_readiness(seen) and poll_ready(seen.direction, waker) in one step: what a task does after an
+  // operation said EAGAIN. One CAS when `waker` is the one stored last (the usual case).
+  ReadyEvent clear_and_poll(const ReadyEvent& seen, const Waker& waker);
   // Forgets the stored waker of `direction` (a task that stops waiting, e.g. on a timeout), and returns
   // once it cannot be called any more: a call already running on another thread is waited for.
   void clear_waker(Direction direction);
@@ -225,6 +228,27 @@ inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& wake
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   return event_from(next, direction);
+}
+
+inline ReadyEvent ScheduledIo::clear_and_poll(const ReadyEvent& seen, const Waker& waker) {
+  const Direction direction = seen.direction;
+  if (!is_stored(direction, waker)) {
+    clear_readiness(seen);
+    return poll_ready(direction, waker);
+  }
+  const uint64_t clearable = (seen.ready.without(Ready::final_states)).bits();
+  uint64_t current = state_.load(std::memory_order_acquire);
+  uint64_t next = 0;
+  do {
+    // A newer event (the tick moved) keeps its readiness, and then the task is not parked.
+    next = tick_of(current, direction) == seen.tick ? current & ~clearable : current;
+    next = event_from(next, direction).is_ready() ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
+  } while (next != current &&
+           !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  const ReadyEvent now = event_from(next, direction);
+  // Ready: as in poll_ready, a waker the driver took before must have returned.
+  if (now.is_ready() && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  return now;
 }
 
 inline void ScheduledIo::clear_readiness(const ReadyEvent& event) {
