@@ -39,6 +39,8 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
   // Releases everything open() took, so that a failed Driver::init can be retried.
   { backend.close() } -> std::same_as<void>;
   { backend.add(fd, token, interest) } -> std::same_as<Error>;
+  // fd -1: the registration's fd number now names another registration's file; remove what the token
+  // names without touching the number (epoll: nothing, EBADF; io_uring: the poll, by token) and say EBADF.
   { backend.remove(fd, token) } -> std::same_as<Error>;
   { backend.wait(events, timeout_ms) } -> std::same_as<Result<uint32_t>>;
   { B::token_of(event) } -> std::same_as<Token>;
