@@ -46,20 +46,21 @@ int in_child(Body body) {
 
 }  // namespace
 
-TEST_GROUP(UringKernelGates) {
-  void setup() override { SKIP_WITHOUT_URING(); }
-};
+TEST_GROUP(UringKernelGates){void setup() override{SKIP_WITHOUT_URING();
+}
+}
+;
 
 TEST(UringKernelGates, AutomaticReadinessRunsOnEpollWherePollsAreSingleShotAndSaysWhy) {
   CHECK_EQUAL(0, in_child([] {
-    emio::set_log_hook(keep_log, nullptr);
-    emio::Driver driver;
-    if (driver.init(kernel_5_10(emio::BackendChoice::automatic)).failed()) return 1;
-    if (std::string_view(driver.backend_name()) != "epoll") return 2;
-    if (driver.fallback_reason() != emio::Error::backend_unavailable) return 3;
-    if (log_lines != 1 || std::strstr(last_log, "single-shot") == nullptr) return 4;
-    return 0;
-  }));
+                emio::set_log_hook(keep_log, nullptr);
+                emio::Driver driver;
+                if (driver.init(kernel_5_10(emio::BackendChoice::automatic)).failed()) return 1;
+                if (std::string_view(driver.backend_name()) != "epoll") return 2;
+                if (driver.fallback_reason() != emio::Error::backend_unavailable) return 3;
+                if (log_lines != 1 || std::strstr(last_log, "single-shot") == nullptr) return 4;
+                return 0;
+              }));
 }
 
 TEST(UringKernelGates, AnExplicitIoUringChoiceRunsSingleShotPollsThere) {
@@ -71,25 +72,25 @@ TEST(UringKernelGates, AnExplicitIoUringChoiceRunsSingleShotPollsThere) {
 
 TEST(UringKernelGates, WithoutASparseFileTableOperationsRunOnPlainFdsAndStayOnIoUring) {
   CHECK_EQUAL(0, in_child([] {
-    emio::set_log_hook(keep_log, nullptr);
-    emio::Driver driver;
-    emio::DriverConfig config = kernel_5_10(emio::BackendChoice::uring);
-    config.uring.registered_file_capacity = 4;
-    if (driver.init(config).failed()) return 1;
-    if (std::string_view(driver.backend_name()) != "uring") return 2;
-    if (log_lines != 1 || std::strstr(last_log, "sparse file table") == nullptr) return 3;
-    auto pair = emio_test::make_socketpair(SOCK_STREAM);
-    emio::OpSource source;
-    if (driver.attach(source, pair.first.get()).failed() || source.fixed_file != -1) return 4;
-    char buffer[8] = {};
-    emio::Operation recv;
-    emio_test::CompletionLog done{&recv};
-    emio::prepare_recv(recv, source, emio_test::bytes_of(buffer, sizeof buffer), done.waker());
-    if (driver.submit(recv).failed() || ::write(pair.second.get(), "fd", 2) != 2) return 5;
-    for (int turn = 0; turn < 200 && done.calls == 0; ++turn) (void)driver.turn(10);
-    if (done.calls != 1 || recv.result != 2 || std::strcmp(buffer, "fd") != 0) return 6;
-    return driver.detach(source).ok() ? 0 : 7;
-  }));
+                emio::set_log_hook(keep_log, nullptr);
+                emio::Driver driver;
+                emio::DriverConfig config = kernel_5_10(emio::BackendChoice::uring);
+                config.uring.registered_file_capacity = 4;
+                if (driver.init(config).failed()) return 1;
+                if (std::string_view(driver.backend_name()) != "uring") return 2;
+                if (log_lines != 1 || std::strstr(last_log, "sparse file table") == nullptr) return 3;
+                auto pair = emio_test::make_socketpair(SOCK_STREAM);
+                emio::OpSource source;
+                if (driver.attach(source, pair.first.get()).failed() || source.fixed_file != -1) return 4;
+                char buffer[8] = {};
+                emio::Operation recv;
+                emio_test::CompletionLog done{&recv};
+                emio::prepare_recv(recv, source, emio_test::bytes_of(buffer, sizeof buffer), done.waker());
+                if (driver.submit(recv).failed() || ::write(pair.second.get(), "fd", 2) != 2) return 5;
+                for (int turn = 0; turn < 200 && done.calls == 0; ++turn) (void)driver.turn(10);
+                if (done.calls != 1 || recv.result != 2 || std::strcmp(buffer, "fd") != 0) return 6;
+                return driver.detach(source).ok() ? 0 : 7;
+              }));
 }
 
 TEST(UringKernelGates, ThisKernelOffersWhatCompletionOperationsNeed) {

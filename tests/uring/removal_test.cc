@@ -83,8 +83,7 @@ void serve(emio::Driver& driver, int listener, Registration& listening, Connecti
       CHECK(accepted < connection_count);
       Connection& connection = connections[accepted++];
       connection.server = fd;
-      connection.registration =
-          REQUIRE_VALUE(driver.handle().add_source(fd, Interest::readable | Interest::writable));
+      connection.registration = REQUIRE_VALUE(driver.handle().add_source(fd, Interest::readable | Interest::writable));
     }
     listening.io->clear_readiness(listen_ready);
   }
@@ -164,12 +163,13 @@ int clients_that_saw_the_end(const emio::DriverConfig& config) {
 
 }  // namespace
 
-TEST_GROUP(UringRemoval) {
-  void setup() override { SKIP_WITHOUT_URING(); }
-  static emio::DriverConfig config(emio::BackendChoice choice) {
-    return emio_test::uring_config(choice, connection_count + 8, 64);
-  }
-};
+TEST_GROUP(UringRemoval){void setup() override{SKIP_WITHOUT_URING();
+}
+static emio::DriverConfig config(emio::BackendChoice choice) {
+  return emio_test::uring_config(choice, connection_count + 8, 64);
+}
+}
+;
 
 TEST(UringRemoval, EveryHalfClosedConnectionGetsEndOfStreamOnUring) {
   CHECK_EQUAL(connection_count, clients_that_saw_the_end(config(emio::BackendChoice::uring)));

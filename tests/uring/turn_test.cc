@@ -78,20 +78,20 @@ TEST(UringTurn, BusyPollTurnSubmitsBeforeItSpins) {
 
 TEST(UringTurn, InvalidRingSizesFailInitWithEinvalAndLeaveIoUringOnForTheProcess) {
   CHECK_EQUAL(0, in_child([] {
-    for (const uint32_t entries : {0u, 3u, 65536u}) {
-      emio::Driver refused;
-      emio::DriverConfig config = emio_test::uring_config(emio::BackendChoice::automatic, 4, 4);
-      config.uring.sq_entries = entries;
-      if (refused.init(config) != emio::Error::from_errno(EINVAL)) return 1;
-    }
-    emio::Driver bad_cpu;
-    emio::DriverConfig config = emio_test::uring_config(emio::BackendChoice::uring_sqpoll, 4, 4);
-    config.uring.sqpoll_cpu = 1 << 20;
-    if (bad_cpu.init(config) != emio::Error::from_errno(EINVAL)) return 2;
-    emio::Driver fine;
-    if (fine.init(emio_test::uring_config(emio::BackendChoice::uring, 4, 4)).failed()) return 3;
-    return std::string_view(fine.backend_name()) == "uring" ? 0 : 4;
-  }));
+                for (const uint32_t entries : {0u, 3u, 65536u}) {
+                  emio::Driver refused;
+                  emio::DriverConfig config = emio_test::uring_config(emio::BackendChoice::automatic, 4, 4);
+                  config.uring.sq_entries = entries;
+                  if (refused.init(config) != emio::Error::from_errno(EINVAL)) return 1;
+                }
+                emio::Driver bad_cpu;
+                emio::DriverConfig config = emio_test::uring_config(emio::BackendChoice::uring_sqpoll, 4, 4);
+                config.uring.sqpoll_cpu = 1 << 20;
+                if (bad_cpu.init(config) != emio::Error::from_errno(EINVAL)) return 2;
+                emio::Driver fine;
+                if (fine.init(emio_test::uring_config(emio::BackendChoice::uring, 4, 4)).failed()) return 3;
+                return std::string_view(fine.backend_name()) == "uring" ? 0 : 4;
+              }));
 }
 
 TEST(UringTurn, SqpollShutdownWithAFullSubmissionQueueCompletesEveryOperationPromptly) {
@@ -113,7 +113,7 @@ TEST(UringTurn, SqpollShutdownWithAFullSubmissionQueueCompletesEveryOperationPro
     emio::prepare_recv(recvs[i], sources[i], emio_test::bytes_of(buffers[i], sizeof buffers[i]), logs[i].waker());
   }
   for (int i = 0; i < count / 2; ++i) CHECK_OK(driver.submit(recvs[i]));
-  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));  // these reach the kernel thread
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));                             // these reach the kernel thread
   for (int i = count / 2; i < count; ++i) CHECK_OK(driver.submit(recvs[i]));  // these fill the SQ
   const uint64_t start_ms = emio::monotonic_now_ms();
   driver.shutdown();
