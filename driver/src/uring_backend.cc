@@ -32,6 +32,9 @@ constexpr unsigned tag_shift = Token::tag_shift;
 // most this many times; then at the start of the next wait.
 constexpr int removal_retry_rounds = 4;
 
+// How long a full SQ waits for the SQPOLL thread to take entries before the submission says EBUSY.
+constexpr uint64_t sq_room_wait_ns = 1'000'000'000u;
+
 // --- The probe: once per process ---
 
 struct ProbeOutcome {
@@ -421,8 +424,13 @@ unsigned UringBackend::publish_submissions() {
 
 Error UringBackend::flush_submissions() {
   if (Error error = enter(0, 0); error.failed() && error != Error::from_errno(EINTR)) return error;
-  // SQPOLL: the kernel thread takes entries when it runs; wait until it has made room (IORING_ENTER_SQ_WAIT).
-  if (sqpoll() && io_uring_sq_space_left(&ring_) == 0) {
+  if (!sqpoll()) return Error{};
+  // SQPOLL: the kernel thread takes entries when it runs; wait until it has made room
+  // (IORING_ENTER_SQ_WAIT). The kernel may answer before the head we read has moved (it counts entries
+  // taken, then publishes the head after the batch): look again, for a bounded time.
+  const uint64_t give_up_ns = monotonic_now_ns() + sq_room_wait_ns;
+  while (io_uring_sq_space_left(&ring_) == 0) {
+    if (monotonic_now_ns() > give_up_ns) return Error::from_errno(EBUSY);
     if (const int status = io_uring_sqring_wait(&ring_); status < 0) return Error::from_errno(-status);
   }
   return Error{};

@@ -116,7 +116,9 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
       }
       break;
     case OpKind::close:
-      io_uring_prep_close(sqe, op.source->fd);
+      // The plain fd: submit() emptied the file's table slot first. prepare_close always sets a source.
+      assert(op.source != nullptr);
+      io_uring_prep_close(sqe, op.source == nullptr ? -1 : op.source->fd);
       break;
     case OpKind::timeout:
       op.timer.timespec.tv_sec = static_cast<int64_t>(op.timeout_ns / 1000000000u);

@@ -108,8 +108,9 @@ Error UringBackend::submit_removal(uint32_t index) {
     removal_retry_count_ += 1;
     return Error::from_errno(EBUSY);
   }
-  // ASYNC_CANCEL by user_data rather than POLL_REMOVE: since 5.19 it marks a poll that is being woken
-  // as cancelled instead of refusing with EALREADY as POLL_REMOVE does. Both answers are checked anyway.
+  // ASYNC_CANCEL by user_data rather than POLL_REMOVE: current kernels (io_poll_cancel_req) mark a poll
+  // that is being woken as cancelled, where POLL_REMOVE's disarm refuses with EALREADY. Every answer is
+  // checked anyway (reap_removal).
   io_uring_prep_cancel64(sqe, removal.token_bits, 0);
   io_uring_sqe_set_data64(sqe, internal_data(Internal::removal, index));
   removal.in_kernel = true;

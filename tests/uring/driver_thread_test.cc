@@ -3,6 +3,7 @@
 // on another thread belonged to that thread: it was cancelled when the thread exited (the source went
 // deaf), its events interrupted that thread, and its removal did not release the file.
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -93,8 +94,17 @@ TEST(UringDriverThread, DriverInitialisedOnAnotherThreadTurnsHere) {
 TEST(UringDriverThread, DeregisterAndCloseOnAnotherThreadGiveThePeerEndOfStreamPromptly) {
   init();
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
-  Registration server = REQUIRE_VALUE(driver.handle().add_source(pair.first.get(), Interest::readable));
-  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));  // the poll is armed in the kernel
+  auto parked = emio_test::make_pipe();  // the registrar blocks reading it until the end of the test
+  std::atomic<bool> registered{false};
+  Registration server{};
+  std::thread registrar([&] {
+    server = REQUIRE_VALUE(driver.handle().add_source(pair.first.get(), Interest::readable));
+    registered.store(true);
+    char byte = 0;
+    (void)::read(parked.first.get(), &byte, 1);  // asleep: task work queued to it would wait
+  });
+  while (!registered.load()) std::this_thread::yield();
+  CHECK(turn_promptly_until(driver, [&] { return true; }));  // the poll is armed in the kernel
   const int server_fd = pair.first.release();
   std::thread closer([&] {
     CHECK_OK(driver.handle().deregister(server));
@@ -102,11 +112,14 @@ TEST(UringDriverThread, DeregisterAndCloseOnAnotherThreadGiveThePeerEndOfStreamP
   });
   closer.join();
   // The ring lets go of the file once the driver applied the removal: the peer reads end of stream.
-  CHECK(turn_promptly_until(driver, [&] {
+  const bool ended = turn_promptly_until(driver, [&] {
     char byte = 0;
     pollfd peer{pair.second.get(), POLLIN, 0};
     return ::poll(&peer, 1, 0) == 1 && ::read(pair.second.get(), &byte, 1) == 0;
-  }));
+  });
+  CHECK_EQUAL(1, emio_test::write_bytes(parked.second.get(), 1));
+  registrar.join();
+  CHECK(ended);
 }
 
 TEST(UringDriverThread, RegisteringThreadIsNotInterruptedByTheSourcesEvents) {
@@ -119,9 +132,12 @@ TEST(UringDriverThread, RegisteringThreadIsNotInterruptedByTheSourcesEvents) {
   std::thread registrar([&] {
     reader = REQUIRE_VALUE(driver.handle().add_source(pipe.first.get(), Interest::readable));
     registered.store(true);
-    // Short sleeps, one after the other: task work queued to this thread would make the next one EINTR.
+    // Short epoll waits, one after the other (epoll_wait is never restarted): task work queued to this
+    // thread would make the next one fail with EINTR, as another driver's turn on this thread would.
+    emio::Fd own_epoll(::epoll_create1(EPOLL_CLOEXEC));
+    epoll_event unused{};
     while (!events_done.load()) {
-      if (::poll(nullptr, 0, 2) < 0 && errno == EINTR) interruptions.fetch_add(1);
+      if (::epoll_wait(own_epoll.get(), &unused, 1, 2) < 0 && errno == EINTR) interruptions.fetch_add(1);
     }
   });
   while (!registered.load()) std::this_thread::yield();
