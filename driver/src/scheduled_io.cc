@@ -7,13 +7,9 @@
 namespace emio {
 namespace {
 
-// The sources whose wakers this thread is calling, innermost last. A waker may clear, reset or re-arm a
-// source whose waker runs further out on this very thread (a completion that shuts the driver down, a
-// callback that deregisters its own source): that call must not wait for itself. Nesting is shallow by
-// design (dispatch -> waker -> Driver::shutdown -> waker is the deepest the driver makes); asserted.
-constexpr int max_nested_wakes = 8;
-thread_local const ScheduledIo* wakes_on_this_thread[max_nested_wakes];
-thread_local int nested_wakes = 0;
+using scheduled_io_detail::max_nested_wakes;
+using scheduled_io_detail::nested_wakes;
+using scheduled_io_detail::wakes_on_this_thread;
 
 bool wakes_on_this_thread_include(const ScheduledIo* io) {
   for (int depth = 0; depth < nested_wakes && depth < max_nested_wakes; ++depth) {
@@ -30,39 +26,6 @@ void back_off(unsigned& spins) {
 }
 
 }  // namespace
-
-// Takes the writer's waiter bit if `generation` still owns the slot; the running bit is already set.
-bool ScheduledIo::take_writer(uint32_t generation) {
-  uint64_t current = state_.load(std::memory_order_acquire);
-  for (;;) {
-    if (generation_of(current) != generation || (current & writer_waiting_bit) == 0) return false;
-    if (state_.compare_exchange_weak(current, current & ~writer_waiting_bit, std::memory_order_acq_rel,
-                                     std::memory_order_acquire)) {
-      return true;
-    }
-  }
-}
-
-void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned) {
-  // Only the driver thread sets the running bit: set before the claim means this thread is already inside
-  // a waker of this source (shut down from a completion), and the outer call clears it.
-  const bool outermost = (before & waker_running_bit) == 0;
-  assert(nested_wakes < max_nested_wakes && "wakers nest deeper than the driver ever does");
-  if (nested_wakes < max_nested_wakes) wakes_on_this_thread[nested_wakes] = this;
-  nested_wakes += 1;
-  // Copied right after the claim: no task writes a field while the running bit is set (store_and_poll).
-  const Waker first = waker_for(claimed == reader_waiting_bit ? Direction::read : Direction::write);
-  first.wake();
-  // One direction at a time, the second taken only after the first one's call: a reader's waker that
-  // clears or completes the writer (a hang-up wakes both; the reader's callback shuts the stream down)
-  // is obeyed.
-  if (claimed == reader_waiting_bit && concerned.intersects(write_mask) && take_writer(generation)) {
-    const Waker second = writer_;
-    second.wake();
-  }
-  nested_wakes -= 1;
-  if (outermost) state_.fetch_and(~waker_running_bit, std::memory_order_release);
-}
 
 ReadyEvent ScheduledIo::store_and_poll(Direction direction, const Waker& waker) {
   // Take the field: its waiter bit cleared and the lock set, while no waker runs (the driver copies a

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 
 #include "emio/driver/interest.h"
@@ -35,6 +36,19 @@
 namespace emio {
 
 enum class Direction : uint8_t { read, write };
+
+class ScheduledIo;
+
+namespace scheduled_io_detail {
+// The sources whose wakers this thread is calling, innermost last. A waker may clear, reset or re-arm a
+// source whose waker runs further out on this very thread (a completion that shuts the driver down, a
+// callback that deregisters its own source): that call must not wait for itself. Nesting is shallow by
+// design (dispatch -> waker -> Driver::shutdown -> waker is the deepest the driver makes); asserted.
+inline constexpr int max_nested_wakes = 8;
+inline thread_local const ScheduledIo* wakes_on_this_thread[max_nested_wakes];
+inline thread_local int nested_wakes = 0;
+
+}  // namespace scheduled_io_detail
 
 // A snapshot of one direction's readiness, to hand back to clear_readiness.
 struct ReadyEvent {
@@ -152,6 +166,12 @@ class ScheduledIo {
   }
 
   bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned);
+  template <Direction direction>
+  ReadyEvent clear_and_poll_in(const ReadyEvent& seen, const Waker& waker);
+  // Whether `state` makes `direction` ready (or shut down): ReadyEvent::is_ready without building one.
+  static constexpr bool is_ready_in(uint64_t state, Direction direction) {
+    return (state & (uint64_t{mask_of(direction).bits()} | shut_down_bit)) != 0;
+  }
   // Cold paths (scheduled_io.cc).
   void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready ready);
   bool take_writer(uint32_t generation);
@@ -183,6 +203,41 @@ static_assert(sizeof(void*) != 8 || sizeof(ScheduledIo) <= 56, "ScheduledIo grew
 // The hot path, inline: every event and every wait goes through these, and a call into another
 // translation unit per step costs more than the steps themselves (bench/dispatch).
 
+// Takes the writer's waiter bit if `generation` still owns the slot; the running bit is already set.
+inline bool ScheduledIo::take_writer(uint32_t generation) {
+  uint64_t current = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (generation_of(current) != generation || (current & writer_waiting_bit) == 0) return false;
+    if (state_.compare_exchange_weak(current, current & ~writer_waiting_bit, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
+inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned) {
+  // Only the driver thread sets the running bit: set before the claim means this thread is already inside
+  // a waker of this source (shut down from a completion), and the outer call clears it.
+  const bool outermost = (before & waker_running_bit) == 0;
+  assert(scheduled_io_detail::nested_wakes < scheduled_io_detail::max_nested_wakes &&
+         "wakers nest deeper than the driver ever does");
+  if (scheduled_io_detail::nested_wakes < scheduled_io_detail::max_nested_wakes)
+    scheduled_io_detail::wakes_on_this_thread[scheduled_io_detail::nested_wakes] = this;
+  scheduled_io_detail::nested_wakes += 1;
+  // Copied right after the claim: no task writes a field while the running bit is set (store_and_poll).
+  const Waker first = waker_for(claimed == reader_waiting_bit ? Direction::read : Direction::write);
+  first.wake();
+  // One direction at a time, the second taken only after the first one's call: a reader's waker that
+  // clears or completes the writer (a hang-up wakes both; the reader's callback shuts the stream down)
+  // is obeyed.
+  if (claimed == reader_waiting_bit && concerned.intersects(write_mask) && take_writer(generation)) {
+    const Waker second = writer_;
+    second.wake();
+  }
+  scheduled_io_detail::nested_wakes -= 1;
+  if (outermost) state_.fetch_and(~waker_running_bit, std::memory_order_release);
+}
+
 inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned) {
   uint64_t current = state_.load(std::memory_order_acquire);
   uint64_t next = 0;
@@ -213,7 +268,7 @@ inline bool ScheduledIo::is_stored(Direction direction, const Waker& waker) {
 
 inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& waker) {
   uint64_t current = state_.load(std::memory_order_acquire);
-  if (event_from(current, direction).is_ready()) {
+  if (is_ready_in(current, direction)) {
     // A waker stored by an earlier poll must not outlive this answer: its owner stops waiting now, and may
     // free the waker's context once this returns, so one the driver already took must have returned too.
     if ((current & (waiting_bit(direction) | waker_running_bit)) != 0) clear_waker(direction);
@@ -223,15 +278,14 @@ inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& wake
   // The field already holds this waker: publish it, in the same CAS that looks at the readiness again.
   uint64_t next = 0;
   do {
-    next = event_from(current, direction).is_ready() ? current & ~waiting_bit(direction)
-                                                     : current | waiting_bit(direction);
+    next = is_ready_in(current, direction) ? current & ~waiting_bit(direction) : current | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   return event_from(next, direction);
 }
 
-inline ReadyEvent ScheduledIo::clear_and_poll(const ReadyEvent& seen, const Waker& waker) {
-  const Direction direction = seen.direction;
+template <Direction direction>
+inline ReadyEvent ScheduledIo::clear_and_poll_in(const ReadyEvent& seen, const Waker& waker) {
   if (!is_stored(direction, waker)) {
     clear_readiness(seen);
     return poll_ready(direction, waker);
@@ -242,13 +296,18 @@ inline ReadyEvent ScheduledIo::clear_and_poll(const ReadyEvent& seen, const Wake
   do {
     // A newer event (the tick moved) keeps its readiness, and then the task is not parked.
     next = tick_of(current, direction) == seen.tick ? current & ~clearable : current;
-    next = event_from(next, direction).is_ready() ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
+    next = is_ready_in(next, direction) ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
-  const ReadyEvent now = event_from(next, direction);
   // Ready: as in poll_ready, a waker the driver took before must have returned.
-  if (now.is_ready() && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
-  return now;
+  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  return event_from(next, direction);
+}
+
+inline ReadyEvent ScheduledIo::clear_and_poll(const ReadyEvent& seen, const Waker& waker) {
+  // One branch here, so that each direction's masks and shifts are constants below.
+  return seen.direction == Direction::read ? clear_and_poll_in<Direction::read>(seen, waker)
+                                           : clear_and_poll_in<Direction::write>(seen, waker);
 }
 
 inline void ScheduledIo::clear_readiness(const ReadyEvent& event) {
