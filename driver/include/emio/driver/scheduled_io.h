@@ -172,9 +172,10 @@ class ScheduledIo {
   static constexpr bool is_ready_in(uint64_t state, Direction direction) {
     return (state & (uint64_t{mask_of(direction).bits()} | shut_down_bit)) != 0;
   }
-  // Cold paths (scheduled_io.cc).
-  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready ready);
+  // Calls the waker the dispatch CAS took (inline below: every event with a waiter goes through it).
+  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned);
   bool take_writer(uint32_t generation);
+  // Cold paths (scheduled_io.cc).
   ReadyEvent store_and_poll(Direction direction, const Waker& waker);
   void withdraw_waiter(Direction direction);
   bool is_stored(Direction direction, const Waker& waker);
