@@ -34,16 +34,6 @@ emio::DriverConfig kernel_5_10(emio::BackendChoice choice) {
   return config;
 }
 
-// In a forked child: the log lines are said once per process.
-template <typename Body>
-int in_child(Body body) {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(body());
-  int status = 0;
-  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
 }  // namespace
 
 TEST_GROUP(UringKernelGates){void setup() override{SKIP_WITHOUT_URING();
@@ -52,7 +42,7 @@ TEST_GROUP(UringKernelGates){void setup() override{SKIP_WITHOUT_URING();
 ;
 
 TEST(UringKernelGates, AutomaticReadinessRunsOnEpollWherePollsAreSingleShotAndSaysWhy) {
-  CHECK_EQUAL(0, in_child([] {
+  CHECK_EQUAL(0, emio_test::in_child([] {
                 emio::set_log_hook(keep_log, nullptr);
                 emio::Driver driver;
                 if (driver.init(kernel_5_10(emio::BackendChoice::automatic)).failed()) return 1;
@@ -71,7 +61,7 @@ TEST(UringKernelGates, AnExplicitIoUringChoiceRunsSingleShotPollsThere) {
 }
 
 TEST(UringKernelGates, WithoutASparseFileTableOperationsRunOnPlainFdsAndStayOnIoUring) {
-  CHECK_EQUAL(0, in_child([] {
+  CHECK_EQUAL(0, emio_test::in_child([] {
                 emio::set_log_hook(keep_log, nullptr);
                 emio::Driver driver;
                 emio::DriverConfig config = kernel_5_10(emio::BackendChoice::uring);

@@ -30,17 +30,6 @@ emio::DriverConfig busy_config() {
   return config;
 }
 
-// Runs `body` in a forked child (the process-wide probe verdict stays untouched here) and returns its
-// exit code, or -1 if it did not exit.
-template <typename Body>
-int in_child(Body body) {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(body());
-  int status = 0;
-  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
 }  // namespace
 
 TEST_GROUP(UringTurn) {
@@ -77,7 +66,7 @@ TEST(UringTurn, BusyPollTurnSubmitsBeforeItSpins) {
 }
 
 TEST(UringTurn, InvalidRingSizesFailInitWithEinvalAndLeaveIoUringOnForTheProcess) {
-  CHECK_EQUAL(0, in_child([] {
+  CHECK_EQUAL(0, emio_test::in_child([] {
                 for (const uint32_t entries : {0u, 3u, 65536u}) {
                   emio::Driver refused;
                   emio::DriverConfig config = emio_test::uring_config(emio::BackendChoice::automatic, 4, 4);

@@ -1,6 +1,9 @@
 // Helpers for the io_uring-only tests: is io_uring usable here, and a driver config that asks for it.
 #pragma once
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <string_view>
 
 #include "emio/driver/driver.h"
@@ -15,6 +18,17 @@ inline emio::DriverConfig uring_config(emio::BackendChoice choice = emio::Backen
   emio::DriverConfig config = driver_config(registration_capacity, event_capacity);
   config.backend = choice;
   return config;
+}
+
+// Runs `body` in a forked child (process-wide state such as the probe's verdict and the once-only log
+// lines stays untouched here) and returns its exit code, or -1 if it did not exit.
+template <typename Body>
+int in_child(Body body) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(body());
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
 }
 
 // False where the kernel refuses io_uring (qemu-user says ENOSYS): the io_uring tests have nothing to
