@@ -282,6 +282,9 @@ inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& wake
     next = is_ready_in(current, direction) ? current & ~waiting_bit(direction) : current | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  // Ready after all (an event, or a shutdown from inside the running waker, landed before the CAS): as
+  // above, the taken waker must have returned before its owner may let go of it.
+  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
   return event_from(next, direction);
 }
 
