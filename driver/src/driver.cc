@@ -175,7 +175,11 @@ void Driver::arm_again(Token token) {
     // old one would hold the file open for ever.
     io = registrations_.lookup(token);
     if (io == nullptr) return;
-    armed = backend_.add(io->fd(), token, io->interest());
+    // A backend that polls whatever it is given: an fd closed before deregister is found here, at once.
+    if (!backend_.refuses_duplicate_fds()) {
+      if (Result<uint64_t> pollable = check_pollable(io->fd()); !pollable.ok()) armed = pollable.error();
+    }
+    if (armed.ok()) armed = backend_.add(io->fd(), token, io->interest());
   }
   // Outside the lock (a waker may add or remove sources). The fd was closed before deregister: tell the
   // waiters, whose next call will say why. The generation check keeps it from a new owner.

@@ -7,6 +7,16 @@
 
 namespace emio {
 
+Result<uint64_t> Driver::check_pollable(int fd) {
+  // One fstat: EBADF for a closed fd, and the file's identity. epoll refuses regular files and
+  // directories (always ready, never worth watching) with EPERM; io_uring would report them ready for
+  // ever. Refuse them the same way.
+  Result<FileIdentity> file = file_identity(fd);
+  if (!file.ok()) return file.error();
+  if (file.value().always_ready) return Error::from_errno(EPERM);
+  return file.value().value;
+}
+
 Result<Registration> Driver::add_locked(int fd, Interest interest) {
   const auto fd_of = [this](uint32_t slot) { return fd_of_slot(slot); };
   // A registration that had this fd number before: either a true duplicate (the same open file), or one
@@ -14,13 +24,11 @@ Result<Registration> Driver::add_locked(int fd, Interest interest) {
   const uint32_t previous = fd < 0 ? FdIndex::none : fd_index_.find(fd, fd_of);
   uint64_t identity = 0;
   if (!backend_.refuses_duplicate_fds()) {
+    Result<uint64_t> pollable = check_pollable(fd);
+    if (!pollable.ok()) return pollable.error();
+    identity = pollable.value();
     // io_uring arms a second poll on one file without complaint; epoll says EEXIST. Tell a duplicate
     // from a reused number by the file behind it, so both backends agree.
-    Result<FileIdentity> file = file_identity(fd);
-    if (!file.ok()) return file.error();
-    // epoll refuses regular files and directories (always ready, never worth watching) with EPERM.
-    if (file.value().always_ready) return Error::from_errno(EPERM);
-    identity = file.value().value;
     if (previous != FdIndex::none && registrations_.at(previous).file_identity() == identity) {
       return Error::from_errno(EEXIST);
     }

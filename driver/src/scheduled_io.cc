@@ -50,7 +50,7 @@ ReadyEvent ScheduledIo::store_and_poll(Direction direction, const Waker& waker) 
   uint64_t next = 0;
   do {
     next = current & ~wakers_locked_bit;
-    next = event_from(current, direction).is_ready() ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
+    next = is_ready_in(current, direction) ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   return event_from(next, direction);
 }
@@ -60,16 +60,8 @@ void ScheduledIo::wait_until_no_waker_runs() const {
   for (unsigned spins = 0; (state_.load(std::memory_order_acquire) & waker_running_bit) != 0;) back_off(spins);
 }
 
-void ScheduledIo::withdraw_waiter(Direction direction) {
-  uint64_t current = state_.load(std::memory_order_acquire);
-  while ((current & waiting_bit(direction)) != 0 &&
-         !state_.compare_exchange_weak(current, current & ~waiting_bit(direction), std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-  }
-}
-
 void ScheduledIo::clear_waker(Direction direction) {
-  withdraw_waiter(direction);
+  state_.fetch_and(~waiting_bit(direction), std::memory_order_acq_rel);
   // The driver may have taken the waker just before: its call ends before this returns.
   wait_until_no_waker_runs();
 }

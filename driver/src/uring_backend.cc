@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -459,11 +458,6 @@ Error UringBackend::arm_poll(int fd, Token token, Interest interest) {
 }
 
 Error UringBackend::add(int fd, Token token, Interest interest) {
-  struct stat status {};
-  if (::fstat(fd, &status) < 0) return Error::last_os_error();
-  // epoll refuses regular files and directories (always ready, so never worth watching) with EPERM;
-  // io_uring would report them ready forever. Refuse them the same way.
-  if (S_ISREG(status.st_mode) || S_ISDIR(status.st_mode)) return Error::from_errno(EPERM);
   // The driver thread's submission leaves with its next enter, batched with the turn's others.
   if (on_driver_thread()) return arm_poll(fd, token, interest);
   return queue_request(Request{token.bits(), fd, interest.bits(), true});

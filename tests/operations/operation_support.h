@@ -46,12 +46,13 @@ struct CompletionLog {
   emio::Waker waker() { return emio::Waker{on_complete, this}; }
 };
 
-// Turns until `done` holds or the generous deadline passes; false on the deadline.
+// Turns (each turn waiting up to `turn_ms`) until `done` holds or `give_up_after_ms` passed (by default
+// the generous deadline); false on the deadline.
 template <typename Done>
-bool turn_until(emio::Driver& driver, Done done) {
-  const uint64_t give_up = emio::monotonic_now_ms() + generous_deadline_ms;
+bool turn_until(emio::Driver& driver, Done done, uint64_t give_up_after_ms = generous_deadline_ms, int turn_ms = 100) {
+  const uint64_t give_up = emio::monotonic_now_ms() + give_up_after_ms;
   while (!done()) {
-    if (emio::monotonic_now_ms() > give_up || !driver.turn(100).ok()) return false;
+    if (emio::monotonic_now_ms() > give_up || !driver.turn(turn_ms).ok()) return false;
   }
   return true;
 }

@@ -15,6 +15,7 @@
 #include "emio/driver/driver.h"
 #include "emio/driver/uring_backend.h"
 #include "emio/port/clock.h"
+#include "operations/operation_support.h"
 #include "support/check.h"
 #include "support/sockets.h"
 #include "uring/uring_support.h"
@@ -29,14 +30,10 @@ namespace {
 
 constexpr uint64_t prompt_ms = 2000;  // generous: each of these completes within a turn or two
 
-// Turns until `done` holds, for at most prompt_ms; false when the time ran out.
+// Turns in short steps until `done` holds, for at most prompt_ms; false when the time ran out.
 template <typename Done>
 bool turn_promptly_until(emio::Driver& driver, Done done) {
-  const uint64_t give_up_ms = emio::monotonic_now_ms() + prompt_ms;
-  while (!done()) {
-    if (emio::monotonic_now_ms() > give_up_ms || !driver.turn(10).ok()) return false;
-  }
-  return true;
+  return emio_test::turn_until(driver, done, prompt_ms, 10);
 }
 
 bool readable(const Registration& registration) {

@@ -48,7 +48,8 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
   // A poll that ends after firing (io_uring single-shot, or multishot cut short) is armed again by
   // the driver, under its registrations lock, only if the registration is still live.
   { B::interest_ended(event) } -> std::same_as<bool>;
-  // epoll refuses a second registration of one fd (EEXIST); io_uring would not, so the driver does.
+  // epoll refuses a second registration of one fd (EEXIST), a closed fd (EBADF) and a regular file
+  // (EPERM) itself; io_uring would not, so for it the driver does (Driver::check_pollable).
   { constant.refuses_duplicate_fds() } -> std::same_as<bool>;
   { constant.active_name() } -> std::convertible_to<const char*>;
   { constant.fallback_reason() } -> std::same_as<Error>;

@@ -133,6 +133,9 @@ class Driver {
   void cancel_operations();
   // Handle's work, under registrations_lock_ (driver_registrations.cc).
   Result<Registration> add_locked(int fd, Interest interest);
+  // For a backend that does not refuse them itself: EBADF, EPERM for an always-ready file; else the
+  // file's identity.
+  Result<uint64_t> check_pollable(int fd);
   Error remove_locked(Registration registration, ScheduledIo*& removed);
   int fd_of_slot(uint32_t slot) { return registrations_.at(slot).fd(); }
   // True when the backend carries operations out natively (io_uring), false on readiness (epoll).

@@ -177,7 +177,6 @@ class ScheduledIo {
   bool take_writer(uint32_t generation);
   // Cold paths (scheduled_io.cc).
   ReadyEvent store_and_poll(Direction direction, const Waker& waker);
-  void withdraw_waiter(Direction direction);
   bool is_stored(Direction direction, const Waker& waker);
 
   Waker& waker_for(Direction direction) { return direction == Direction::read ? reader_ : writer_; }

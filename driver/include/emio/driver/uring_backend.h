@@ -82,10 +82,10 @@ class UringBackend {
   // Releases the ring and everything open() mapped; open() may run again. On the driver thread: the
   // registered ring fd belongs to it.
   void close() { close_ring(); }
-  // Arms a poll for `interest`. Refuses what epoll refuses, the same way and on the caller's thread
-  // (EBADF, EPERM for regular files), so that both backends agree; duplicates are the driver's to refuse
-  // (refuses_duplicate_fds). On another thread than the driver's: EAGAIN when the request queue already
-  // holds registration_capacity requests (the driver has not turned since).
+  // Arms a poll for `interest`. What epoll refuses itself (EBADF, EPERM for regular files, EEXIST) the
+  // driver refuses before calling this (refuses_duplicate_fds), with the one fstat it also needs for the
+  // file's identity. On another thread than the driver's: EAGAIN when the request queue already holds
+  // registration_capacity requests (the driver has not turned since).
   Error add(int fd, Token token, Interest interest);
   // Removes the poll. Never refused for want of room. The removal reaches the kernel with the driver's
   // next io_uring_enter and is retried until the kernel confirms it; only then does the ring let go of
