@@ -28,6 +28,5 @@ extern "C" const char* emio_strerror(int error) {
     return emio::Error(static_cast<emio::Error::Code>(error - emio_capi::own_code_base)).name();
   }
   const emio::Error os_error = emio::Error::from_errno(-error);
-  const char* name = os_error.name();
-  return std::strcmp(name, "errno") == 0 ? std::strerror(-error) : name;
+  return os_error.has_name() ? os_error.name() : std::strerror(-error);
 }

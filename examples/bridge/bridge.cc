@@ -137,15 +137,26 @@ void Bridge::accept_pending() {
   for (int round = 0; round < reads_per_callback; ++round) {
     emio::Result<emio::TcpStream> accepted = listener_.try_accept();
     if (emio::is_would_block(accepted)) break;
-    if (!accepted.ok()) {
-      // EMFILE, ENFILE, ECONNABORTED: the others keep being served; the next edge retries.
-      emio::log_message(emio::LogLevel::warning, "accept: %s", accepted.error().name());
-      break;
+    if (accepted.ok()) {
+      admit(std::move(accepted.value()));
+      continue;
     }
-    admit(std::move(accepted.value()));
+    counters_.accept_failures += 1;
+    const AcceptPolicy::Next next = accept_policy_.on_failure(accepted.error());
+    if (next == AcceptPolicy::Next::stop) return;
+    if (next == AcceptPolicy::Next::back_off) {
+      // The connection stays queued and the listener readable: re-arming now would call back at once.
+      if (executor_->timers().start_once(accept_retry_timer_, AcceptPolicy::resource_backoff_ms, on_accept_retry, this)
+              .ok()) {
+        return;
+      }
+      break;  // no timer free: retry on the next iteration rather than never
+    }
   }
   arm(accept_watch_, listener_.registration(), emio::Direction::read, on_accept, this);
 }
+
+void Bridge::on_accept_retry(emio::Timer&, void* self) { static_cast<Bridge*>(self)->accept_pending(); }
 
 void Bridge::admit(emio::TcpStream stream) {
   Client* client = admit_connection(clients_, std::move(stream));
@@ -232,6 +243,7 @@ void Bridge::drop_client(Client& client) {
 
 void Bridge::close_all() {
   accept_watch_.disarm();
+  (void)accept_retry_timer_.cancel();
   (void)listener_.close();
   for_each_connection(clients_, [this](Client& client) { drop_client(client); });
   (void)retry_timer_.cancel();

@@ -16,6 +16,7 @@
 #include <span>
 
 #include "bridge/byte_ring.h"
+#include "common/accept_policy.h"
 #include "emio/alloc/slot_arena.h"
 #include "emio/runtime/executor.h"
 #include "emio/runtime/io_watch.h"
@@ -41,6 +42,7 @@ struct BridgeCounters {
   uint64_t serial_written_bytes = 0;  // to the port, from every client
   uint64_t clients_accepted = 0;
   uint64_t clients_refused = 0;    // past --max-clients: accepted and closed at once
+  uint64_t accept_failures = 0;    // accept(2) failed: out of fds (EMFILE, ENFILE) or an aborted connection
   uint64_t slow_client_drops = 0;  // times a chunk did not fit a client's outbox (drop policy)
   uint64_t slow_client_dropped_bytes = 0;
   uint64_t slow_client_disconnects = 0;  // clients closed for being slow (disconnect policy)
@@ -88,6 +90,7 @@ class Bridge {
   static void on_client_readable(void* client, emio::ReadyEvent event);
   static void on_client_writable(void* client, emio::ReadyEvent event);
   static void on_retry(emio::Timer& timer, void* self);
+  static void on_accept_retry(emio::Timer& timer, void* self);
 
   void accept_pending();
   void admit(emio::TcpStream stream);
@@ -108,6 +111,8 @@ class Bridge {
   emio::Executor* executor_ = nullptr;
   emio::TcpListener listener_;
   emio::IoWatch accept_watch_;
+  AcceptPolicy accept_policy_{"clients"};
+  emio::Timer accept_retry_timer_;  // out of fds: the listener waits, unarmed, for this
   emio::SerialPort serial_;
   emio::IoWatch serial_read_watch_;
   emio::IoWatch serial_write_watch_;

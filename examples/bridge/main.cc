@@ -133,6 +133,8 @@ size_t render_metrics(std::span<char> text, void* context) {
                counters.clients_accepted);
   print_metric(cursor, end, "emio_bridge_clients_refused_total", "counter",
                "Clients closed at once for lack of a free slot.", counters.clients_refused);
+  print_metric(cursor, end, "emio_bridge_accept_failures_total", "counter",
+               "Failed accepts of clients (out of fds: the listener backs off 100 ms).", counters.accept_failures);
   print_metric(cursor, end, "emio_bridge_slow_client_drops_total", "counter",
                "Times serial bytes did not fit a slow client's buffer (drop policy).", counters.slow_client_drops);
   print_metric(cursor, end, "emio_bridge_slow_client_dropped_bytes_total", "counter",
@@ -167,6 +169,9 @@ int main(int argc, char** argv) {
   if (!start_executor(program, executor, executor_config(options.backend, connection_capacity, 4))) {
     return exit_failure;
   }
+  // Beside the clients and metrics sessions: stdio, the poller and its wake event, signals, the serial
+  // port, two listeners and a client being turned away.
+  if (!fit_open_file_limit(program, "max-clients", connection_capacity, 16)) return exit_usage;
   Daemon daemon;  // destroyed before the executor: its sources deregister from a live driver
   daemon.backend_name = executor.backend_name();
   if (daemon.bridge.init(options.bridge).failed()) {

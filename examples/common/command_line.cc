@@ -9,7 +9,7 @@
 namespace emio_examples {
 namespace {
 
-void print_usage(const char* program, std::span<const FlagSpec> specs) {
+void print_usage(const char* program, std::span<const FlagSpec> specs, const char* notes) {
   std::printf("usage: %s [flags]\n", program);
   for (const FlagSpec& spec : specs) {
     char left[64];
@@ -18,6 +18,7 @@ void print_usage(const char* program, std::span<const FlagSpec> specs) {
     std::printf("  %-28s %s\n", left, spec.help);
   }
   std::printf("  %-28s %s\n", "--help", "print this help and exit");
+  if (notes != nullptr) std::printf("\n%s", notes);
 }
 
 // The index of the spec named by `argument` ("--name" or "--name=value"), or -1.
@@ -49,12 +50,12 @@ int usage_error(const char* program, const char* format, ...) {
 }
 
 ParseOutcome parse_flags(const char* program, std::span<const FlagSpec> specs, std::span<const char*> values, int argc,
-                         char** argv) {
+                         char** argv, const char* notes) {
   for (const char*& value : values) value = nullptr;
   for (int i = 1; i < argc; ++i) {
     const char* argument = argv[i];
     if (std::strcmp(argument, "--help") == 0 || std::strcmp(argument, "-h") == 0) {
-      print_usage(program, specs);
+      print_usage(program, specs, notes);
       return ParseOutcome::help_shown;
     }
     if (std::strncmp(argument, "--", 2) != 0) {

@@ -24,9 +24,9 @@ enum class ParseOutcome : uint8_t { run, help_shown, usage_error };
 
 // Parses argv against `specs`; values[i] is the text given for specs[i] (nullptr when absent, "" for a
 // switch that was given). Repeated flags, unknown flags, positional words and missing values are usage
-// errors. --help prints the usage and the program exits 0.
+// errors. --help prints the usage, then `notes` (signals, exit codes), and the program exits 0.
 ParseOutcome parse_flags(const char* program, std::span<const FlagSpec> specs, std::span<const char*> values, int argc,
-                         char** argv);
+                         char** argv, const char* notes = nullptr);
 
 // Prints "PROGRAM: MESSAGE (see --help)" on stderr; returns exit_usage so callers can `return` it.
 int usage_error(const char* program, const char* format, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,9 @@
 #include "common/daemon_setup.h"
 
+#include <sys/resource.h>
+
+#include <cinttypes>
+#include <csignal>
 #include <cstdio>
 
 #include "emio/port/log.h"
@@ -32,6 +36,27 @@ bool parse_backend_flag(const char* program, const char* text, emio::BackendChoi
   return true;
 }
 
+bool fit_open_file_limit(const char* program, const char* flag, uint32_t connection_capacity, uint32_t other_fds) {
+  const rlim_t needed = rlim_t{connection_capacity} + other_fds;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return true;
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
+    (void)usage_error(program, "--%s %" PRIu32 " needs %ju open files; the hard limit is %ju (ulimit -Hn)", flag,
+                      connection_capacity, static_cast<uintmax_t>(needed), static_cast<uintmax_t>(limit.rlim_max));
+    return false;
+  }
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = needed;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    (void)usage_error(program, "--%s %" PRIu32 " needs %ju open files; the limit is %ju and cannot be raised", flag,
+                      connection_capacity, static_cast<uintmax_t>(needed), static_cast<uintmax_t>(before));
+    return false;
+  }
+  std::printf("%s: raised the open-file limit from %ju to %ju for --%s %" PRIu32 "\n", program,
+              static_cast<uintmax_t>(before), static_cast<uintmax_t>(needed), flag, connection_capacity);
+  return true;
+}
+
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity,
                                      uint32_t extra_sources) {
   emio::ExecutorConfig config;
@@ -59,6 +84,7 @@ void print_library_message(emio::LogLevel level, const char* message, void* cont
 }  // namespace
 
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config) {
+  (void)std::signal(SIGPIPE, SIG_IGN);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   emio::set_log_hook(print_library_message, const_cast<char*>(program));
   const emio::Error error = executor.init(config);

@@ -21,11 +21,18 @@ bool parse_address_flag(const char* program, const char* flag, const char* text,
 // returns false for any other name.
 bool parse_backend_flag(const char* program, const char* text, emio::BackendChoice* choice);
 
+// Makes room under RLIMIT_NOFILE for `connection_capacity` connections and `other_fds` more (listeners,
+// the poller, signals, the serial port, stdio): raises the soft limit toward the hard one when needed and
+// says so in one line; when even the hard limit is too low, prints a usage error naming `flag` and
+// returns false (exit_usage), instead of failing accept() with EMFILE later.
+bool fit_open_file_limit(const char* program, const char* flag, uint32_t connection_capacity, uint32_t other_fds);
+
 // How many of each thing a daemon serving `connection_capacity` connections needs; every table is
 // allocated once, in Executor::init. `extra_sources` counts listeners, signals, serial ports and the like.
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
 
-// Makes stdout line-buffered (start-up lines reach a pipe or a log at once), routes the library's log
+// Ignores SIGPIPE process-wide (a write to a pipe or tty whose reader is gone then fails with EPIPE
+// instead of killing the daemon), makes stdout line-buffered (start-up lines reach a pipe or a log at once), routes the library's log
 // messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor and prints
 // "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);

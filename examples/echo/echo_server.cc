@@ -1,11 +1,12 @@
 #include "echo/echo_server.h"
 
+#include "common/accept_policy.h"
 #include "common/connection_table.h"
 
 #include <span>
 #include <utility>
 
-#include "emio/port/log.h"
+#include "emio/runtime/awaitables.h"
 
 namespace emio_examples {
 
@@ -21,17 +22,23 @@ emio::Error EchoServer::start(emio::Executor& executor, emio::TcpListener listen
 }
 
 emio::Task<> EchoServer::accept_loop() {
+  AcceptPolicy policy("clients");
+  bool stayed_full = false;  // the last wait for a slot ran out: turn clients away until one frees
   for (;;) {
+    if (connections_.live_count() < connections_.capacity()) {
+      stayed_full = false;
+    } else if (!stayed_full) {
+      const emio::Error waited = co_await emio::with_timeout(full_table_wait_ms, FreeSlotWait(connections_, slot_waiter_));
+      stayed_full = waited == emio::timed_out;
+    }
     emio::Result<emio::TcpStream> accepted = co_await listener_.accept();
     if (accepted.ok()) {
       admit(std::move(accepted.value()));
-    } else if (accepted.error() == emio::Error::shut_down || accepted.error() == emio::Error::stale_token) {
-      co_return;  // the executor is going away
-    } else {
-      // EMFILE, ENFILE, ECONNABORTED: the connection stays queued or is gone; keep serving the others.
-      emio::log_message(emio::LogLevel::warning, "accept: %s", accepted.error().name());
-      (void)co_await emio::sleep_ms(100);
+      continue;
     }
+    const AcceptPolicy::Next next = policy.on_failure(accepted.error());
+    if (next == AcceptPolicy::Next::stop) co_return;  // the executor is going away
+    if (next == AcceptPolicy::Next::back_off) (void)co_await emio::sleep_ms(AcceptPolicy::resource_backoff_ms);
   }
 }
 
@@ -63,6 +70,7 @@ emio::Task<> EchoServer::serve(Connection& connection) {
     counters_.bytes_echoed += received.value();
   }
   release_connection(connections_, connection);
+  notify_slot_freed(slot_waiter_);
 }
 
 void EchoServer::close_all() {

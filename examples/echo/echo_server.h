@@ -1,6 +1,8 @@
 // The echo server of emio-echo, in coroutines: one task accepts, one task per connection echoes.
-// Connections live in a fixed SlotArena sized at init; a connection past the limit is accepted and
-// closed at once (its client reads end of stream) while the others keep working.
+// Connections live in a fixed SlotArena sized at init. When it is full, the accept loop first waits (up to
+// full_table_wait_ms) for a connection to end; a client that still finds no slot is accepted and closed at
+// once (it reads end of stream) while the others keep working. Accepting runs under the executor's
+// cooperative budget, and failed accepts follow AcceptPolicy (back off when out of fds).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +24,8 @@ struct EchoCounters {
 class EchoServer {
  public:
   static constexpr size_t buffer_bytes = 4096;  // per connection: one read, then written back whole
+  // How long a client accepted into a full table waits for a connection to end before it is turned away.
+  static constexpr uint32_t full_table_wait_ms = 50;
 
   // The one allocation: `max_connections` connection slots with their buffers.
   emio::Error init(uint32_t max_connections);
@@ -47,6 +51,7 @@ class EchoServer {
   emio::Executor* executor_ = nullptr;
   emio::TcpListener listener_;
   emio::SlotArena<Connection> connections_;
+  emio::Waker slot_waiter_;  // the accept loop, while it waits for a free slot
   EchoCounters counters_;
 };
 

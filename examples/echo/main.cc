@@ -1,8 +1,10 @@
 // emio-echo: a TCP echo server on the emio runtime.
 //   emio-echo --listen 127.0.0.1:7000 [--backend NAME] [--max-connections N]
 // Prints the backend in use and the bound address at start-up; SIGTERM or SIGINT closes every
-// connection and exits 0. Bad flags: one line on stderr, exit 2.
+// connection and exits 0; SIGHUP and SIGPIPE are ignored. Bad flags: one line on stderr, exit 2; a
+// failure at start-up (port in use, no memory): one line on stderr, exit 1.
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -10,6 +12,7 @@
 #include "common/daemon_setup.h"
 #include "common/signal_task.h"
 #include "echo/echo_server.h"
+#include "emio/port/log.h"
 
 namespace {
 
@@ -24,6 +27,21 @@ constexpr FlagSpec flag_specs[flag_count] = {
     {"max-connections", "N", "connections served at once; more are closed at once (default 64)"},
 };
 
+constexpr const char* help_notes =
+    "signals: SIGTERM, SIGINT: close every connection and exit 0; SIGHUP: ignored (there is nothing to reload);\n"
+    "         SIGPIPE: ignored.\n"
+    "exit codes: 0 stopped by a signal; 1 could not start or run (port in use, out of memory); 2 bad command line.\n";
+
+// Other fds than connections: stdio, the poller and its wake event, the signal fd, the listener, and a
+// connection being turned away.
+constexpr uint32_t other_fds = 16;
+
+// SIGHUP conventionally asks a daemon to reload; emio-echo has no configuration to reload, and a daemon
+// killed by a stray SIGHUP (its terminal closed, a careless `pkill -HUP`) would drop every client.
+void on_signal(int signal_number, void*) {
+  if (signal_number == SIGHUP) emio::log_message(emio::LogLevel::info, "SIGHUP ignored: nothing to reload");
+}
+
 struct EchoOptions {
   emio::SocketAddress listen;
   uint32_t max_connections = 64;
@@ -33,7 +51,7 @@ struct EchoOptions {
 // Returns keep_running, or the exit code to leave with.
 int read_options(int argc, char** argv, EchoOptions* options) {
   const char* values[flag_count];
-  const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv);
+  const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv, help_notes);
   if (outcome == ParseOutcome::help_shown) return exit_ok;
   if (outcome == ParseOutcome::usage_error) return exit_usage;
   if (values[flag_listen] == nullptr) return usage_error(program, "--listen ADDR:PORT is required");
@@ -56,8 +74,9 @@ int main(int argc, char** argv) {
   emio::Executor executor;
   if (!start_executor(program, executor, executor_config(options.backend, options.max_connections, 2)))
     return exit_failure;
+  if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;
   std::optional<emio::SignalListener> signals;
-  if (!start_signal_task(program, executor, signals)) return exit_failure;
+  if (!start_signal_task(program, executor, signals, emio::SignalSet().with(SIGHUP), on_signal)) return exit_failure;
   EchoServer server;  // destroyed before the executor: its connections deregister from a live driver
   if (server.init(options.max_connections).failed()) {
     std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " connections\n", program, options.max_connections);

@@ -25,90 +25,263 @@ const char* own_code_name(int32_t value) {
   }
 }
 
-// The errno values an IO daemon meets; the rest print as "errno".
+struct ErrnoName {
+  int value;
+  const char* name;
+};
+
+// Every errno value of Linux, by its symbol: an operator reads "EISDIR", never a bare number. POSIX's
+// values are everywhere; the others are guarded, for the BSDs and macOS (aliases such as EWOULDBLOCK
+// share a value and are left out).
+constexpr ErrnoName errno_names[] = {
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {ESRCH, "ESRCH"},
+    {EINTR, "EINTR"},
+    {EIO, "EIO"},
+    {ENXIO, "ENXIO"},
+    {E2BIG, "E2BIG"},
+    {ENOEXEC, "ENOEXEC"},
+    {EBADF, "EBADF"},
+    {ECHILD, "ECHILD"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},
+#ifdef ENOTBLK
+    {ENOTBLK, "ENOTBLK"},
+#endif
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {EXDEV, "EXDEV"},
+    {ENODEV, "ENODEV"},
+    {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {ENOTTY, "ENOTTY"},
+    {ETXTBSY, "ETXTBSY"},
+    {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},
+    {ESPIPE, "ESPIPE"},
+    {EROFS, "EROFS"},
+    {EMLINK, "EMLINK"},
+    {EPIPE, "EPIPE"},
+    {EDOM, "EDOM"},
+    {ERANGE, "ERANGE"},
+#ifdef EDEADLOCK
+    {EDEADLOCK, "EDEADLOCK"},
+#endif
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ENOLCK, "ENOLCK"},
+    {ENOSYS, "ENOSYS"},
+    {ENOTEMPTY, "ENOTEMPTY"},
+    {ELOOP, "ELOOP"},
+    {ENOMSG, "ENOMSG"},
+    {EIDRM, "EIDRM"},
+#ifdef ECHRNG
+    {ECHRNG, "ECHRNG"},
+#endif
+#ifdef EL2NSYNC
+    {EL2NSYNC, "EL2NSYNC"},
+#endif
+#ifdef EL3HLT
+    {EL3HLT, "EL3HLT"},
+#endif
+#ifdef EL3RST
+    {EL3RST, "EL3RST"},
+#endif
+#ifdef ELNRNG
+    {ELNRNG, "ELNRNG"},
+#endif
+#ifdef EUNATCH
+    {EUNATCH, "EUNATCH"},
+#endif
+#ifdef ENOCSI
+    {ENOCSI, "ENOCSI"},
+#endif
+#ifdef EL2HLT
+    {EL2HLT, "EL2HLT"},
+#endif
+#ifdef EBADE
+    {EBADE, "EBADE"},
+#endif
+#ifdef EBADR
+    {EBADR, "EBADR"},
+#endif
+#ifdef EXFULL
+    {EXFULL, "EXFULL"},
+#endif
+#ifdef ENOANO
+    {ENOANO, "ENOANO"},
+#endif
+#ifdef EBADRQC
+    {EBADRQC, "EBADRQC"},
+#endif
+#ifdef EBADSLT
+    {EBADSLT, "EBADSLT"},
+#endif
+#ifdef EBFONT
+    {EBFONT, "EBFONT"},
+#endif
+    {ENOSTR, "ENOSTR"},
+    {ENODATA, "ENODATA"},
+    {ETIME, "ETIME"},
+    {ENOSR, "ENOSR"},
+#ifdef ENONET
+    {ENONET, "ENONET"},
+#endif
+#ifdef ENOPKG
+    {ENOPKG, "ENOPKG"},
+#endif
+#ifdef EREMOTE
+    {EREMOTE, "EREMOTE"},
+#endif
+    {ENOLINK, "ENOLINK"},
+#ifdef EADV
+    {EADV, "EADV"},
+#endif
+#ifdef ESRMNT
+    {ESRMNT, "ESRMNT"},
+#endif
+#ifdef ECOMM
+    {ECOMM, "ECOMM"},
+#endif
+    {EPROTO, "EPROTO"},
+    {EMULTIHOP, "EMULTIHOP"},
+#ifdef EDOTDOT
+    {EDOTDOT, "EDOTDOT"},
+#endif
+    {EBADMSG, "EBADMSG"},
+    {EOVERFLOW, "EOVERFLOW"},
+#ifdef ENOTUNIQ
+    {ENOTUNIQ, "ENOTUNIQ"},
+#endif
+#ifdef EBADFD
+    {EBADFD, "EBADFD"},
+#endif
+#ifdef EREMCHG
+    {EREMCHG, "EREMCHG"},
+#endif
+#ifdef ELIBACC
+    {ELIBACC, "ELIBACC"},
+#endif
+#ifdef ELIBBAD
+    {ELIBBAD, "ELIBBAD"},
+#endif
+#ifdef ELIBSCN
+    {ELIBSCN, "ELIBSCN"},
+#endif
+#ifdef ELIBMAX
+    {ELIBMAX, "ELIBMAX"},
+#endif
+#ifdef ELIBEXEC
+    {ELIBEXEC, "ELIBEXEC"},
+#endif
+    {EILSEQ, "EILSEQ"},
+#ifdef ERESTART
+    {ERESTART, "ERESTART"},
+#endif
+#ifdef ESTRPIPE
+    {ESTRPIPE, "ESTRPIPE"},
+#endif
+#ifdef EUSERS
+    {EUSERS, "EUSERS"},
+#endif
+    {ENOTSOCK, "ENOTSOCK"},
+    {EDESTADDRREQ, "EDESTADDRREQ"},
+    {EMSGSIZE, "EMSGSIZE"},
+    {EPROTOTYPE, "EPROTOTYPE"},
+    {ENOPROTOOPT, "ENOPROTOOPT"},
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+#ifdef ESOCKTNOSUPPORT
+    {ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"},
+#endif
+#ifdef ENOTSUP
+    {ENOTSUP, "ENOTSUP"},
+#endif
+#ifdef EPFNOSUPPORT
+    {EPFNOSUPPORT, "EPFNOSUPPORT"},
+#endif
+    {EAFNOSUPPORT, "EAFNOSUPPORT"},
+    {EADDRINUSE, "EADDRINUSE"},
+    {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+    {ENETDOWN, "ENETDOWN"},
+    {ENETUNREACH, "ENETUNREACH"},
+    {ENETRESET, "ENETRESET"},
+    {ECONNABORTED, "ECONNABORTED"},
+    {ECONNRESET, "ECONNRESET"},
+    {ENOBUFS, "ENOBUFS"},
+    {EISCONN, "EISCONN"},
+    {ENOTCONN, "ENOTCONN"},
+#ifdef ESHUTDOWN
+    {ESHUTDOWN, "ESHUTDOWN"},
+#endif
+#ifdef ETOOMANYREFS
+    {ETOOMANYREFS, "ETOOMANYREFS"},
+#endif
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {ECONNREFUSED, "ECONNREFUSED"},
+#ifdef EHOSTDOWN
+    {EHOSTDOWN, "EHOSTDOWN"},
+#endif
+    {EHOSTUNREACH, "EHOSTUNREACH"},
+    {EALREADY, "EALREADY"},
+    {EINPROGRESS, "EINPROGRESS"},
+    {ESTALE, "ESTALE"},
+#ifdef EUCLEAN
+    {EUCLEAN, "EUCLEAN"},
+#endif
+#ifdef ENOTNAM
+    {ENOTNAM, "ENOTNAM"},
+#endif
+#ifdef ENAVAIL
+    {ENAVAIL, "ENAVAIL"},
+#endif
+#ifdef EISNAM
+    {EISNAM, "EISNAM"},
+#endif
+#ifdef EREMOTEIO
+    {EREMOTEIO, "EREMOTEIO"},
+#endif
+    {EDQUOT, "EDQUOT"},
+#ifdef ENOMEDIUM
+    {ENOMEDIUM, "ENOMEDIUM"},
+#endif
+#ifdef EMEDIUMTYPE
+    {EMEDIUMTYPE, "EMEDIUMTYPE"},
+#endif
+    {ECANCELED, "ECANCELED"},
+#ifdef ENOKEY
+    {ENOKEY, "ENOKEY"},
+#endif
+#ifdef EKEYEXPIRED
+    {EKEYEXPIRED, "EKEYEXPIRED"},
+#endif
+#ifdef EKEYREVOKED
+    {EKEYREVOKED, "EKEYREVOKED"},
+#endif
+#ifdef EKEYREJECTED
+    {EKEYREJECTED, "EKEYREJECTED"},
+#endif
+    {EOWNERDEAD, "EOWNERDEAD"},
+    {ENOTRECOVERABLE, "ENOTRECOVERABLE"},
+#ifdef ERFKILL
+    {ERFKILL, "ERFKILL"},
+#endif
+#ifdef EHWPOISON
+    {EHWPOISON, "EHWPOISON"},
+#endif
+};
+
+constexpr const char* unnamed_errno = "errno (unnamed)";
+
 const char* errno_name(int32_t value) {
-  switch (value) {
-    case EPERM:
-      return "EPERM";
-    case ENOENT:
-      return "ENOENT";
-    case EINTR:
-      return "EINTR";
-    case EIO:
-      return "EIO";
-    case ENXIO:
-      return "ENXIO";
-    case EBADF:
-      return "EBADF";
-    case EAGAIN:
-      return "EAGAIN";
-    case ENOMEM:
-      return "ENOMEM";
-    case EACCES:
-      return "EACCES";
-    case EFAULT:
-      return "EFAULT";
-    case EBUSY:
-      return "EBUSY";
-    case EEXIST:
-      return "EEXIST";
-    case ENODEV:
-      return "ENODEV";
-    case EINVAL:
-      return "EINVAL";
-    case ENFILE:
-      return "ENFILE";
-    case EMFILE:
-      return "EMFILE";
-    case ENOTTY:
-      return "ENOTTY";
-    case ENOSPC:
-      return "ENOSPC";
-    case EPIPE:
-      return "EPIPE";
-    case ERANGE:
-      return "ERANGE";
-    case ENOSYS:
-      return "ENOSYS";
-    case ENOTSOCK:
-      return "ENOTSOCK";
-    case EMSGSIZE:
-      return "EMSGSIZE";
-    case EOPNOTSUPP:
-      return "EOPNOTSUPP";
-    case EADDRINUSE:
-      return "EADDRINUSE";
-    case EADDRNOTAVAIL:
-      return "EADDRNOTAVAIL";
-    case ENETDOWN:
-      return "ENETDOWN";
-    case ENETUNREACH:
-      return "ENETUNREACH";
-    case ECONNABORTED:
-      return "ECONNABORTED";
-    case ECONNRESET:
-      return "ECONNRESET";
-    case ENOBUFS:
-      return "ENOBUFS";
-    case EISCONN:
-      return "EISCONN";
-    case ENOTCONN:
-      return "ENOTCONN";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case ECONNREFUSED:
-      return "ECONNREFUSED";
-    case EHOSTUNREACH:
-      return "EHOSTUNREACH";
-    case EALREADY:
-      return "EALREADY";
-    case EINPROGRESS:
-      return "EINPROGRESS";
-    case ECANCELED:
-      return "ECANCELED";
-    default:
-      return "errno";
+  for (const ErrnoName& entry : errno_names) {
+    if (entry.value == value) return entry.name;
   }
+  return unnamed_errno;
 }
 
 }  // namespace
@@ -117,5 +290,7 @@ const char* Error::name() const {
   if (value_ == 0) return "ok";
   return value_ > 0 ? errno_name(value_) : own_code_name(value_);
 }
+
+bool Error::has_name() const { return name() != unnamed_errno; }
 
 }  // namespace emio

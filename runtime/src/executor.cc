@@ -25,6 +25,11 @@ int shorter_timeout(int first_ms, int second_ms) {
 
 namespace detail {
 Waker waker_of(TaskSlot& slot) { return Waker{&Executor::wake_slot, &slot}; }
+
+void note_budget_spent(TaskSlot& slot) {
+  slot.executor->stats_.coop_yields += 1;
+  slot.notified = true;  // the task is running: queued last once it suspends
+}
 }  // namespace detail
 
 Executor::~Executor() {
@@ -45,6 +50,7 @@ Error Executor::init(const ExecutorConfig& config) {
   if (timers.failed()) return timers;
   if (Error error = init_tables(config); error.failed()) return error;
   if (Error error = init_frames(config); error.failed()) return error;
+  coop_budget_ = config.coop_budget;
   initialised_ = true;
   return Error{};
 }
@@ -210,6 +216,7 @@ void Executor::run_coroutine(detail::TaskSlot& slot) {
     slot.park_hook = nullptr;
   }
   stats_.tasks_run += 1;
+  slot.budget_left = coop_budget_;
   slot.resume_point.resume();
   if (slot.root.done()) {
     stats_.tasks_completed += 1;

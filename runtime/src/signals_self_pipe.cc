@@ -18,7 +18,8 @@ struct sigaction previous_actions[32];
 void on_signal(int signal_number) {
   const int saved_errno = errno;  // a handler must leave errno as it found it
   const unsigned char byte = static_cast<unsigned char>(signal_number);
-  // Non-blocking: if the pipe is full, enough wake-ups are already queued.
+  // Non-blocking: if the pipe is full, enough wake-ups are already queued. After close() the end is -1
+  // and the signal is discarded (write fails with EBADF).
   (void)!::write(pipe_write_end.load(std::memory_order_relaxed), &byte, 1);
   errno = saved_errno;
 }
@@ -72,9 +73,15 @@ Result<int> SignalListener::try_next() {
 
 Error SignalListener::close() {
   if (!source_.is_open()) return Error{};
-  restore_actions(signals_);
-  Fd write_end(pipe_write_end.exchange(-1));
+  Fd write_end(pipe_write_end.exchange(-1));  // the handler stays installed and now discards
   return source_.close();
+}
+
+Error SignalListener::close_and_restore() {
+  if (!source_.is_open()) return Error{};
+  const Error closed = close();
+  restore_actions(signals_);
+  return closed;
 }
 
 }  // namespace emio

@@ -47,10 +47,14 @@ Result<int> SignalListener::try_next() {
 
 Error SignalListener::close() {
   if (!source_.is_open()) return Error{};
-  // Take what is pending before unblocking, or its default action (terminate) would run now.
-  while (try_next().ok()) {
+  while (try_next().ok()) {  // dropped: nobody listens any more
   }
-  const Error closed = source_.close();
+  return source_.close();  // the signals stay blocked: a later one stays pending, harmless
+}
+
+Error SignalListener::close_and_restore() {
+  if (!source_.is_open()) return Error{};
+  const Error closed = close();
   (void)::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
   return closed;
 }

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 : "${EMIO_ECHO:?path to emio-echo}"
 
 start_echo() {
-  spawn echo "$EMIO_ECHO" --listen 127.0.0.1:0 "$@"
+  spawn echo "$EMIO_ECHO" --listen 127.0.0.1:0 "${BACKEND_ARGS[@]}" "$@"
   port=$(port_from echo listening)
 }
 
@@ -26,7 +26,7 @@ expect_echo() {
 
 prints_the_backend_in_use_on_startup() {
   start_echo
-  wait_until "the backend line" grep -Eq '^emio-echo: backend (epoll|uring)$' "$E2E_TMP/echo.out"
+  wait_until "the backend line" grep -Eq '^emio-echo: backend (epoll|uring|uring-sqpoll)$' "$E2E_TMP/echo.out"
 }
 
 # serves_on_the_backend_named_by_the_flag NAME EXPECTED: --backend NAME serves, and the program says it runs
@@ -115,6 +115,108 @@ does_not_allocate_after_startup_under_load() {
   [ "$(exchange "$port" ping)" = ping ] || fail "the loaded server stopped echoing"
   stop_with_sigterm "$echo_pid" "loaded run"
   expect_same_allocations "$E2E_TMP/idle.count" "$E2E_TMP/load.count"
+}
+
+# --- Hostile load (run on every backend) ---
+
+# A client that keeps the server's reads full and its writes succeeding must not starve the others: the
+# executor's cooperative budget makes its task yield (before it, a probe's p99 was 0.2-2 s).
+one_flooding_client_does_not_starve_the_others() {
+  start_echo
+  local result p99_ms limit_ms=$((100 * $(slowdown)))
+  result=$(timeout "$E2E_TIMEOUT_S" python3 "$(dirname "$0")/load_probes.py" flood-latency "$port" 3) ||
+    fail "the flood probe failed: $result"
+  echo "$result"
+  p99_ms=$(awk '{ printf "%d", $5 }' <<<"$result")
+  [ "$p99_ms" -lt "$limit_ms" ] || fail "a probe's p99 round trip was ${p99_ms} ms during the flood (limit ${limit_ms} ms)"
+}
+
+# Storm clients that connect and close at once must not fill the table and turn real clients away: the
+# accept loop waits for the closed ones to free their slots (before: about 1% of real clients refused).
+an_accept_storm_turns_no_real_client_away() {
+  start_echo
+  local result refused
+  result=$(timeout "$E2E_TIMEOUT_S" python3 "$(dirname "$0")/load_probes.py" accept-storm "$port" 3) ||
+    fail "the storm probe failed: $result"
+  echo "$result"
+  refused=$(awk '{ print $6 }' <<<"$result")
+  [ "$refused" -eq 0 ] || fail "$refused real clients were turned away during the storm"
+  [ "$(exchange "$port" after)" = after ] || fail "no echo after the storm"
+}
+
+# Out of fds, accept fails with EMFILE while the connection stays queued: the server must back off (not
+# spin, not flood its log), keep serving its clients, and serve the queued ones once fds are back.
+out_of_fds_backs_off_and_recovers() {
+  start_echo
+  open_client 3
+  local limit=$(($(open_fds "$echo_pid") + 1))  # fd numbers are dense: room for one more connection
+  local soft_limit
+  soft_limit=$(prlimit --pid "$echo_pid" --nofile --output SOFT --noheadings | tr -d ' ')
+  prlimit --pid "$echo_pid" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only
+  exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port" 6<>"/dev/tcp/127.0.0.1/$port"
+  sleep 0.5  # the queued connections meet EMFILE from here on
+  local cpu_before lines_before
+  cpu_before=$(cpu_ms "$echo_pid")
+  lines_before=$(grep -c 'accept' "$E2E_TMP/echo.out" || true)
+  sleep 2
+  local cpu_used=$(($(cpu_ms "$echo_pid") - cpu_before))
+  local lines=$(($(grep -c 'accept' "$E2E_TMP/echo.out" || true) - lines_before))
+  echo "out of fds for 2 s: ${cpu_used} ms of CPU, ${lines} log lines"
+  grep -q 'EMFILE' "$E2E_TMP/echo.out" || fail "no EMFILE was logged"
+  [ "$cpu_used" -lt $((200 * $(slowdown))) ] || fail "the server used ${cpu_used} ms of CPU in 2 s out of fds"
+  [ "$lines" -le 3 ] || fail "the server logged $lines accept lines in 2 s"
+  expect_echo 3 "served while out of fds"
+  prlimit --pid "$echo_pid" --nofile="$soft_limit:" || fail "cannot restore the fd limit"
+  expect_echo 4 "queued, then served"
+  expect_echo 5 "queued, then served"
+  expect_echo 6 "queued, then served"
+}
+
+sighup_and_sigpipe_are_ignored() {
+  start_echo
+  open_client 3
+  kill -HUP "$echo_pid"
+  kill -PIPE "$echo_pid"
+  wait_until "the SIGHUP line" grep -q 'SIGHUP ignored' "$E2E_TMP/echo.out"
+  expect_echo 3 "still serving"
+  stop_with_sigterm "$echo_pid" "emio-echo"
+}
+
+# A storm of TERM, INT and HUP: the first TERM or INT stops the server, and the ones that follow while it
+# cleans up must not kill it by their default action. Exit 0, every time.
+a_signal_storm_exits_zero_every_time() {
+  local run signal_number
+  for run in 1 2 3 4 5; do
+    start_echo
+    open_client 3
+    for signal_number in TERM HUP INT TERM HUP INT TERM INT HUP TERM; do kill -"$signal_number" "$echo_pid" 2>/dev/null || true; done
+    wait_exit "$echo_pid"
+    [ "$exit_code" -eq 0 ] || fail "run $run: exit $exit_code after a signal storm"
+    grep -q 'stopped' "$E2E_TMP/echo.out" || fail "run $run: no 'stopped' line"
+    exec 3>&-
+  done
+}
+
+# A port in use is not a mistake in the command line (the same line works once the port is free): one
+# line on stderr, exit 1. Exit 2 is kept for command lines that can never work.
+a_port_in_use_exits_1_with_one_line() {
+  start_echo
+  local code=0
+  timeout "$E2E_TIMEOUT_S" "$EMIO_ECHO" --listen "127.0.0.1:$port" >"$E2E_TMP/second.out" 2>"$E2E_TMP/second.err" || code=$?
+  [ "$code" -eq 1 ] || fail "a second server on port $port exited $code, expected 1"
+  [ "$(wc -l <"$E2E_TMP/second.err")" -eq 1 ] || fail "it printed $(wc -l <"$E2E_TMP/second.err") lines on stderr"
+  grep -q 'EADDRINUSE' "$E2E_TMP/second.err" || fail "stderr does not say EADDRINUSE: $(cat "$E2E_TMP/second.err")"
+}
+
+# --max-connections beyond what RLIMIT_NOFILE allows: the soft limit is raised (one line says so) when the
+# hard limit has room, else the command line is refused (exit 2, one line) instead of EMFILE later.
+max_connections_beyond_the_fd_limit_raise_it_or_are_refused() {
+  expect_usage_error prlimit --nofile=64:64 "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 100
+  grep -q 'hard limit is 64' "$E2E_TMP/usage.err" || fail "the refusal does not name the limit"
+  spawn echo prlimit --nofile=64:4096 "$EMIO_ECHO" --listen 127.0.0.1:0 --max-connections 100
+  wait_until "the raised-limit line" grep -q 'raised the open-file limit from 64 to 116' "$E2E_TMP/echo.out"
+  port=$(port_from echo listening)
+  [ "$(exchange "$port" raised)" = raised ] || fail "no echo after raising the limit"
 }
 
 "$@"

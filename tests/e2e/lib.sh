@@ -84,6 +84,27 @@ stop_with_sigterm() {
   [ "$exit_code" -eq 0 ] || fail "$2 exited $exit_code after SIGTERM"
 }
 
+# The --backend flag of the backend this case runs on (E2E_BACKEND, set per ctest entry by
+# tests/e2e/CMakeLists.txt for the cases that run on every backend), or nothing for the build's default.
+BACKEND_ARGS=()
+if [ -n "${E2E_BACKEND:-}" ]; then BACKEND_ARGS=(--backend "$E2E_BACKEND"); fi
+
+# cpu_ms PID: user + system CPU time the process has used, in milliseconds.
+cpu_ms() {
+  local fields ticks_per_s
+  read -r -a fields <"/proc/$1/stat"
+  ticks_per_s=$(getconf CLK_TCK)
+  # Fields 14 and 15 (utime, stime) counted after the ") " that ends the command name; the name has no spaces here.
+  echo $(((fields[13] + fields[14]) * 1000 / ticks_per_s))
+}
+
+# open_fds PID: how many file descriptors the process has open.
+open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# slowdown: how many times slower than a native build this one may be (E2E_SLOWDOWN, set by
+# tests/e2e/CMakeLists.txt: qemu-user and the sanitizers), for the few bounds on time the load cases keep.
+slowdown() { echo "${E2E_SLOWDOWN:-1}"; }
+
 # expect_usage_error COMMAND...: the program must print exactly one line on stderr and exit 2.
 expect_usage_error() {
   local code=0

@@ -1,6 +1,8 @@
 #include "emio/port/error.h"
 
 #include <cerrno>
+#include <cstring>
+#include <string>
 
 #include "emio/port/result.h"
 
@@ -20,6 +22,21 @@ TEST(Error, ErrnoValuesHaveTheirNames) {
   STRCMP_EQUAL("EMFILE", emio::Error::from_errno(EMFILE).name());
   CHECK(emio::Error::from_errno(EAGAIN).is_os_error());
 }
+
+TEST(Error, FileErrorsAnOperatorMeetsHaveTheirNames) {
+  STRCMP_EQUAL("EISDIR", emio::Error::from_errno(EISDIR).name());  // --serial /tmp
+  STRCMP_EQUAL("ENOTDIR", emio::Error::from_errno(ENOTDIR).name());
+  STRCMP_EQUAL("EROFS", emio::Error::from_errno(EROFS).name());
+}
+
+#ifdef __linux__
+TEST(Error, EveryLinuxErrnoValueHasAName) {
+  for (int value = 1; value <= 133; ++value) {
+    if (value == 41 || value == 58) continue;  // the two numbers Linux leaves unused
+    CHECK_TEXT(std::strcmp(emio::Error::from_errno(value).name(), "errno (unnamed)") != 0, std::to_string(value).c_str());
+  }
+}
+#endif
 
 TEST(Error, OwnCodesAreNotErrnoValues) {
   const emio::Error error = emio::Error::registrations_full;

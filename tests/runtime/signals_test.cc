@@ -1,6 +1,8 @@
 // Signals as driver events, raised at the test itself: the listener blocks them, so raise() leaves them
 // pending for the signalfd instead of running their default action.
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -66,15 +68,43 @@ TEST(Signals, TwoDifferentSignalsBothArrive) {
   CHECK(second == SIGTERM || second == SIGINT);
 }
 
+TEST(Signals, CloseLeavesTheSignalsBlocked) {
+  SignalListener listener = open(SignalSet().with(SIGUSR2));
+  CHECK_OK(listener.close());
+  CHECK(blocked_in_this_thread(SIGUSR2));
+}
+
 TEST(Signals, OpenBlocksTheSignalsInTheCallingThread) {
   SignalListener listener = open(SignalSet().with(SIGUSR2));
   CHECK(blocked_in_this_thread(SIGUSR2));
 }
 
-TEST(Signals, CloseRestoresThePreviousMask) {
+TEST(Signals, CloseAndRestoreRestoresThePreviousMask) {
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  CHECK_EQUAL(0, ::pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr));  // an earlier test's close() left it blocked
   SignalListener listener = open(SignalSet().with(SIGUSR2));
-  CHECK_OK(listener.close());
+  CHECK_OK(listener.close_and_restore());
   CHECK_FALSE(blocked_in_this_thread(SIGUSR2));
+}
+
+TEST(Signals, ASignalAfterCloseDoesNotKillTheProcess) {
+  // In a child: its default action (terminate) would end the test runner.
+  const pid_t child = ::fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    emio::Executor own;  // the parent's poller is shared across fork; the child makes its own
+    if (own.init(emio_test::executor_config(0)).failed()) ::_exit(2);
+    Result<SignalListener> listener = SignalListener::open(own.handle(), SignalSet().with(SIGUSR1));
+    if (!listener.ok() || listener.value().close().failed()) ::_exit(3);
+    (void)::raise(SIGUSR1);
+    ::_exit(0);
+  }
+  int status = 0;
+  CHECK_EQUAL(child, ::waitpid(child, &status, 0));
+  CHECK_TEXT(WIFEXITED(status), "killed by the signal raised after close()");
+  CHECK_EQUAL(0, WEXITSTATUS(status));
 }
 
 TEST(Signals, UncatchableSignalIsRefused) {

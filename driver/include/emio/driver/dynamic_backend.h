@@ -43,7 +43,7 @@ class DynamicBackend {
   static bool interest_ended(const Event& event) { return UringBackend::interest_ended(event); }
   bool refuses_duplicate_fds() const { return kind_ == Kind::epoll; }
 
-  const char* active_name() const { return kind_ == Kind::uring ? UringBackend::name : EpollBackend::name; }
+  const char* active_name() const { return kind_ == Kind::uring ? uring_.active_name() : EpollBackend::name; }
   Error fallback_reason() const { return fallback_reason_; }
   Kind kind() const { return kind_; }
   UringBackend& uring() { return uring_; }

@@ -53,6 +53,7 @@ class UringBackend {
   // Readiness events look like epoll's: the poll mask io_uring returns uses the same bits.
   using Event = epoll_event;
   static constexpr const char* name = "uring";
+  static constexpr const char* sqpoll_name = "uring-sqpoll";  // what operators pass to --backend for it
   // Set in an Event when the poll behind it has ended (a single-shot poll fired, a multishot one
   // stopped on CQ overflow, or the kernel cancelled it unasked): the driver arms it again. epoll never
   // reports this bit to us.
@@ -101,7 +102,8 @@ class UringBackend {
   static bool interest_ended(const Event& event) { return (event.events & poll_ended_flag) != 0; }
   // io_uring accepts several polls on one fd; epoll's EEXIST is left to the driver.
   static constexpr bool refuses_duplicate_fds() { return false; }
-  const char* active_name() const { return name; }
+  // "uring-sqpoll" while the kernel's submission thread runs (it may have been refused: then "uring").
+  const char* active_name() const { return sqpoll() ? sqpoll_name : name; }
   Error fallback_reason() const { return Error{}; }  // falling back is DynamicBackend's business
 
   // --- Completion operations (the driver thread only) ---

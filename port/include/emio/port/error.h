@@ -30,7 +30,10 @@ class [[nodiscard]] Error {
   constexpr bool is_os_error() const { return value_ > 0; }
 
   // "EAGAIN", "ECONNREFUSED", "emio: registrations full", ...: short and stable, for logs and tests.
+  // Every errno value of the platform has its symbol; a number it does not know is "errno (unnamed)".
   const char* name() const;
+  // False for that unnamed case, where a caller may fall back on strerror().
+  bool has_name() const;
 
   friend constexpr bool operator==(Error, Error) = default;
 

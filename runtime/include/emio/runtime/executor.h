@@ -3,7 +3,8 @@
 // Each iteration: take spawns from other threads (the inbox), turn the driver with the next timer
 // deadline as the timeout (0 when tasks are ready), fire due timers, then run the tasks that were ready
 // when the iteration started, oldest first (FIFO). A task queued meanwhile runs next iteration, so a
-// task that keeps waking itself cannot starve IO or timers.
+// task that keeps waking itself cannot starve IO or timers. A task whose operations keep completing
+// without waiting yields after `coop_budget` of them, so it cannot starve the other tasks either.
 //
 // A task is a callback (function pointer + context, run once) or an emio::Task<> coroutine (task.h)
 // whose frame comes from the FramePool sized here. Everything is allocated in init(); nothing after.
@@ -43,6 +44,9 @@ struct ExecutorConfig {
   uint32_t frame_size_bytes = 1024;  // the largest coroutine frame (the compiler decides each frame's size)
   uint32_t frame_count = 32;         // coroutine frames alive at once, nested Tasks included; 0: no coroutines
   uint32_t inbox_capacity = 32;      // spawns from other threads not yet taken by the executor
+  // Cooperative budget: operations a coroutine may complete without waiting, per run, before it yields to
+  // the other ready tasks (Tokio uses 128). 0 turns it off (a task then runs until it waits).
+  uint16_t coop_budget = 128;
   // Caller storage (static arrays, see ExecutorStorage). A non-empty span is used instead of an
   // allocation, and its size replaces the matching capacity above.
   std::span<detail::TaskSlot> task_storage{};
@@ -93,6 +97,7 @@ struct ExecutorStats {
   uint64_t polls_pending = 0;    // wakes whose re-poll found the operation still pending (spurious)
   uint64_t timers_fired = 0;
   uint64_t remote_spawns = 0;  // tasks taken from the inbox
+  uint64_t coop_yields = 0;    // times a task used up its cooperative budget and was queued last
 };
 
 class Executor;
@@ -181,6 +186,7 @@ class Executor {
  private:
   friend class RemoteSpawner;
   friend Waker detail::waker_of(detail::TaskSlot& slot);
+  friend void detail::note_budget_spent(detail::TaskSlot& slot);
 
   using InboxEntry = detail::InboxEntry;
 
@@ -208,6 +214,7 @@ class Executor {
   uint32_t task_capacity_ = 0;
   uint32_t free_head_ = 0;
   uint32_t live_tasks_ = 0;
+  uint16_t coop_budget_ = 0;
   ExecutorStats stats_;
   std::atomic<bool> stop_requested_{false};
   bool driver_started_ = false;  // the driver's init succeeded, even if a later step failed

@@ -5,9 +5,14 @@
 // thread that has them unblocked and run its default action (terminate) instead of queuing it for the
 // signalfd. SignalListener::open blocks them in the calling thread (pthread_sigmask); threads inherit the
 // mask, so open the listener in main() before starting any thread (threads started earlier must block
-// the signals themselves). close() restores the calling thread's previous mask.
+// the signals themselves).
 // Other POSIX systems: a self-pipe written by a sigaction handler (compiled only off Linux); one listener
 // per process there.
+//
+// Closing never hands the signals back to their default action (terminate) by itself: a daemon that
+// stops on the first SIGTERM of a storm must not be killed by the second one while it cleans up (seen:
+// exit by signal after "stopped" was printed, and the leak check skipped). close_and_restore() does hand
+// them back, for a program that goes on without the listener.
 #pragma once
 
 #include <csignal>
@@ -67,9 +72,12 @@ class SignalListener {
   Registration registration() const { return source_.registration(); }
   int fd() const { return source_.fd(); }
   bool is_open() const { return source_.is_open(); }
-  // Stops listening: drains what is pending (those signals are dropped), then restores the mask
-  // the calling thread had before open(). Safe to call twice.
+  // Stops listening and drops what is pending. The signals stay blocked (Linux) or caught and discarded
+  // (self-pipe), so one that arrives later does nothing. Safe to call twice; the destructor calls it.
   Error close();
+  // close(), then restores the calling thread's mask (Linux) or the previous handlers from before open().
+  // A signal that arrives between the two runs its previous action, terminate by default.
+  Error close_and_restore();
 
  private:
   PollFd source_;

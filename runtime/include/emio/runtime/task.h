@@ -74,6 +74,9 @@ struct TaskSlot {
   Executor* executor = nullptr;
   State state = State::free;
   bool notified = false;  // woken while running: queue it again once it yields
+  // Operations this run may still complete without waiting before the task yields (the executor's
+  // cooperative budget, refilled each time the task runs; 0 when the budget is off).
+  uint16_t budget_left = 0;
   uint32_t generation = 0;
   uint32_t next_free = 0;
   // A callback task runs once:
@@ -90,6 +93,17 @@ static_assert(sizeof(void*) != 8 || sizeof(TaskSlot) <= 104, "a task slot grew: 
 
 // The Waker of a task: it queues the task on its executor (defined in executor.cc).
 Waker waker_of(TaskSlot& slot);
+
+// Counts a yield for an exhausted budget and marks the running task to be queued last (executor.cc).
+void note_budget_spent(TaskSlot& slot);
+
+// Spends one unit of the task's cooperative budget on an operation that completed without waiting.
+// True when the budget ran out and the task must yield.
+inline bool budget_spent(TaskSlot& slot) {
+  if (slot.budget_left == 0 || --slot.budget_left > 0) return false;  // off, or some left
+  note_budget_spent(slot);
+  return true;
+}
 
 inline void park(TaskSlot& slot, std::coroutine_handle<> suspended, bool (*hook)(void*), void* context) {
   slot.resume_point = suspended;
@@ -114,7 +128,14 @@ class PollAwaiter {
   bool await_suspend(std::coroutine_handle<Promise> suspended) {
     slot_ = suspended.promise().slot;
     assert(slot_ != nullptr && "a Task must be spawned before it awaits");
-    if (poll()) return false;
+    if (poll()) {
+      // Done without waiting. A task whose every operation completes at once (a client that keeps the
+      // socket full) would never give the others a turn: past its budget it yields with the output kept,
+      // as Tokio's coop budget does.
+      if (!budget_spent(*slot_)) return false;
+      park(*slot_, suspended, &PollAwaiter::resume_with_output, this);
+      return true;
+    }
     parked_ = true;
     park(*slot_, suspended, &PollAwaiter::repoll, this);
     return true;
@@ -127,6 +148,7 @@ class PollAwaiter {
  private:
   bool poll();
   static bool repoll(void* self) { return static_cast<PollAwaiter*>(self)->poll(); }
+  static bool resume_with_output(void*) { return true; }
 
   Op op_;
   TaskSlot* slot_ = nullptr;
