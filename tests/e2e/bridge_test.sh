@@ -22,7 +22,7 @@ start_uart() {
 start_bridge() {
   start_uart
   spawn bridge "${BRIDGE_PREFIX[@]}" "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 \
-    --metrics 127.0.0.1:0 "$@"
+    --metrics 127.0.0.1:0 "${BACKEND_ARGS[@]}" "$@"
   port=$(port_from bridge listening)
   metrics_port=$(port_from bridge metrics)
 }
@@ -139,6 +139,80 @@ sigterm_exits_zero() {
   connect_client 3
   wait_until "one client counted" metric_is emio_bridge_clients_connected 1
   stop_with_sigterm "$bridge_pid" "emio-bridge"
+}
+
+# --- Hostile conditions (run on every backend) ---
+
+# Out of fds, accept fails with EMFILE and the client stays queued, so the listener stays readable: the
+# bridge must back off instead of re-arming at once (before: 87-100 % CPU and a million log lines a
+# second), keep bridging for its clients, and take the queued client once fds are back.
+out_of_fds_backs_off_and_recovers() {
+  start_bridge
+  connect_client 3
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  local limit
+  limit=$(lowest_free_fd "$bridge_pid")  # no room for another fd
+  local soft_limit
+  soft_limit=$(prlimit --pid "$bridge_pid" --nofile --output SOFT --noheadings | tr -d ' ')
+  prlimit --pid "$bridge_pid" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only
+  exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
+  sleep 0.5  # the queued clients meet EMFILE from here on
+  local cpu_before lines_before
+  cpu_before=$(cpu_ms "$bridge_pid")
+  lines_before=$(grep -c 'accept' "$E2E_TMP/bridge.out" || true)
+  sleep 2
+  local cpu_used=$(($(cpu_ms "$bridge_pid") - cpu_before))
+  local lines=$(($(grep -c 'accept' "$E2E_TMP/bridge.out" || true) - lines_before))
+  echo "out of fds for 2 s: ${cpu_used} ms of CPU, ${lines} log lines"
+  grep -q 'EMFILE' "$E2E_TMP/bridge.out" || fail "no EMFILE was logged"
+  [ "$cpu_used" -lt $((200 * $(slowdown))) ] || fail "the bridge used ${cpu_used} ms of CPU in 2 s out of fds"
+  [ "$lines" -le 3 ] || fail "the bridge logged $lines accept lines in 2 s"
+  printf 'while out of fds\n' >"$board"
+  expect_line 3 "while out of fds"
+  prlimit --pid "$bridge_pid" --nofile="$soft_limit:" || fail "cannot restore the fd limit"
+  wait_until "the queued clients accepted" metric_is emio_bridge_clients_connected 3
+  metric_above emio_bridge_accept_failures_total 0 || fail "the failed accepts were not counted"
+  printf 'after recovery\n' >"$board"
+  expect_line 4 "after recovery"
+  expect_line 5 "after recovery"
+}
+
+sigpipe_is_ignored() {
+  start_bridge
+  connect_client 3
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  kill -PIPE "$bridge_pid"
+  printf 'after SIGPIPE\n' >"$board"
+  expect_line 3 "after SIGPIPE"
+  stop_with_sigterm "$bridge_pid" "emio-bridge"
+}
+
+# The first TERM or INT stops the bridge; the rest of the storm (HUP reopens the port) must not kill it
+# by a default action while it cleans up. Exit 0, every time.
+a_signal_storm_exits_zero_every_time() {
+  local run signal_number
+  for run in 1 2 3; do
+    start_bridge
+    for signal_number in HUP TERM HUP INT TERM HUP INT TERM; do kill -"$signal_number" "$bridge_pid" 2>/dev/null || true; done
+    wait_exit "$bridge_pid"
+    [ "$exit_code" -eq 0 ] || fail "run $run: exit $exit_code after a signal storm"
+    grep -q 'stopped' "$E2E_TMP/bridge.out" || fail "run $run: no 'stopped' line"
+    kill "$uart_pid" "$board_reader_pid" 2>/dev/null || true
+  done
+}
+
+# --max-clients beyond RLIMIT_NOFILE's hard limit is refused at start-up, naming the limit.
+max_clients_beyond_the_fd_limit_are_refused() {
+  start_uart
+  expect_usage_error prlimit --nofile=64:64 "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 \
+    --metrics 127.0.0.1:0 --max-clients 100
+  grep -q 'hard limit is 64' "$E2E_TMP/usage.err" || fail "the refusal does not name the limit"
+}
+
+# A path that is no tty says why in the error's own name (before: "errno").
+a_directory_as_the_serial_port_is_named_eisdir() {
+  expect_usage_error "$EMIO_BRIDGE" --serial "$E2E_TMP" --baud 115200 --listen 127.0.0.1:0 --metrics 127.0.0.1:0
+  grep -q 'EISDIR' "$E2E_TMP/usage.err" || fail "the error does not say EISDIR: $(cat "$E2E_TMP/usage.err")"
 }
 
 bad_command_lines_exit_2_with_one_line() {

@@ -149,7 +149,8 @@ an_accept_storm_turns_no_real_client_away() {
 out_of_fds_backs_off_and_recovers() {
   start_echo
   open_client 3
-  local limit=$(($(open_fds "$echo_pid") + 1))  # fd numbers are dense: room for one more connection
+  local limit
+  limit=$(lowest_free_fd "$echo_pid")  # no room for another fd
   local soft_limit
   soft_limit=$(prlimit --pid "$echo_pid" --nofile --output SOFT --noheadings | tr -d ' ')
   prlimit --pid "$echo_pid" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only

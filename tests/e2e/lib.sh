@@ -98,8 +98,13 @@ cpu_ms() {
   echo $(((fields[13] + fields[14]) * 1000 / ticks_per_s))
 }
 
-# open_fds PID: how many file descriptors the process has open.
-open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# lowest_free_fd PID: the fd number the process's next open or accept would get. With RLIMIT_NOFILE set to
+# it, the next one fails with EMFILE (the limit bounds fd numbers, not a count).
+lowest_free_fd() {
+  local fd=0
+  while [ -e "/proc/$1/fd/$fd" ]; do fd=$((fd + 1)); done
+  echo "$fd"
+}
 
 # slowdown: how many times slower than a native build this one may be (E2E_SLOWDOWN, set by
 # tests/e2e/CMakeLists.txt: qemu-user and the sanitizers), for the few bounds on time the load cases keep.
