@@ -146,7 +146,8 @@ void Bridge::accept_pending() {
     if (next == AcceptPolicy::Next::stop) return;
     if (next == AcceptPolicy::Next::back_off) {
       // The connection stays queued and the listener readable: re-arming now would call back at once.
-      if (executor_->timers().start_once(accept_retry_timer_, AcceptPolicy::resource_backoff_ms, on_accept_retry, this)
+      if (executor_->timers()
+              .start_once(accept_retry_timer_, AcceptPolicy::resource_backoff_ms, on_accept_retry, this)
               .ok()) {
         return;
       }

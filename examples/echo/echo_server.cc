@@ -28,7 +28,8 @@ emio::Task<> EchoServer::accept_loop() {
     if (connections_.live_count() < connections_.capacity()) {
       stayed_full = false;
     } else if (!stayed_full) {
-      const emio::Error waited = co_await emio::with_timeout(full_table_wait_ms, FreeSlotWait(connections_, slot_waiter_));
+      const emio::Error waited =
+          co_await emio::with_timeout(full_table_wait_ms, FreeSlotWait(connections_, slot_waiter_));
       stayed_full = waited == emio::timed_out;
     }
     emio::Result<emio::TcpStream> accepted = co_await listener_.accept();

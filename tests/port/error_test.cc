@@ -33,7 +33,8 @@ TEST(Error, FileErrorsAnOperatorMeetsHaveTheirNames) {
 TEST(Error, EveryLinuxErrnoValueHasAName) {
   for (int value = 1; value <= 133; ++value) {
     if (value == 41 || value == 58) continue;  // the two numbers Linux leaves unused
-    CHECK_TEXT(std::strcmp(emio::Error::from_errno(value).name(), "errno (unnamed)") != 0, std::to_string(value).c_str());
+    CHECK_TEXT(std::strcmp(emio::Error::from_errno(value).name(), "errno (unnamed)") != 0,
+               std::to_string(value).c_str());
   }
 }
 #endif

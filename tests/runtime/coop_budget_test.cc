@@ -55,7 +55,7 @@ TEST_GROUP(CoopBudget) {
     pipe = emio_test::make_pipe();
     source = REQUIRE_TAKE(emio::PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
     write_text(pipe.second.get(), "x");  // never read: the source stays readable
-    CHECK_OK(executor.run_once(0));                  // the event that tells the source it is readable
+    CHECK_OK(executor.run_once(0));      // the event that tells the source it is readable
   }
 };
 

@@ -36,7 +36,7 @@ TEST_GROUP(UringBypass) {
   void setup() override { SKIP_WITHOUT_URING(); }
   void init(emio::BackendChoice choice = emio::BackendChoice::uring) {
     CHECK_OK(driver.init(bypass_config(choice)));
-    STRCMP_EQUAL("uring", driver.backend_name());
+    STRCMP_EQUAL(choice == emio::BackendChoice::uring_sqpoll ? "uring-sqpoll" : "uring", driver.backend_name());
   }
 };
 
@@ -76,7 +76,7 @@ TEST(UringBypass, SqpollThreadPinnedToACpuServesSubmissions) {
   emio::DriverConfig config = bypass_config(emio::BackendChoice::uring_sqpoll);
   config.uring.sqpoll_cpu = 0;
   CHECK_OK(driver.init(config));
-  STRCMP_EQUAL("uring", driver.backend_name());
+  STRCMP_EQUAL("uring-sqpoll", driver.backend_name());
   emio::Operation timeout;
   CompletionLog done{&timeout};
   emio::prepare_timeout(timeout, 1000000, done.waker());

@@ -3,13 +3,13 @@
 // still held their poll. 80 half-closed connections per io_uring mode, echoed then closed by a server on
 // the driver; every client must read end of stream, and the ring must list no poll beyond the
 // listener's and the wake's.
-#include <string_view>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <string_view>
 
 #include <cstdio>
 #include <cstring>

@@ -89,7 +89,7 @@ TEST(UringTurn, SqpollShutdownWithAFullSubmissionQueueCompletesEveryOperationPro
   config.uring.sq_entries = 4;  // a CQ of 8: room for every completion
   config.operation_capacity = count;
   CHECK_OK(driver.init(config));
-  STRCMP_EQUAL("uring", driver.backend_name());
+  STRCMP_EQUAL("uring-sqpoll", driver.backend_name());
   emio_test::FdPair pairs[count];
   OpSource sources[count];
   Operation recvs[count];
