@@ -1,5 +1,9 @@
 #include "bridge/bridge.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -15,15 +19,40 @@ namespace {
 constexpr int reads_per_callback = 16;
 constexpr size_t serial_chunk_bytes = 4096;
 
+uint64_t buffer_bytes_for(const BridgeConfig& config) {
+  return uint64_t{config.max_clients} * config.client_buffer_bytes + config.serial_outbox_bytes;
+}
+
+// Writes one byte of every page: the kernel backs a page with memory only once it is written, so memory
+// allocated but untouched is a promise an overcommitting kernel may break later with an OOM kill.
+// Volatile, so that the compiler keeps stores nothing reads.
+void touch_pages(std::span<std::byte> memory) {
+  const long page_bytes = sysconf(_SC_PAGESIZE);
+  const size_t stride = page_bytes > 0 ? static_cast<size_t>(page_bytes) : 4096;
+  volatile std::byte* const bytes = memory.data();
+  for (size_t offset = 0; offset < memory.size(); offset += stride) bytes[offset] = std::byte{0};
+}
+
 }  // namespace
+
+uint64_t Bridge::reserved_bytes_for(const BridgeConfig& config) {
+  return buffer_bytes_for(config) + uint64_t{config.max_clients} * sizeof(emio::SlotArena<Client>::Slot);
+}
 
 emio::Error Bridge::init(const BridgeConfig& config) {
   config_ = config;
+  const uint64_t wanted_bytes = buffer_bytes_for(config);
+  const auto buffer_bytes = static_cast<size_t>(wanted_bytes);
+  if (buffer_bytes != wanted_bytes) return emio::Error::no_storage;  // a 32-bit board: past the address space
   const size_t client_bytes = size_t{config.max_clients} * config.client_buffer_bytes;
-  buffers_ = new (std::nothrow) std::byte[client_bytes + config.serial_outbox_bytes];
+  buffers_ = new (std::nothrow) std::byte[buffer_bytes];
   if (buffers_ == nullptr || clients_.init(config.max_clients) != emio::ArenaStatus::ok) {
     return emio::Error::no_storage;
   }
+  // The client table was written by its constructors; the buffers were not.
+  const std::span<std::byte> buffers(buffers_, buffer_bytes);
+  if (config.lock_memory && mlock(buffers.data(), buffers.size()) != 0) return emio::Error::last_os_error();
+  touch_pages(buffers);
   for (uint32_t index = 0; index < config.max_clients; ++index) {
     Client& client = clients_.at(index);
     client.outbox.attach(
@@ -209,7 +238,8 @@ void Bridge::read_client(Client& client) {
     }
     emio::Result<size_t> got = client.stream.try_read(space);
     if (emio::is_would_block(got)) break;
-    if (!got.ok() || got.value() == 0) return drop_client(client);  // reset, or closed by the client
+    if (!got.ok()) return drop_client(client);  // reset
+    if (got.value() == 0) return client_half_closed(client);
     serial_outbox_.commit(got.value());
     if (!serial_write_watch_.armed()) flush_serial();
   }
@@ -224,9 +254,29 @@ void Bridge::resume_paused_clients() {
   });
 }
 
+// End of stream: the client sends nothing more, which may be a full close or only a half-close (nc -N
+// after its last command); a socket cannot tell them apart until a write to a closed one fails. So the
+// client keeps receiving, and the linger bounds how long a client that never closes holds its slot.
+void Bridge::client_half_closed(Client& client) {
+  counters_.client_half_closes += 1;
+  if (config_.half_close_linger_ms == 0 ||
+      executor_->timers()
+          .start_once(client.linger_timer, config_.half_close_linger_ms, on_linger_passed, &client)
+          .failed()) {
+    return drop_client(client);  // no linger asked for (or, sized as main sizes it, no timer free)
+  }
+}
+
+void Bridge::on_linger_passed(emio::Timer&, void* context) {
+  auto* client = static_cast<Client*>(context);
+  client->bridge->counters_.half_close_lingers_expired += 1;
+  client->bridge->drop_client(*client);
+}
+
 void Bridge::drop_client(Client& client) {
   client.read_watch.disarm();
   client.write_watch.disarm();
+  (void)client.linger_timer.cancel();
   release_connection(clients_, client);
 }
 

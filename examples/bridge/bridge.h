@@ -3,7 +3,12 @@
 //
 // Memory, all taken in init(): a fixed table of clients, each with a bounded outbox of
 // client_buffer_bytes for serial bytes the client has not taken yet, and one shared serial outbox for
-// client bytes the port has not taken yet.
+// client bytes the port has not taken yet. init() writes every page of it (or locks it, on request), so
+// what the start-up line reports is resident from the start, not taken later as slow clients fill up.
+//
+// Half-close: a client that ends its sending side (nc -N, shutdown(SHUT_WR)) still reads: the board's
+// reply to its last command is on its way. It keeps receiving until it closes (a write then fails) or
+// half_close_linger_ms pass, one timer per client.
 //
 // Flow control: the serial side is never slowed by a client. A client whose outbox cannot take a chunk
 // is a slow client and meets the policy: `drop` keeps it and drops what does not fit, `disconnect`
@@ -34,6 +39,8 @@ struct BridgeConfig {
   uint32_t client_buffer_bytes = 16384;
   uint32_t serial_outbox_bytes = 16384;
   SlowClientPolicy slow_client_policy = SlowClientPolicy::drop;
+  uint32_t half_close_linger_ms = 5000;  // 0: close a client as soon as it half-closes
+  bool lock_memory = false;              // mlock what init reserves, instead of only touching it
 };
 
 struct BridgeCounters {
@@ -46,6 +53,8 @@ struct BridgeCounters {
   uint64_t slow_client_disconnects = 0;  // clients closed for being slow (disconnect policy)
   uint64_t serial_reopens = 0;           // successful opens after the first (SIGHUP, or after an error)
   uint64_t serial_errors = 0;            // reads or writes that failed, or the port hung up
+  uint64_t client_half_closes = 0;       // clients that ended their sending side and were kept to read
+  uint64_t half_close_lingers_expired = 0;  // of those, closed because half_close_linger_ms passed
 };
 
 class Bridge {
@@ -57,7 +66,11 @@ class Bridge {
   Bridge& operator=(const Bridge&) = delete;
   ~Bridge() { delete[] buffers_; }
 
-  // The one allocation of the bridge. Errors: Error::no_storage.
+  // The bytes init() takes for `config`: the client table and every buffer.
+  static uint64_t reserved_bytes_for(const BridgeConfig& config);
+
+  // The one allocation of the bridge, every page of it written (or locked). Errors: Error::no_storage;
+  // with lock_memory, mlock's (ENOMEM past RLIMIT_MEMLOCK, EPERM).
   emio::Error init(const BridgeConfig& config);
   // Opens the serial port. Errors: SerialPort::open's (ENOENT, EACCES, ENOTTY, EINVAL for the baud rate).
   emio::Error open_serial(emio::Executor& executor);
@@ -70,6 +83,7 @@ class Bridge {
 
   const BridgeCounters& counters() const { return counters_; }
   uint32_t clients_connected() const { return clients_.live_count(); }
+  uint64_t reserved_bytes() const { return reserved_bytes_for(config_); }
 
  private:
   struct Client {
@@ -79,6 +93,7 @@ class Bridge {
     emio::IoWatch read_watch;
     emio::IoWatch write_watch;
     bool read_paused = false;  // the serial outbox was full: read again once it has room
+    emio::Timer linger_timer;  // armed once the client half-closed: closes it when the linger passes
     Bridge* bridge = nullptr;
   };
 
@@ -88,6 +103,7 @@ class Bridge {
   static void on_client_readable(void* client, emio::ReadyEvent event);
   static void on_client_writable(void* client, emio::ReadyEvent event);
   static void on_retry(emio::Timer& timer, void* self);
+  static void on_linger_passed(emio::Timer& timer, void* client);
 
   void accept_pending();
   void admit(emio::TcpStream stream);
@@ -98,6 +114,7 @@ class Bridge {
   void read_client(Client& client);
   void flush_serial();
   void resume_paused_clients();
+  void client_half_closed(Client& client);
   void drop_client(Client& client);
   void serial_failed(emio::Error error);
   void close_serial();

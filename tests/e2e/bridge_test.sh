@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of emio-bridge: a socat pseudo-terminal pair stands in for a board's UART ("board" is
 # the board's end, "host" the end the bridge opens); clients are bash /dev/tcp descriptors, socat and curl.
-# Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment.
+# Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment;
+# E2E_BACKEND=NAME runs the case with --backend NAME (ctest runs the build's default backend).
 # shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_BRIDGE:?path to emio-bridge}"
@@ -22,7 +23,7 @@ start_uart() {
 start_bridge() {
   start_uart
   spawn bridge "${BRIDGE_PREFIX[@]}" "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 \
-    --metrics 127.0.0.1:0 "$@"
+    --metrics 127.0.0.1:0 ${E2E_BACKEND:+--backend "$E2E_BACKEND"} "$@"
   port=$(port_from bridge listening)
   metrics_port=$(port_from bridge metrics)
 }
@@ -95,6 +96,67 @@ other_paths_than_metrics_get_404() {
   code=$(timeout "$E2E_TIMEOUT_S" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$metrics_port/")
   [ "$code" = 404 ] || fail "GET / answered $code"
   metrics >/dev/null || fail "GET /metrics failed after a 404"
+}
+
+# --- The metrics page under slow and hostile clients ---
+
+http_clients=(python3 "$(dirname "$0")/http_clients.py")
+
+# read_http FD: everything the server sends on FD until it closes (bounded).
+read_http() { timeout "$E2E_TIMEOUT_S" cat <&"$1" || true; }
+
+metrics_request_with_bare_lf_line_ends_is_answered() {
+  start_bridge
+  exec 5<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.1\nHost: bridge\n\n' >&5  # the client keeps its side open, waiting
+  local reply
+  reply=$(read_http 5)
+  [[ $reply == "HTTP/1.1 200 OK"* ]] || fail "a request with LF line ends got '${reply:0:40}'"
+  grep -q '^emio_bridge_clients_connected 0' <<<"$reply" || fail "no metrics in the answer"
+}
+
+metrics_request_past_its_deadline_gets_408_and_is_counted() {
+  start_bridge --metrics-timeout-ms 500
+  exec 5<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.1\r\nHost: bri' >&5  # and nothing more
+  local reply
+  reply=$(read_http 5)
+  [[ $reply == "HTTP/1.1 408 "* ]] || fail "an unfinished request got '${reply:0:40}' instead of 408"
+  wait_until "the slow request counted" metric_is emio_bridge_metrics_slow_requests_total 1
+}
+
+# Eight connections dribbling a request head at one byte a second, reopened as soon as they are let go,
+# against four sessions: the scrape must still get through while the attack goes on.
+metrics_scrape_succeeds_while_slow_clients_dribble_requests() {
+  start_bridge
+  spawn slowloris "${http_clients[@]}" slowloris "$metrics_port" 8
+  wait_until "the slow clients to have been turned away once" grep -q 'closed [1-9]' "$E2E_TMP/slowloris.out"
+  wait_until "a scrape during the attack" metrics_ok
+  kill -0 "$slowloris_pid" || fail "the slow clients stopped before the scrape"
+  wait_until "a slow request counted" metric_above emio_bridge_metrics_slow_requests_total 0
+  connect_client 3
+  wait_until "the client counted" metric_is emio_bridge_clients_connected 1
+  printf 'still bridged\n' >"$board"
+  expect_line 3 "still bridged"
+}
+metrics_ok() { metrics >/dev/null; }
+
+# 500 connections at once against four sessions: every one must get a whole HTTP answer (200, or 503 at
+# once; 408 for a session given up to a newcomer), none a reset or an empty reply, and every refusal and
+# every slow request is counted.
+concurrent_scrapes_beyond_the_sessions_get_503_and_are_counted() {
+  start_bridge
+  local outcome
+  outcome=$(timeout "$((E2E_TIMEOUT_S * 3))" "${http_clients[@]}" burst "$metrics_port" 500) || fail "the burst failed"
+  echo "500 concurrent scrapes: $outcome"
+  local served refused slow broken
+  read -r _ served _ slow _ refused _ broken <<<"$outcome"
+  [ "$broken" -eq 0 ] || fail "$broken scrapes got no whole answer ($outcome)"
+  [ $((refused + slow)) -gt 0 ] || fail "no scrape was turned away: the sessions never filled ($outcome)"
+  [ "$served" -gt 0 ] || fail "no scrape was served ($outcome)"
+  wait_until "the refusals counted" metric_is emio_bridge_metrics_requests_refused_total "$refused"
+  metric_is emio_bridge_metrics_slow_requests_total "$slow" || fail "slow requests: $(metric \
+    emio_bridge_metrics_slow_requests_total), expected $slow"
 }
 
 # Connects a client that never reads (fd 3) and sends 16 MB from the board: more than the kernel's
