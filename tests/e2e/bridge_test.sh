@@ -159,6 +159,56 @@ concurrent_scrapes_beyond_the_sessions_get_503_and_are_counted() {
     emio_bridge_metrics_slow_requests_total), expected $slow"
 }
 
+# --- Half-closed clients ---
+
+# A client that sends its last command and half-closes, as `nc -N` does (socat: end of stdin, then it
+# reads for up to -t seconds); what it receives lands in half_closer.out.
+spawn_half_closing_client() {
+  spawn half_closer socat -t "$E2E_TIMEOUT_S" - "TCP:127.0.0.1:$port" < <(printf '%s\n' "$1")
+}
+
+half_closed_client_still_receives_the_boards_reply() {
+  start_bridge
+  spawn_half_closing_client "status?"
+  wait_until "the command on the board" board_received "status?"
+  wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
+  printf 'status: all good\n' >"$board"  # the board answers after the client half-closed
+  wait_until "the reply at the half-closed client" grep -q "status: all good" "$E2E_TMP/half_closer.out"
+  metric_is emio_bridge_clients_connected 1 || fail "the half-closed client was closed within the linger"
+}
+
+half_closed_client_is_closed_when_the_linger_passes() {
+  start_bridge --half-close-linger-ms 300
+  spawn_half_closing_client "last command"
+  wait_until "the linger's end counted" metric_is emio_bridge_half_close_lingers_expired_total 1
+  metric_is emio_bridge_clients_connected 0 || fail "the client is still connected after the linger"
+  wait_exit "$half_closer_pid"  # it reads end of stream: socat ends, well before its own -t
+  [ "$exit_code" -eq 0 ] || fail "the half-closed client exited $exit_code"
+}
+
+# --- Memory promised at start-up ---
+
+# 64 clients with 512 KiB each: 32 MiB the bridge must hold from the start, not as the buffers fill.
+reserved_memory_is_resident_and_reported_at_startup() {
+  start_bridge --max-clients 64 --client-buffer-bytes 524288
+  local line reserved rss_kib
+  line=$(grep -m 1 'reserved [0-9]* bytes for 64 clients$' "$E2E_TMP/bridge.out") || fail "no 'reserved' line"
+  echo "$line"
+  reserved=$(sed 's/.*reserved \([0-9]*\) bytes.*/\1/' <<<"$line")
+  [ "$reserved" -ge $((64 * 524288)) ] || fail "$reserved bytes reserved for 32 MiB of buffers"
+  metric_is emio_bridge_reserved_bytes "$reserved" || fail "the gauge says $(metric emio_bridge_reserved_bytes)"
+  rss_kib=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$bridge_pid/status")
+  echo "resident: $rss_kib KiB"
+  [ $((rss_kib * 1024)) -ge $((64 * 524288)) ] || fail "only $rss_kib KiB resident for $reserved bytes reserved"
+}
+
+memory_above_the_cap_is_refused_with_one_line() {
+  start_uart
+  local good=(--serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics 127.0.0.1:0)
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --max-clients 1024 --client-buffer-bytes 16777216  # 16 GiB
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --max-clients 64 --client-buffer-bytes 65536 --memory-cap-mib 2
+}
+
 # Connects a client that never reads (fd 3) and sends 16 MB from the board: more than the kernel's
 # socket buffers and the client's 4 KiB bounded buffer hold, so the slow-client policy must act.
 flood_a_slow_client() {
@@ -217,6 +267,9 @@ bad_command_lines_exit_2_with_one_line() {
   expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --slow-client maybe
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --backend carrier-pigeon
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --half-close-linger-ms soon
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --metrics-timeout-ms 0
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --memory-cap-mib 0
 }
 
 # As for emio-echo: an idle run and a loaded run (clients both ways, a slow client, scrapes, a SIGHUP
