@@ -177,6 +177,7 @@ void Bridge::accept_pending() {
 }
 
 void Bridge::admit(emio::TcpStream stream) {
+  if (clients_.live_count() == clients_.capacity()) release_oldest_lingering_client();
   Client* client = admit_connection(clients_, std::move(stream));
   if (client == nullptr) {
     counters_.clients_refused += 1;
@@ -265,6 +266,17 @@ void Bridge::client_half_closed(Client& client) {
           .failed()) {
     return drop_client(client);  // no linger asked for (or, sized as main sizes it, no timer free)
   }
+}
+
+// The table is full: a client still connected is worth more than one that stopped sending (and may have
+// closed, unknown to the bridge), so the one lingering longest gives its slot up.
+void Bridge::release_oldest_lingering_client() {
+  Client* oldest = nullptr;
+  for_each_connection(clients_, [&oldest](Client& client) {
+    if (!client.linger_timer.armed()) return;
+    if (oldest == nullptr || client.linger_timer.deadline_ms() < oldest->linger_timer.deadline_ms()) oldest = &client;
+  });
+  if (oldest != nullptr) drop_client(*oldest);
 }
 
 void Bridge::on_linger_passed(emio::Timer&, void* context) {

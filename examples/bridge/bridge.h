@@ -8,7 +8,7 @@
 //
 // Half-close: a client that ends its sending side (nc -N, shutdown(SHUT_WR)) still reads: the board's
 // reply to its last command is on its way. It keeps receiving until it closes (a write then fails) or
-// half_close_linger_ms pass, one timer per client.
+// half_close_linger_ms pass (one timer per client), or a new client needs its slot.
 //
 // Flow control: the serial side is never slowed by a client. A client whose outbox cannot take a chunk
 // is a slow client and meets the policy: `drop` keeps it and drops what does not fit, `disconnect`
@@ -50,10 +50,10 @@ struct BridgeCounters {
   uint64_t clients_refused = 0;    // past --max-clients: accepted and closed at once
   uint64_t slow_client_drops = 0;  // times a chunk did not fit a client's outbox (drop policy)
   uint64_t slow_client_dropped_bytes = 0;
-  uint64_t slow_client_disconnects = 0;  // clients closed for being slow (disconnect policy)
-  uint64_t serial_reopens = 0;           // successful opens after the first (SIGHUP, or after an error)
-  uint64_t serial_errors = 0;            // reads or writes that failed, or the port hung up
-  uint64_t client_half_closes = 0;       // clients that ended their sending side and were kept to read
+  uint64_t slow_client_disconnects = 0;     // clients closed for being slow (disconnect policy)
+  uint64_t serial_reopens = 0;              // successful opens after the first (SIGHUP, or after an error)
+  uint64_t serial_errors = 0;               // reads or writes that failed, or the port hung up
+  uint64_t client_half_closes = 0;          // clients that ended their sending side and were kept to read
   uint64_t half_close_lingers_expired = 0;  // of those, closed because half_close_linger_ms passed
 };
 
@@ -115,6 +115,7 @@ class Bridge {
   void flush_serial();
   void resume_paused_clients();
   void client_half_closed(Client& client);
+  void release_oldest_lingering_client();
   void drop_client(Client& client);
   void serial_failed(emio::Error error);
   void close_serial();

@@ -80,12 +80,12 @@ int read_numbers(const char* const* values, BridgeOptions* options) {
     return usage_error(program, "--baud: '%s' is not a baud rate", values[flag_baud]);
   }
   constexpr uint32_t hour_ms = 3600000;
-  const bool all_read = read_number(values, flag_client_buffer_bytes, 256, 1u << 24, &config->client_buffer_bytes) &&
-                        read_number(values, flag_max_clients, 1, 1024, &config->max_clients) &&
-                        read_number(values, flag_half_close_linger_ms, 0, hour_ms, &config->half_close_linger_ms) &&
-                        read_number(values, flag_metrics_timeout_ms, 1, hour_ms,
-                                    &options->metrics_request_timeout_ms) &&
-                        read_number(values, flag_memory_cap_mib, 1, 1u << 20, &options->memory_cap_mib);
+  const bool all_read =
+      read_number(values, flag_client_buffer_bytes, 256, 1u << 24, &config->client_buffer_bytes) &&
+      read_number(values, flag_max_clients, 1, 1024, &config->max_clients) &&
+      read_number(values, flag_half_close_linger_ms, 0, hour_ms, &config->half_close_linger_ms) &&
+      read_number(values, flag_metrics_timeout_ms, 1, hour_ms, &options->metrics_request_timeout_ms) &&
+      read_number(values, flag_memory_cap_mib, 1, 1u << 20, &options->memory_cap_mib);
   return all_read ? keep_running : exit_usage;
 }
 
@@ -198,7 +198,8 @@ size_t render_metrics(std::span<char> text, void* context) {
   print_metric(cursor, end, "emio_bridge_serial_errors_total", "counter", "Serial port read or write failures.",
                counters.serial_errors);
   print_metric(cursor, end, "emio_bridge_client_half_closes_total", "counter",
-               "Clients that ended their sending side and kept receiving.", counters.client_half_closes);
+               "Clients whose sending side ended (a half-close or a close), kept receiving for the linger.",
+               counters.client_half_closes);
   print_metric(cursor, end, "emio_bridge_half_close_lingers_expired_total", "counter",
                "Half-closed clients closed when --half-close-linger-ms passed.", counters.half_close_lingers_expired);
   print_metric(cursor, end, "emio_bridge_reserved_bytes", "gauge",

@@ -127,7 +127,9 @@ void MetricsServer::on_deadline(emio::Timer&, void* context) {
 // A request past its deadline, or evicted: 408 if it was still being read, then closed.
 void MetricsServer::close_slow(Session& session) {
   slow_requests_closed_ += 1;
-  if (session.response_size == 0) send_short_answer(session.stream, "408 Request Timeout", "the request took too long\n");
+  if (session.response_size == 0) {
+    send_short_answer(session.stream, "408 Request Timeout", "the request took too long\n");
+  }
   end(session);
 }
 
@@ -166,8 +168,8 @@ void MetricsServer::prepare_response(Session& session) {
   } else {
     body_size = static_cast<size_t>(std::snprintf(body, sizeof body, "not found: try GET /metrics\n"));
   }
-  session.response_size = format_response(session.response, found ? "200 OK" : "404 Not Found",
-                                          std::string_view(body, body_size));
+  session.response_size =
+      format_response(session.response, found ? "200 OK" : "404 Not Found", std::string_view(body, body_size));
 }
 
 void MetricsServer::on_writable(void* context, emio::ReadyEvent event) {

@@ -36,7 +36,7 @@ class MetricsServer {
   void close_all();
 
   uint64_t requests_served() const { return requests_served_; }
-  uint64_t requests_refused() const { return requests_refused_; }            // 503: every session busy
+  uint64_t requests_refused() const { return requests_refused_; }          // 503: every session busy
   uint64_t slow_requests_closed() const { return slow_requests_closed_; }  // 408: deadline, or evicted
 
  private:

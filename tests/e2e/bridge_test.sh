@@ -186,6 +186,19 @@ half_closed_client_is_closed_when_the_linger_passes() {
   [ "$exit_code" -eq 0 ] || fail "the half-closed client exited $exit_code"
 }
 
+# A full table: a client that only lingers gives its slot up to a new one instead of it being refused.
+lingering_client_gives_its_slot_to_a_new_client() {
+  start_bridge --max-clients 1
+  spawn_half_closing_client "bye"
+  wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
+  connect_client 3
+  wait_until "the new client counted" metric_is emio_bridge_clients_accepted_total 2
+  metric_is emio_bridge_clients_refused_total 0 || fail "the new client was refused"
+  printf 'to the new client\n' >"$board"
+  expect_line 3 "to the new client"
+  wait_exit "$half_closer_pid"  # closed to make room: socat reads end of stream and ends
+}
+
 # --- Memory promised at start-up ---
 
 # 64 clients with 512 KiB each: 32 MiB the bridge must hold from the start, not as the buffers fill.
