@@ -151,7 +151,8 @@ int reserve_memory(const BridgeConfig& config, Bridge& bridge) {
     return exit_failure;
   }
   if (error.failed()) {  // mlock's: the operator's limit to raise, like a serial port's permissions
-    return usage_error(program, "--lock-memory: cannot lock %" PRIu64 " bytes: %s (RLIMIT_MEMLOCK, CAP_IPC_LOCK)",
+    return usage_error(program,
+                       "--lock-memory: cannot lock the buffers of %" PRIu64 " bytes reserved: %s (see RLIMIT_MEMLOCK)",
                        Bridge::reserved_bytes_for(config), error.name());
   }
   std::printf("%s: reserved %" PRIu64 " bytes for %" PRIu32 " clients%s\n", program, bridge.reserved_bytes(),

@@ -215,6 +215,25 @@ reserved_memory_is_resident_and_reported_at_startup() {
   [ $((rss_kib * 1024)) -ge $((64 * 524288)) ] || fail "only $rss_kib KiB resident for $reserved bytes reserved"
 }
 
+# Locked, the buffers show in VmLck. Where RLIMIT_MEMLOCK is below 320 KiB and the user lacks
+# CAP_IPC_LOCK (old kernels default to 64 KiB), the lock is refused: then one line and exit 2 instead.
+memory_is_locked_on_request() {
+  local lockable=yes
+  [ "$(id -u)" -eq 0 ] || [ "$(ulimit -l)" = unlimited ] || [ "$(ulimit -l)" -ge 320 ] || lockable=no
+  if [ "$lockable" = no ]; then
+    start_uart
+    expect_usage_error "$EMIO_BRIDGE" --serial "$host" --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --max-clients 4 \
+      --client-buffer-bytes 65536 --lock-memory
+    return
+  fi
+  start_bridge --max-clients 4 --client-buffer-bytes 65536 --lock-memory
+  grep -q 'reserved [0-9]* bytes for 4 clients, locked$' "$E2E_TMP/bridge.out" || fail "no 'locked' start-up line"
+  local locked_kib
+  locked_kib=$(awk '$1 == "VmLck:" { print $2 }' "/proc/$bridge_pid/status")
+  echo "locked: $locked_kib KiB"
+  [ "$locked_kib" -ge 256 ] || fail "only $locked_kib KiB locked for 256 KiB of buffers"
+}
+
 memory_above_the_cap_is_refused_with_one_line() {
   start_uart
   local good=(--serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics 127.0.0.1:0)
