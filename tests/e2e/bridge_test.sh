@@ -207,7 +207,7 @@ reserved_memory_is_resident_and_reported_at_startup() {
   local line reserved rss_kib
   line=$(grep -m 1 'reserved [0-9]* bytes for 64 clients$' "$E2E_TMP/bridge.out") || fail "no 'reserved' line"
   echo "$line"
-  reserved=$(sed 's/.*reserved \([0-9]*\) bytes.*/\1/' <<<"$line")
+  [[ $line =~ reserved\ ([0-9]+)\ bytes ]] && reserved=${BASH_REMATCH[1]}
   [ "$reserved" -ge $((64 * 524288)) ] || fail "$reserved bytes reserved for 32 MiB of buffers"
   metric_is emio_bridge_reserved_bytes "$reserved" || fail "the gauge says $(metric emio_bridge_reserved_bytes)"
   rss_kib=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$bridge_pid/status")
