@@ -51,7 +51,7 @@ constexpr FlagSpec flag_specs[flag_count] = {
     {"max-clients", "N", "clients served at once; more are closed at once (default 16)"},
     {"half-close-linger-ms", "N", "a client that half-closed (nc -N) keeps receiving N ms (5000; 0: none)"},
     {"metrics-timeout-ms", "N", "a /metrics request must arrive within N ms, else 408 (default 5000)"},
-    {"memory-cap-mib", "N", "refuse to start if clients need more than N MiB (default 256; touched at start)"},
+    {"memory-cap-mib", "N", "refuse to start if the clients' memory exceeds N MiB (default 256)"},
     {"lock-memory", nullptr, "also mlock the clients' memory (needs RLIMIT_MEMLOCK or CAP_IPC_LOCK)"},
 };
 

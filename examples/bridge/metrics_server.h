@@ -27,7 +27,7 @@ class MetricsServer {
  public:
   static constexpr uint32_t session_capacity = 4;  // each holds a timer: the executor needs as many free
   static constexpr size_t request_bytes = 1024;
-  static constexpr size_t response_bytes = 8192;
+  static constexpr size_t response_bytes = 8192;  // the page is about 3 KB: room for more metrics
   static constexpr uint32_t default_request_timeout_ms = 5000;
   static constexpr uint32_t evictable_after_ms = 250;
 
