@@ -167,8 +167,11 @@ spawn_half_closing_client() {
   spawn half_closer socat -t "$E2E_TIMEOUT_S" - "TCP:127.0.0.1:$port" < <(printf '%s\n' "$1")
 }
 
+# The linger: longer than any wait here, so that a slow run (qemu) cannot see it pass.
+long_linger=(--half-close-linger-ms "$((E2E_TIMEOUT_S * 2000))")
+
 half_closed_client_still_receives_the_boards_reply() {
-  start_bridge
+  start_bridge "${long_linger[@]}"
   spawn_half_closing_client "status?"
   wait_until "the command on the board" board_received "status?"
   wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
@@ -188,12 +191,13 @@ half_closed_client_is_closed_when_the_linger_passes() {
 
 # A full table: a client that only lingers gives its slot up to a new one instead of it being refused.
 lingering_client_gives_its_slot_to_a_new_client() {
-  start_bridge --max-clients 1
+  start_bridge --max-clients 1 "${long_linger[@]}"
   spawn_half_closing_client "bye"
   wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
   connect_client 3
   wait_until "the new client counted" metric_is emio_bridge_clients_accepted_total 2
   metric_is emio_bridge_clients_refused_total 0 || fail "the new client was refused"
+  metric_is emio_bridge_half_close_lingers_expired_total 0 || fail "the linger ended instead"
   printf 'to the new client\n' >"$board"
   expect_line 3 "to the new client"
   wait_exit "$half_closer_pid"  # closed to make room: socat reads end of stream and ends
