@@ -1,5 +1,9 @@
 #include "bridge/bridge.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -15,15 +19,40 @@ namespace {
 constexpr int reads_per_callback = 16;
 constexpr size_t serial_chunk_bytes = 4096;
 
+uint64_t buffer_bytes_for(const BridgeConfig& config) {
+  return uint64_t{config.max_clients} * config.client_buffer_bytes + config.serial_outbox_bytes;
+}
+
+// Writes one byte of every page: the kernel backs a page with memory only once it is written, so memory
+// allocated but untouched is a promise an overcommitting kernel may break later with an OOM kill.
+// Volatile, so that the compiler keeps stores nothing reads.
+void touch_pages(std::span<std::byte> memory) {
+  const long page_bytes = sysconf(_SC_PAGESIZE);
+  const size_t stride = page_bytes > 0 ? static_cast<size_t>(page_bytes) : 4096;
+  volatile std::byte* const bytes = memory.data();
+  for (size_t offset = 0; offset < memory.size(); offset += stride) bytes[offset] = std::byte{0};
+}
+
 }  // namespace
+
+uint64_t Bridge::reserved_bytes_for(const BridgeConfig& config) {
+  return buffer_bytes_for(config) + uint64_t{config.max_clients} * sizeof(emio::SlotArena<Client>::Slot);
+}
 
 emio::Error Bridge::init(const BridgeConfig& config) {
   config_ = config;
+  const uint64_t wanted_bytes = buffer_bytes_for(config);
+  const auto buffer_bytes = static_cast<size_t>(wanted_bytes);
+  if (buffer_bytes != wanted_bytes) return emio::Error::no_storage;  // a 32-bit board: past the address space
   const size_t client_bytes = size_t{config.max_clients} * config.client_buffer_bytes;
-  buffers_ = new (std::nothrow) std::byte[client_bytes + config.serial_outbox_bytes];
+  buffers_ = new (std::nothrow) std::byte[buffer_bytes];
   if (buffers_ == nullptr || clients_.init(config.max_clients) != emio::ArenaStatus::ok) {
     return emio::Error::no_storage;
   }
+  // The client table was written by its constructors; the buffers were not.
+  const std::span<std::byte> buffers(buffers_, buffer_bytes);
+  if (config.lock_memory && mlock(buffers.data(), buffers.size()) != 0) return emio::Error::last_os_error();
+  touch_pages(buffers);
   for (uint32_t index = 0; index < config.max_clients; ++index) {
     Client& client = clients_.at(index);
     client.outbox.attach(
@@ -126,40 +155,13 @@ void Bridge::flush_serial() {
 
 void Bridge::start(emio::TcpListener listener) {
   listener_ = std::move(listener);
-  arm(accept_watch_, listener_.registration(), emio::Direction::read, on_accept, this);
+  accept_watch_.start(
+      *executor_, listener_,
+      [](void* self, emio::TcpStream stream) { static_cast<Bridge*>(self)->admit(std::move(stream)); }, this);
 }
-
-void Bridge::on_accept(void* self, emio::ReadyEvent event) {
-  if (!event.shut_down) static_cast<Bridge*>(self)->accept_pending();
-}
-
-void Bridge::accept_pending() {
-  for (int round = 0; round < reads_per_callback; ++round) {
-    emio::Result<emio::TcpStream> accepted = listener_.try_accept();
-    if (emio::is_would_block(accepted)) break;
-    if (accepted.ok()) {
-      admit(std::move(accepted.value()));
-      continue;
-    }
-    counters_.accept_failures += 1;
-    const AcceptPolicy::Next next = accept_policy_.on_failure(accepted.error());
-    if (next == AcceptPolicy::Next::stop) return;
-    if (next == AcceptPolicy::Next::back_off) {
-      // The connection stays queued and the listener readable: re-arming now would call back at once.
-      if (executor_->timers()
-              .start_once(accept_retry_timer_, AcceptPolicy::resource_backoff_ms, on_accept_retry, this)
-              .ok()) {
-        return;
-      }
-      break;  // no timer free: retry on the next iteration rather than never
-    }
-  }
-  arm(accept_watch_, listener_.registration(), emio::Direction::read, on_accept, this);
-}
-
-void Bridge::on_accept_retry(emio::Timer&, void* self) { static_cast<Bridge*>(self)->accept_pending(); }
 
 void Bridge::admit(emio::TcpStream stream) {
+  if (clients_.live_count() == clients_.capacity()) release_oldest_lingering_client();
   Client* client = admit_connection(clients_, std::move(stream));
   if (client == nullptr) {
     counters_.clients_refused += 1;
@@ -221,7 +223,8 @@ void Bridge::read_client(Client& client) {
     }
     emio::Result<size_t> got = client.stream.try_read(space);
     if (emio::is_would_block(got)) break;
-    if (!got.ok() || got.value() == 0) return drop_client(client);  // reset, or closed by the client
+    if (!got.ok()) return drop_client(client);  // reset
+    if (got.value() == 0) return client_half_closed(client);
     serial_outbox_.commit(got.value());
     if (!serial_write_watch_.armed()) flush_serial();
   }
@@ -236,15 +239,45 @@ void Bridge::resume_paused_clients() {
   });
 }
 
+// End of stream: the client sends nothing more, which may be a full close or only a half-close (nc -N
+// after its last command); a socket cannot tell them apart until a write to a closed one fails. So the
+// client keeps receiving, and the linger bounds how long a client that never closes holds its slot.
+void Bridge::client_half_closed(Client& client) {
+  counters_.client_half_closes += 1;
+  if (config_.half_close_linger_ms == 0 ||
+      executor_->timers()
+          .start_once(client.linger_timer, config_.half_close_linger_ms, on_linger_passed, &client)
+          .failed()) {
+    return drop_client(client);  // no linger asked for (or, sized as main sizes it, no timer free)
+  }
+}
+
+// The table is full: a client still connected is worth more than one that stopped sending (and may have
+// closed, unknown to the bridge), so the one lingering longest gives its slot up.
+void Bridge::release_oldest_lingering_client() {
+  Client* oldest = nullptr;
+  for_each_connection(clients_, [&oldest](Client& client) {
+    if (!client.linger_timer.armed()) return;
+    if (oldest == nullptr || client.linger_timer.deadline_ms() < oldest->linger_timer.deadline_ms()) oldest = &client;
+  });
+  if (oldest != nullptr) drop_client(*oldest);
+}
+
+void Bridge::on_linger_passed(emio::Timer&, void* context) {
+  auto* client = static_cast<Client*>(context);
+  client->bridge->counters_.half_close_lingers_expired += 1;
+  client->bridge->drop_client(*client);
+}
+
 void Bridge::drop_client(Client& client) {
   client.read_watch.disarm();
   client.write_watch.disarm();
+  (void)client.linger_timer.cancel();
   release_connection(clients_, client);
 }
 
 void Bridge::close_all() {
-  accept_watch_.disarm();
-  (void)accept_retry_timer_.cancel();
+  accept_watch_.stop();
   (void)listener_.close();
   for_each_connection(clients_, [this](Client& client) { drop_client(client); });
   (void)retry_timer_.cancel();

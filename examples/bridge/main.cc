@@ -1,9 +1,11 @@
 // emio-bridge: a serial-to-network bridge in the spirit of ser2net.
 //   emio-bridge --serial PATH --baud N --listen ADDR:PORT --metrics ADDR:PORT [--backend NAME]
 //               [--slow-client drop|disconnect] [--client-buffer-bytes N] [--max-clients N]
+//               [--half-close-linger-ms N] [--metrics-timeout-ms N] [--memory-cap-mib N] [--lock-memory]
 // Bytes from the serial port go to every client, bytes from any client go to the port; GET /metrics on
 // the metrics address answers in the Prometheus text format. SIGHUP reopens the port; SIGTERM and
-// SIGINT exit 0. Bad flags, or a serial device that cannot be opened as asked: one line, exit 2.
+// SIGINT exit 0. Bad flags, buffers above the memory cap, or a serial device that cannot be opened as
+// asked: one line, exit 2.
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -31,8 +33,13 @@ enum Flag {
   flag_slow_client,
   flag_client_buffer_bytes,
   flag_max_clients,
+  flag_half_close_linger_ms,
+  flag_metrics_timeout_ms,
+  flag_memory_cap_mib,
+  flag_lock_memory,
   flag_count
 };
+constexpr uint32_t default_memory_cap_mib = 256;
 constexpr FlagSpec flag_specs[flag_count] = {
     {"serial", "PATH", "serial device, e.g. /dev/ttyUSB0 (required)"},
     {"baud", "N", "baud rate, a standard one: 9600, 115200, ... (default 115200); 8N1, raw"},
@@ -42,6 +49,10 @@ constexpr FlagSpec flag_specs[flag_count] = {
     {"slow-client", "POLICY", "a client that cannot keep up: drop (its bytes; default) or disconnect (it)"},
     {"client-buffer-bytes", "N", "bytes buffered per client before the slow-client policy applies (16384)"},
     {"max-clients", "N", "clients served at once; more are closed at once (default 16)"},
+    {"half-close-linger-ms", "N", "a client that half-closed (nc -N) keeps receiving N ms (5000; 0: none)"},
+    {"metrics-timeout-ms", "N", "a /metrics request must arrive within N ms, else 408 (default 5000)"},
+    {"memory-cap-mib", "N", "refuse to start if the clients' memory exceeds N MiB (default 256)"},
+    {"lock-memory", nullptr, "also mlock the clients' memory (needs RLIMIT_MEMLOCK or CAP_IPC_LOCK)"},
 };
 
 struct BridgeOptions {
@@ -49,21 +60,46 @@ struct BridgeOptions {
   emio::SocketAddress listen;
   emio::SocketAddress metrics;
   emio::BackendChoice backend = emio::BackendChoice::automatic;
+  uint32_t metrics_request_timeout_ms = MetricsServer::default_request_timeout_ms;
+  uint32_t memory_cap_mib = default_memory_cap_mib;
 };
 
-int read_numbers(const char* const* values, BridgeConfig* config) {
+// Reads the number given for `flag`, if any, into *value; false (the usage error printed) when it is not
+// a number in [minimum, maximum].
+bool read_number(const char* const* values, Flag flag, uint32_t minimum, uint32_t maximum, uint32_t* value) {
+  const char* text = values[flag];
+  if (text == nullptr || parse_unsigned(text, minimum, maximum, value)) return true;
+  (void)usage_error(program, "--%s: '%s' is not a number from %" PRIu32 " to %" PRIu32, flag_specs[flag].name, text,
+                    minimum, maximum);
+  return false;
+}
+
+int read_numbers(const char* const* values, BridgeOptions* options) {
+  BridgeConfig* config = &options->bridge;
   if (values[flag_baud] != nullptr && !parse_unsigned(values[flag_baud], 50, 4000000, &config->baud_rate)) {
     return usage_error(program, "--baud: '%s' is not a baud rate", values[flag_baud]);
   }
-  if (values[flag_client_buffer_bytes] != nullptr &&
-      !parse_unsigned(values[flag_client_buffer_bytes], 256, 1u << 24, &config->client_buffer_bytes)) {
-    return usage_error(program, "--client-buffer-bytes: '%s' is not a number from 256 to 16777216",
-                       values[flag_client_buffer_bytes]);
-  }
-  if (values[flag_max_clients] != nullptr && !parse_unsigned(values[flag_max_clients], 1, 1024, &config->max_clients)) {
-    return usage_error(program, "--max-clients: '%s' is not a number from 1 to 1024", values[flag_max_clients]);
-  }
-  return keep_running;
+  constexpr uint32_t hour_ms = 3600000;
+  const bool all_read =
+      read_number(values, flag_client_buffer_bytes, 256, 1u << 24, &config->client_buffer_bytes) &&
+      read_number(values, flag_max_clients, 1, 1024, &config->max_clients) &&
+      read_number(values, flag_half_close_linger_ms, 0, hour_ms, &config->half_close_linger_ms) &&
+      read_number(values, flag_metrics_timeout_ms, 1, hour_ms, &options->metrics_request_timeout_ms) &&
+      read_number(values, flag_memory_cap_mib, 1, 1u << 20, &options->memory_cap_mib);
+  return all_read ? keep_running : exit_usage;
+}
+
+// Memory the bridge cannot have is refused now, while the operator is there to read why, rather than
+// met later as an OOM kill once slow clients fill their buffers.
+int check_memory_cap(const BridgeOptions& options) {
+  const uint64_t reserved_bytes = Bridge::reserved_bytes_for(options.bridge);
+  const uint64_t cap_bytes = uint64_t{options.memory_cap_mib} << 20;
+  if (reserved_bytes <= cap_bytes) return keep_running;
+  return usage_error(program,
+                     "--max-clients %" PRIu32 " x --client-buffer-bytes %" PRIu32 " need %" PRIu64
+                     " bytes, above --memory-cap-mib %" PRIu32,
+                     options.bridge.max_clients, options.bridge.client_buffer_bytes, reserved_bytes,
+                     options.memory_cap_mib);
 }
 
 int read_policy(const char* text, BridgeConfig* config) {
@@ -92,7 +128,9 @@ int read_options(int argc, char** argv, BridgeOptions* options) {
   if (!parse_address_flag(program, "listen", values[flag_listen], &options->listen)) return exit_usage;
   if (!parse_address_flag(program, "metrics", values[flag_metrics], &options->metrics)) return exit_usage;
   if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
-  if (const int code = read_numbers(values, &options->bridge); code != keep_running) return code;
+  if (const int code = read_numbers(values, options); code != keep_running) return code;
+  options->bridge.lock_memory = values[flag_lock_memory] != nullptr;
+  if (const int code = check_memory_cap(*options); code != keep_running) return code;
   return read_policy(values[flag_slow_client], &options->bridge);
 }
 
@@ -103,6 +141,23 @@ int serial_open_error(const BridgeConfig& config, emio::Error error) {
                        config.serial_path);
   }
   return usage_error(program, "--serial: cannot open %s: %s", config.serial_path, error.name());
+}
+
+// Bridge::init, and the start-up line saying what it reserved.
+int reserve_memory(const BridgeConfig& config, Bridge& bridge) {
+  const emio::Error error = bridge.init(config);
+  if (error == emio::Error::no_storage) {
+    std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " clients\n", program, config.max_clients);
+    return exit_failure;
+  }
+  if (error.failed()) {  // mlock's: the operator's limit to raise, like a serial port's permissions
+    return usage_error(program,
+                       "--lock-memory: cannot lock the buffers of %" PRIu64 " bytes reserved: %s (see RLIMIT_MEMLOCK)",
+                       Bridge::reserved_bytes_for(config), error.name());
+  }
+  std::printf("%s: reserved %" PRIu64 " bytes for %" PRIu32 " clients%s\n", program, bridge.reserved_bytes(),
+              config.max_clients, config.lock_memory ? ", locked" : "");
+  return keep_running;
 }
 
 struct Daemon {
@@ -134,7 +189,7 @@ size_t render_metrics(std::span<char> text, void* context) {
   print_metric(cursor, end, "emio_bridge_clients_refused_total", "counter",
                "Clients closed at once for lack of a free slot.", counters.clients_refused);
   print_metric(cursor, end, "emio_bridge_accept_failures_total", "counter",
-               "Failed accepts of clients (out of fds: the listener backs off 100 ms).", counters.accept_failures);
+               "Failed accepts of clients (out of fds: the listener backs off 100 ms).", daemon.bridge.accept_failures());
   print_metric(cursor, end, "emio_bridge_slow_client_drops_total", "counter",
                "Times serial bytes did not fit a slow client's buffer (drop policy).", counters.slow_client_drops);
   print_metric(cursor, end, "emio_bridge_slow_client_dropped_bytes_total", "counter",
@@ -145,6 +200,19 @@ size_t render_metrics(std::span<char> text, void* context) {
                "Serial port reopens (SIGHUP, or recovery after an error).", counters.serial_reopens);
   print_metric(cursor, end, "emio_bridge_serial_errors_total", "counter", "Serial port read or write failures.",
                counters.serial_errors);
+  print_metric(cursor, end, "emio_bridge_client_half_closes_total", "counter",
+               "Clients whose sending side ended (a half-close or a close), kept receiving for the linger.",
+               counters.client_half_closes);
+  print_metric(cursor, end, "emio_bridge_half_close_lingers_expired_total", "counter",
+               "Half-closed clients closed when --half-close-linger-ms passed.", counters.half_close_lingers_expired);
+  print_metric(cursor, end, "emio_bridge_reserved_bytes", "gauge",
+               "Memory reserved and touched at start-up for the client table and buffers.",
+               daemon.bridge.reserved_bytes());
+  print_metric(cursor, end, "emio_bridge_metrics_requests_refused_total", "counter",
+               "Metrics connections answered 503 at once: every session was busy.", daemon.metrics.requests_refused());
+  print_metric(cursor, end, "emio_bridge_metrics_slow_requests_total", "counter",
+               "Metrics requests answered 408 and closed: too slow, or evicted while incomplete.",
+               daemon.metrics.slow_requests_closed());
   const int written = std::snprintf(cursor, static_cast<size_t>(end - cursor),
                                     "# HELP emio_bridge_backend_info The IO backend in use.\n"
                                     "# TYPE emio_bridge_backend_info gauge\n"
@@ -166,18 +234,16 @@ int main(int argc, char** argv) {
 
   emio::Executor executor;
   const uint32_t connection_capacity = options.bridge.max_clients + MetricsServer::session_capacity;
-  if (!start_executor(program, executor, executor_config(options.backend, connection_capacity, 4))) {
-    return exit_failure;
-  }
+  emio::ExecutorConfig executor_sizes = executor_config(options.backend, connection_capacity, 4);
+  // Beside the shared ones: a linger timer per client and a request deadline per metrics session.
+  executor_sizes.timer_capacity += connection_capacity;
+  if (!start_executor(program, executor, executor_sizes)) return exit_failure;
   // Beside the clients and metrics sessions: stdio, the poller and its wake event, signals, the serial
   // port, two listeners and a client being turned away.
   if (!fit_open_file_limit(program, "max-clients", connection_capacity, 16)) return exit_usage;
   Daemon daemon;  // destroyed before the executor: its sources deregister from a live driver
   daemon.backend_name = executor.backend_name();
-  if (daemon.bridge.init(options.bridge).failed()) {
-    std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " clients\n", program, options.bridge.max_clients);
-    return exit_failure;
-  }
+  if (const int code = reserve_memory(options.bridge, daemon.bridge); code != keep_running) return code;
   if (const emio::Error error = daemon.bridge.open_serial(executor); error.failed()) {
     return serial_open_error(options.bridge, error);
   }
@@ -197,7 +263,8 @@ int main(int argc, char** argv) {
   print_bound_address(program, "listening", listener);
   print_bound_address(program, "metrics", metrics_listener);
   daemon.bridge.start(std::move(listener));
-  daemon.metrics.start(executor, std::move(metrics_listener), render_metrics, &daemon);
+  daemon.metrics.start(executor, std::move(metrics_listener), render_metrics, &daemon,
+                       options.metrics_request_timeout_ms);
 
   const emio::Error ran = executor.run();
   daemon.bridge.close_all();

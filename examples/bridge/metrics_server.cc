@@ -1,51 +1,91 @@
 #include "bridge/metrics_server.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <utility>
 
+#include "emio/port/clock.h"
 #include "emio/runtime/errors.h"
 
 namespace emio_examples {
 namespace {
 
-constexpr int accepts_per_callback = 8;
+constexpr size_t short_answer_bytes = 512;
 
-bool request_complete(std::string_view request) { return request.find("\r\n\r\n") != std::string_view::npos; }
+// The empty line that ends the head. RFC 9112 (2.2) lets a server take a bare LF as a line end, and nc,
+// printf and hand-typed requests send nothing else: "\n\n", or "\n\r\n" (which CRLF CRLF contains).
+bool request_complete(std::string_view request) {
+  return request.find("\n\n") != std::string_view::npos || request.find("\n\r\n") != std::string_view::npos;
+}
 
 bool asks_for_metrics(std::string_view request) {
   return request.starts_with("GET /metrics ") || request.starts_with("GET /metrics?");
 }
 
+// The status line and headers, then as much of `body` as fits; returns the length.
+size_t format_response(std::span<char> out, const char* status, std::string_view body) {
+  const int header_size =
+      std::snprintf(out.data(), out.size(),
+                    "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n"
+                    "Connection: close\r\n\r\n",
+                    status, body.size());
+  const size_t header_bytes = std::min(static_cast<size_t>(header_size), out.size());
+  const size_t body_bytes = std::min(body.size(), out.size() - header_bytes);
+  std::memcpy(out.data() + header_bytes, body.data(), body_bytes);
+  return header_bytes + body_bytes;
+}
+
+// The answer to a connection that gets no session (503) or whose request took too long (408): nothing
+// was sent on it yet, so its send buffer takes the one write whole; the caller closes it then. The
+// request bytes received so far are read away first: closing with unread bytes sends a reset, which can
+// destroy the answer before the client reads it. Bounded: a client still sending gets its reset.
+void send_short_answer(emio::TcpStream& stream, const char* status, std::string_view body) {
+  std::byte unread[short_answer_bytes];
+  for (int round = 0; round < 4; ++round) {
+    emio::Result<size_t> got = stream.try_read(unread);
+    if (!got.ok() || got.value() < sizeof unread) break;
+  }
+  char response[short_answer_bytes];
+  const size_t size = format_response(response, status, body);
+  (void)stream.try_write(std::as_bytes(std::span<const char>(response, size)));
+}
+
 }  // namespace
 
-void MetricsServer::start(emio::Executor& executor, emio::TcpListener listener, RenderMetrics render, void* context) {
+void MetricsServer::start(emio::Executor& executor, emio::TcpListener listener, RenderMetrics render, void* context,
+                          uint32_t request_timeout_ms) {
   executor_ = &executor;
+  request_timeout_ms_ = request_timeout_ms;
   listener_ = std::move(listener);
   render_ = render;
   render_context_ = context;
   for (Session& session : sessions_) session.server = this;
-  (void)accept_watch_.arm(executor, listener_.registration(), emio::Direction::read, on_accept, this);
+  accept_watch_.start(
+      executor, listener_,
+      [](void* self, emio::TcpStream stream) { static_cast<MetricsServer*>(self)->admit(std::move(stream)); }, this);
 }
 
-void MetricsServer::on_accept(void* self, emio::ReadyEvent event) {
-  if (!event.shut_down) static_cast<MetricsServer*>(self)->accept_pending();
-}
-
-void MetricsServer::accept_pending() {
-  for (int round = 0; round < accepts_per_callback; ++round) {
-    emio::Result<emio::TcpStream> accepted = listener_.try_accept();
-    if (!accepted.ok()) break;  // would_block, or EMFILE and the like: the next edge retries
-    Session* session = free_session();
-    if (session == nullptr) continue;  // every session busy: the scraper reads end of stream and retries
-    session->stream = std::move(accepted.value());
-    session->in_use = true;
-    session->request_size = session->response_size = session->response_sent = 0;
-    (void)session->read_watch.arm(*executor_, session->stream.registration(), emio::Direction::read, on_readable,
-                                  session);
+void MetricsServer::admit(emio::TcpStream stream) {
+  Session* session = free_session();
+  if (session == nullptr) {
+    session = evictable_session();
+    if (session != nullptr) close_slow(*session);
   }
-  (void)accept_watch_.arm(*executor_, listener_.registration(), emio::Direction::read, on_accept, this);
+  if (session == nullptr ||
+      executor_->timers().start_once(session->deadline, request_timeout_ms_, on_deadline, session).failed()) {
+    requests_refused_ += 1;
+    send_short_answer(stream, "503 Service Unavailable", "every metrics session is busy: retry\n");
+    (void)stream.close();
+    return;
+  }
+  session->stream = std::move(stream);
+  session->in_use = true;
+  session->started_ms = emio::monotonic_now_ms();
+  session->request_size = session->response_size = session->response_sent = 0;
+  (void)session->read_watch.arm(*executor_, session->stream.registration(), emio::Direction::read, on_readable,
+                                session);
 }
 
 MetricsServer::Session* MetricsServer::free_session() {
@@ -53,6 +93,32 @@ MetricsServer::Session* MetricsServer::free_session() {
     if (!session.in_use) return &session;
   }
   return nullptr;
+}
+
+// Called when every session is busy: the one whose request has been read longest without completing, if
+// that is evictable_after_ms or more. A session already answering is never taken.
+MetricsServer::Session* MetricsServer::evictable_session() {
+  Session* oldest = nullptr;
+  for (Session& session : sessions_) {
+    const bool reading = session.response_size == 0;
+    if (reading && (oldest == nullptr || session.started_ms < oldest->started_ms)) oldest = &session;
+  }
+  if (oldest == nullptr || emio::monotonic_now_ms() - oldest->started_ms < evictable_after_ms) return nullptr;
+  return oldest;
+}
+
+void MetricsServer::on_deadline(emio::Timer&, void* context) {
+  auto* session = static_cast<Session*>(context);
+  session->server->close_slow(*session);
+}
+
+// A request past its deadline, or evicted: 408 if it was still being read, then closed.
+void MetricsServer::close_slow(Session& session) {
+  slow_requests_closed_ += 1;
+  if (session.response_size == 0) {
+    send_short_answer(session.stream, "408 Request Timeout", "the request took too long\n");
+  }
+  end(session);
 }
 
 void MetricsServer::on_readable(void* context, emio::ReadyEvent event) {
@@ -90,13 +156,8 @@ void MetricsServer::prepare_response(Session& session) {
   } else {
     body_size = static_cast<size_t>(std::snprintf(body, sizeof body, "not found: try GET /metrics\n"));
   }
-  const int header_size =
-      std::snprintf(session.response, response_bytes,
-                    "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n"
-                    "Connection: close\r\n\r\n",
-                    found ? "200 OK" : "404 Not Found", body_size);
-  std::memcpy(session.response + header_size, body, body_size);
-  session.response_size = static_cast<size_t>(header_size) + body_size;
+  session.response_size =
+      format_response(session.response, found ? "200 OK" : "404 Not Found", std::string_view(body, body_size));
 }
 
 void MetricsServer::on_writable(void* context, emio::ReadyEvent event) {
@@ -121,6 +182,7 @@ void MetricsServer::send_response(Session& session) {
 }
 
 void MetricsServer::end(Session& session) {
+  (void)session.deadline.cancel();
   session.read_watch.disarm();
   session.write_watch.disarm();
   (void)session.stream.close();
@@ -128,7 +190,7 @@ void MetricsServer::end(Session& session) {
 }
 
 void MetricsServer::close_all() {
-  accept_watch_.disarm();
+  accept_watch_.stop();
   (void)listener_.close();
   for (Session& session : sessions_) {
     if (session.in_use) end(session);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of emio-bridge: a socat pseudo-terminal pair stands in for a board's UART ("board" is
 # the board's end, "host" the end the bridge opens); clients are bash /dev/tcp descriptors, socat and curl.
-# Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment.
+# Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment;
+# E2E_BACKEND=NAME runs the case with --backend NAME (ctest runs the build's default backend).
 # shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_BRIDGE:?path to emio-bridge}"
@@ -97,6 +98,153 @@ other_paths_than_metrics_get_404() {
   metrics >/dev/null || fail "GET /metrics failed after a 404"
 }
 
+# --- The metrics page under slow and hostile clients ---
+
+http_clients=(python3 "$(dirname "$0")/http_clients.py")
+
+# read_http FD: everything the server sends on FD until it closes (bounded).
+read_http() { timeout "$E2E_TIMEOUT_S" cat <&"$1" || true; }
+
+metrics_request_with_bare_lf_line_ends_is_answered() {
+  start_bridge
+  exec 5<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.1\nHost: bridge\n\n' >&5  # the client keeps its side open, waiting
+  local reply
+  reply=$(read_http 5)
+  [[ $reply == "HTTP/1.1 200 OK"* ]] || fail "a request with LF line ends got '${reply:0:40}'"
+  grep -q '^emio_bridge_clients_connected 0' <<<"$reply" || fail "no metrics in the answer"
+}
+
+metrics_request_past_its_deadline_gets_408_and_is_counted() {
+  start_bridge --metrics-timeout-ms 500
+  exec 5<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.1\r\nHost: bri' >&5  # and nothing more
+  local reply
+  reply=$(read_http 5)
+  [[ $reply == "HTTP/1.1 408 "* ]] || fail "an unfinished request got '${reply:0:40}' instead of 408"
+  wait_until "the slow request counted" metric_is emio_bridge_metrics_slow_requests_total 1
+}
+
+# Eight connections dribbling a request head at one byte a second, reopened as soon as they are let go,
+# against four sessions: the scrape must still get through while the attack goes on.
+metrics_scrape_succeeds_while_slow_clients_dribble_requests() {
+  start_bridge
+  spawn slowloris "${http_clients[@]}" slowloris "$metrics_port" 8
+  wait_until "the slow clients to have been turned away once" grep -q 'closed [1-9]' "$E2E_TMP/slowloris.out"
+  wait_until "a scrape during the attack" metrics_ok
+  kill -0 "$slowloris_pid" || fail "the slow clients stopped before the scrape"
+  wait_until "a slow request counted" metric_above emio_bridge_metrics_slow_requests_total 0
+  connect_client 3
+  wait_until "the client counted" metric_is emio_bridge_clients_connected 1
+  printf 'still bridged\n' >"$board"
+  expect_line 3 "still bridged"
+}
+metrics_ok() { metrics >/dev/null; }
+
+# 500 connections at once against four sessions: every one must get a whole HTTP answer (200, or 503 at
+# once; 408 for a session given up to a newcomer), none a reset or an empty reply, and every refusal and
+# every slow request is counted.
+concurrent_scrapes_beyond_the_sessions_get_503_and_are_counted() {
+  start_bridge
+  local outcome
+  outcome=$(timeout "$((E2E_TIMEOUT_S * 3))" "${http_clients[@]}" burst "$metrics_port" 500) || fail "the burst failed"
+  echo "500 concurrent scrapes: $outcome"
+  local served refused slow broken
+  read -r _ served _ slow _ refused _ broken <<<"$outcome"
+  [ "$broken" -eq 0 ] || fail "$broken scrapes got no whole answer ($outcome)"
+  [ $((refused + slow)) -gt 0 ] || fail "no scrape was turned away: the sessions never filled ($outcome)"
+  [ "$served" -gt 0 ] || fail "no scrape was served ($outcome)"
+  wait_until "the refusals counted" metric_is emio_bridge_metrics_requests_refused_total "$refused"
+  metric_is emio_bridge_metrics_slow_requests_total "$slow" || fail "slow requests: $(metric \
+    emio_bridge_metrics_slow_requests_total), expected $slow"
+}
+
+# --- Half-closed clients ---
+
+# A client that sends its last command and half-closes, as `nc -N` does (socat: end of stdin, then it
+# reads for up to -t seconds); what it receives lands in half_closer.out.
+spawn_half_closing_client() {
+  spawn half_closer socat -t "$E2E_TIMEOUT_S" - "TCP:127.0.0.1:$port" < <(printf '%s\n' "$1")
+}
+
+# The linger: longer than any wait here, so that a slow run (qemu) cannot see it pass.
+long_linger=(--half-close-linger-ms "$((E2E_TIMEOUT_S * 2000))")
+
+half_closed_client_still_receives_the_boards_reply() {
+  start_bridge "${long_linger[@]}"
+  spawn_half_closing_client "status?"
+  wait_until "the command on the board" board_received "status?"
+  wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
+  printf 'status: all good\n' >"$board"  # the board answers after the client half-closed
+  wait_until "the reply at the half-closed client" grep -q "status: all good" "$E2E_TMP/half_closer.out"
+  metric_is emio_bridge_clients_connected 1 || fail "the half-closed client was closed within the linger"
+}
+
+half_closed_client_is_closed_when_the_linger_passes() {
+  start_bridge --half-close-linger-ms 300
+  spawn_half_closing_client "last command"
+  wait_until "the linger's end counted" metric_is emio_bridge_half_close_lingers_expired_total 1
+  metric_is emio_bridge_clients_connected 0 || fail "the client is still connected after the linger"
+  wait_exit "$half_closer_pid"  # it reads end of stream: socat ends, well before its own -t
+  [ "$exit_code" -eq 0 ] || fail "the half-closed client exited $exit_code"
+}
+
+# A full table: a client that only lingers gives its slot up to a new one instead of it being refused.
+lingering_client_gives_its_slot_to_a_new_client() {
+  start_bridge --max-clients 1 "${long_linger[@]}"
+  spawn_half_closing_client "bye"
+  wait_until "the half-close seen by the bridge" metric_is emio_bridge_client_half_closes_total 1
+  connect_client 3
+  wait_until "the new client counted" metric_is emio_bridge_clients_accepted_total 2
+  metric_is emio_bridge_clients_refused_total 0 || fail "the new client was refused"
+  metric_is emio_bridge_half_close_lingers_expired_total 0 || fail "the linger ended instead"
+  printf 'to the new client\n' >"$board"
+  expect_line 3 "to the new client"
+  wait_exit "$half_closer_pid"  # closed to make room: socat reads end of stream and ends
+}
+
+# --- Memory promised at start-up ---
+
+# 64 clients with 512 KiB each: 32 MiB the bridge must hold from the start, not as the buffers fill.
+reserved_memory_is_resident_and_reported_at_startup() {
+  start_bridge --max-clients 64 --client-buffer-bytes 524288
+  local line reserved rss_kib
+  line=$(grep -m 1 'reserved [0-9]* bytes for 64 clients$' "$E2E_TMP/bridge.out") || fail "no 'reserved' line"
+  echo "$line"
+  [[ $line =~ reserved\ ([0-9]+)\ bytes ]] && reserved=${BASH_REMATCH[1]}
+  [ "$reserved" -ge $((64 * 524288)) ] || fail "$reserved bytes reserved for 32 MiB of buffers"
+  metric_is emio_bridge_reserved_bytes "$reserved" || fail "the gauge says $(metric emio_bridge_reserved_bytes)"
+  rss_kib=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$bridge_pid/status")
+  echo "resident: $rss_kib KiB"
+  [ $((rss_kib * 1024)) -ge $((64 * 524288)) ] || fail "only $rss_kib KiB resident for $reserved bytes reserved"
+}
+
+# Locked, the buffers show in VmLck. Where RLIMIT_MEMLOCK is below 320 KiB and the user lacks
+# CAP_IPC_LOCK (old kernels default to 64 KiB), the lock is refused: then one line and exit 2 instead.
+memory_is_locked_on_request() {
+  local lockable=yes
+  [ "$(id -u)" -eq 0 ] || [ "$(ulimit -l)" = unlimited ] || [ "$(ulimit -l)" -ge 320 ] || lockable=no
+  if [ "$lockable" = no ]; then
+    start_uart
+    expect_usage_error "$EMIO_BRIDGE" --serial "$host" --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --max-clients 4 \
+      --client-buffer-bytes 65536 --lock-memory
+    return
+  fi
+  start_bridge --max-clients 4 --client-buffer-bytes 65536 --lock-memory
+  grep -q 'reserved [0-9]* bytes for 4 clients, locked$' "$E2E_TMP/bridge.out" || fail "no 'locked' start-up line"
+  local locked_kib
+  locked_kib=$(awk '$1 == "VmLck:" { print $2 }' "/proc/$bridge_pid/status")
+  echo "locked: $locked_kib KiB"
+  [ "$locked_kib" -ge 256 ] || fail "only $locked_kib KiB locked for 256 KiB of buffers"
+}
+
+memory_above_the_cap_is_refused_with_one_line() {
+  start_uart
+  local good=(--serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics 127.0.0.1:0)
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --max-clients 1024 --client-buffer-bytes 16777216  # 16 GiB
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --max-clients 64 --client-buffer-bytes 65536 --memory-cap-mib 2
+}
+
 # Connects a client that never reads (fd 3) and sends 16 MB from the board: more than the kernel's
 # socket buffers and the client's 4 KiB bounded buffer hold, so the slow-client policy must act.
 flood_a_slow_client() {
@@ -156,6 +304,7 @@ out_of_fds_backs_off_and_recovers() {
   soft_limit=$(prlimit --pid "$bridge_pid" --nofile --output SOFT --noheadings | tr -d ' ')
   prlimit --pid "$bridge_pid" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only
   exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
+  exec 6<>"/dev/tcp/127.0.0.1/$metrics_port"  # a scrape queued on the metrics listener too
   sleep 0.5  # the queued clients meet EMFILE from here on
   local cpu_before lines_before
   cpu_before=$(cpu_ms "$bridge_pid")
@@ -175,6 +324,10 @@ out_of_fds_backs_off_and_recovers() {
   printf 'after recovery\n' >"$board"
   expect_line 4 "after recovery"
   expect_line 5 "after recovery"
+  printf 'GET /metrics HTTP/1.0\r\n\r\n' >&6
+  local status_line=""
+  IFS= read -r -t "$E2E_TIMEOUT_S" -u 6 status_line || fail "the queued scrape got no answer"
+  [[ "$status_line" == "HTTP/1.0 200"* || "$status_line" == "HTTP/1.1 200"* ]] || fail "the queued scrape got '$status_line'"
 }
 
 sigpipe_is_ignored() {
@@ -229,6 +382,9 @@ bad_command_lines_exit_2_with_one_line() {
   expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --slow-client maybe
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --backend carrier-pigeon
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --half-close-linger-ms soon
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --metrics-timeout-ms 0
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --memory-cap-mib 0
 }
 
 # As for emio-echo: an idle run and a loaded run (clients both ways, a slow client, scrapes, a SIGHUP
