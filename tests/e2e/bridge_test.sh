@@ -315,7 +315,7 @@ out_of_fds_backs_off_and_recovers() {
   echo "out of fds for 2 s: ${cpu_used} ms of CPU, ${lines} log lines"
   grep -q 'EMFILE' "$E2E_TMP/bridge.out" || fail "no EMFILE was logged"
   [ "$cpu_used" -lt $((200 * $(slowdown))) ] || fail "the bridge used ${cpu_used} ms of CPU in 2 s out of fds"
-  [ "$lines" -le 3 ] || fail "the bridge logged $lines accept lines in 2 s"
+  [ "$lines" -le 6 ] || fail "the bridge logged $lines accept lines in 2 s"  # at most 1 a second per listener
   printf 'while out of fds\n' >"$board"
   expect_line 3 "while out of fds"
   prlimit --pid "$bridge_pid" --nofile="$soft_limit:" || fail "cannot restore the fd limit"
