@@ -49,6 +49,9 @@ echo "client 2 (socat) received: $(cat "$E2E_TMP/socat_client.out")"
 
 step "clients -> board"
 printf 'hello from client 1\n' >&3
+# nc -N half-closes after its line and waits for the bridge to close: the bridge keeps sending to it (the
+# board's reply must reach it) for --half-close-linger-ms, 5 s by default.
+echo "client 2 (nc -N) sends one line and half-closes; the bridge lingers 5 s for the board's reply"
 printf 'hello from client 2 (nc)\n' | timeout "$E2E_TIMEOUT_S" nc -N 127.0.0.1 "$port" >/dev/null
 wait_until "the board to receive client 1" grep -q 'hello from client 1' "$E2E_TMP/board.out"
 wait_until "the board to receive client 2" grep -q 'hello from client 2' "$E2E_TMP/board.out"
