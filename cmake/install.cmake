@@ -1,4 +1,5 @@
-# Install rules: headers, static libraries, a CMake package (find_package(emio)) and emio.pc, so that
+# Install rules: headers, the libraries (static, or shared with BUILD_SHARED_LIBS), a CMake package
+# (find_package(emio): emio::emio and emio::emio_c) and emio.pc / emio-c.pc, so that
 # Yocto, Buildroot or a plain CMake firmware build consumes emio without patches.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -17,21 +18,26 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/emioConfigVersion.cmake"
 install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/emioConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
-set(EMIO_PKGCONFIG_LIBS "-lemio_runtime -lemio_driver -lemio_port")
-# A static emio on io_uring needs liburing at link time (pkg-config --static) and its headers, which
-# emio's public headers include.
-set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "")
+# pkg-config: emio.pc for C++ (its Cflags carry -std=c++20 and the no-exceptions/no-RTTI flags), emio-c.pc
+# for C (no C++ flags; it links the C++ standard library the runtime needs). Both work with a plain
+# `pkg-config --cflags --libs`: every library a static link needs is in Libs, liburing included on an
+# io_uring build (emio.pc requires it, whose headers emio's public headers include).
+set(EMIO_PKGCONFIG_REQUIRES "")
+set(EMIO_PKGCONFIG_URING_LIB "")
 if(EMIO_RESOLVED_BACKEND STREQUAL "uring")
-  set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "liburing")
+  set(EMIO_PKGCONFIG_REQUIRES "liburing")
+  set(EMIO_PKGCONFIG_URING_LIB "-luring")
 endif()
 # Relocatable: the prefix is found from the .pc file's own folder, so a staged sysroot install works as is.
 file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-configure_file(cmake/emio.pc.in "${PROJECT_BINARY_DIR}/emio.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/emio.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+foreach(emio_pc emio emio-c)
+  configure_file(cmake/${emio_pc}.pc.in "${PROJECT_BINARY_DIR}/${emio_pc}.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/${emio_pc}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
 
 # The C API (emio.h and its library) and the example daemons.
 install(FILES capi/include/emio.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# find_package(emio) gives emio::emio_c; C builds without CMake link -lemio_c before emio.pc's libraries.
+# find_package(emio) gives emio::emio_c; C builds without CMake use emio-c.pc.
 install(TARGETS emio_c EXPORT emioTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS emio-echo emio-bridge emio-c-echo RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
