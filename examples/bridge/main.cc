@@ -140,7 +140,8 @@ int serial_open_error(const BridgeConfig& config, emio::Error error) {
     return usage_error(program, "--baud: %" PRIu32 " is not a baud rate %s supports", config.baud_rate,
                        config.serial_path);
   }
-  return usage_error(program, "--serial: cannot open %s: %s", config.serial_path, error.name());
+  return usage_error(program, "--serial: cannot open %s: %s (%s)", config.serial_path, error.name(),
+                     error.description());
 }
 
 // Bridge::init, and the start-up line saying what it reserved.
@@ -189,7 +190,8 @@ size_t render_metrics(std::span<char> text, void* context) {
   print_metric(cursor, end, "emio_bridge_clients_refused_total", "counter",
                "Clients closed at once for lack of a free slot.", counters.clients_refused);
   print_metric(cursor, end, "emio_bridge_accept_failures_total", "counter",
-               "Failed accepts of clients (out of fds: the listener backs off 100 ms).", daemon.bridge.accept_failures());
+               "Failed accepts of clients (out of fds: the listener backs off 100 ms).",
+               daemon.bridge.accept_failures());
   print_metric(cursor, end, "emio_bridge_slow_client_drops_total", "counter",
                "Times serial bytes did not fit a slow client's buffer (drop policy).", counters.slow_client_drops);
   print_metric(cursor, end, "emio_bridge_slow_client_dropped_bytes_total", "counter",

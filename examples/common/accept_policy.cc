@@ -31,10 +31,11 @@ void AcceptPolicy::log_rate_limited(emio::Error error) {
   }
   if (unlogged_failures_ > 0) {
     emio::log_message(emio::LogLevel::warning,
-                      "accept (%s): %s, and %" PRIu64 " more failures in the last %" PRIu64 " ms", listener_name_,
-                      error.name(), unlogged_failures_, now_ms - last_log_ms_);
+                      "accept (%s): %s (%s), and %" PRIu64 " more failures in the last %" PRIu64 " ms", listener_name_,
+                      error.name(), error.description(), unlogged_failures_, now_ms - last_log_ms_);
   } else {
-    emio::log_message(emio::LogLevel::warning, "accept (%s): %s", listener_name_, error.name());
+    emio::log_message(emio::LogLevel::warning, "accept (%s): %s (%s)", listener_name_, error.name(),
+                      error.description());
   }
   logged_once_ = true;
   last_log_ms_ = now_ms;

@@ -43,7 +43,7 @@ void for_each_connection(emio::SlotArena<Connection>& table, Visit&& visit) {
 // the end of stream, and an accept storm would otherwise fill the table with them first. Whoever frees a
 // slot wakes `waiter` (notify_slot_freed).
 template <typename Connection>
-class FreeSlotWait {
+class [[nodiscard]] FreeSlotWait {
  public:
   using Output = emio::Error;
   FreeSlotWait(const emio::SlotArena<Connection>& table, emio::Waker& waiter) : table_(&table), waiter_(&waiter) {}

@@ -89,7 +89,7 @@ bool start_executor(const char* program, emio::Executor& executor, const emio::E
   emio::set_log_hook(print_library_message, const_cast<char*>(program));
   const emio::Error error = executor.init(config);
   if (error.failed()) {
-    std::fprintf(stderr, "%s: cannot start: %s\n", program, error.name());
+    std::fprintf(stderr, "%s: cannot start: %s (%s)\n", program, error.name(), error.description());
     return false;
   }
   std::printf("%s: backend %s\n", program, executor.backend_name());
@@ -105,13 +105,14 @@ bool bind_listener(const char* program, emio::Executor& executor, const emio::So
   }
   char text[emio::SocketAddress::max_text_bytes];
   (void)address.format(text);
-  std::fprintf(stderr, "%s: cannot listen on %s: %s\n", program, text, bound.error().name());
+  std::fprintf(stderr, "%s: cannot listen on %s: %s (%s)\n", program, text, bound.error().name(),
+               bound.error().description());
   return false;
 }
 
 int exit_code_after_run(const char* program, emio::Error ran) {
   if (ran.ok()) return exit_ok;
-  std::fprintf(stderr, "%s: %s\n", program, ran.name());
+  std::fprintf(stderr, "%s: %s (%s)\n", program, ran.name(), ran.description());
   return exit_failure;
 }
 

@@ -15,7 +15,8 @@ emio::Task<> dispatch_signals(emio::Executor& executor, emio::SignalListener& li
     emio::Result<int> received = co_await listener.next();
     if (!received.ok()) {
       if (received.error() != emio::Error::shut_down) {
-        emio::log_message(emio::LogLevel::error, "signals: %s", received.error().name());
+        emio::log_message(emio::LogLevel::error, "signals: %s (%s)", received.error().name(),
+                          received.error().description());
         executor.stop();
       }
       co_return;
@@ -36,13 +37,15 @@ bool start_signal_task(const char* program, emio::Executor& executor, std::optio
   emio::SignalSet wanted = extra.with(SIGTERM).with(SIGINT);
   emio::Result<emio::SignalListener> opened = emio::SignalListener::open(executor.handle(), wanted);
   if (!opened.ok()) {
-    std::fprintf(stderr, "%s: cannot listen for signals: %s\n", program, opened.error().name());
+    std::fprintf(stderr, "%s: cannot listen for signals: %s (%s)\n", program, opened.error().name(),
+                 opened.error().description());
     return false;
   }
   listener.emplace(std::move(opened.value()));
   emio::Result<emio::TaskId> spawned = executor.spawn(dispatch_signals(executor, *listener, handler, context));
   if (spawned.ok()) return true;
-  std::fprintf(stderr, "%s: cannot listen for signals: %s\n", program, spawned.error().name());
+  std::fprintf(stderr, "%s: cannot listen for signals: %s (%s)\n", program, spawned.error().name(),
+               spawned.error().description());
   return false;
 }
 

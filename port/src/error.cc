@@ -1,6 +1,7 @@
 #include "emio/port/error.h"
 
 #include <cerrno>
+#include <cstring>
 
 namespace emio {
 
@@ -22,6 +23,23 @@ const char* own_code_name(int32_t value) {
       return "emio: no storage";
     default:
       return "emio: unknown error";
+  }
+}
+
+const char* own_code_description(int32_t value) {
+  switch (value) {
+    case Error::registrations_full:
+      return "every registration slot is in use (raise registration_capacity)";
+    case Error::stale_token:
+      return "the source was deregistered: its token names a slot that moved on";
+    case Error::shut_down:
+      return "the driver was shut down";
+    case Error::backend_unavailable:
+      return "the IO backend asked for is not available here";
+    case Error::no_storage:
+      return "a fixed table got no storage: a zero capacity or a failed allocation at init";
+    default:
+      return "an error emio does not know";
   }
 }
 
@@ -292,5 +310,18 @@ const char* Error::name() const {
 }
 
 bool Error::has_name() const { return name() != unnamed_errno; }
+
+const char* Error::description() const {
+  if (value_ == 0) return "success";
+  if (value_ < 0) return own_code_description(value_);
+#if defined(__GLIBC__)
+  // strerrordesc_np (glibc 2.32) returns a static string and is thread-safe, unlike strerror's
+  // "Unknown error N" buffer; nullptr for a value it does not know.
+  const char* text = strerrordesc_np(value_);
+  return text != nullptr ? text : "unknown error";
+#else
+  return std::strerror(value_);  // musl and the BSDs: static strings
+#endif
+}
 
 }  // namespace emio

@@ -113,7 +113,7 @@ Result<TaskId> Executor::spawn(void (*callback)(void* context), void* context) {
 }
 
 Result<TaskId> Executor::spawn(Task<>&& task) {
-  if (!task.valid()) return frame_pool_exhausted;
+  if (!task.valid()) return FramePool::last_allocation_error();
   Result<TaskId> spawned = spawn_entry(InboxEntry{nullptr, nullptr, task.coroutine()});
   if (spawned.ok()) (void)task.release();
   return spawned;
@@ -315,7 +315,7 @@ Error RemoteSpawner::spawn(void (*callback)(void* context), void* context) const
 }
 
 Error RemoteSpawner::spawn(Task<>&& task) const {
-  if (!task.valid()) return frame_pool_exhausted;
+  if (!task.valid()) return FramePool::last_allocation_error();
   const Error pushed = executor_->push_inbox(Executor::InboxEntry{nullptr, nullptr, task.coroutine()});
   if (pushed.ok()) (void)task.release();
   return pushed;

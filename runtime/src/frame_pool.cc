@@ -4,11 +4,16 @@
 #include <cerrno>
 #include <new>
 
+#include "emio/port/log.h"
+
 namespace emio {
 namespace {
 
 // The pool emio::Task frames come from; see frame_pool.h for why it is process-wide.
 std::atomic<FramePool*> installed_pool{nullptr};
+
+// The size of the last frame refused on this thread for its size; 0 after a refusal for exhaustion.
+thread_local size_t last_oversized_bytes = 0;
 
 FramePool*& owner_of(void* frame) {
   return *reinterpret_cast<FramePool**>(static_cast<std::byte*>(frame) - FramePool::header_bytes);
@@ -53,7 +58,15 @@ void FramePool::link_free_blocks() {
 
 void* FramePool::allocate(size_t size) {
   FreeBlock* block = nullptr;
-  if (size <= frame_size_bytes_) {
+  last_oversized_bytes = size > frame_size_bytes_ ? size : 0;
+  if (size > frame_size_bytes_) {
+    size_t logged = largest_oversized_logged_.load(std::memory_order_relaxed);
+    if (size > logged && largest_oversized_logged_.compare_exchange_strong(logged, size)) {
+      log_message(LogLevel::error,
+                  "a coroutine frame of %zu bytes does not fit the pool's %u-byte frames: raise frame_size_bytes", size,
+                  frame_size_bytes_);
+    }
+  } else {
     std::lock_guard<std::mutex> guard(lock_);
     block = free_list_;
     if (block != nullptr) {
@@ -100,7 +113,12 @@ void FramePool::uninstall() {
 
 void* FramePool::allocate_from_installed(size_t size) {
   FramePool* pool = installed_pool.load(std::memory_order_acquire);
+  if (pool == nullptr) last_oversized_bytes = 0;
   return pool == nullptr ? nullptr : pool->allocate(size);
 }
+
+Error FramePool::last_allocation_error() { return last_oversized_bytes > 0 ? frame_too_large : frame_pool_exhausted; }
+
+size_t FramePool::last_oversized_frame_bytes() { return last_oversized_bytes; }
 
 }  // namespace emio

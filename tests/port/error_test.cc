@@ -39,6 +39,13 @@ TEST(Error, EveryLinuxErrnoValueHasAName) {
 }
 #endif
 
+TEST(Error, EveryErrorHasAOneLineDescription) {
+  STRCMP_EQUAL("Address already in use", emio::Error::from_errno(EADDRINUSE).description());
+  CHECK(std::strstr(emio::Error(emio::Error::registrations_full).description(), "registration_capacity") != nullptr);
+  STRCMP_EQUAL("success", emio::Error{}.description());
+  CHECK(std::strchr(emio::Error::from_errno(200).description(), '\n') == nullptr);
+}
+
 TEST(Error, OwnCodesAreNotErrnoValues) {
   const emio::Error error = emio::Error::registrations_full;
   CHECK(error.failed());

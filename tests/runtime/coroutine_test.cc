@@ -125,11 +125,21 @@ TEST(Coroutine, FinishedCoroutineGivesItsFrameBack) {
   CHECK_EQUAL(0u, executor.frame_pool().allocation_failures());
 }
 
-TEST(Coroutine, FrameLargerThanThePoolsBlocksIsRefused) {
+TEST(Coroutine, FrameLargerThanThePoolsBlocksIsRefusedAsTooLargeWithItsSize) {
   bool ran = false;
   Result<emio::TaskId> task = executor.spawn(oversized(ran));
-  CHECK_ERROR(emio::frame_pool_exhausted, task.error());
+  CHECK_ERROR(emio::frame_too_large, task.error());
+  CHECK(emio::FramePool::last_oversized_frame_bytes() > 8192);  // the frame holds an 8 KiB array
   CHECK_FALSE(ran);
+}
+
+TEST(Coroutine, AnExhaustedPoolIsNotReportedAsTooLarge) {
+  bool ran = false;
+  Result<emio::TaskId> first = executor.spawn(oversized(ran));
+  CHECK_ERROR(emio::frame_too_large, first.error());
+  for (int i = 0; i < 4; ++i) CHECK(executor.spawn(park_forever(source)).ok());  // every frame of the pool
+  CHECK_ERROR(emio::frame_pool_exhausted, executor.spawn(park_forever(source)).error());
+  CHECK_EQUAL(0u, emio::FramePool::last_oversized_frame_bytes());
 }
 
 TEST(Coroutine, NestedTasksReturnTheirValues) {

@@ -34,6 +34,9 @@ class [[nodiscard]] Error {
   const char* name() const;
   // False for that unnamed case, where a caller may fall back on strerror().
   bool has_name() const;
+  // One line for an operator, to print beside name(): the C library's text for an errno value ("Address
+  // already in use"), a sentence for emio's own codes. Static storage: never freed, safe on any thread.
+  const char* description() const;
 
   friend constexpr bool operator==(Error, Error) = default;
 

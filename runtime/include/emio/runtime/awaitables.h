@@ -30,7 +30,7 @@ inline bool is_live(const Registration& registration) {
 
 // Completes `duration_ms` after its first poll, on the executor's timers. Output: Error{} or, when every
 // timer slot is taken, capacity_full.
-class SleepOp {
+class [[nodiscard]] SleepOp {
  public:
   using Output = Error;
   explicit SleepOp(uint32_t duration_ms) : duration_ms_(duration_ms) {}
@@ -56,7 +56,7 @@ inline SleepOp sleep_ms(uint32_t duration_ms) { return SleepOp(duration_ms); }
 // Completes when `direction` of the registered source is ready (or the driver shut down). Output: the
 // ReadyEvent seen (hand it to ScheduledIo::clear_readiness after an EAGAIN), Error::shut_down, or
 // Error::stale_token if the registration was removed.
-class ReadinessOp {
+class [[nodiscard]] ReadinessOp {
  public:
   using Output = Result<ReadyEvent>;
   ReadinessOp(Registration registration, Direction direction) : registration_(registration), direction_(direction) {}
@@ -78,7 +78,7 @@ inline ReadinessOp ready(Registration registration, Direction direction) {
 }
 
 // Lets every task already queued run first, then resumes: a long computation's courtesy.
-class YieldOp {
+class [[nodiscard]] YieldOp {
  public:
   using Output = Error;
   bool poll(PollContext& context);
@@ -95,7 +95,7 @@ inline YieldOp yield_now() { return YieldOp(); }
 // time (it wins a tie with the deadline), else timed_out (ETIMEDOUT) and the operation is cancelled
 // (its waker forgotten; bytes it never transferred stay in the kernel). capacity_full if no timer slot.
 template <Pollable Op>
-class TimeoutOp {
+class [[nodiscard]] TimeoutOp {
  public:
   using Output = typename Op::Output;
   TimeoutOp(uint32_t timeout_ms, Op&& inner) : inner_(std::move(inner)), timeout_ms_(timeout_ms) {}

@@ -22,7 +22,7 @@
 
 namespace emio {
 
-class CompletionOp {
+class [[nodiscard]] CompletionOp {
  public:
   using Output = Result<uint32_t>;
   // with_timeout checks this: abandoning an in-flight operation is not possible (see above).

@@ -16,6 +16,9 @@ inline constexpr Error would_block = Error::from_errno(EAGAIN);
 inline constexpr Error timed_out = Error::from_errno(ETIMEDOUT);
 // The coroutine frame pool had no free frame of the size asked for, so the coroutine was never created.
 inline constexpr Error frame_pool_exhausted = Error::from_errno(ENOMEM);
+// A coroutine's frame is bigger than the pool's blocks (ExecutorConfig::frame_size_bytes): it never fits,
+// whatever is free. FramePool::last_oversized_frame_bytes() says how big it was; the log says it too.
+inline constexpr Error frame_too_large = Error::from_errno(E2BIG);
 // A fixed-capacity table (tasks, timers, the cross-thread inbox) is full.
 inline constexpr Error capacity_full = Error::from_errno(ENOSPC);
 // A connect() is still in progress (TcpStream::connect_result before the socket became writable).

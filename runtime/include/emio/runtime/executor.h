@@ -112,8 +112,8 @@ class RemoteSpawner {
   // Queues `callback(context)` to run once on the executor's thread. Errors: capacity_full (ENOSPC)
   // when the inbox is full, Error::shut_down after the executor stopped for good.
   Error spawn(void (*callback)(void* context), void* context) const;
-  // Queues a coroutine. Errors: frame_pool_exhausted for an invalid task, and those above; on an error
-  // `task` keeps its frame (and frees it when destroyed).
+  // Queues a coroutine. Errors: frame_pool_exhausted or frame_too_large for an invalid task, and those above; on an
+  // error `task` keeps its frame (and frees it when destroyed).
   Error spawn(Task<>&& task) const;
 
  private:
@@ -139,7 +139,8 @@ class Executor {
 
   // Queues `callback(context)` to run once, after the tasks already ready. Errors: capacity_full.
   Result<TaskId> spawn(void (*callback)(void* context), void* context);
-  // Takes `task` and queues it. Errors: frame_pool_exhausted when the coroutine got no frame (an invalid
+  // Takes `task` and queues it. Errors: frame_pool_exhausted or frame_too_large (FramePool::last_oversized_frame_bytes
+  // says how big) when the coroutine got no frame (an invalid
   // Task), capacity_full when the task table is full (the task keeps its frame then).
   Result<TaskId> spawn(Task<>&& task);
 

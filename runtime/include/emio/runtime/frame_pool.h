@@ -8,8 +8,10 @@
 // goes with the Executor: destroy every Task (spawned ones are the executor's) before it.
 //
 // Thread-safe: another thread may call a coroutine function (and so allocate) to spawn it remotely.
-// With -fno-exceptions, an exhausted pool makes the coroutine call return an invalid Task
-// (get_return_object_on_allocation_failure), which spawn() and co_await report as frame_pool_exhausted.
+// With -fno-exceptions, a frame the pool cannot give makes the coroutine call return an invalid Task
+// (get_return_object_on_allocation_failure), which spawn() and co_await report as frame_pool_exhausted
+// (no block free) or frame_too_large (the frame is bigger than a block: the log says by how much, and
+// last_oversized_frame_bytes() gives the frame_size_bytes it needs).
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include <span>
 
 #include "emio/port/error.h"
+#include "emio/runtime/errors.h"
 
 namespace emio {
 
@@ -61,6 +64,12 @@ class FramePool {
   void uninstall();
   static void* allocate_from_installed(size_t size);
 
+  // Why the last coroutine call on this thread got no frame: frame_too_large or frame_pool_exhausted.
+  static Error last_allocation_error();
+  // The size of the frame last refused on this thread for being bigger than a block (0 if the last
+  // refusal was an exhausted pool): raise ExecutorConfig::frame_size_bytes to at least this.
+  static size_t last_oversized_frame_bytes();
+
  private:
   struct FreeBlock {
     FreeBlock* next;
@@ -77,6 +86,7 @@ class FramePool {
   FreeBlock* free_list_ = nullptr;
   uint32_t frames_in_use_ = 0;
   std::atomic<uint64_t> allocation_failures_{0};
+  std::atomic<size_t> largest_oversized_logged_{0};  // logs each new largest oversized frame once
 };
 
 }  // namespace emio

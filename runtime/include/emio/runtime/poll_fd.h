@@ -32,7 +32,7 @@ namespace emio {
 // The awaitable shape of every IO operation: `attempt()` returns an Output (Result<X> or Error) and
 // would_block when it cannot progress; the op then waits for `direction` readiness and tries again.
 template <typename OutputType, typename Attempt>
-class IoOp {
+class [[nodiscard]] IoOp {
  public:
   using Output = OutputType;
   IoOp(Registration registration, Direction direction, Attempt attempt)

@@ -59,7 +59,7 @@ class StreamSocket : public IoResource {
 // The awaitable connect of TcpStream::connect and UnixStream::connect: Result<Stream>, connected or the
 // reason it failed. Uses the awaiting task's executor for the driver handle.
 template <typename Stream>
-class ConnectOp {
+class [[nodiscard]] ConnectOp {
  public:
   using Output = Result<Stream>;
   explicit ConnectOp(const SocketAddress& address) : address_(address) {}

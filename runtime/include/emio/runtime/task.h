@@ -8,7 +8,7 @@
 //       ...
 //     }
 //   }
-//   Result<TaskId> id = executor.spawn(blink(port));   // frame_pool_exhausted if no frame was free
+//   Result<TaskId> id = executor.spawn(blink(port));   // frame_pool_exhausted / frame_too_large: no frame
 //
 // Frames come from the executor's FramePool (frame_pool.h), never the heap. A Task starts suspended and
 // runs only once spawned (or awaited by another Task). Task<void> is for spawning; a Task awaited inside
@@ -243,7 +243,7 @@ class [[nodiscard]] Task {
   CoroutineHandle release() { return std::exchange(handle_, {}); }
 
   // Awaiting a Task runs it inside the awaiting task; the result is the callee's co_return value, or
-  // frame_pool_exhausted if it never got a frame.
+  // frame_pool_exhausted / frame_too_large if it never got a frame.
   auto operator co_await() && noexcept;
 
  private:
@@ -273,7 +273,7 @@ class TaskAwaiter {
     return child_;  // symmetric transfer: the child runs now, on this task
   }
   T await_resume() {
-    if (!child_) return T(frame_pool_exhausted);
+    if (!child_) return T(FramePool::last_allocation_error());
     return child_.promise().take_value();
   }
 
