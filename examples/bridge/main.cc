@@ -240,9 +240,11 @@ int main(int argc, char** argv) {
   // Beside the shared ones: a linger timer per client and a request deadline per metrics session.
   executor_sizes.timer_capacity += connection_capacity;
   if (!start_executor(program, executor, executor_sizes)) return exit_failure;
-  // Beside the clients and metrics sessions: stdio, the poller and its wake event, signals, the serial
+  // Beside the clients: the metrics sessions, stdio, the poller and its wake event, signals, the serial
   // port, two listeners and a client being turned away.
-  if (!fit_open_file_limit(program, "max-clients", connection_capacity, 16)) return exit_usage;
+  if (!fit_open_file_limit(program, "max-clients", options.bridge.max_clients, 16 + MetricsServer::session_capacity)) {
+    return exit_usage;
+  }
   Daemon daemon;  // destroyed before the executor: its sources deregister from a live driver
   daemon.backend_name = executor.backend_name();
   if (const int code = reserve_memory(options.bridge, daemon.bridge); code != keep_running) return code;

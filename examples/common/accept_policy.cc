@@ -23,6 +23,13 @@ AcceptPolicy::Next AcceptPolicy::on_failure(emio::Error error) {
   return is_out_of_resources(error) ? Next::back_off : Next::accept_again;
 }
 
+void AcceptPolicy::on_success() {
+  if (unlogged_failures_ == 0) return;
+  emio::log_message(emio::LogLevel::info, "accept (%s): accepting again, after %" PRIu64 " more failures", listener_name_,
+                    unlogged_failures_);
+  unlogged_failures_ = 0;
+}
+
 void AcceptPolicy::log_rate_limited(emio::Error error) {
   const uint64_t now_ms = emio::monotonic_now_ms();
   if (logged_once_ && now_ms - last_log_ms_ < log_interval_ms) {

@@ -31,6 +31,9 @@ class AcceptPolicy {
 
   // Counts `error`, logs it (rate-limited) and says what to do next.
   Next on_failure(emio::Error error);
+  // After a successful accept: logs the failures the rate limit held back, if any, so the last count
+  // of an episode is never lost and the log shows that accepting works again.
+  void on_success();
 
   // Failed accepts since start-up, for the daemons' counters.
   uint64_t failures() const { return failures_; }

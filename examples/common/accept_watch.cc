@@ -11,10 +11,12 @@ void AcceptWatch::start(emio::Executor& executor, emio::TcpListener& listener, A
   listener_ = &listener;
   admit_ = admit;
   context_ = context;
+  stopped_ = false;
   arm();
 }
 
 void AcceptWatch::stop() {
+  stopped_ = true;
   watch_.disarm();
   (void)backoff_timer_.cancel();
 }
@@ -35,7 +37,9 @@ void AcceptWatch::accept_pending() {
     emio::Result<emio::TcpStream> accepted = listener_->try_accept();
     if (emio::is_would_block(accepted)) break;
     if (accepted.ok()) {
+      policy_.on_success();
       admit_(context_, std::move(accepted.value()));
+      if (stopped_) return;  // admit stopped this watch
       continue;
     }
     const AcceptPolicy::Next next = policy_.on_failure(accepted.error());

@@ -24,7 +24,8 @@ class AcceptWatch {
 
   // Starts accepting from `listener`, which must outlive stop().
   void start(emio::Executor& executor, emio::TcpListener& listener, Admit admit, void* context);
-  // Disarms the watch and the back-off timer; nothing is called after it returns.
+  // Disarms the watch and the back-off timer; nothing is called after it returns, also when it is called
+  // from inside `admit`.
   void stop();
 
   // Failed accepts since start-up, for the metrics.
@@ -43,6 +44,7 @@ class AcceptWatch {
   void* context_ = nullptr;
   emio::IoWatch watch_;
   emio::Timer backoff_timer_;
+  bool stopped_ = true;
 };
 
 }  // namespace emio_examples

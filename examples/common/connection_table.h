@@ -7,9 +7,7 @@
 #include <utility>
 
 #include "emio/alloc/slot_arena.h"
-#include "emio/driver/waker.h"
 #include "emio/runtime/stream.h"
-#include "emio/runtime/task.h"
 
 namespace emio_examples {
 
@@ -37,31 +35,5 @@ void for_each_connection(emio::SlotArena<Connection>& table, Visit&& visit) {
     if (table.is_live(index)) visit(table.at(index));
   }
 }
-
-// Awaitable: completes once `table` has a free slot. An accept loop awaits it (under a timeout) before
-// turning a client away: the tasks of connections whose peers already closed need one driver turn to see
-// the end of stream, and an accept storm would otherwise fill the table with them first. Whoever frees a
-// slot wakes `waiter` (notify_slot_freed).
-template <typename Connection>
-class [[nodiscard]] FreeSlotWait {
- public:
-  using Output = emio::Error;
-  FreeSlotWait(const emio::SlotArena<Connection>& table, emio::Waker& waiter) : table_(&table), waiter_(&waiter) {}
-
-  bool poll(emio::PollContext& context) {
-    if (table_->live_count() < table_->capacity()) return true;
-    *waiter_ = context.waker;
-    return false;
-  }
-  emio::Error take_output() const { return emio::Error{}; }
-  void cancel() { *waiter_ = {}; }
-
- private:
-  const emio::SlotArena<Connection>* table_;
-  emio::Waker* waiter_;
-};
-
-// Wakes the accept loop waiting for a slot, if any; call it after release_connection.
-inline void notify_slot_freed(emio::Waker& waiter) { std::exchange(waiter, {}).wake(); }
 
 }  // namespace emio_examples

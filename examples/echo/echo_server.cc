@@ -25,15 +25,21 @@ emio::Task<> EchoServer::accept_loop() {
   AcceptPolicy policy("clients");
   bool stayed_full = false;  // the last wait for a slot ran out: turn clients away until one frees
   for (;;) {
-    if (connections_.live_count() < connections_.capacity()) {
+    if (!table_full()) {
       stayed_full = false;
     } else if (!stayed_full) {
-      const emio::Error waited =
-          co_await emio::with_timeout(full_table_wait_ms, FreeSlotWait(connections_, slot_waiter_));
-      stayed_full = waited == emio::timed_out;
+      // Connections whose peers already closed need a driver turn to see the end of stream and free
+      // their slots: give them that before turning the next client away (an accept storm would
+      // otherwise fill the table with them). Polled, so that no waker of this frame is left anywhere.
+      for (uint32_t waited_ms = 0; table_full() && waited_ms < full_table_wait_ms; ++waited_ms) {
+        (void)co_await emio::sleep_ms(1);
+      }
+      stayed_full = table_full();
     }
     emio::Result<emio::TcpStream> accepted = co_await listener_.accept();
     if (accepted.ok()) {
+      if (!table_full()) stayed_full = false;  // a slot freed while accept() waited
+      policy.on_success();
       admit(std::move(accepted.value()));
       continue;
     }
@@ -71,7 +77,6 @@ emio::Task<> EchoServer::serve(Connection& connection) {
     counters_.bytes_echoed += received.value();
   }
   release_connection(connections_, connection);
-  notify_slot_freed(slot_waiter_);
 }
 
 void EchoServer::close_all() {

@@ -45,13 +45,13 @@ class EchoServer {
   };
 
   emio::Task<> accept_loop();
+  bool table_full() const { return connections_.live_count() == connections_.capacity(); }
   emio::Task<> serve(Connection& connection);
   void admit(emio::TcpStream stream);
 
   emio::Executor* executor_ = nullptr;
   emio::TcpListener listener_;
   emio::SlotArena<Connection> connections_;
-  emio::Waker slot_waiter_;  // the accept loop, while it waits for a free slot
   EchoCounters counters_;
 };
 

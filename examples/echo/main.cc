@@ -20,11 +20,12 @@ using namespace emio_examples;
 
 constexpr const char* program = "emio-echo";
 
-enum Flag { flag_listen, flag_backend, flag_max_connections, flag_count };
+enum Flag { flag_listen, flag_backend, flag_max_connections, flag_coop_budget, flag_count };
 constexpr FlagSpec flag_specs[flag_count] = {
     {"listen", "ADDR:PORT", "address to listen on (required; port 0 picks a free port)"},
     {"backend", "NAME", "IO backend, among those compiled in (default: the build's)"},
     {"max-connections", "N", "connections served at once; more are closed at once (default 64)"},
+    {"coop-budget", "N", "transfers a connection makes in a row before the others' turn (default 128; 0: off)"},
 };
 
 constexpr const char* help_notes =
@@ -46,6 +47,7 @@ struct EchoOptions {
   emio::SocketAddress listen;
   uint32_t max_connections = 64;
   emio::BackendChoice backend = emio::BackendChoice::automatic;
+  uint32_t coop_budget = 128;
 };
 
 // Returns keep_running, or the exit code to leave with.
@@ -62,6 +64,9 @@ int read_options(int argc, char** argv, EchoOptions* options) {
     return usage_error(program, "--max-connections: '%s' is not a number from 1 to 60000",
                        values[flag_max_connections]);
   }
+  if (values[flag_coop_budget] != nullptr && !parse_unsigned(values[flag_coop_budget], 0, 65535, &options->coop_budget)) {
+    return usage_error(program, "--coop-budget: '%s' is not a number from 0 to 65535", values[flag_coop_budget]);
+  }
   return keep_running;
 }
 
@@ -72,8 +77,9 @@ int main(int argc, char** argv) {
   if (const int code = read_options(argc, argv, &options); code != keep_running) return code;
 
   emio::Executor executor;
-  if (!start_executor(program, executor, executor_config(options.backend, options.max_connections, 2)))
-    return exit_failure;
+  emio::ExecutorConfig config = executor_config(options.backend, options.max_connections, 2);
+  config.coop_budget = static_cast<uint16_t>(options.coop_budget);
+  if (!start_executor(program, executor, config)) return exit_failure;
   if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;
   std::optional<emio::SignalListener> signals;
   if (!start_signal_task(program, executor, signals, emio::SignalSet().with(SIGHUP), on_signal)) return exit_failure;
@@ -93,7 +99,9 @@ int main(int argc, char** argv) {
   const emio::Error ran = executor.run();
   server.close_all();
   const EchoCounters& counters = server.counters();
-  std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64 " bytes echoed\n",
-              program, counters.connections_served, counters.connections_turned_away, counters.bytes_echoed);
+  std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64
+              " bytes echoed, %" PRIu64 " cooperative yields\n",
+              program, counters.connections_served, counters.connections_turned_away, counters.bytes_echoed,
+              executor.stats().coop_yields);
   return exit_code_after_run(program, ran);
 }

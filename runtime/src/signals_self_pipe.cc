@@ -33,7 +33,10 @@ void restore_actions(SignalSet signals) {
 }  // namespace
 
 SignalListener::SignalListener(SignalListener&& other) noexcept
-    : source_(std::move(other.source_)), signals_(other.signals_), previous_mask_(other.previous_mask_) {}
+    : source_(std::move(other.source_)),
+      signals_(other.signals_),
+      previous_mask_(other.previous_mask_),
+      holds_previous_(std::exchange(other.holds_previous_, false)) {}
 
 Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
   if (!detail::listenable(signals)) return Error::from_errno(EINVAL);
@@ -54,13 +57,18 @@ Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
   action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   for (int signal_number = 1; signal_number <= 31; ++signal_number) {
-    if (signals.contains(signal_number)) (void)::sigaction(signal_number, &action, &previous_actions[signal_number]);
+    if (!signals.contains(signal_number)) continue;
+    struct sigaction before {};
+    (void)::sigaction(signal_number, &action, &before);
+    // An earlier listener's close() left on_signal installed: what comes back is what was there before it.
+    if (before.sa_handler != &on_signal) previous_actions[signal_number] = before;
   }
   (void)write_end.release();  // owned by pipe_write_end until close()
   SignalListener listener;
   listener.source_ = std::move(source.value());
   listener.signals_ = signals;
   sigemptyset(&listener.previous_mask_);
+  listener.holds_previous_ = true;
   return listener;
 }
 
@@ -78,9 +86,9 @@ Error SignalListener::close() {
 }
 
 Error SignalListener::close_and_restore() {
-  if (!source_.is_open()) return Error{};
   const Error closed = close();
-  restore_actions(signals_);
+  if (holds_previous_) restore_actions(signals_);
+  holds_previous_ = false;
   return closed;
 }
 

@@ -10,7 +10,10 @@
 namespace emio {
 
 SignalListener::SignalListener(SignalListener&& other) noexcept
-    : source_(std::move(other.source_)), signals_(other.signals_), previous_mask_(other.previous_mask_) {}
+    : source_(std::move(other.source_)),
+      signals_(other.signals_),
+      previous_mask_(other.previous_mask_),
+      holds_previous_(std::exchange(other.holds_previous_, false)) {}
 
 Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
   if (!detail::listenable(signals)) return Error::from_errno(EINVAL);
@@ -35,6 +38,7 @@ Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
     return source.error();
   }
   listener.source_ = std::move(source.value());
+  listener.holds_previous_ = true;
   return listener;
 }
 
@@ -53,9 +57,9 @@ Error SignalListener::close() {
 }
 
 Error SignalListener::close_and_restore() {
-  if (!source_.is_open()) return Error{};
   const Error closed = close();
-  (void)::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  if (holds_previous_) (void)::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  holds_previous_ = false;
   return closed;
 }
 

@@ -235,6 +235,8 @@ memory_is_locked_on_request() {
   local locked_kib
   locked_kib=$(awk '$1 == "VmLck:" { print $2 }' "/proc/$bridge_pid/status")
   echo "locked: $locked_kib KiB"
+  # The sanitizers' runtimes make mlock a no-op that returns 0: there only the start-up line can be checked.
+  if [ -n "${E2E_SANITIZED:-}" ]; then return; fi
   [ "$locked_kib" -ge 256 ] || fail "only $locked_kib KiB locked for 256 KiB of buffers"
 }
 
@@ -359,6 +361,7 @@ max_clients_beyond_the_fd_limit_are_refused() {
   start_uart
   expect_usage_error prlimit --nofile=64:64 "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 \
     --metrics 127.0.0.1:0 --max-clients 100
+  grep -q -- '--max-clients 100 needs' "$E2E_TMP/usage.err" || fail "the refusal does not name the flag as given"
   grep -q 'hard limit is 64' "$E2E_TMP/usage.err" || fail "the refusal does not name the limit"
 }
 

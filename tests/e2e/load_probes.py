@@ -26,15 +26,23 @@ def connect(port, timeout_s=10.0):
 
 def flood(port, stop, errors):
     """Writes as fast as the server takes it and reads the echo back as fast, so that the server's reads
-    stay full and its writes keep succeeding. socat moves the bytes (Python could not keep up); the bytes
-    are zeros and only counted: the probe's bytes are the ones checked."""
-    flooder = subprocess.Popen(["socat", "-b", "65536", "OPEN:/dev/zero!!OPEN:/dev/null", "TCP:127.0.0.1:%d" % port],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stay full and its writes keep succeeding: two socat processes share the one connection, one only
+    writing zeros and one only reading (a single process alternating both ways lets the server's writes
+    meet a full socket now and then, and the starvation comes and goes). Python could not keep up. The
+    flood's bytes are only counted by the server: the probe's bytes are the ones checked."""
+    sock = connect(port)
+    ends = [subprocess.Popen(["socat", "-u", "-b", "65536", source, target], pass_fds=[sock.fileno()],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for source, target in (("OPEN:/dev/zero", "FD:%d" % sock.fileno()),
+                                   ("FD:%d" % sock.fileno(), "OPEN:/dev/null"))]
+    sock.close()  # the two socat processes hold it now
     stop.wait()
-    flooder.terminate()
-    _, stderr = flooder.communicate(timeout=30)
-    if flooder.returncode not in (0, -signal.SIGTERM, 143):
-        errors.append("flood: socat exited %d: %s" % (flooder.returncode, stderr.decode().strip()))
+    for end in ends:
+        end.terminate()
+    for end in ends:
+        _, stderr = end.communicate(timeout=30)
+        if end.returncode not in (0, -signal.SIGTERM, 143):
+            errors.append("flood: socat exited %d: %s" % (end.returncode, stderr.decode().strip()))
 
 
 def percentile(values, fraction):

@@ -68,6 +68,17 @@ TEST(Signals, TwoDifferentSignalsBothArrive) {
   CHECK(second == SIGTERM || second == SIGINT);
 }
 
+TEST(Signals, CloseAndRestoreAfterCloseStillRestores) {
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  CHECK_EQUAL(0, ::pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr));
+  SignalListener listener = open(SignalSet().with(SIGUSR2));
+  CHECK_OK(listener.close());
+  CHECK_OK(listener.close_and_restore());
+  CHECK_FALSE(blocked_in_this_thread(SIGUSR2));
+}
+
 TEST(Signals, CloseLeavesTheSignalsBlocked) {
   SignalListener listener = open(SignalSet().with(SIGUSR2));
   CHECK_OK(listener.close());

@@ -75,14 +75,17 @@ class SignalListener {
   // Stops listening and drops what is pending. The signals stay blocked (Linux) or caught and discarded
   // (self-pipe), so one that arrives later does nothing. Safe to call twice; the destructor calls it.
   Error close();
-  // close(), then restores the calling thread's mask (Linux) or the previous handlers from before open().
-  // A signal that arrives between the two runs its previous action, terminate by default.
+  // close() if still open, then restores the calling thread's mask (Linux) or the handlers (self-pipe)
+  // from before open(); also after close(). A signal that arrives between the two runs its previous
+  // action, terminate by default. A listener opened after another's close() finds the signals blocked
+  // (Linux) and restores that; the self-pipe version remembers the handlers from before emio's own.
   Error close_and_restore();
 
  private:
   PollFd source_;
   SignalSet signals_;
   sigset_t previous_mask_{};
+  bool holds_previous_ = false;  // open() saved what close_and_restore() puts back, and it has not yet
 };
 
 }  // namespace emio
