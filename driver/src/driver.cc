@@ -10,6 +10,7 @@ namespace emio {
 Driver::~Driver() {
   if (initialised_.load(std::memory_order_acquire)) shutdown();
   release_resources();
+  driver_registry::leave(instance_);
 }
 
 Error Driver::init_events(const DriverConfig& config) {

@@ -3,11 +3,23 @@
 #include <cassert>
 
 #include "emio/driver/driver.h"
+#include "emio/port/log.h"
 
 namespace emio {
 
+bool Handle::driver_alive(const char* call) const {
+  if (driver_registry::alive(instance_)) return true;
+  log_message(LogLevel::error,
+              "Handle::%s after its Driver was destroyed: an IO resource outlived its Executor or Driver "
+              "(close or destroy it first)",
+              call);
+  assert(!"an IO resource outlived its Executor or Driver: close or destroy it first");
+  return false;
+}
+
 Result<Registration> Handle::add_source(int fd, Interest interest) const {
   assert(driver_ != nullptr);
+  if (!driver_alive("add_source")) return Error::shut_down;
   std::lock_guard<std::mutex> guard(driver_->registrations_lock_);
   if (driver_->shut_down_.load(std::memory_order_relaxed) || !driver_->initialised_.load(std::memory_order_relaxed)) {
     return Error::shut_down;
@@ -17,6 +29,7 @@ Result<Registration> Handle::add_source(int fd, Interest interest) const {
 
 Error Handle::deregister(Registration registration) const {
   assert(driver_ != nullptr);
+  if (!driver_alive("deregister")) return Error::shut_down;
   ScheduledIo* removed = nullptr;
   Error status{};
   {
@@ -30,6 +43,7 @@ Error Handle::deregister(Registration registration) const {
 
 void Handle::wake() const {
   assert(driver_ != nullptr);
+  if (!driver_alive("wake")) return;
   // Only the first wake since the driver last saw one makes the system call (libuv's async does the same).
   if (driver_->wake_pending_.exchange(true, std::memory_order_seq_cst)) return;
   // Before init there is no wake event yet: init signals it for this wake (see Driver::init).

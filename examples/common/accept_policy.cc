@@ -25,8 +25,8 @@ AcceptPolicy::Next AcceptPolicy::on_failure(emio::Error error) {
 
 void AcceptPolicy::on_success() {
   if (unlogged_failures_ == 0) return;
-  emio::log_message(emio::LogLevel::info, "accept (%s): accepting again, after %" PRIu64 " more failures", listener_name_,
-                    unlogged_failures_);
+  emio::log_message(emio::LogLevel::info, "accept (%s): accepting again, after %" PRIu64 " more failures",
+                    listener_name_, unlogged_failures_);
   unlogged_failures_ = 0;
 }
 

@@ -64,7 +64,8 @@ int read_options(int argc, char** argv, EchoOptions* options) {
     return usage_error(program, "--max-connections: '%s' is not a number from 1 to 60000",
                        values[flag_max_connections]);
   }
-  if (values[flag_coop_budget] != nullptr && !parse_unsigned(values[flag_coop_budget], 0, 65535, &options->coop_budget)) {
+  if (values[flag_coop_budget] != nullptr &&
+      !parse_unsigned(values[flag_coop_budget], 0, 65535, &options->coop_budget)) {
     return usage_error(program, "--coop-budget: '%s' is not a number from 0 to 65535", values[flag_coop_budget]);
   }
   return keep_running;
@@ -99,8 +100,8 @@ int main(int argc, char** argv) {
   const emio::Error ran = executor.run();
   server.close_all();
   const EchoCounters& counters = server.counters();
-  std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64
-              " bytes echoed, %" PRIu64 " cooperative yields\n",
+  std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64 " bytes echoed, %" PRIu64
+              " cooperative yields\n",
               program, counters.connections_served, counters.connections_turned_away, counters.bytes_echoed,
               executor.stats().coop_yields);
   return exit_code_after_run(program, ran);

@@ -74,7 +74,7 @@ struct DriverStats {
 
 class Driver {
  public:
-  Driver() = default;
+  Driver() : instance_(driver_registry::enter()) {}
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
   ~Driver();
@@ -90,7 +90,7 @@ class Driver {
   // with Error::shut_down. The destructor does it too.
   void shutdown();
 
-  Handle handle() { return Handle(this); }
+  Handle handle() { return Handle(this, instance_); }
   const DriverStats& stats() const { return stats_; }
   uint32_t registration_capacity() const { return registrations_.capacity(); }
   uint32_t live_registrations();
@@ -165,6 +165,7 @@ class Driver {
   std::atomic<bool> shut_down_{false};  // written under the lock, read by turn() without it
   // Set last in init; Handle::wake reads it (any thread) to know whether the wake event exists yet.
   std::atomic<bool> initialised_{false};
+  driver_registry::Instance instance_;  // this driver in the live-driver table, for its Handles
 };
 
 }  // namespace emio

@@ -1,7 +1,11 @@
 // The Handle is what every thread uses to reach the driver: add and remove sources, and wake it.
 // A Handle is a pointer to its Driver: copy it freely, and keep the Driver alive longer than any copy.
+// One used after its Driver was destroyed (an IO resource that outlived its Executor) is caught: a debug
+// build stops on an assert that says so, a release build logs one line and the call does nothing
+// (deregister returns Error::shut_down). See driver_registry.h.
 #pragma once
 
+#include "emio/driver/driver_registry.h"
 #include "emio/driver/interest.h"
 #include "emio/driver/registration.h"
 #include "emio/port/error.h"
@@ -14,7 +18,7 @@ class Driver;
 class Handle {
  public:
   Handle() = default;
-  explicit Handle(Driver* driver) : driver_(driver) {}
+  Handle(Driver* driver, driver_registry::Instance instance) : driver_(driver), instance_(instance) {}
 
   // Registers a non-blocking `fd`. On any failure nothing is left behind (no slot, no OS registration).
   // Errors: registrations_full, shut_down, or the OS's (EBADF for a closed fd, EEXIST if already added,
@@ -31,7 +35,11 @@ class Handle {
   bool valid() const { return driver_ != nullptr; }
 
  private:
+  // False, after saying so, when the driver is gone.
+  bool driver_alive(const char* call) const;
+
   Driver* driver_ = nullptr;
+  driver_registry::Instance instance_ = 0;
 };
 
 }  // namespace emio
