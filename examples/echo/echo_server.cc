@@ -67,13 +67,8 @@ emio::Task<> EchoServer::serve(Connection& connection) {
   for (;;) {
     emio::Result<size_t> received = co_await connection.stream.read(connection.buffer);
     if (!received.ok() || received.value() == 0) break;  // reset, or the client closed its side
-    std::span<const std::byte> pending(connection.buffer, received.value());
-    while (!pending.empty()) {
-      emio::Result<size_t> sent = co_await connection.stream.write(pending);
-      if (!sent.ok()) break;
-      pending = pending.subspan(sent.value());
-    }
-    if (!pending.empty()) break;
+    emio::Result<size_t> sent = co_await connection.stream.write_all(std::span(connection.buffer, received.value()));
+    if (!sent.ok()) break;  // reset, or the client went away
     counters_.bytes_echoed += received.value();
   }
   release_connection(connections_, connection);

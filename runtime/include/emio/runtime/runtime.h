@@ -9,6 +9,7 @@
 #include "emio/runtime/executor.h"
 #include "emio/runtime/frame_pool.h"
 #include "emio/runtime/io_watch.h"
+#include "emio/runtime/line_reader.h"
 #include "emio/runtime/pipe.h"
 #include "emio/runtime/poll_fd.h"
 #include "emio/runtime/serial.h"

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <utility>
 
 #include "emio/driver/handle.h"
@@ -41,6 +42,23 @@ class StreamSocket : public IoResource {
   auto write(std::span<const std::byte> data) {
     return make_io_op<Result<size_t>>(registration(), Direction::write, [this, data] { return try_write(data); });
   }
+  // The same for text: characters are bytes here.
+  auto read(std::span<char> buffer) { return read(std::as_writable_bytes(buffer)); }
+  auto write(std::string_view text) { return write(std::as_bytes(std::span(text))); }
+  // Awaitable, Result<size_t>: writes all of `data`, however many sends and waits it takes; the size of
+  // `data` once done, or the first error (bytes before it were sent). `data` must stay valid until then.
+  auto write_all(std::span<const std::byte> data) {
+    return make_io_op<Result<size_t>>(registration(), Direction::write,
+                                      [this, data, written = size_t{0}]() mutable -> Result<size_t> {
+                                        while (written < data.size()) {
+                                          Result<size_t> sent = try_write(data.subspan(written));
+                                          if (!sent.ok()) return sent.error();  // would_block: waits, resumes
+                                          written += sent.value();
+                                        }
+                                        return written;
+                                      });
+  }
+  auto write_all(std::string_view text) { return write_all(std::as_bytes(std::span(text))); }
   // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
   Error shutdown_write();
 

@@ -1,0 +1,83 @@
+// LineReader: lines from a byte stream (TcpStream, UnixStream), bounded by a buffer the caller gives, for
+// the line protocols daemons speak (AT commands, NMEA, a debug console). No allocation: a line longer
+// than the buffer is an error (EMSGSIZE, and that line is dropped up to its end), never a reallocation.
+//
+//   char storage[256];
+//   emio::LineReader lines(storage);
+//   for (;;) {
+//     emio::Result<std::string_view> line = co_await lines.next(stream);
+//     if (!line.ok()) break;  // end_of_stream, line_too_long, or the stream's error
+//     ...                     // line.value() excludes "\n" and a "\r" before it; valid until next()
+//   }
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "emio/port/result.h"
+#include "emio/runtime/errors.h"
+#include "emio/runtime/stream.h"
+
+namespace emio {
+
+// The peer closed the stream and no partial line is left.
+inline constexpr Error end_of_stream = Error::from_errno(ENODATA);
+// A line did not fit the LineReader's buffer.
+inline constexpr Error line_too_long = Error::from_errno(EMSGSIZE);
+
+class LineReader {
+ public:
+  explicit LineReader(std::span<char> buffer) : buffer_(buffer) {}
+
+  // Awaitable, Result<std::string_view>: the next line of `stream`.
+  auto next(StreamSocket& stream);
+
+  // A complete line already buffered, taken out (for the awaitable). False when none is.
+  bool take_line(std::string_view* line);
+  // Room after the buffered bytes (the buffer is compacted first); empty when a line fills it.
+  std::span<std::byte> free_space();
+  // Accounts for `count` bytes read into free_space().
+  void commit(size_t count) { end_ += count; }
+  // The line that did not fit: dropped, and the rest of it up to its "\n" will be too.
+  void drop_overlong_line();
+  // Inside a line that was too long, skipping to its end.
+  bool dropping() const { return dropping_; }
+  // At end of stream: the last line if it had no "\n", else false.
+  bool take_unterminated_line(std::string_view* line);
+
+ private:
+  std::span<char> buffer_;
+  size_t start_ = 0;  // first byte not yet returned
+  size_t end_ = 0;    // one past the last byte read
+  bool dropping_ = false;  // inside a line that was too long: skip to its end
+};
+
+// The awaitable of LineReader::next.
+class [[nodiscard]] LineOp {
+ public:
+  using Output = Result<std::string_view>;
+  LineOp(LineReader& reader, StreamSocket& stream)
+      : reader_(&reader), read_(make_io_op<Result<size_t>>(stream.registration(), Direction::read, ReadMore{&reader, &stream})) {}
+  LineOp(LineOp&& other) noexcept : reader_(other.reader_), read_(std::move(other.read_)) {}
+
+  bool poll(PollContext& context);
+  Output take_output() const { return error_.failed() ? Output(error_) : Output(line_); }
+  void cancel() { read_.cancel(); }
+
+ private:
+  struct ReadMore {
+    LineReader* reader;
+    StreamSocket* stream;
+    Result<size_t> operator()() const { return stream->try_read(reader->free_space()); }
+  };
+
+  LineReader* reader_;
+  IoOp<Result<size_t>, ReadMore> read_;
+  std::string_view line_;
+  Error error_;
+};
+
+inline auto LineReader::next(StreamSocket& stream) { return LineOp(*this, stream); }
+
+}  // namespace emio

@@ -1,0 +1,71 @@
+#include "emio/runtime/line_reader.h"
+
+#include <cstring>
+
+namespace emio {
+
+bool LineReader::take_line(std::string_view* line) {
+  for (;;) {
+    const void* found = std::memchr(buffer_.data() + start_, '\n', end_ - start_);
+    if (found == nullptr) return false;
+    const size_t newline = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
+    const size_t line_start = start_;
+    start_ = newline + 1;
+    if (dropping_) {  // the end of a line that was too long: dropped with it
+      dropping_ = false;
+      continue;
+    }
+    size_t line_end = newline;
+    if (line_end > line_start && buffer_[line_end - 1] == '\r') line_end -= 1;
+    *line = std::string_view(buffer_.data() + line_start, line_end - line_start);
+    return true;
+  }
+}
+
+std::span<std::byte> LineReader::free_space() {
+  if (start_ > 0) {  // compact: the returned lines are no longer needed
+    std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
+    end_ -= start_;
+    start_ = 0;
+  }
+  return std::as_writable_bytes(buffer_.subspan(end_));
+}
+
+void LineReader::drop_overlong_line() {
+  start_ = 0;
+  end_ = 0;
+  dropping_ = true;
+}
+
+bool LineReader::take_unterminated_line(std::string_view* line) {
+  if (start_ == end_ || dropping_) return false;
+  *line = std::string_view(buffer_.data() + start_, end_ - start_);
+  start_ = end_;
+  return true;
+}
+
+bool LineOp::poll(PollContext& context) {
+  for (;;) {
+    if (reader_->take_line(&line_)) return true;
+    if (reader_->free_space().empty()) {
+      const bool reported = reader_->dropping();  // the same long line filled the buffer again
+      reader_->drop_overlong_line();
+      if (reported) continue;
+      error_ = line_too_long;
+      return true;
+    }
+    if (!read_.poll(context)) return false;
+    const Result<size_t> got = read_.take_output();
+    if (!got.ok()) {
+      error_ = got.error();
+      return true;
+    }
+    if (got.value() == 0) {
+      if (!reader_->take_unterminated_line(&line_)) error_ = end_of_stream;
+      return true;
+    }
+    reader_->commit(got.value());
+  }
+}
+
+}  // namespace emio

@@ -1,0 +1,98 @@
+// The everyday helpers on streams: write_all across a full socket buffer, text overloads, and the
+// bounded LineReader (LF and CRLF line ends, a line split across reads, a line too long for its buffer,
+// the last line without a newline, end of stream).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "emio/runtime/runtime.h"
+#include "runtime/runtime_fixture.h"
+#include "support/check.h"
+
+using emio::Result;
+using emio::Task;
+using emio::UnixStream;
+
+namespace {
+
+Task<> write_everything(UnixStream& stream, std::span<const std::byte> data, size_t& written) {
+  Result<size_t> outcome = co_await stream.write_all(data);
+  written = REQUIRE_VALUE(outcome);
+}
+
+Task<> read_until_end(UnixStream& stream, std::string& received) {
+  char buffer[512];  // the frame must fit the pool's 2 KiB frames
+  for (;;) {
+    Result<size_t> got = co_await stream.read(std::span<char>(buffer));
+    if (!got.ok() || got.value() == 0) co_return;
+    received.append(buffer, got.value());
+  }
+}
+
+struct Lines {
+  std::string joined;  // each line followed by '|'; errors as <NAME>
+};
+
+Task<> read_lines(UnixStream& stream, emio::LineReader& reader, Lines& lines) {
+  for (;;) {
+    Result<std::string_view> line = co_await reader.next(stream);
+    if (!line.ok()) {
+      lines.joined += "<" + std::string(line.error().name()) + ">";
+      if (line.error() != emio::line_too_long) co_return;
+      continue;
+    }
+    lines.joined += std::string(line.value()) + "|";
+  }
+}
+
+}  // namespace
+
+TEST_GROUP(StreamHelpers) {
+  emio::Executor executor;
+  emio::UnixStreamPair pair;
+  void setup() override {
+    CHECK_OK(executor.init(emio_test::executor_config(4)));
+    pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  }
+
+  // Sends `text` from the pair's second end, then closes it, and collects what a LineReader of
+  // `buffer_bytes` makes of it.
+  std::string lines_of(std::string_view text, size_t buffer_bytes) {
+    char storage[64];
+    emio::LineReader reader(std::span<char>(storage, buffer_bytes));
+    Lines lines;
+    Result<emio::TaskId> task = executor.spawn(read_lines(pair.first, reader, lines));
+    CHECK(task.ok());
+    CHECK_EQUAL(static_cast<ssize_t>(text.size()), ::send(pair.second.fd(), text.data(), text.size(), 0));
+    CHECK_OK(pair.second.close());
+    emio_test::run_to_completion(executor, task);
+    return lines.joined;
+  }
+};
+
+TEST(StreamHelpers, WriteAllSendsEverythingAcrossAFullSocketBuffer) {
+  std::string data(1 << 20, 'x');  // far more than a socket buffer holds
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  size_t written = 0;
+  std::string received;
+  Result<emio::TaskId> writer = executor.spawn(write_everything(pair.first, std::as_bytes(std::span(data)), written));
+  Result<emio::TaskId> reader = executor.spawn(read_until_end(pair.second, received));
+  emio_test::run_to_completion(executor, writer);
+  CHECK_EQUAL(data.size(), written);
+  CHECK_OK(pair.first.shutdown_write());
+  emio_test::run_to_completion(executor, reader);
+  CHECK(received == data);
+}
+
+TEST(StreamHelpers, LinesEndWithLfOrCrLf) { STRCMP_EQUAL("one|two|<ENODATA>", lines_of("one\ntwo\r\n", 32).c_str()); }
+
+TEST(StreamHelpers, TheLastLineNeedsNoNewline) { STRCMP_EQUAL("a|tail|<ENODATA>", lines_of("a\ntail", 32).c_str()); }
+
+TEST(StreamHelpers, ALineLongerThanTheBufferIsAnErrorAndDroppedToItsEnd) {
+  STRCMP_EQUAL("ok|<EMSGSIZE>next|<ENODATA>", lines_of("ok\nthis line is far too long for eight\nnext\n", 8).c_str());
+}
+
+TEST(StreamHelpers, ManyLinesInOneReadComeOneByOne) {
+  STRCMP_EQUAL("1|2|3||5|<ENODATA>", lines_of("1\n2\n3\n\n5\n", 32).c_str());
+}
