@@ -102,6 +102,23 @@ Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const
 }
 
 template <typename Stream>
+Result<StreamListener<Stream>> StreamListener<Stream>::adopt(Handle handle, Fd fd) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &value, &length) < 0) return Error::last_os_error();  // ENOTSOCK
+  if (value != SOCK_STREAM) return Error::from_errno(EINVAL);
+  length = sizeof value;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &value, &length) < 0) return Error::last_os_error();
+  if (value == 0) return Error::from_errno(EINVAL);  // bound or connected, but not listening
+  Result<SocketAddress> bound = detail::socket_name(fd.get(), false);
+  if (!bound.ok()) return bound.error();
+  if (!Stream::accepts(bound.value())) return Error::from_errno(EINVAL);
+  Result<PollFd> source = PollFd::adopt(handle, std::move(fd), Interest::readable);
+  if (!source.ok()) return source.error();
+  return StreamListener(std::move(source.value()));
+}
+
+template <typename Stream>
 Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
   sockaddr_storage storage{};
   socklen_t length = sizeof storage;

@@ -15,5 +15,6 @@
 #include "emio/runtime/serial.h"
 #include "emio/runtime/signals.h"
 #include "emio/runtime/stream.h"
+#include "emio/runtime/systemd.h"
 #include "emio/runtime/task.h"
 #include "emio/runtime/timer.h"

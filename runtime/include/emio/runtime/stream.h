@@ -175,6 +175,11 @@ class StreamListener : public IoResource {
   // listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
   // wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
   static Result<StreamListener> bind(Handle handle, const SocketAddress& address, int backlog = 128);
+  // Takes a socket that is already bound and listening, such as one systemd passed (systemd.h): checks
+  // that it is a listening stream socket of this kind's family, makes it non-blocking and registers it.
+  // On failure `fd` is closed. Errors: ENOTSOCK, EINVAL (not listening, not a stream, another family),
+  // and those of PollFd::adopt.
+  static Result<StreamListener> adopt(Handle handle, Fd fd);
 
   // accept4(2): the connection, registered; would_block when none waits; EMFILE/ENFILE when out of fds
   // (the connection stays queued in the kernel). `peer` receives the peer's address if non-null.
