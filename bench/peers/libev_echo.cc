@@ -27,10 +27,11 @@ struct LibevServer {
   ev_io listener_watcher;
   ev_io stop_watcher;
   int exit_code = exit_ok;
-  LibevConnection connections[connection_table_fds];  // indexed by fd
 };
 
 LibevServer server;
+// Indexed by fd; apart from `server` and without initialisers, so that it stays .bss (readiness_echo.h).
+LibevConnection connections[connection_table_fds];
 
 void close_connection(LibevConnection& connection) {
   ev_io_stop(server.loop, &connection.watcher);
@@ -63,7 +64,7 @@ void on_listener(struct ev_loop* loop, ev_io* watcher, int) {
     const int fd = accept_connection(watcher->fd);
     if (fd == accept_nothing_pending) return;
     if (fd == accept_turned_away) continue;
-    LibevConnection& connection = server.connections[fd];
+    LibevConnection& connection = connections[fd];
     connection.echo.bytes = 0;
     ev_io_init(&connection.watcher, on_connection, fd, EV_READ);
     ev_io_start(loop, &connection.watcher);

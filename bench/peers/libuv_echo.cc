@@ -17,10 +17,10 @@ using namespace emio_peers;
 constexpr const char* name = "emio_peer_libuv";
 constexpr int max_connections = 1024;
 
+// Static storage only, without initialisers, so that the pool is .bss and start-up touches none of it.
 struct LibuvConnection {
   uv_tcp_t handle;  // handle.data points back here
   uv_write_t write_request;
-  LibuvConnection* next_free = nullptr;
   char buffer[peer_buffer_bytes];
 };
 
@@ -30,18 +30,23 @@ struct LibuvServer {
   uv_tcp_t listener;
   uv_poll_t stop_poll;
   int exit_code = exit_ok;
-  LibuvConnection* free_connections = nullptr;
-  LibuvConnection connections[max_connections];
+  // Closed connections, for reuse; the pool's untouched tail is handed out after them.
+  LibuvConnection* closed[max_connections];
+  int closed_count = 0;
+  int never_used = max_connections;
 };
 
 LibuvServer server;
+LibuvConnection pool[max_connections];
 
 LibuvConnection& connection_of(uv_handle_t* handle) { return *static_cast<LibuvConnection*>(handle->data); }
 
-void on_closed(uv_handle_t* handle) {
-  LibuvConnection& connection = connection_of(handle);
-  connection.next_free = server.free_connections;
-  server.free_connections = &connection;
+void on_closed(uv_handle_t* handle) { server.closed[server.closed_count++] = &connection_of(handle); }
+
+LibuvConnection* take_connection() {
+  if (server.closed_count > 0) return server.closed[--server.closed_count];
+  if (server.never_used > 0) return &pool[max_connections - server.never_used--];
+  return nullptr;
 }
 
 void close_connection(uv_stream_t* stream) { uv_close(reinterpret_cast<uv_handle_t*>(stream), on_closed); }
@@ -82,9 +87,8 @@ void turn_away(uv_stream_t* listener) {
 
 void on_connection(uv_stream_t* listener, int status) {
   if (status < 0) return;
-  LibuvConnection* connection = server.free_connections;
+  LibuvConnection* connection = take_connection();
   if (connection == nullptr) return turn_away(listener);
-  server.free_connections = connection->next_free;
   (void)uv_tcp_init(&server.loop, &connection->handle);
   connection->handle.data = connection;
   auto* stream = reinterpret_cast<uv_stream_t*>(&connection->handle);
@@ -99,11 +103,8 @@ void on_stop(uv_poll_t* poll, int, int) {
 }
 
 bool start_loop() {
-  for (LibuvConnection& connection : server.connections) {
-    connection.next_free = server.free_connections;
-    server.free_connections = &connection;
-  }
-  return uv_loop_init(&server.loop) == 0 && uv_poll_init(&server.loop, &server.stop_poll, server.sockets.stop_fd) == 0 &&
+  return uv_loop_init(&server.loop) == 0 &&
+         uv_poll_init(&server.loop, &server.stop_poll, server.sockets.stop_fd) == 0 &&
          uv_poll_start(&server.stop_poll, UV_READABLE, on_stop) == 0 &&
          uv_tcp_init(&server.loop, &server.listener) == 0 &&
          uv_tcp_open(&server.listener, server.sockets.listener_fd) == 0 &&

@@ -117,7 +117,8 @@ int take_flag(const char* flag, const char* value, LoadOptions* options) {
   } else if (std::strcmp(flag, "--seconds") == 0) {
     if (!parse_seconds(value, 0.01, &options->seconds)) return usage_error("--seconds takes 0.01 or more", value);
   } else if (std::strcmp(flag, "--warmup-seconds") == 0) {
-    if (!parse_seconds(value, 0, &options->warmup_seconds)) return usage_error("--warmup-seconds takes 0 or more", value);
+    if (!parse_seconds(value, 0, &options->warmup_seconds))
+      return usage_error("--warmup-seconds takes 0 or more", value);
   } else if (std::strcmp(flag, "--max-seconds") == 0) {
     if (!parse_seconds(value, 1, &options->max_seconds)) return usage_error("--max-seconds takes 1 or more", value);
   } else {
@@ -136,9 +137,12 @@ int parse_options(int argc, char** argv, LoadOptions* options) {
     if (const int code = take_flag(argv[i], argv[i + 1], options); code >= 0) return code;
     ++i;
   }
-  if (options->port == 0 || options->connections == 0) return usage_error("--port and --connections are required", nullptr);
-  if ((options->seconds > 0) == (options->requests > 0)) return usage_error("give --seconds or --requests, not both", nullptr);
-  if (options->count_syscalls && options->server_pid == 0) return usage_error("--count-syscalls needs --server-pid", nullptr);
+  if (options->port == 0 || options->connections == 0)
+    return usage_error("--port and --connections are required", nullptr);
+  if ((options->seconds > 0) == (options->requests > 0))
+    return usage_error("give --seconds or --requests, not both", nullptr);
+  if (options->count_syscalls && options->server_pid == 0)
+    return usage_error("--count-syscalls needs --server-pid", nullptr);
   if (options->requests > 0) options->warmup_seconds = 0;
   return -1;
 }
@@ -352,16 +356,16 @@ void LoadRun::print_figures() const {
   const ServerSample& before = window_.server_at_start;
   const ServerSample& after = window_.server_at_end;
   const int64_t syscalls = after.syscalls < 0 ? -1 : after.syscalls - (before.syscalls < 0 ? 0 : before.syscalls);
-  std::printf(
-      "connections=%u requests=%" PRIu64 " seconds=%.4f requests_per_s=%.0f p50_us=%.2f p99_us=%.2f"
-      " bytes_checked=%" PRIu64 " server_cpu_ns=%" PRIu64 " server_user_ticks=%" PRIu64
-      " server_system_ticks=%" PRIu64 " server_syscalls=%" PRId64 " server_threads=%u server_idle_rss_kib=%" PRId64
-      " server_peak_rss_kib=%" PRId64 "\n",
-      options_.connections, requests, seconds, seconds > 0 ? static_cast<double>(requests) / seconds : 0.0,
-      static_cast<double>(latencies_.quantile_ns(0.50)) / 1e3, static_cast<double>(latencies_.quantile_ns(0.99)) / 1e3,
-      bytes_checked_, after.cpu_ns - before.cpu_ns, after.user_ticks - before.user_ticks,
-      after.system_ticks - before.system_ticks, syscalls, after.threads, idle_rss_kib_,
-      options_.server_pid != 0 ? probe_.peak_resident_kib() : -1);
+  std::printf("connections=%u requests=%" PRIu64
+              " seconds=%.4f requests_per_s=%.0f p50_us=%.2f p99_us=%.2f"
+              " bytes_checked=%" PRIu64 " server_cpu_ns=%" PRIu64 " server_user_ticks=%" PRIu64
+              " server_system_ticks=%" PRIu64 " server_syscalls=%" PRId64
+              " server_threads=%u server_idle_rss_kib=%" PRId64 " server_peak_rss_kib=%" PRId64 "\n",
+              options_.connections, requests, seconds, seconds > 0 ? static_cast<double>(requests) / seconds : 0.0,
+              static_cast<double>(latencies_.quantile_ns(0.50)) / 1e3,
+              static_cast<double>(latencies_.quantile_ns(0.99)) / 1e3, bytes_checked_, after.cpu_ns - before.cpu_ns,
+              after.user_ticks - before.user_ticks, after.system_ticks - before.system_ticks, syscalls, after.threads,
+              idle_rss_kib_, options_.server_pid != 0 ? probe_.peak_resident_kib() : -1);
 }
 
 // 1024 connections need more fds than a default soft limit of 1024 leaves.

@@ -20,10 +20,10 @@ constexpr int events_per_wait = 256;
 struct RawEpollServer {
   int poller = -1;
   PeerSockets sockets;
-  PendingEcho connections[connection_table_fds];  // indexed by fd
 };
 
 RawEpollServer server;
+PendingEcho connections[connection_table_fds];  // indexed by fd; apart from `server`, so that it stays .bss
 
 void watch(int fd, uint32_t events, int operation) {
   epoll_event event{};
@@ -42,13 +42,13 @@ void accept_pending() {
     const int fd = accept_connection(server.sockets.listener_fd);
     if (fd == accept_nothing_pending) return;
     if (fd == accept_turned_away) continue;
-    server.connections[fd].bytes = 0;
+    connections[fd].bytes = 0;
     watch(fd, EPOLLIN, EPOLL_CTL_ADD);
   }
 }
 
 void serve(int fd, uint32_t events) {
-  PendingEcho& echo = server.connections[fd];
+  PendingEcho& echo = connections[fd];
   const bool was_blocked = echo.bytes > 0;
   EchoStep step = EchoStep::echoed;
   if (was_blocked) {

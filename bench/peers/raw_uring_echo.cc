@@ -200,10 +200,17 @@ void on_send(int fd, const io_uring_cqe& cqe) {
 int on_completion(const io_uring_cqe& cqe) {
   const uint64_t user_data = io_uring_cqe_get_data64(&cqe);
   switch (operation_of(user_data)) {
-    case Operation::accept: on_accept(cqe); break;
-    case Operation::recv: on_recv(fd_of(user_data), cqe); break;
-    case Operation::send: on_send(fd_of(user_data), cqe); break;
-    case Operation::stop: return exit_code_for_stop(name, server.sockets.stop_fd);
+    case Operation::accept:
+      on_accept(cqe);
+      break;
+    case Operation::recv:
+      on_recv(fd_of(user_data), cqe);
+      break;
+    case Operation::send:
+      on_send(fd_of(user_data), cqe);
+      break;
+    case Operation::stop:
+      return exit_code_for_stop(name, server.sockets.stop_fd);
   }
   return -1;
 }

@@ -19,9 +19,11 @@ enum class EchoStep {
   closed,   // end of stream or an error: close the connection
 };
 
+// Lives in static tables only, zero-initialised: no member initialisers, so that the table is plain .bss
+// and start-up touches none of its pages (the idle RSS is the program's, not the table's).
 struct PendingEcho {
-  uint32_t offset = 0;  // first byte still to be written
-  uint32_t bytes = 0;   // bytes still to be written
+  uint32_t offset;  // first byte still to be written
+  uint32_t bytes;   // bytes still to be written
   char buffer[peer_buffer_bytes];
 };
 

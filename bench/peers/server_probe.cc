@@ -148,7 +148,8 @@ void ServerProbe::disable_syscall_counters() {
 
 ServerSample ServerProbe::sample() const {
   ServerSample sample;
-  sample.threads = for_each_thread(pid_, max_threads, [&](pid_t thread) { sample.cpu_ns += thread_run_ns(pid_, thread); });
+  sample.threads =
+      for_each_thread(pid_, max_threads, [&](pid_t thread) { sample.cpu_ns += thread_run_ns(pid_, thread); });
   read_ticks(pid_, &sample);
   if (counter_count_ > 0) {
     sample.syscalls = 0;
