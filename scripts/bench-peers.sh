@@ -13,11 +13,13 @@
 #   syscalls      system calls per request, counted on the server's threads (raw_syscalls:sys_enter)
 #   instructions  user-space instructions per request under callgrind, startup and connection set-up
 #                 differenced out (a run of N requests and one of 2N in the same server process)
+#   memory        RSS with 10,000 idle connections (each has echoed one request), and its growth per
+#                 connection over the fresh server's
 #
 #   bash scripts/bench-peers.sh [--quick] [--rounds N] [--seconds S] [--connections "1 16 256"]
-#                               [--servers "raw-epoll ..."] [--instruction-requests N]
+#                               [--servers "raw-epoll ..."] [--instruction-requests N] [--idle-connections N]
 #   --quick: 2 rounds of 0.7 s, instructions at 16 connections only: under 3 minutes; the default run is
-#   under 15. --instruction-requests 0 leaves the callgrind pass out.
+#   under 15. --instruction-requests 0 leaves the callgrind pass out, --idle-connections 0 the memory pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +33,13 @@ syscall_seconds=1
 connection_counts="1 16 256"
 instruction_connection_counts=""  # default: the same as connection_counts
 instruction_requests=10000
+idle_connections=10000
 servers=$all_servers
 
 usage() {
   echo "bench-peers: $1 (usage: bash scripts/bench-peers.sh [--quick] [--rounds N] [--seconds S]" \
-    "[--connections \"1 16 256\"] [--servers \"$all_servers\"] [--instruction-requests N])" >&2
+    "[--connections \"1 16 256\"] [--servers \"$all_servers\"] [--instruction-requests N]" \
+    "[--idle-connections N])" >&2
   exit 2
 }
 # need_value FLAG [VALUE...]: a usage error unless FLAG has a non-empty value after it.
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
     --connections) need_value "$@"; connection_counts=$2; shift 2 ;;
     --servers) need_value "$@"; servers=$2; shift 2 ;;
     --instruction-requests) need_value "$@"; instruction_requests=$2; shift 2 ;;
+    --idle-connections) need_value "$@"; idle_connections=$2; shift 2 ;;
     *) usage "unknown flag '$1'" ;;
   esac
 done
@@ -60,6 +65,9 @@ if ! [[ "$seconds" =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v s="$seconds" 'BEGIN { exi
 fi
 if ! [[ "$instruction_requests" =~ ^[0-9]{1,7}$ ]] || [ "$instruction_requests" -gt 1000000 ]; then
   usage "--instruction-requests takes 0 to 1000000"
+fi
+if ! [[ "$idle_connections" =~ ^[0-9]{1,5}$ ]] || [ "$idle_connections" -gt 10000 ]; then
+  usage "--idle-connections takes 0 to 10000"
 fi
 for connections in $connection_counts; do
   if ! [[ "$connections" =~ ^[1-9][0-9]{0,3}$ ]] || [ "$connections" -gt 1000 ]; then
@@ -205,6 +213,16 @@ if [ "$instruction_requests" -gt 0 ]; then
   done
 fi
 
+# One server process each: N connections that each echo one request and then stay open while the load
+# generator reads the server's RSS. emio-echo gets slots for all of them (its table is fixed at start-up).
+if [ "$idle_connections" -gt 0 ]; then
+  for server in $servers; do
+    echo "bench-peers: memory, $server with $idle_connections idle connections ($((SECONDS - started_at)) s)" >&2
+    PEER_EMIO_MAX_CONNECTIONS=$((idle_connections + 16)) load_run memory 1 "$server" "$idle_connections" \
+      --requests "$idle_connections" --max-seconds 120
+  done
+fi
+
 # The machine, for the report.
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
@@ -218,7 +236,8 @@ fi
   echo "liburing=$(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo unknown)"
   echo "compiler=$(c++ --version | head -n 1)"
   printf '%s\n' "rounds=$rounds" "seconds=$seconds" "warmup_seconds=$warmup_seconds" "syscall_rounds=$syscall_rounds" \
-    "syscall_seconds=$syscall_seconds" "instruction_requests=$instruction_requests"
+    "syscall_seconds=$syscall_seconds" "instruction_requests=$instruction_requests" \
+    "idle_connections=$idle_connections"
   echo "load_average=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "elapsed_seconds=$((SECONDS - started_at))"
 } >"$results_dir/machine.txt"

@@ -14,8 +14,9 @@ peer_server_arguments() {
   local program=$1
   shift
   if [ "$(basename "$program")" = emio-echo ]; then
-    # 1024 connection slots: emio-echo's default of 64 would turn the 256-connection runs away.
-    printf '%s\n' "$program" --listen 127.0.0.1:0 --max-connections 1024 "$@"
+    # 1024 connection slots (PEER_EMIO_MAX_CONNECTIONS): emio-echo's default of 64 would turn the
+    # 256-connection runs away.
+    printf '%s\n' "$program" --listen 127.0.0.1:0 --max-connections "${PEER_EMIO_MAX_CONNECTIONS:-1024}" "$@"
   else
     printf '%s\n' "$program" 0 --max-seconds "$PEER_SERVER_MAX_SECONDS" "$@"
   fi

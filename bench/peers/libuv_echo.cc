@@ -15,7 +15,7 @@ namespace {
 using namespace emio_peers;
 
 constexpr const char* name = "emio_peer_libuv";
-constexpr int max_connections = 1024;
+constexpr int max_connections = connection_table_fds;
 
 // Static storage only, without initialisers, so that the pool is .bss and start-up touches none of it.
 struct LibuvConnection {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,12 +88,20 @@ uint16_t open_listener(const char* name, uint16_t port, int* listener_fd) {
   return ntohs(address.sin_port);
 }
 
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  (void)::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 }  // namespace
 
 int start_peer(const char* name, int argc, char** argv, PeerSockets* sockets) {
   PeerOptions options;
   if (const int code = parse_options(name, argc, argv, &options); code >= 0) return code;
   (void)std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit();
   sockets->stop_fd = open_stop_fd(options.max_seconds);
   if (sockets->stop_fd < 0) {
     std::fprintf(stderr, "%s: cannot route the stop signals to a signalfd: %s\n", name, std::strerror(errno));

@@ -81,11 +81,15 @@ class Results:
         self.machine = read_machine(results_dir / "machine.txt")
         runs = read_records(results_dir / "runs.txt")
         self.servers = [name for name in SERVER_LABELS if any(run["server"] == name for run in runs)]
-        self.connection_counts = sorted({int(run["connections"]) for run in runs})
+        self.connection_counts = sorted({int(run["connections"]) for run in runs if run["pass"] != "memory"})
         self.figures = {(server, count): Figures() for server in self.servers for count in self.connection_counts}
         self._take_throughput([run for run in runs if run["pass"] == "throughput"])
         self._take_syscalls([run for run in runs if run["pass"] == "syscalls"])
         self._take_instructions(read_records(results_dir / "instructions.txt"))
+        # server: (connections, RSS KiB before they connected, RSS KiB with them all open)
+        self.idle_connections = {run["server"]: (int(run["connections"]), int(run["server_idle_rss_kib"]),
+                                                 int(run["server_rss_kib"]))
+                                 for run in runs if run["pass"] == "memory"}
 
     def at(self, server, count):
         return self.figures.get((server, count), Figures())
@@ -199,12 +203,22 @@ def connection_table(results, count):
 
 def memory_table(results):
     counts = " / ".join(str(count) for count in results.connection_counts)
-    lines = [f"| server | idle RSS KiB | peak RSS KiB at {counts} connections |", "|---|---|---|"]
+    held = results.machine.get("idle_connections", "0")
+    lines = [f"| server | idle RSS KiB | peak RSS KiB at {counts} connections | RSS KiB before / with {held} idle "
+             "connections | growth per idle connection, bytes | all RSS / idle connections, bytes |",
+             "|---|---|---|---|---|---|"]
     for server in results.servers:
         idle = [kib for count in results.connection_counts for kib in results.at(server, count).idle_rss_kib]
         peaks = " / ".join(whole(median_or_none(results.at(server, count).peak_rss_kib))
                            for count in results.connection_counts)
-        lines.append(f"| {SERVER_LABELS[server]} | {whole(median_or_none(idle))} | {peaks} |")
+        held_rss, growth, share = MISSING, MISSING, MISSING
+        if server in results.idle_connections:
+            connections, before, after = results.idle_connections[server]
+            held_rss = f"{before:,} / {after:,}"
+            growth = f"{1024 * (after - before) / connections:,.0f}"
+            share = f"{1024 * after / connections:,.0f}"
+        lines.append(f"| {SERVER_LABELS[server]} | {whole(median_or_none(idle))} | {peaks} | {held_rss} | {growth} "
+                     f"| {share} |")
     return lines
 
 
@@ -274,6 +288,13 @@ connection or 10 s without a reply fails the run and the script.
   counts do not depend on the machine's load; they vary a little with how many events one wait returns.
 - **idle RSS**: VmRSS of the fresh server before the load generator connects (the median over runs).
   **Peak RSS**: VmHWM at the end of a run at that connection count (median over rounds).
+- **idle connections**: a fresh server (emio-echo started with slots for all of them), then the load
+  generator opens the connections, echoes one request on each (so each has been read into and written
+  from) and, with all of them still open, reads VmRSS. The growth per connection is that RSS less the one
+  read before they connected, divided by their number; memory a server commits at start-up for its
+  connection table (emio-echo does: its slots are fixed at init) is in the "before" figure and not in the
+  growth, so the last column divides all of the RSS by the connections. RSS is user-space memory only: the
+  kernel's socket buffers are in no one's figure.
 
 Every server follows one contract (bench/peers/peer_contract.h): the port as its argument, 127.0.0.1, one
 thread, TCP_NODELAY on every connection, reads of up to 16 KiB, exit 0 on SIGTERM, its own time bound. The
@@ -298,7 +319,8 @@ def machine_section(results):
         f"{machine.get('mode', '?')} mode: {machine.get('rounds', '?')} throughput rounds of "
         f"{machine.get('seconds', '?')} s after {machine.get('warmup_seconds', '?')} s of warm-up, "
         f"{machine.get('syscall_rounds', '?')} system-call round(s) of {machine.get('syscall_seconds', '?')} s, "
-        f"N = {machine.get('instruction_requests', '?')} requests for the instruction counts; "
+        f"N = {machine.get('instruction_requests', '?')} requests for the instruction counts, "
+        f"{machine.get('idle_connections', '?')} idle connections for the memory pass; "
         f"{machine.get('elapsed_seconds', '?')} s in all",
         f"- load average at the end: {machine.get('load_average', '?')} (other jobs shared the machine: the "
         "requests/s and CPU figures carry their noise; system calls and instructions do not)",
@@ -366,7 +388,7 @@ def write_plot_data(results, path):
 
 
 GNUPLOT = """\
-set terminal pngcairo size 1500,520 font "sans,10"
+set terminal pngcairo size 1500,560 font "sans,10"
 set output "{output}"
 set multiplot layout 1,3 title "emio-echo and its peers, ratio to the raw epoll loop (1.0 = raw epoll), {date}"
 set style data histograms
@@ -375,7 +397,7 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set yrange [0:*]
 set grid ytics
-set key top left font ",8"
+set key below horizontal maxrows 2 font ",9"
 set xtics nomirror
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linecolor rgb "black" front
 set title "requests/s (higher is better)"
