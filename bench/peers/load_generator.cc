@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@
 #include <ctime>
 
 #include "latency_histogram.h"
+#include "peer_contract.h"
 #include "server_probe.h"
 
 namespace {
@@ -369,14 +369,6 @@ void LoadRun::print_figures() const {
   const bool probed = options_.server_pid != 0;
   std::printf(" server_idle_rss_kib=%" PRId64 " server_rss_kib=%" PRId64 " server_peak_rss_kib=%" PRId64 "\n",
               idle_rss_kib_, probed ? probe_.resident_kib() : -1, probed ? probe_.peak_resident_kib() : -1);
-}
-
-// Thousands of connections need more fds than a default soft limit of 1024 leaves.
-void raise_open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  (void)::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 }  // namespace

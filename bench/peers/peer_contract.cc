@@ -88,14 +88,14 @@ uint16_t open_listener(const char* name, uint16_t port, int* listener_fd) {
   return ntohs(address.sin_port);
 }
 
+}  // namespace
+
 void raise_open_file_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
   limit.rlim_cur = limit.rlim_max;
   (void)::setrlimit(RLIMIT_NOFILE, &limit);
 }
-
-}  // namespace
 
 int start_peer(const char* name, int argc, char** argv, PeerSockets* sockets) {
   PeerOptions options;

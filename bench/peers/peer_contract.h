@@ -41,6 +41,10 @@ int start_peer(const char* name, int argc, char** argv, PeerSockets* sockets);
 // and SIGINT; exit_failure, with a line on stderr, when the time bound ran out).
 int exit_code_for_stop(const char* name, int stop_fd);
 
+// Raises the soft limit on open files to the hard one: thousands of connections need more than the usual
+// soft limit of 1024 (the servers' tables, the load generator's connections).
+void raise_open_file_limit();
+
 // TCP_NODELAY on an accepted connection.
 void set_no_delay(int fd);
 
