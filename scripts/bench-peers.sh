@@ -105,7 +105,9 @@ load="$peers/emio_peer_load"
 
 # shellcheck source-path=SCRIPTDIR/..
 source bench/peers/lib.sh
+# emio-echo has no time bound of its own: the server running when the script ends or is interrupted goes too.
 trap 'peer_stop_now' EXIT
+trap 'exit 130' INT TERM
 
 # server_command NAME: the program and its flags for a server name.
 server_command() {

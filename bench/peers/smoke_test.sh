@@ -3,7 +3,8 @@
 #   smoke_test.sh LOAD SERVER [EXTRA...]  the server starts, echoes a few hundred requests on 1 and on 16
 #                                         connections, every byte checked by the load generator LOAD, and
 #                                         exits 0 on SIGTERM; a bad command line gets exit 2 and one line
-#                                         from the server and from LOAD.
+#                                         from the server and from LOAD; a peer left alone past its
+#                                         --max-seconds exits 1 by itself.
 #   smoke_test.sh --script SCRIPT         scripts/bench-peers.sh answers bad flags with exit 2 and one line.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -11,6 +12,7 @@ source "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/emio-peer-smoke.XXXXXX")
 trap 'peer_stop_now; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 
 fail() {
   echo "FAIL: $*" >&2
@@ -37,12 +39,25 @@ check_script() {
   echo "bench-peers.sh: bad flags get exit 2 and one line"
 }
 
+# expect_time_bound SERVER: started with --max-seconds 1 and never stopped, it exits 1 within 10 s.
+expect_time_bound() {
+  PEER_SERVER_MAX_SECONDS=1 peer_start "$work/bounded" -- "$1" || fail "the server did not start"
+  local deadline=$((SECONDS + 10))
+  while kill -0 "$peer_pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+  kill -0 "$peer_pid" 2>/dev/null && fail "still running 10 s after --max-seconds 1"
+  local code=0
+  wait "$peer_pid" || code=$?
+  peer_pid=""
+  [ "$code" = 1 ] || fail "exit $code past --max-seconds, not 1"
+}
+
 check_server() {
   local load=$1 server=$2
   shift 2
   if [ "$(basename "$server")" != emio-echo ]; then
     expect_usage_error "$(basename "$server") without a port" "$server"
     expect_usage_error "$(basename "$server") with port 70000" "$server" 70000
+    expect_time_bound "$server"
   fi
   expect_usage_error "the load generator without --port" "$load" --connections 1 --requests 1
   PEER_SERVER_MAX_SECONDS=60 peer_start "$work/server" -- "$server" "$@" || fail "the server did not start"
