@@ -232,7 +232,7 @@ fi
   echo "nproc=$(nproc)"
   echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "kernel=$(uname -r)"
-  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$(git describe --always --dirty 2>/dev/null || echo unknown)"
   echo "libev=$(dpkg-query -W -f='${Version}' libev-dev 2>/dev/null || echo unknown)"
   echo "libuv=$(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null || echo unknown)"
   echo "liburing=$(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo unknown)"
