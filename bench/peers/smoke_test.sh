@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Smoke tests of the peer benchmark (ctest bench.peers.*), a few seconds each:
 #   smoke_test.sh LOAD SERVER [EXTRA...]  the server starts, echoes a few hundred requests on 1 and on 16
-#                                         connections, every byte checked by the load generator LOAD, and
+#                                         connections, every byte checked by the load generator LOAD, echoes
+#                                         two 4 MB streams at once whole (writes the socket cannot take at
+#                                         once, so the flow-control path runs), and
 #                                         exits 0 on SIGTERM; a bad command line gets exit 2 and one line
 #                                         from the server and from LOAD; a peer left alone past its
 #                                         --max-seconds exits 1 by itself.
@@ -51,6 +53,18 @@ expect_time_bound() {
   [ "$code" = 1 ] || fail "exit $code past --max-seconds, not 1"
 }
 
+# expect_streams_echoed PORT: two clients stream 4 MB each at once and get every byte back.
+expect_streams_echoed() {
+  head -c 4000000 /dev/urandom >"$work/stream.in"
+  local clients=() client
+  for client in 1 2; do
+    timeout 60 socat -t 30 -b 65536 - "TCP:127.0.0.1:$1" <"$work/stream.in" >"$work/stream.$client" &
+    clients+=("$!")
+  done
+  wait "${clients[@]}" || fail "a streaming client failed"
+  for client in 1 2; do cmp -s "$work/stream.in" "$work/stream.$client" || fail "stream $client came back altered"; done
+}
+
 check_server() {
   local load=$1 server=$2
   shift 2
@@ -69,10 +83,11 @@ check_server() {
     grep -q ' requests=320 ' "$work/load.$connections" || fail "not 320 requests on $connections connections"
     grep -q ' bytes_checked=20480 ' "$work/load.$connections" || fail "not every byte checked"
   done
+  expect_streams_echoed "$peer_port"
   local code=0
   peer_stop || code=$?
   [ "$code" = 0 ] || fail "exit $code after SIGTERM, not 0"
-  echo "$(basename "$server") $*: 2 x 320 requests echoed and checked, exit 0 on SIGTERM"
+  echo "$(basename "$server") $*: 2 x 320 requests and 2 x 4 MB echoed and checked, exit 0 on SIGTERM"
 }
 
 if [ "${1:-}" = --script ]; then
