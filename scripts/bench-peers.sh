@@ -128,6 +128,8 @@ rotated() {
   for ((i = 0; i < count; i++)); do echo "${list[$(((i + $1) % count))]}"; done
 }
 
+# Read before the run rewrites docs/ and bench/results/: "-dirty" then means the code measured was.
+tree_commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 runs="$results_dir/runs.txt"
 instructions="$results_dir/instructions.txt"
 : >"$runs"
@@ -232,7 +234,7 @@ fi
   echo "nproc=$(nproc)"
   echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "kernel=$(uname -r)"
-  echo "commit=$(git describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "commit=$tree_commit"
   echo "libev=$(dpkg-query -W -f='${Version}' libev-dev 2>/dev/null || echo unknown)"
   echo "libuv=$(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null || echo unknown)"
   echo "liburing=$(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo unknown)"

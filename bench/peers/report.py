@@ -279,7 +279,9 @@ connection or 10 s without a reply fails the run and the script.
   context on the other core is not in it, nor the load generator's own work.
 - **system calls / request**: the `raw_syscalls:sys_enter` tracepoint counted by `perf_event_open` on each of
   the server's threads, enabled only over the measured window, divided by its requests. A pass of its own,
-  after the throughput rounds, so that the counting does not weigh on the figures above.
+  after the throughput rounds, so that the counting does not weigh on the figures above. The figure
+  depends on batching: a server that falls behind finds more events per wait (or completions per enter)
+  and makes fewer calls per request, so it moves with the machine's load.
 - **instructions / request**: user-space instructions (callgrind's Ir: the kernel side of system calls is in
   no one's figure) of the server under `valgrind --tool=callgrind`, one process per server: a dump after
   start-up (`callgrind_control --dump`), then for each connection count a run of N requests and a run of 2N,
@@ -331,8 +333,9 @@ def machine_section(results):
         f"N = {machine.get('instruction_requests', '?')} requests for the instruction counts, "
         f"{machine.get('idle_connections', '?')} idle connections for the memory pass; "
         f"{machine.get('elapsed_seconds', '?')} s in all",
-        f"- load average at the end: {machine.get('load_average', '?')} (other jobs shared the machine: the "
-        "requests/s and CPU figures carry their noise; system calls and instructions do not)",
+        f"- load average at the end: {machine.get('load_average', '?')}: other jobs shared the machine. The "
+        "requests/s, latency and CPU figures carry their noise; system calls per request depend on how many "
+        "events one wait returns, so on timing too; instruction counts barely move.",
     ]
 
 
