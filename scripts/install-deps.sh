@@ -9,6 +9,7 @@ packages=(
   liburing-dev libcpputest-dev libseccomp-dev
   valgrind strace procps linux-perf util-linux
   socat curl netcat-openbsd
+  libev-dev libuv1-dev gnuplot-nox python3  # scripts/bench-peers.sh: the peer servers, the report and its plot
 )
 
 missing=()
