@@ -17,6 +17,7 @@
 #include "common/command_line.h"
 #include "common/daemon_setup.h"
 #include "common/signal_task.h"
+#include "emio/runtime/systemd.h"
 
 namespace {
 
@@ -119,14 +120,23 @@ int read_options(int argc, char** argv, BridgeOptions* options) {
   const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv);
   if (outcome == ParseOutcome::help_shown) return exit_ok;
   if (outcome == ParseOutcome::usage_error) return exit_usage;
+  // Under socket activation the unit's sockets named "clients" and "metrics" stand in for the flags.
+  const bool clients_passed = emio::systemd::listen_fd_index("clients") >= 0;
+  const bool metrics_passed = emio::systemd::listen_fd_index("metrics") >= 0;
   for (const Flag required : {flag_serial, flag_listen, flag_metrics}) {
+    if ((required == flag_listen && clients_passed) || (required == flag_metrics && metrics_passed)) continue;
     if (values[required] == nullptr) {
       return usage_error(program, "--%s %s is required", flag_specs[required].name, flag_specs[required].value_name);
     }
   }
   options->bridge.serial_path = values[flag_serial];
-  if (!parse_address_flag(program, "listen", values[flag_listen], &options->listen)) return exit_usage;
-  if (!parse_address_flag(program, "metrics", values[flag_metrics], &options->metrics)) return exit_usage;
+  if (values[flag_listen] != nullptr && !parse_address_flag(program, "listen", values[flag_listen], &options->listen)) {
+    return exit_usage;
+  }
+  if (values[flag_metrics] != nullptr &&
+      !parse_address_flag(program, "metrics", values[flag_metrics], &options->metrics)) {
+    return exit_usage;
+  }
   if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
   if (const int code = read_numbers(values, options); code != keep_running) return code;
   options->bridge.lock_memory = values[flag_lock_memory] != nullptr;
@@ -224,6 +234,14 @@ size_t render_metrics(std::span<char> text, void* context) {
   return static_cast<size_t>(cursor - text.data());
 }
 
+// The socket systemd passed under `fd_name`, else one bound to `address`.
+bool open_listener(emio::Executor& executor, const char* fd_name, const emio::SocketAddress& address,
+                   emio::TcpListener* listener) {
+  bool adopted = false;
+  if (!adopt_activated_listener(program, executor, fd_name, false, listener, &adopted)) return false;
+  return adopted || bind_listener(program, executor, address, listener);
+}
+
 void on_signal(int signal_number, void* context) {
   if (signal_number == SIGHUP) static_cast<Daemon*>(context)->bridge.reopen_serial();
 }
@@ -257,8 +275,8 @@ int main(int argc, char** argv) {
   }
   emio::TcpListener listener;
   emio::TcpListener metrics_listener;
-  if (!bind_listener(program, executor, options.listen, &listener) ||
-      !bind_listener(program, executor, options.metrics, &metrics_listener)) {
+  if (!open_listener(executor, "clients", options.listen, &listener) ||
+      !open_listener(executor, "metrics", options.metrics, &metrics_listener)) {
     return exit_failure;
   }
   std::printf("%s: serial %s at %" PRIu32 " baud, slow clients: %s\n", program, options.bridge.serial_path,
@@ -270,7 +288,15 @@ int main(int argc, char** argv) {
   daemon.metrics.start(executor, std::move(metrics_listener), render_metrics, &daemon,
                        options.metrics_request_timeout_ms);
 
+  emio::systemd::Watchdog watchdog;  // WATCHDOG=1 from the loop's timers while WatchdogSec= is set
+  if (const emio::Error error = watchdog.start(executor); error.failed()) {
+    std::fprintf(stderr, "%s: cannot start the watchdog: %s\n", program, error.name());
+    return exit_failure;
+  }
+  notify_ready("bridging");
   const emio::Error ran = executor.run();
+  notify_stopping();
+  watchdog.stop();
   daemon.bridge.close_all();
   daemon.metrics.close_all();
   const BridgeCounters& counters = daemon.bridge.counters();

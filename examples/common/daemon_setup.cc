@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "emio/port/log.h"
+#include "emio/runtime/systemd.h"
 
 #include "common/command_line.h"
 
@@ -115,6 +116,34 @@ int exit_code_after_run(const char* program, emio::Error ran) {
   std::fprintf(stderr, "%s: %s (%s)\n", program, ran.name(), ran.description());
   return exit_failure;
 }
+
+bool adopt_activated_listener(const char* program, emio::Executor& executor, const char* fd_name, bool first_if_unnamed,
+                              emio::TcpListener* listener, bool* adopted) {
+  *adopted = false;
+  if (emio::systemd::listen_fd_count() == 0) return true;
+  int index = emio::systemd::listen_fd_index(fd_name);
+  if (index < 0 && first_if_unnamed) index = 0;
+  if (index < 0) return true;
+  emio::Result<emio::TcpListener> taken =
+      emio::TcpListener::adopt(executor.handle(), emio::systemd::listen_fd(static_cast<uint32_t>(index)));
+  if (!taken.ok()) {
+    std::fprintf(stderr, "%s: cannot use the socket systemd passed as %s: %s (%s)\n", program, fd_name,
+                 taken.error().name(), taken.error().description());
+    return false;
+  }
+  *listener = std::move(taken.value());
+  *adopted = true;
+  return true;
+}
+
+void notify_ready(const char* status) {
+  char state[160];
+  (void)std::snprintf(state, sizeof state, "READY=1\nSTATUS=%s", status);
+  const emio::Error sent = emio::systemd::notify(state);
+  if (sent.failed()) emio::log_message(emio::LogLevel::warning, "sd_notify READY: %s", sent.name());
+}
+
+void notify_stopping() { (void)emio::systemd::notify("STOPPING=1\nSTATUS=stopping"); }
 
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener) {
   char text[emio::SocketAddress::max_text_bytes] = "?";

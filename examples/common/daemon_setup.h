@@ -45,6 +45,18 @@ bool bind_listener(const char* program, emio::Executor& executor, const emio::So
 // reason on stderr.
 int exit_code_after_run(const char* program, emio::Error ran);
 
+// Under socket activation (systemd passed sockets, LISTEN_FDS): adopts the socket named `fd_name`
+// (FileDescriptorName= in the .socket unit), or the first one when `first_if_unnamed` and no socket has
+// that name, as *listener and sets *adopted. Not activated: *adopted false, nothing else. Prints
+// "PROGRAM: cannot use the socket systemd passed as FD_NAME: REASON" and returns false on failure.
+bool adopt_activated_listener(const char* program, emio::Executor& executor, const char* fd_name, bool first_if_unnamed,
+                              emio::TcpListener* listener, bool* adopted);
+
+// sd_notify's READY=1 with STATUS=`status`, once the daemon serves; STOPPING=1 when it stops. Nothing
+// outside systemd; a failed notification is logged, never fatal.
+void notify_ready(const char* status);
+void notify_stopping();
+
 // "PROGRAM: WHAT on ADDR:PORT" with the listener's bound address.
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener);
 

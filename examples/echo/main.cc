@@ -13,6 +13,7 @@
 #include "common/signal_task.h"
 #include "echo/echo_server.h"
 #include "emio/port/log.h"
+#include "emio/runtime/systemd.h"
 
 namespace {
 
@@ -22,7 +23,7 @@ constexpr const char* program = "emio-echo";
 
 enum Flag { flag_listen, flag_backend, flag_max_connections, flag_coop_budget, flag_count };
 constexpr FlagSpec flag_specs[flag_count] = {
-    {"listen", "ADDR:PORT", "address to listen on (required; port 0 picks a free port)"},
+    {"listen", "ADDR:PORT", "address to listen on (required unless systemd passes the socket; port 0: any)"},
     {"backend", "NAME", "IO backend, among those compiled in (default: the build's)"},
     {"max-connections", "N", "connections served at once; more are closed at once (default 64)"},
     {"coop-budget", "N", "transfers a connection makes in a row before the others' turn (default 128; 0: off)"},
@@ -48,6 +49,7 @@ struct EchoOptions {
   uint32_t max_connections = 64;
   emio::BackendChoice backend = emio::BackendChoice::automatic;
   uint32_t coop_budget = 128;
+  bool socket_activated = false;  // systemd passed the listening socket (emio-echo.socket)
 };
 
 // Returns keep_running, or the exit code to leave with.
@@ -56,8 +58,13 @@ int read_options(int argc, char** argv, EchoOptions* options) {
   const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv, help_notes);
   if (outcome == ParseOutcome::help_shown) return exit_ok;
   if (outcome == ParseOutcome::usage_error) return exit_usage;
-  if (values[flag_listen] == nullptr) return usage_error(program, "--listen ADDR:PORT is required");
-  if (!parse_address_flag(program, "listen", values[flag_listen], &options->listen)) return exit_usage;
+  options->socket_activated = emio::systemd::listen_fd_count() > 0;
+  if (values[flag_listen] == nullptr && !options->socket_activated) {
+    return usage_error(program, "--listen ADDR:PORT is required (or a socket from systemd)");
+  }
+  if (values[flag_listen] != nullptr && !parse_address_flag(program, "listen", values[flag_listen], &options->listen)) {
+    return exit_usage;
+  }
   if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
   if (values[flag_max_connections] != nullptr &&
       !parse_unsigned(values[flag_max_connections], 1, 60000, &options->max_connections)) {
@@ -90,14 +97,24 @@ int main(int argc, char** argv) {
     return exit_failure;
   }
   emio::TcpListener listener;
-  if (!bind_listener(program, executor, options.listen, &listener)) return exit_failure;
-  print_bound_address(program, "listening", listener);  // read before the listener moves to the server
+  bool adopted = false;
+  if (!adopt_activated_listener(program, executor, "echo", true, &listener, &adopted)) return exit_failure;
+  if (!adopted && !bind_listener(program, executor, options.listen, &listener)) return exit_failure;
+  print_bound_address(program, adopted ? "listening (socket from systemd)" : "listening", listener);
   if (server.start(executor, std::move(listener)).failed()) {
     std::fprintf(stderr, "%s: cannot start the accept task\n", program);
     return exit_failure;
   }
 
+  emio::systemd::Watchdog watchdog;  // WATCHDOG=1 from the loop's timers while WatchdogSec= is set
+  if (const emio::Error error = watchdog.start(executor); error.failed()) {
+    std::fprintf(stderr, "%s: cannot start the watchdog: %s\n", program, error.name());
+    return exit_failure;
+  }
+  notify_ready("echoing");
   const emio::Error ran = executor.run();
+  notify_stopping();
+  watchdog.stop();
   server.close_all();
   const EchoCounters& counters = server.counters();
   std::printf("%s: stopped: %" PRIu64 " connections served, %" PRIu64 " turned away, %" PRIu64 " bytes echoed, %" PRIu64

@@ -102,7 +102,8 @@ Error Watchdog::start(Executor& executor) {
   if (interval_us == 0) return Error{};
   // Half the interval, as sd_watchdog_enabled(3) advises; at least 1 ms.
   const uint64_t period_ms = interval_us / 2000 > 0 ? interval_us / 2000 : 1;
-  const Error started = executor.timers().start_periodic(timer_, static_cast<uint32_t>(period_ms), &Watchdog::on_timer, this);
+  const Error started =
+      executor.timers().start_periodic(timer_, static_cast<uint32_t>(period_ms), &Watchdog::on_timer, this);
   running_ = started.ok();
   if (running_) on_timer(timer_, this);  // the first ping at once
   return started;

@@ -291,6 +291,26 @@ sigterm_exits_zero() {
   stop_with_sigterm "$bridge_pid" "emio-bridge"
 }
 
+# systemd-socket-activate holds both sockets (named as in packaging/systemd/emio-bridge*.socket) and
+# execs the bridge on the first client: no --listen, no --metrics.
+serves_on_the_sockets_systemd_passes() {
+  start_uart
+
+  read -r port metrics_port < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+  spawn activate systemd-socket-activate --listen="127.0.0.1:$port" --listen="127.0.0.1:$metrics_port" \
+    --fdname=clients:metrics "$EMIO_BRIDGE" --serial "$host" --baud 115200
+  wait_until "the activator to listen" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  connect_client 3
+  wait_until "the bridge to start" grep -q "listening on 127.0.0.1:$port" "$E2E_TMP/activate.out"
+  wait_until "one client counted" metric_is emio_bridge_clients_connected 1
+  printf 'via systemd\n' >"$board"
+  expect_line 3 "via systemd"
+  stop_with_sigterm "$activate_pid" "the activated emio-bridge"
+}
+
 # --- Hostile conditions (run on every backend) ---
 
 # Out of fds, accept fails with EMFILE and the client stays queued, so the listener stays readable: the

@@ -48,8 +48,8 @@ class LineReader {
 
  private:
   std::span<char> buffer_;
-  size_t start_ = 0;  // first byte not yet returned
-  size_t end_ = 0;    // one past the last byte read
+  size_t start_ = 0;       // first byte not yet returned
+  size_t end_ = 0;         // one past the last byte read
   bool dropping_ = false;  // inside a line that was too long: skip to its end
 };
 
@@ -58,7 +58,8 @@ class [[nodiscard]] LineOp {
  public:
   using Output = Result<std::string_view>;
   LineOp(LineReader& reader, StreamSocket& stream)
-      : reader_(&reader), read_(make_io_op<Result<size_t>>(stream.registration(), Direction::read, ReadMore{&reader, &stream})) {}
+      : reader_(&reader),
+        read_(make_io_op<Result<size_t>>(stream.registration(), Direction::read, ReadMore{&reader, &stream})) {}
   LineOp(LineOp&& other) noexcept : reader_(other.reader_), read_(std::move(other.read_)) {}
 
   bool poll(PollContext& context);
