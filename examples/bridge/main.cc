@@ -17,6 +17,7 @@
 #include "common/command_line.h"
 #include "common/daemon_setup.h"
 #include "common/signal_task.h"
+#include "emio/port/clock.h"
 #include "emio/runtime/systemd.h"
 
 namespace {
@@ -242,8 +243,16 @@ bool open_listener(emio::Executor& executor, const char* fd_name, const emio::So
   return adopted || bind_listener(program, executor, address, listener);
 }
 
+// SIGHUP (systemctl reload): the reload is the serial port's reopen, announced to systemd around it
+// (RELOADING=1 with MONOTONIC_USEC, as sd_notify(3) asks, then READY=1).
 void on_signal(int signal_number, void* context) {
-  if (signal_number == SIGHUP) static_cast<Daemon*>(context)->bridge.reopen_serial();
+  if (signal_number != SIGHUP) return;
+  char reloading[64];
+  (void)std::snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+                      emio::monotonic_now_ns() / 1000);
+  (void)emio::systemd::notify(reloading);
+  static_cast<Daemon*>(context)->bridge.reopen_serial();
+  (void)emio::systemd::notify("READY=1\nSTATUS=bridging");
 }
 
 }  // namespace
