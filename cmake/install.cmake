@@ -9,6 +9,9 @@ install(TARGETS emio emio_alloc emio_port emio_driver emio_runtime EXPORT emioTa
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET emio_kqueue)
+  install(TARGETS emio_kqueue EXPORT emioTargets)  # what the kqueue backend links (libkqueue on Linux)
+endif()
 install(EXPORT emioTargets NAMESPACE emio:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
 configure_package_config_file(cmake/emioConfig.cmake.in "${PROJECT_BINARY_DIR}/emioConfig.cmake"
@@ -23,6 +26,8 @@ set(EMIO_PKGCONFIG_LIBS "-lemio_runtime -lemio_driver -lemio_port")
 set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "")
 if(EMIO_RESOLVED_BACKEND STREQUAL "uring")
   set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "liburing")
+elseif(EMIO_RESOLVED_BACKEND STREQUAL "kqueue" AND CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  set(EMIO_PKGCONFIG_REQUIRES_PRIVATE "libkqueue")  # <sys/event.h> and the library, on Linux only
 endif()
 # Relocatable: the prefix is found from the .pc file's own folder, so a staged sysroot install works as is.
 file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")

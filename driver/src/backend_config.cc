@@ -17,6 +17,7 @@ constexpr ChoiceName choice_names[] = {
     {BackendChoice::epoll, "epoll"},
     {BackendChoice::uring, "uring"},
     {BackendChoice::uring_sqpoll, "uring-sqpoll"},
+    {BackendChoice::kqueue, "kqueue"},
 };
 
 }  // namespace
@@ -40,12 +41,30 @@ Error parse_backend_choice(const char* text, BackendChoice& choice) {
 }
 
 bool backend_choice_compiled_in(BackendChoice choice) {
-#if defined(EMIO_BACKEND_URING)
-  (void)choice;
-  return true;
+  switch (choice) {
+    case BackendChoice::automatic:
+      return true;
+    case BackendChoice::epoll:
+#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL)
+      return true;
 #else
-  return choice != BackendChoice::uring && choice != BackendChoice::uring_sqpoll;
+      return false;
 #endif
+    case BackendChoice::uring:
+    case BackendChoice::uring_sqpoll:
+#if defined(EMIO_BACKEND_URING)
+      return true;
+#else
+      return false;
+#endif
+    case BackendChoice::kqueue:
+#if defined(EMIO_BACKEND_KQUEUE)
+      return true;
+#else
+      return false;
+#endif
+  }
+  return false;
 }
 
 }  // namespace emio

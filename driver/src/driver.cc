@@ -46,13 +46,27 @@ Error Driver::open_resources(const DriverConfig& config) {
   if (Error error = init_events(config); error.failed()) return error;
   if (Error error = init_fd_index(config); error.failed()) return error;
   const BackendOptions options{config.backend, config.uring, config.receive_buffers, registrations_.capacity(),
-                               Waker{&Driver::wake_from_backend, this}};
+                               Waker{&Driver::wake_from_backend, this}, config.kqueue};
   if (Error error = backend_.open(options); error.failed()) return error;
-  if (Error error = wake_event_.open(); error.failed()) return error;
-  if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
-    return error;
-  }
+  if (Error error = open_wake(); error.failed()) return error;
   return init_operations(config);
+}
+
+Error Driver::open_wake() {
+  if constexpr (OwnsDriverWake<Backend>) {
+    return backend_.open_wake(wake_token);
+  } else {
+    if (Error error = wake_event_.open(); error.failed()) return error;
+    return backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable);
+  }
+}
+
+Error Driver::signal_wake() {
+  if constexpr (OwnsDriverWake<Backend>) {
+    return backend_.signal_wake();
+  } else {
+    return wake_event_.signal();
+  }
 }
 
 void Driver::release_resources() {
@@ -83,13 +97,14 @@ Error Driver::init(const DriverConfig& config) {
   initialised_.store(true, std::memory_order_seq_cst);
   // A wake() before init found no wake event to signal, and left the flag set: signal it now, so the
   // first turn returns at once as promised, and the flag is cleared by the event as usual.
-  if (wake_pending_.load(std::memory_order_seq_cst)) (void)wake_event_.signal();
+  if (wake_pending_.load(std::memory_order_seq_cst)) (void)signal_wake();
   return Error{};
 }
 
 void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
 void Driver::dispatch_wake(const Backend::Event& event) {
+  if constexpr (OwnsDriverWake<Backend>) backend_.wake_reported(event);  // kqueue's pipe: drained there
   // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
   // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
   // that a wake() after the drain is seen by the new poll.
