@@ -73,8 +73,11 @@ Error KqueueBackend::add(int fd, Token token, Interest interest) {
   constexpr unsigned short adding = EV_ADD | EV_CLEAR | EV_RECEIPT;
   Event changes[max_filters];
   int count = 0;
-  if (interest.contains(Interest::readable)) changes[count++] = make_change(fd, EVFILT_READ, adding, 0, token);
+  // Write before read: libkqueue keeps one epoll registration per fd, and adding the write filter after
+  // the read filter rewrites it without EPOLLRDHUP, so a FIN that came with the data would never say
+  // EV_EOF. A BSD kernel does not mind the order.
   if (interest.contains(Interest::writable)) changes[count++] = make_change(fd, EVFILT_WRITE, adding, 0, token);
+  if (interest.contains(Interest::readable)) changes[count++] = make_change(fd, EVFILT_READ, adding, 0, token);
   if (count == 0) return Error{};
   Event receipts[max_filters];
   if (Error error = apply(kqueue_.get(), changes, count, receipts); error.failed()) return error;
@@ -83,9 +86,7 @@ Error KqueueBackend::add(int fd, Token token, Interest interest) {
   if (refused.ok()) return Error{};
   // Roll back: a source half-registered would report one direction only.
   Event deletions[max_filters];
-  for (int i = 0; i < count; ++i) {
-    deletions[i] = make_change(fd, changes[i].filter, EV_DELETE | EV_RECEIPT, 0, token);
-  }
+  for (int i = 0; i < count; ++i) deletions[i] = make_change(fd, changes[i].filter, EV_DELETE | EV_RECEIPT, 0, token);
   (void)apply(kqueue_.get(), deletions, count, receipts);
   return refused;
 }
@@ -106,6 +107,11 @@ Error KqueueBackend::remove(int fd, Token token) {
     if (error == Error::from_errno(ENOENT)) continue;
     if (error.ok() || status == Error::from_errno(ENOENT)) status = error;
   }
+#if defined(__linux__)
+  // libkqueue deletes a closed fd's filters without complaint; a BSD kernel had dropped them at close()
+  // and says EBADF. Say what the kernel would: the driver's contract returns it (docs/design.md).
+  if (status.ok() && ::fcntl(fd, F_GETFD) < 0 && errno == EBADF) status = Error::from_errno(EBADF);
+#endif
   return status;
 }
 

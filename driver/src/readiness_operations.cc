@@ -40,7 +40,13 @@ int32_t connect_outcome(const Operation& op) {
   int error = 0;
   socklen_t length = sizeof error;
   if (::getsockopt(op.source->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
-  return -error;
+  if (error != 0) return -error;
+  // No error, yet not connected: the attempt failed and its SO_ERROR was read before us (libkqueue reads
+  // it into the event it reports). ENOTCONN says so instead of a success.
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof peer;
+  if (::getpeername(op.source->fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0) return -errno;
+  return 0;
 }
 
 // One non-blocking attempt; -EAGAIN when the source is not ready.

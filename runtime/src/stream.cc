@@ -60,7 +60,14 @@ Error StreamSocket::connect_result() {
     connecting_ = false;
     return Error{};
   }
-  return peer.error() == Error::from_errno(ENOTCONN) ? in_progress : peer.error();
+  if (peer.error() != Error::from_errno(ENOTCONN)) return peer.error();
+  // Not connected and no error, yet the socket hung up: the attempt failed and its SO_ERROR was read
+  // before us (libkqueue reads it into the event it reports). Say ENOTCONN rather than wait for ever.
+  const Ready seen = source_.io().readiness(Direction::read).ready | source_.io().readiness(Direction::write).ready;
+  if (!seen.intersects(Ready::final_states | Ready::error)) return in_progress;
+  connecting_ = false;
+  connect_error_ = Error::from_errno(ENOTCONN);
+  return connect_error_;
 }
 
 Result<SocketAddress> StreamSocket::local_address() const { return detail::socket_name(fd(), false); }

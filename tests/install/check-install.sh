@@ -15,7 +15,8 @@ cmake -S "$source_dir/consumer" -B "$scratch/cmake-consumer" -G Ninja -DCMAKE_CX
 cmake --build "$scratch/cmake-consumer" >/dev/null
 "$scratch/cmake-consumer/consumer"
 
-export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig"
+# Kept after ours: a kqueue build on Linux finds libkqueue.pc there (tests/CMakeLists.txt sets it).
+export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # shellcheck disable=SC2046 # pkg-config's output is a list of flags
 "$cxx" -fno-exceptions -fno-rtti "$source_dir/consumer/main.cc" -o "$scratch/pkg-consumer" \
        $(pkg-config --cflags --libs --static emio)

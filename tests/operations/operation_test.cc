@@ -118,7 +118,13 @@ TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address, done.waker());
   CHECK_OK(driver.submit(connect));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
-  CHECK_ERROR(emio::Error::from_errno(ECONNREFUSED), connect.error());
+  // libkqueue reads a socket's pending error (SO_ERROR, which reading clears) into the event it
+  // reports, so the reason is gone when the operation looks after that kevent: it says ENOTCONN, not a
+  // success. A BSD kernel copies the error into the event and leaves it on the socket.
+  const emio::Error outcome = connect.error();
+  const bool refused = outcome == emio::Error::from_errno(ECONNREFUSED) ||
+                       (emio_test::on_libkqueue && outcome == emio::Error::from_errno(ENOTCONN));
+  CHECK_TEXT(refused, outcome.name());
   CHECK_OK(driver.detach(client));
 }
 

@@ -8,8 +8,22 @@
 
 namespace {
 std::atomic<uint64_t> allocation_count{0};
-void count_one() { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+std::atomic<uint64_t> libkqueue_allocation_count{0};
+thread_local int libkqueue_depth = 0;
+void count_one() {
+  if (libkqueue_depth > 0) {
+    libkqueue_allocation_count.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    allocation_count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 }  // namespace
+
+void emio_test::enter_libkqueue() { libkqueue_depth += 1; }
+void emio_test::leave_libkqueue() { libkqueue_depth -= 1; }
+uint64_t emio_test::libkqueue_allocations_so_far() {
+  return libkqueue_allocation_count.load(std::memory_order_relaxed);
+}
 
 #if defined(EMIO_TEST_SANITIZED)
 

@@ -90,4 +90,20 @@ size_t drain(int fd) {
   }
 }
 
+int settled_fd_count() {
+  const auto count_now = [] {
+    int count = 0;
+    for (int fd = 0; fd < 4096; ++fd) count += ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+    return count;
+  };
+  int previous = count_now();
+  for (int look = 0; look < 40; ++look) {
+    ::usleep(50000);
+    const int now = count_now();
+    if (now == previous) return now;
+    previous = now;
+  }
+  return previous;
+}
+
 }  // namespace emio_test
