@@ -52,22 +52,38 @@ Error Driver::open_resources(const DriverConfig& config) {
   return init_operations(config);
 }
 
-Error Driver::open_wake() {
-  if constexpr (OwnsDriverWake<Backend>) {
-    return backend_.open_wake(wake_token);
+// Templates, so that the branch a backend lacks is never compiled for it.
+namespace {
+
+template <typename B>
+Error open_wake_of(B& backend, WakeEvent& wake_event, Token token) {
+  if constexpr (OwnsDriverWake<B>) {
+    return backend.open_wake(token);
   } else {
-    if (Error error = wake_event_.open(); error.failed()) return error;
-    return backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable);
+    if (Error error = wake_event.open(); error.failed()) return error;
+    return backend.add(wake_event.poll_fd(), token, Interest::readable);
   }
 }
 
-Error Driver::signal_wake() {
-  if constexpr (OwnsDriverWake<Backend>) {
-    return backend_.signal_wake();
+template <typename B>
+Error signal_wake_of(B& backend, WakeEvent& wake_event) {
+  if constexpr (OwnsDriverWake<B>) {
+    return backend.signal_wake();
   } else {
-    return wake_event_.signal();
+    return wake_event.signal();
   }
 }
+
+template <typename B>
+void wake_reported_to(B& backend, const typename B::Event& event) {
+  if constexpr (OwnsDriverWake<B>) backend.wake_reported(event);  // kqueue's pipe is drained there
+}
+
+}  // namespace
+
+Error Driver::open_wake() { return open_wake_of(backend_, wake_event_, wake_token); }
+
+Error Driver::signal_wake() { return signal_wake_of(backend_, wake_event_); }
 
 void Driver::release_resources() {
   readiness_operations_.release();
@@ -104,7 +120,7 @@ Error Driver::init(const DriverConfig& config) {
 void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
 void Driver::dispatch_wake(const Backend::Event& event) {
-  if constexpr (OwnsDriverWake<Backend>) backend_.wake_reported(event);  // kqueue's pipe: drained there
+  wake_reported_to(backend_, event);
   // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
   // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
   // that a wake() after the drain is seen by the new poll.

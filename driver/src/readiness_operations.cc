@@ -8,6 +8,7 @@
 
 #include "emio/driver/scheduled_io.h"
 #include "emio/port/clock.h"
+#include "emio/port/socket.h"
 
 namespace emio {
 namespace {
@@ -57,8 +58,7 @@ int32_t perform(Operation& op) {
     switch (op.kind) {
       case OpKind::accept:
       case OpKind::accept_multishot:
-        returned = ::accept4(fd, op.address, op.address != nullptr ? &op.address_length : nullptr,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        returned = accept_nonblocking(fd, op.address, op.address != nullptr ? &op.address_length : nullptr);
         break;
       case OpKind::connect:
         if (op.connect_started) return connect_outcome(op);
@@ -73,7 +73,7 @@ int32_t perform(Operation& op) {
         returned = ::recv(fd, op.buffer, op.length, 0);
         break;
       case OpKind::send:
-        returned = ::send(fd, op.buffer, op.length, MSG_NOSIGNAL);
+        returned = ::send(fd, op.buffer, op.length, send_flags_no_sigpipe);
         break;
       case OpKind::read:
         returned = ::read(fd, op.buffer, op.length);

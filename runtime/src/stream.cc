@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "emio/port/socket.h"
 #include "socket_ops.h"
 
 namespace emio {
@@ -38,7 +39,7 @@ Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
   return source_.try_io(
-      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL); }, data.size());
+      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
 }
 
 Error StreamSocket::shutdown_write() {
@@ -114,7 +115,7 @@ Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
   socklen_t length = sizeof storage;
   auto* native = reinterpret_cast<sockaddr*>(&storage);
   Result<size_t> accepted = source_.try_io(Direction::read, [&] {
-    return static_cast<ssize_t>(::accept4(fd(), native, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    return static_cast<ssize_t>(accept_nonblocking(fd(), native, &length));
   });
   if (!accepted.ok()) return accepted.error();
   Fd connection(static_cast<int>(accepted.value()));
