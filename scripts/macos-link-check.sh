@@ -52,7 +52,7 @@ configure() {  # configure TARGET BUILD_DIR TOOLS [CPPUTEST_PREFIX]
   # The tests find CppUTest by pkg-config (tests/CMakeLists.txt): the macOS build's, not the host's.
   PKG_CONFIG_LIBDIR="${4:-/nonexistent}/lib/pkgconfig" cmake -S "$root" -B "$2" -G Ninja -DCMAKE_SYSTEM_NAME=Darwin -DCMAKE_SYSTEM_PROCESSOR="${1%%-*}" \
     -DCMAKE_C_COMPILER="$3/cc" -DCMAKE_CXX_COMPILER="$3/c++" -DCMAKE_AR="$3/ar" -DCMAKE_RANLIB="$3/ranlib" \
-    -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Release -DEMIO_BACKEND=kqueue -DEMIO_WERROR=ON -DEMIO_BUILD_BENCH=OFF \
+    -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Debug -DEMIO_BACKEND=kqueue -DEMIO_WERROR=ON -DEMIO_BUILD_BENCH=OFF \
     "${cpputest_args[@]}"
 }
 
@@ -66,6 +66,7 @@ for target in x86_64-macos aarch64-macos; do
     check "$target-library-runtime-capi" cmake --build "$build" -j 2 --target emio_runtime emio_c
     check "$target-examples" cmake --build "$build" -j 2 --target emio-echo emio-bridge emio-c-echo
     check "$target-tests" cmake --build "$build" -j 2 --target emio_tests emio_runtime_tests
+    check "$target-everything-a-mac-builds" cmake --build "$build" -j 2  # what test-macos.sh builds
     check "$target-mach-o" file "$build/examples/emio-echo" "$build/tests/emio_tests"
   else
     failed=$((failed + 1))

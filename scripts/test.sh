@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
-# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the ARM cross
-# builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
+# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
+# libkqueue, the macOS link check (zig), the ARM cross builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
 # counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,34 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 # shared suite runs on both); epoll builds the epoll-only driver.
 presets=(debug epoll clang-debug release asan tsan)
 for preset in "${presets[@]}"; do run_preset "$preset"; done
+
+# kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
+# EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.
+echo "=== kqueue-linux (libkqueue)"
+if bash scripts/build-libkqueue.sh >"$log_dir/libkqueue.log" 2>&1; then
+  if [ -f build/libkqueue/lib/libkqueue.a ]; then
+    run_preset kqueue-linux
+  else
+    cat "$log_dir/libkqueue.log"
+  fi
+else
+  tail -20 "$log_dir/libkqueue.log"
+  record libkqueue 0 1
+fi
+
+# macOS link check (zig from npm): library, runtime, examples and test binaries for x86_64 and aarch64.
+echo "=== macos-link-check (zig c++ for x86_64-macos, aarch64-macos)"
+bash scripts/macos-link-check.sh >"$log_dir/macos-link-check.log" 2>&1
+macos_status=$?
+grep -E '^macos-link-check: ' "$log_dir/macos-link-check.log" | tail -15
+macos_summary=$(grep -E '^macos-link-check: [0-9]+ passed, [0-9]+ failed$' "$log_dir/macos-link-check.log" | tail -1)
+if [ -n "$macos_summary" ]; then
+  macos_failed=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$macos_summary")
+  [ "$macos_status" -ne 0 ] && [ "$macos_failed" -eq 0 ] && macos_failed=1
+  record macos-link-check "$(sed -E 's/^macos-link-check: ([0-9]+) passed.*/\1/' <<<"$macos_summary")" "$macos_failed"
+else
+  record macos-link-check 0 1
+fi
 
 # aarch64 and armhf (and armhf's explicit io_uring build) under qemu-user; it prints "cross: N passed, N failed".
 echo "=== cross (aarch64, armhf under qemu-user)"

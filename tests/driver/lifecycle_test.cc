@@ -15,7 +15,12 @@ namespace {
 
 int open_fd_count() {
   int count = 0;
+  // The open fds are listed in /proc/self/fd on Linux, /dev/fd on macOS and the BSDs.
+#if defined(__linux__)
   DIR* directory = ::opendir("/proc/self/fd");
+#else
+  DIR* directory = ::opendir("/dev/fd");
+#endif
   if (directory == nullptr) return -1;
   while (const dirent* entry = ::readdir(directory)) count += entry->d_name[0] != '.' ? 1 : 0;
   ::closedir(directory);

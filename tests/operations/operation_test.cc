@@ -79,7 +79,7 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
 TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   sockaddr_in address{};
   emio::Fd listener_fd = emio_test::loopback_listener(address);
-  emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   OpSource listener;
   OpSource client;
   CHECK_OK(driver.attach(listener, listener_fd.get()));
@@ -110,7 +110,7 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
 TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   sockaddr_in address{};
   { emio::Fd closed_listener = emio_test::loopback_listener(address); }  // the port is now closed
-  emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   OpSource client;
   CHECK_OK(driver.attach(client, client_fd.get()));
   Operation connect;
