@@ -13,12 +13,26 @@ struct ChoiceName {
 };
 
 constexpr ChoiceName choice_names[] = {
-    {BackendChoice::automatic, "automatic"},
-    {BackendChoice::epoll, "epoll"},
-    {BackendChoice::uring, "uring"},
-    {BackendChoice::uring_sqpoll, "uring-sqpoll"},
-    {BackendChoice::kqueue, "kqueue"},
+    {BackendChoice::automatic, "automatic"},       {BackendChoice::epoll, "epoll"},   {BackendChoice::uring, "uring"},
+    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"},
 };
+
+// An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone.
+#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL)
+constexpr bool epoll_compiled_in = true;
+#else
+constexpr bool epoll_compiled_in = false;
+#endif
+#if defined(EMIO_BACKEND_URING)
+constexpr bool uring_compiled_in = true;
+#else
+constexpr bool uring_compiled_in = false;
+#endif
+#if defined(EMIO_BACKEND_KQUEUE)
+constexpr bool kqueue_compiled_in = true;
+#else
+constexpr bool kqueue_compiled_in = false;
+#endif
 
 }  // namespace
 
@@ -45,24 +59,12 @@ bool backend_choice_compiled_in(BackendChoice choice) {
     case BackendChoice::automatic:
       return true;
     case BackendChoice::epoll:
-#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL)
-      return true;
-#else
-      return false;
-#endif
+      return epoll_compiled_in;
     case BackendChoice::uring:
     case BackendChoice::uring_sqpoll:
-#if defined(EMIO_BACKEND_URING)
-      return true;
-#else
-      return false;
-#endif
+      return uring_compiled_in;
     case BackendChoice::kqueue:
-#if defined(EMIO_BACKEND_KQUEUE)
-      return true;
-#else
-      return false;
-#endif
+      return kqueue_compiled_in;
   }
   return false;
 }

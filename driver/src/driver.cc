@@ -45,8 +45,12 @@ Error Driver::open_resources(const DriverConfig& config) {
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
   if (Error error = init_fd_index(config); error.failed()) return error;
-  const BackendOptions options{config.backend, config.uring, config.receive_buffers, registrations_.capacity(),
-                               Waker{&Driver::wake_from_backend, this}, config.kqueue};
+  const BackendOptions options{config.backend,
+                               config.uring,
+                               config.receive_buffers,
+                               registrations_.capacity(),
+                               Waker{&Driver::wake_from_backend, this},
+                               config.kqueue};
   if (Error error = backend_.open(options); error.failed()) return error;
   if (Error error = open_wake(); error.failed()) return error;
   return init_operations(config);

@@ -22,7 +22,8 @@ Error DatagramSocket::connect(const SocketAddress& peer) {
 }
 
 Result<size_t> DatagramSocket::try_send(std::span<const std::byte> datagram) {
-  return source_.try_io(Direction::write, [&] { return ::send(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe); });
+  return source_.try_io(Direction::write,
+                        [&] { return ::send(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe); });
 }
 
 Result<size_t> DatagramSocket::try_send_to(std::span<const std::byte> datagram, const SocketAddress& destination) {

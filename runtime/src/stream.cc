@@ -114,9 +114,8 @@ Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
   sockaddr_storage storage{};
   socklen_t length = sizeof storage;
   auto* native = reinterpret_cast<sockaddr*>(&storage);
-  Result<size_t> accepted = source_.try_io(Direction::read, [&] {
-    return static_cast<ssize_t>(accept_nonblocking(fd(), native, &length));
-  });
+  Result<size_t> accepted =
+      source_.try_io(Direction::read, [&] { return static_cast<ssize_t>(accept_nonblocking(fd(), native, &length)); });
   if (!accepted.ok()) return accepted.error();
   Fd connection(static_cast<int>(accepted.value()));
   if (peer != nullptr) *peer = SocketAddress::from_native(native, length);

@@ -102,7 +102,8 @@ TEST(Signals, CloseRestoresThePreviousMask) {
 TEST(Signals, OnlyOneSelfPipeListenerPerProcess) {
   if (!through_self_pipe) return;  // signalfd listeners are independent of each other
   SignalListener first = open(SignalSet().with(SIGUSR1));
-  CHECK_ERROR(emio::Error::from_errno(EBUSY), SignalListener::open(executor.handle(), SignalSet().with(SIGUSR2)).error());
+  CHECK_ERROR(emio::Error::from_errno(EBUSY),
+              SignalListener::open(executor.handle(), SignalSet().with(SIGUSR2)).error());
   CHECK_OK(first.close());
   SignalListener second = open(SignalSet().with(SIGUSR2));  // free again once the first one closed
   CHECK(second.is_open());

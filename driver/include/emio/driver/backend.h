@@ -64,8 +64,8 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
 // watching the port's WakeEvent like any fd. The driver then calls these in place of the WakeEvent's.
 template <typename B>
 concept OwnsDriverWake = requires(B backend, const typename B::Event& event, Token token) {
-  { backend.open_wake(token) } -> std::same_as<Error>;  // after open(); events carry `token`
-  { backend.signal_wake() } -> std::same_as<Error>;     // any thread; one system call
+  { backend.open_wake(token) } -> std::same_as<Error>;     // after open(); events carry `token`
+  { backend.signal_wake() } -> std::same_as<Error>;        // any thread; one system call
   { backend.wake_reported(event) } -> std::same_as<void>;  // the driver thread saw `token`
 };
 

@@ -103,7 +103,7 @@ struct Operation {
   void* engine = nullptr;         // readiness backends: what carries the operation out
   union {
     KernelTimespec timespec;  // io_uring timeout: the kernel reads it while the submission is issued
-    uint64_t deadline_ns;        // readiness timeout: monotonic deadline
+    uint64_t deadline_ns;     // readiness timeout: monotonic deadline
   } timer{};
 
   Error error() const { return result < 0 ? Error::from_errno(-result) : Error{}; }
