@@ -9,6 +9,7 @@ packages=(
   liburing-dev libcpputest-dev libseccomp-dev
   valgrind strace procps linux-perf util-linux
   socat curl netcat-openbsd
+  dpkg-dev xz-utils file  # the macOS link check: CppUTest's source package (zig comes from npm)
 )
 
 missing=()

