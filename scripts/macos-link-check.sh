@@ -52,6 +52,16 @@ wrappers() {  # wrappers TARGET DIR
   chmod +x "$2/cc" "$2/c++" "$2/ar" "$2/ranlib"
 }
 
+mach_o_executables() {  # mach_o_executables ARCH FILE...: each a Mach-O executable for ARCH (x86_64, aarch64)
+  local arch=$1 file
+  [ "$arch" = aarch64 ] && arch=arm64
+  shift
+  for file in "$@"; do
+    file "$file"
+    file "$file" | grep -q "Mach-O 64-bit $arch executable" || return 1
+  done
+}
+
 configure() {  # configure TARGET BUILD_DIR TOOLS [CPPUTEST_PREFIX]
   local cpputest_args=(-DEMIO_BUILD_TESTS=OFF)
   if [ -n "${4:-}" ]; then cpputest_args=(-DEMIO_BUILD_TESTS=ON); fi
@@ -73,7 +83,8 @@ for target in x86_64-macos aarch64-macos; do
     check "$target-examples" cmake --build "$build" -j 2 --target emio-echo emio-bridge emio-c-echo
     check "$target-tests" cmake --build "$build" -j 2 --target emio_tests emio_runtime_tests
     check "$target-everything-a-mac-builds" cmake --build "$build" -j 2  # what test-macos.sh builds
-    check "$target-mach-o" file "$build/examples/emio-echo" "$build/tests/emio_tests"
+    check "$target-mach-o" mach_o_executables "${target%%-*}" "$build/examples/emio-echo" "$build/tests/emio_tests" \
+      "$build/tests/runtime/emio_runtime_tests" "$build/capi/emio-c-echo"
   else
     failed=$((failed + 1))
     echo "macos-link-check: $target: CppUTest for macOS could not be built"
