@@ -3,9 +3,11 @@
 #   epoll  epoll only.
 #   uring  io_uring (liburing) and epoll beside it: the driver picks one at init and falls back to epoll
 #          when the kernel refuses io_uring.
-#   auto   uring when liburing is found and the target is not 32-bit ARM, else epoll. libuv turned
-#          io_uring off on 32-bit ARM kernels after Raspberry Pi regressions (libuv#4158): there it stays
-#          an explicit choice.
+#   kqueue kqueue alone: native on macOS and the BSDs; on Linux through libkqueue (for tests), found by
+#          pkg-config under EMIO_LIBKQUEUE_PREFIX (scripts/build-libkqueue.sh builds it into build/libkqueue).
+#   auto   kqueue on macOS and the BSDs. On Linux: uring when liburing is found and the target is not
+#          32-bit ARM, else epoll. libuv turned io_uring off on 32-bit ARM kernels after Raspberry Pi
+#          regressions (libuv#4158): there it stays an explicit choice.
 set(EMIO_BACKEND "auto" CACHE STRING "IO backend: auto, epoll, uring, kqueue or iocp")
 set_property(CACHE EMIO_BACKEND PROPERTY STRINGS auto epoll uring kqueue iocp)
 
@@ -14,10 +16,14 @@ if(NOT EMIO_BACKEND IN_LIST emio_known_backends)
   message(FATAL_ERROR "EMIO_BACKEND='${EMIO_BACKEND}' is not a backend. Choose one of: ${emio_known_backends}")
 endif()
 
+set(emio_kqueue_systems Darwin FreeBSD NetBSD OpenBSD DragonFly)
 set(emio_backend "${EMIO_BACKEND}")
+if(emio_backend STREQUAL "auto" AND CMAKE_SYSTEM_NAME IN_LIST emio_kqueue_systems)
+  set(emio_backend kqueue)
+endif()
 if(emio_backend STREQUAL "auto")
   if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
-    message(FATAL_ERROR "EMIO_BACKEND=auto has no backend for ${CMAKE_SYSTEM_NAME} in this tree; only epoll and io_uring (Linux) are provided")
+    message(FATAL_ERROR "EMIO_BACKEND=auto has no backend for ${CMAKE_SYSTEM_NAME} in this tree; epoll and io_uring (Linux) and kqueue (macOS, BSD) are provided")
   endif()
   find_package(PkgConfig QUIET)
   if(PkgConfig_FOUND)
@@ -37,13 +43,38 @@ endif()
 if(emio_backend MATCHES "^(epoll|uring)$" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
   message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} needs Linux; the target system is ${CMAKE_SYSTEM_NAME}")
 endif()
-if(NOT emio_backend MATCHES "^(epoll|uring)$")
-  message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} is not provided by this tree yet; use epoll or uring")
+if(NOT emio_backend MATCHES "^(epoll|uring|kqueue)$")
+  message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} is not provided by this tree yet; use epoll, uring or kqueue")
 endif()
 if(emio_backend STREQUAL "uring")
   # Debian's liburing-dev ships liburing.pc; set PKG_CONFIG_LIBDIR to the target's folder when crossing.
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+endif()
+
+if(emio_backend STREQUAL "kqueue")
+  # emio_kqueue: what the kqueue backend links. Native kqueue needs nothing; libkqueue is a static library.
+  add_library(emio_kqueue INTERFACE)
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    set(EMIO_LIBKQUEUE_PREFIX "${PROJECT_SOURCE_DIR}/build/libkqueue" CACHE PATH
+        "Where libkqueue is installed (scripts/build-libkqueue.sh puts it in build/libkqueue)")
+    find_package(PkgConfig REQUIRED)
+    set(ENV{PKG_CONFIG_PATH} "${EMIO_LIBKQUEUE_PREFIX}/lib/pkgconfig:$ENV{PKG_CONFIG_PATH}")
+    pkg_check_modules(LIBKQUEUE IMPORTED_TARGET libkqueue)
+    if(NOT LIBKQUEUE_FOUND)
+      message(FATAL_ERROR "EMIO_BACKEND=kqueue on Linux needs libkqueue: run scripts/build-libkqueue.sh, or set "
+                          "EMIO_LIBKQUEUE_PREFIX to where it is installed (looked in ${EMIO_LIBKQUEUE_PREFIX})")
+    endif()
+    # libkqueue.pc lists its threads and librt only as private libraries: a static link needs them.
+    find_package(Threads REQUIRED)
+    target_link_libraries(emio_kqueue INTERFACE PkgConfig::LIBKQUEUE Threads::Threads rt)
+  else()
+    include(CheckIncludeFileCXX)
+    check_include_file_cxx(sys/event.h EMIO_HAVE_SYS_EVENT_H)
+    if(NOT EMIO_HAVE_SYS_EVENT_H)
+      message(FATAL_ERROR "EMIO_BACKEND=kqueue needs <sys/event.h>, which ${CMAKE_SYSTEM_NAME}'s headers lack")
+    endif()
+  endif()
 endif()
 
 string(TOUPPER "${emio_backend}" emio_backend_upper)

@@ -10,6 +10,9 @@ install(TARGETS emio emio_alloc emio_port emio_driver emio_runtime EXPORT emioTa
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET emio_kqueue)
+  install(TARGETS emio_kqueue EXPORT emioTargets)  # what the kqueue backend links (libkqueue on Linux)
+endif()
 install(EXPORT emioTargets NAMESPACE emio:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/emio)
 
 configure_package_config_file(cmake/emioConfig.cmake.in "${PROJECT_BINARY_DIR}/emioConfig.cmake"
@@ -21,12 +24,13 @@ install(FILES "${PROJECT_BINARY_DIR}/emioConfig.cmake" "${PROJECT_BINARY_DIR}/em
 # pkg-config: emio.pc for C++ (its Cflags carry -std=c++20 and the no-exceptions/no-RTTI flags), emio-c.pc
 # for C (no C++ flags; it links the C++ standard library the runtime needs). Both work with a plain
 # `pkg-config --cflags --libs`: every library a static link needs is in Libs, liburing included on an
-# io_uring build (emio.pc requires it, whose headers emio's public headers include).
+# io_uring build (both files require liburing, whose headers emio's public headers include; libkqueue on a
+# kqueue build on Linux).
 set(EMIO_PKGCONFIG_REQUIRES "")
-set(EMIO_PKGCONFIG_URING_LIB "")
 if(EMIO_RESOLVED_BACKEND STREQUAL "uring")
   set(EMIO_PKGCONFIG_REQUIRES "liburing")
-  set(EMIO_PKGCONFIG_URING_LIB "-luring")
+elseif(EMIO_RESOLVED_BACKEND STREQUAL "kqueue" AND CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  set(EMIO_PKGCONFIG_REQUIRES "libkqueue")  # <sys/event.h> and the library, on Linux only
 endif()
 # Relocatable: the prefix is found from the .pc file's own folder, so a staged sysroot install works as is.
 file(RELATIVE_PATH EMIO_PKGCONFIG_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")

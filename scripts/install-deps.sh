@@ -10,6 +10,7 @@ packages=(
   valgrind strace procps linux-perf util-linux
   socat curl netcat-openbsd
   libev-dev libuv1-dev gnuplot-nox python3  # scripts/bench-peers.sh: the peer servers, the report and its plot
+  dpkg-dev xz-utils file  # the macOS link check: CppUTest's source package (zig comes from npm)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
-# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the ARM cross
-# builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
+# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
+# libkqueue, the macOS link check (zig), the ARM cross builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
 # counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,21 @@ record_ctest_log() {  # record_ctest_log NAME LOG EXIT_CODE
   record "$1" "$passed_count" "$failed_count"
 }
 
+# Adds the counts of a script's own closing line "NAME: N passed, N failed"; a non-zero exit with no failure
+# counted, or no such line, counts as one failure.
+record_summary() {  # record_summary NAME LOG EXIT_CODE
+  local summary passed_count failed_count
+  summary=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed$" "$2" | tail -1)
+  if [ -z "$summary" ]; then
+    record "$1" 0 1
+    return
+  fi
+  passed_count=$(sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/' <<<"$summary")
+  failed_count=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$summary")
+  if [ "$3" -ne 0 ] && [ "$failed_count" -eq 0 ]; then failed_count=1; fi
+  record "$1" "$passed_count" "$failed_count"
+}
+
 run_preset() {  # run_preset PRESET: configure, build, ctest; the log keeps everything
   local preset=$1 log="$log_dir/$1.log" status
   echo "=== $preset"
@@ -53,19 +68,34 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 presets=(debug epoll clang-debug release asan tsan)
 for preset in "${presets[@]}"; do run_preset "$preset"; done
 
+# kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
+# EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.
+echo "=== kqueue-linux (libkqueue)"
+if bash scripts/build-libkqueue.sh >"$log_dir/libkqueue.log" 2>&1; then
+  if [ -f build/libkqueue/lib/libkqueue.a ]; then
+    run_preset kqueue-linux
+  else
+    cat "$log_dir/libkqueue.log"
+  fi
+else
+  tail -20 "$log_dir/libkqueue.log"
+  record libkqueue 0 1
+fi
+
+# macOS link check (zig from npm): library, runtime, examples and test binaries for x86_64 and aarch64;
+# it prints "macos-link-check: N passed, N failed".
+echo "=== macos-link-check (zig c++ for x86_64-macos, aarch64-macos)"
+bash scripts/macos-link-check.sh >"$log_dir/macos-link-check.log" 2>&1
+macos_status=$?
+grep -E '^macos-link-check: ' "$log_dir/macos-link-check.log" | tail -15
+record_summary macos-link-check "$log_dir/macos-link-check.log" "$macos_status"
+
 # aarch64 and armhf (and armhf's explicit io_uring build) under qemu-user; it prints "cross: N passed, N failed".
 echo "=== cross (aarch64, armhf under qemu-user)"
 bash scripts/test-cross.sh all >"$log_dir/cross.log" 2>&1
 cross_status=$?
 grep -E '^test-cross: |tests passed|\(Failed\)|\(Timeout\)' "$log_dir/cross.log" | tail -15
-cross_summary=$(grep -E '^cross: [0-9]+ passed, [0-9]+ failed$' "$log_dir/cross.log" | tail -1)
-if [ -n "$cross_summary" ]; then
-  cross_failed=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$cross_summary")
-  [ "$cross_status" -ne 0 ] && [ "$cross_failed" -eq 0 ] && cross_failed=1
-  record cross "$(sed -E 's/^cross: ([0-9]+) passed.*/\1/' <<<"$cross_summary")" "$cross_failed"
-else
-  record cross 0 1
-fi
+record_summary cross "$log_dir/cross.log" "$cross_status"
 
 run_gate format bash scripts/lint.sh format
 run_gate tidy bash scripts/lint.sh tidy

@@ -78,7 +78,7 @@ typedef struct emio_stream {
 typedef struct emio_runtime_config {
   uint32_t max_sources; /* sockets, serial ports and signal sets open at once */
   uint32_t max_timers;  /* timers started at once */
-  const char* backend;  /* "epoll", "uring", "uring-sqpoll", or NULL / "automatic" */
+  const char* backend;  /* "epoll", "uring", "uring-sqpoll", "kqueue", or NULL / "automatic" */
 } emio_runtime_config;
 
 /* max_sources 64, max_timers 16, backend NULL. */
@@ -93,7 +93,7 @@ int emio_runtime_run(emio_runtime* runtime);
 int emio_runtime_run_once(emio_runtime* runtime, int max_wait_ms);
 /* Makes emio_runtime_run() return after the current turn. Any thread. */
 void emio_runtime_stop(emio_runtime* runtime);
-/* The backend running: "epoll" or "uring". */
+/* The backend running: "epoll", "uring" or "kqueue". */
 const char* emio_runtime_backend(emio_runtime* runtime);
 /* Releases the runtime's memory and descriptors; every object on it must be closed first. */
 void emio_runtime_destroy(emio_runtime* runtime);

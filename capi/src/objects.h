@@ -51,7 +51,8 @@ struct Stream {
   emio::PollFd source;
   emio::Executor* executor = nullptr;
   emio_stream* self = nullptr;
-  bool is_socket = false;  // writes use send(MSG_NOSIGNAL): a peer that went away is EPIPE, not SIGPIPE
+  bool is_socket =
+      false;  // writes use send() without SIGPIPE (port/socket.h): a peer that went away is EPIPE, not SIGPIPE
   PendingIo reading;
   PendingIo writing;
 };

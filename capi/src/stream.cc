@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "emio/port/socket.h"
 #include "emio/runtime/serial.h"
 #include "objects.h"
 
@@ -20,8 +21,9 @@ emio::Result<size_t> attempt_read(Stream& stream, PendingIo& io) {
 emio::Result<size_t> attempt_write(Stream& stream, PendingIo& io) {
   const std::span<const std::byte> rest(io.data + io.done, io.size - io.done);
   if (!stream.is_socket) return stream.source.try_write(rest);
-  return stream.source.try_io(emio::Direction::write,
-                              [&] { return ::send(stream.source.fd(), rest.data(), rest.size(), MSG_NOSIGNAL); });
+  return stream.source.try_io(emio::Direction::write, [&] {
+    return ::send(stream.source.fd(), rest.data(), rest.size(), emio::send_flags_no_sigpipe);
+  });
 }
 
 void complete(Stream& stream, PendingIo& io, long result) {

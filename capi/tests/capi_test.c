@@ -1,6 +1,9 @@
 /* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
  * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
 #define _POSIX_C_SOURCE 200809L
+#if defined(__APPLE__)
+#define _DARWIN_C_SOURCE /* POSIX alone hides INADDR_LOOPBACK and MSG_DONTWAIT there */
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -13,11 +13,26 @@ struct ChoiceName {
 };
 
 constexpr ChoiceName choice_names[] = {
-    {BackendChoice::automatic, "automatic"},
-    {BackendChoice::epoll, "epoll"},
-    {BackendChoice::uring, "uring"},
-    {BackendChoice::uring_sqpoll, "uring-sqpoll"},
+    {BackendChoice::automatic, "automatic"},       {BackendChoice::epoll, "epoll"},   {BackendChoice::uring, "uring"},
+    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"},
 };
+
+// An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone.
+#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL)
+constexpr bool epoll_compiled_in = true;
+#else
+constexpr bool epoll_compiled_in = false;
+#endif
+#if defined(EMIO_BACKEND_URING)
+constexpr bool uring_compiled_in = true;
+#else
+constexpr bool uring_compiled_in = false;
+#endif
+#if defined(EMIO_BACKEND_KQUEUE)
+constexpr bool kqueue_compiled_in = true;
+#else
+constexpr bool kqueue_compiled_in = false;
+#endif
 
 }  // namespace
 
@@ -40,12 +55,18 @@ Error parse_backend_choice(const char* text, BackendChoice& choice) {
 }
 
 bool backend_choice_compiled_in(BackendChoice choice) {
-#if defined(EMIO_BACKEND_URING)
-  (void)choice;
-  return true;
-#else
-  return choice != BackendChoice::uring && choice != BackendChoice::uring_sqpoll;
-#endif
+  switch (choice) {
+    case BackendChoice::automatic:
+      return true;
+    case BackendChoice::epoll:
+      return epoll_compiled_in;
+    case BackendChoice::uring:
+    case BackendChoice::uring_sqpoll:
+      return uring_compiled_in;
+    case BackendChoice::kqueue:
+      return kqueue_compiled_in;
+  }
+  return false;
 }
 
 }  // namespace emio

@@ -46,15 +46,49 @@ Error Driver::open_resources(const DriverConfig& config) {
   if (arena != ArenaStatus::ok) return Error::no_storage;
   if (Error error = init_events(config); error.failed()) return error;
   if (Error error = init_fd_index(config); error.failed()) return error;
-  const BackendOptions options{config.backend, config.uring, config.receive_buffers, registrations_.capacity(),
-                               Waker{&Driver::wake_from_backend, this}};
+  const BackendOptions options{config.backend,
+                               config.uring,
+                               config.receive_buffers,
+                               registrations_.capacity(),
+                               Waker{&Driver::wake_from_backend, this},
+                               config.kqueue};
   if (Error error = backend_.open(options); error.failed()) return error;
-  if (Error error = wake_event_.open(); error.failed()) return error;
-  if (Error error = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable); error.failed()) {
-    return error;
-  }
+  if (Error error = open_wake(); error.failed()) return error;
   return init_operations(config);
 }
+
+// Templates, so that the branch a backend lacks is never compiled for it.
+namespace {
+
+template <typename B>
+Error open_wake_of(B& backend, WakeEvent& wake_event, Token token) {
+  if constexpr (OwnsDriverWake<B>) {
+    return backend.open_wake(token);
+  } else {
+    if (Error error = wake_event.open(); error.failed()) return error;
+    return backend.add(wake_event.poll_fd(), token, Interest::readable);
+  }
+}
+
+template <typename B>
+Error signal_wake_of(B& backend, WakeEvent& wake_event) {
+  if constexpr (OwnsDriverWake<B>) {
+    return backend.signal_wake();
+  } else {
+    return wake_event.signal();
+  }
+}
+
+template <typename B>
+void wake_reported_to(B& backend, const typename B::Event& event) {
+  if constexpr (OwnsDriverWake<B>) backend.wake_reported(event);  // kqueue's pipe is drained there
+}
+
+}  // namespace
+
+Error Driver::open_wake() { return open_wake_of(backend_, wake_event_, wake_token); }
+
+Error Driver::signal_wake() { return signal_wake_of(backend_, wake_event_); }
 
 void Driver::release_resources() {
   readiness_operations_.release();
@@ -84,13 +118,14 @@ Error Driver::init(const DriverConfig& config) {
   initialised_.store(true, std::memory_order_seq_cst);
   // A wake() before init found no wake event to signal, and left the flag set: signal it now, so the
   // first turn returns at once as promised, and the flag is cleared by the event as usual.
-  if (wake_pending_.load(std::memory_order_seq_cst)) (void)wake_event_.signal();
+  if (wake_pending_.load(std::memory_order_seq_cst)) (void)signal_wake();
   return Error{};
 }
 
 void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
 void Driver::dispatch_wake(const Backend::Event& event) {
+  wake_reported_to(backend_, event);
   // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
   // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
   // that a wake() after the drain is seen by the new poll.

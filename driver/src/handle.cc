@@ -51,7 +51,7 @@ void Handle::wake() const {
   driver_->stats_.wake_signals.fetch_add(1, std::memory_order_relaxed);
   // The only failure of an eventfd write left after EAGAIN handling is EBADF on a destroyed driver,
   // which is a use-after-free the caller must not commit; there is nobody to report it to.
-  (void)driver_->wake_event_.signal();
+  (void)driver_->signal_wake();
 }
 
 }  // namespace emio

@@ -8,6 +8,7 @@
 
 #include "emio/driver/scheduled_io.h"
 #include "emio/port/clock.h"
+#include "emio/port/socket.h"
 
 namespace emio {
 namespace {
@@ -40,7 +41,13 @@ int32_t connect_outcome(const Operation& op) {
   int error = 0;
   socklen_t length = sizeof error;
   if (::getsockopt(op.source->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
-  return -error;
+  if (error != 0) return -error;
+  // No error, yet not connected: the attempt failed and its SO_ERROR was read before us (libkqueue reads
+  // it into the event it reports). ENOTCONN says so instead of a success.
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof peer;
+  if (::getpeername(op.source->fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0) return -errno;
+  return 0;
 }
 
 // One non-blocking attempt; -EAGAIN when the source is not ready.
@@ -51,8 +58,7 @@ int32_t perform(Operation& op) {
     switch (op.kind) {
       case OpKind::accept:
       case OpKind::accept_multishot:
-        returned = ::accept4(fd, op.address, op.address != nullptr ? &op.address_length : nullptr,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        returned = accept_nonblocking(fd, op.address, op.address != nullptr ? &op.address_length : nullptr);
         break;
       case OpKind::connect:
         if (op.connect_started) return connect_outcome(op);
@@ -67,7 +73,7 @@ int32_t perform(Operation& op) {
         returned = ::recv(fd, op.buffer, op.length, 0);
         break;
       case OpKind::send:
-        returned = ::send(fd, op.buffer, op.length, MSG_NOSIGNAL);
+        returned = ::send(fd, op.buffer, op.length, send_flags_no_sigpipe);
         break;
       case OpKind::read:
         returned = ::read(fd, op.buffer, op.length);

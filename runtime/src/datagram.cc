@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "emio/port/socket.h"
 #include "socket_ops.h"
 
 namespace emio {
@@ -21,12 +22,13 @@ Error DatagramSocket::connect(const SocketAddress& peer) {
 }
 
 Result<size_t> DatagramSocket::try_send(std::span<const std::byte> datagram) {
-  return source_.try_io(Direction::write, [&] { return ::send(fd(), datagram.data(), datagram.size(), MSG_NOSIGNAL); });
+  return source_.try_io(Direction::write,
+                        [&] { return ::send(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe); });
 }
 
 Result<size_t> DatagramSocket::try_send_to(std::span<const std::byte> datagram, const SocketAddress& destination) {
   return source_.try_io(Direction::write, [&] {
-    return ::sendto(fd(), datagram.data(), datagram.size(), MSG_NOSIGNAL, destination.native(),
+    return ::sendto(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe, destination.native(),
                     destination.native_length());
   });
 }

@@ -5,11 +5,13 @@
 
 #include <utility>
 
+#include "emio/port/socket.h"
+
 namespace emio {
 
 Result<Pipe> Pipe::open(Handle handle) {
   int ends[2];
-  if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) < 0) return Error::last_os_error();
+  if (pipe_nonblocking(ends) < 0) return Error::last_os_error();
   Fd read_fd(ends[0]);
   Fd write_fd(ends[1]);
   Result<PollFd> read_end = PollFd::adopt(handle, std::move(read_fd), Interest::readable);

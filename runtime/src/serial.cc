@@ -6,8 +6,21 @@
 
 #include <cerrno>
 
+#if defined(__APPLE__)
+#include <sys/ioctl.h>
+// From <IOKit/serial/ioss.h>, which only Apple's SDK ships: the ioctl that sets any rate on macOS,
+// whose termios knows no constant above B230400.
+#if !defined(IOSSIOSPEED)
+#define IOSSIOSPEED _IOW('T', 2, speed_t)
+#endif
+#endif
+
 namespace emio {
 namespace {
+
+#if defined(__APPLE__)
+constexpr uint32_t highest_termios_rate = 230400;
+#endif
 
 struct BaudRate {
   uint32_t bits_per_second;
@@ -15,7 +28,7 @@ struct BaudRate {
 };
 
 // termios takes speed constants, not numbers; these are the ones Linux and the BSDs share, plus Linux's
-// high rates that USB adapters and SoC UARTs use.
+// high rates that USB adapters and SoC UARTs use (macOS reaches those through IOSSIOSPEED).
 constexpr BaudRate baud_rates[] = {
     {50, B50},           {75, B75},           {110, B110},         {134, B134},         {150, B150},
     {200, B200},         {300, B300},         {600, B600},         {1200, B1200},       {1800, B1800},
@@ -56,7 +69,17 @@ Result<SerialPort> SerialPort::open(Handle handle, const char* path, uint32_t ba
 
 Error SerialPort::configure(uint32_t baud_rate, FlowControl flow_control) {
   speed_t speed = 0;
-  if (!speed_constant(baud_rate, speed)) return Error::from_errno(EINVAL);
+  bool through_iossiospeed = false;
+  if (!speed_constant(baud_rate, speed)) {
+#if defined(__APPLE__)
+    // Above B230400 macOS takes the rate by IOSSIOSPEED after tcsetattr, which needs a valid constant.
+    if (baud_rate <= highest_termios_rate) return Error::from_errno(EINVAL);
+    speed = B230400;
+    through_iossiospeed = true;
+#else
+    return Error::from_errno(EINVAL);
+#endif
+  }
   termios settings{};
   if (::tcgetattr(fd(), &settings) < 0) return Error::last_os_error();
   ::cfmakeraw(&settings);  // 8 data bits, no parity, no echo, no line discipline processing
@@ -67,6 +90,14 @@ Error SerialPort::configure(uint32_t baud_rate, FlowControl flow_control) {
   settings.c_cc[VTIME] = 0;
   if (::cfsetispeed(&settings, speed) < 0 || ::cfsetospeed(&settings, speed) < 0) return Error::last_os_error();
   if (::tcsetattr(fd(), TCSANOW, &settings) < 0) return Error::last_os_error();
+#if defined(__APPLE__)
+  if (through_iossiospeed) {
+    speed_t exact = baud_rate;
+    if (::ioctl(fd(), IOSSIOSPEED, &exact) < 0) return Error::last_os_error();
+  }
+#else
+  (void)through_iossiospeed;
+#endif
   return Error{};
 }
 
@@ -74,6 +105,10 @@ Result<uint32_t> SerialPort::baud_rate() const {
   termios settings{};
   if (::tcgetattr(fd(), &settings) < 0) return Error::last_os_error();
   const speed_t speed = ::cfgetospeed(&settings);
+#if defined(__APPLE__)
+  // Darwin's speed_t is the rate itself (B9600 == 9600), a rate set through IOSSIOSPEED included.
+  if (speed > highest_termios_rate) return static_cast<uint32_t>(speed);
+#endif
   for (const BaudRate& rate : baud_rates) {
     if (rate.constant == speed) return rate.bits_per_second;
   }

@@ -4,10 +4,12 @@
 
 #include <utility>
 
+#include "emio/port/socket.h"
+
 namespace emio::detail {
 
 Result<Fd> open_socket(int family, int type) {
-  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket_nonblocking(family, type);
   if (fd < 0) return Error::last_os_error();
   return Fd(fd);
 }
@@ -40,7 +42,7 @@ Error take_socket_error(int fd) {
 
 Result<PollFdPair> registered_socket_pair(Handle handle, int type) {
   int ends[2];
-  if (::socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) return Error::last_os_error();
+  if (socketpair_nonblocking(AF_UNIX, type, ends) < 0) return Error::last_os_error();
   Fd first_fd(ends[0]);
   Fd second_fd(ends[1]);
   const Interest both = Interest::readable | Interest::writable;

@@ -9,7 +9,8 @@
 
 namespace emio::detail {
 
-// socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). EMFILE/ENFILE when out of descriptors.
+// socket(family, type), non-blocking and close-on-exec (port/socket.h). EMFILE/ENFILE when out of
+// descriptors.
 Result<Fd> open_socket(int family, int type);
 // bind(2) to `address`.
 Error bind_socket(int fd, const SocketAddress& address);

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "emio/port/socket.h"
 #include "socket_ops.h"
 
 namespace emio {
@@ -38,7 +39,7 @@ Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
   return source_.try_io(
-      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL); }, data.size());
+      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
 }
 
 Error StreamSocket::shutdown_write() {
@@ -60,7 +61,14 @@ Error StreamSocket::connect_result() {
     connecting_ = false;
     return Error{};
   }
-  return peer.error() == Error::from_errno(ENOTCONN) ? in_progress : peer.error();
+  if (peer.error() != Error::from_errno(ENOTCONN)) return peer.error();
+  // Not connected and no error, yet the socket hung up: the attempt failed and its SO_ERROR was read
+  // before us (libkqueue reads it into the event it reports). Say ENOTCONN rather than wait for ever.
+  const Ready seen = source_.io().readiness(Direction::read).ready | source_.io().readiness(Direction::write).ready;
+  if (!seen.intersects(Ready::final_states | Ready::error)) return in_progress;
+  connecting_ = false;
+  connect_error_ = Error::from_errno(ENOTCONN);
+  return connect_error_;
 }
 
 Result<SocketAddress> StreamSocket::local_address() const { return detail::socket_name(fd(), false); }
@@ -123,9 +131,8 @@ Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
   sockaddr_storage storage{};
   socklen_t length = sizeof storage;
   auto* native = reinterpret_cast<sockaddr*>(&storage);
-  Result<size_t> accepted = source_.try_io(Direction::read, [&] {
-    return static_cast<ssize_t>(::accept4(fd(), native, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
-  });
+  Result<size_t> accepted =
+      source_.try_io(Direction::read, [&] { return static_cast<ssize_t>(accept_nonblocking(fd(), native, &length)); });
   if (!accepted.ok()) return accepted.error();
   Fd connection(static_cast<int>(accepted.value()));
   if (peer != nullptr) *peer = SocketAddress::from_native(native, length);

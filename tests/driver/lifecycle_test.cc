@@ -15,7 +15,12 @@ namespace {
 
 int open_fd_count() {
   int count = 0;
+  // The open fds are listed in /proc/self/fd on Linux, /dev/fd on macOS and the BSDs.
+#if defined(__linux__)
   DIR* directory = ::opendir("/proc/self/fd");
+#else
+  DIR* directory = ::opendir("/dev/fd");
+#endif
   if (directory == nullptr) return -1;
   while (const dirent* entry = ::readdir(directory)) count += entry->d_name[0] != '.' ? 1 : 0;
   ::closedir(directory);
@@ -39,9 +44,12 @@ TEST(InitRollback, InitThatFailsLateLeavesNothingOpenAndCanBeRetried) {
   emio::Driver driver;
   emio::DriverConfig refused = emio_test::driver_config(8, 8);
   refused.operation_capacity = 0;  // refused by the last step, after the backend and wake event opened
-  const int fds_before = open_fd_count();
+  // libkqueue frees a closed kqueue's own fds (its epoll instance, an eventfd per filter) later, on its
+  // monitoring thread; a BSD kqueue is one fd, gone at close(). There, count once the count settled.
+  const auto fd_count = [] { return emio_test::on_libkqueue ? emio_test::settled_fd_count() : open_fd_count(); };
+  const int fds_before = fd_count();
   CHECK_ERROR(emio::Error::no_storage, driver.init(refused));
-  CHECK_EQUAL(fds_before, open_fd_count());
+  CHECK_EQUAL(fds_before, fd_count());
   CHECK_OK(driver.init(emio_test::driver_config(8, 8)));
   emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
   auto added = driver.handle().add_source(pair.first.get(), emio::Interest::readable);
@@ -89,6 +97,15 @@ TEST(FdReuse, DeregisterAfterCloseDoesNotRemoveTheNewOwnerOfTheFdNumber) {
   // The old registration's file is gone: EBADF on every backend, and the new interest is untouched.
   CHECK_ERROR(emio::Error::from_errno(EBADF), driver.handle().deregister(old_registration.value()));
   CHECK_EQUAL(1, ::write(new_pair.second.get(), "x", 1));
+  if (emio_test::on_libkqueue) {
+    // libkqueue cannot see a close(): it still holds the old file as registered in its epoll under this
+    // number, so it never hands the new file to epoll, and the new registration hears nothing (its
+    // BUGS.md, "Linux": remove fds before closing them). A BSD kernel dropped the old filters at close().
+    CHECK(driver.turn(100).ok());
+    CHECK_FALSE(new_registration.value().io->readiness(emio::Direction::read).ready.is_readable());
+    (void)driver.handle().deregister(new_registration.value());
+    return;
+  }
   CHECK(turn_until_readable(driver, *new_registration.value().io));
   CHECK_OK(driver.handle().deregister(new_registration.value()));
 }

@@ -60,6 +60,9 @@ TEST(NoHeap, SteadyStateLoopAllocatesNothing) {
   waker.join();
 
   CHECK_EQUAL(0u, allocations);
+  // libkqueue allocates a knote per filter added, in the process (a BSD kernel, in kernel memory):
+  // those are counted apart (allocation_counter.h). They happen, so that count is not an empty one.
+  if (emio_test::on_libkqueue) CHECK(emio_test::libkqueue_allocations_so_far() > 0);
   CHECK(task.calls.load() > 0);                   // the loop really dispatched events to wakers
   CHECK(driver.stats().wake_signals.load() > 0);  // and really woke the driver from another thread
 }

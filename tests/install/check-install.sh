@@ -62,7 +62,8 @@ build_with_cmake "$scratch/c" "$scratch/prefix"
 try_programs "$scratch/cpp/build/first_daemon" "$scratch/c/build/uart_logger"
 
 echo "check-install: pkg-config, as the guide's command lines"
-export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig"
+# Kept after ours: a kqueue build on Linux finds libkqueue.pc there (tests/CMakeLists.txt sets it).
+export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig:$scratch/prefix/lib64/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 (cd "$scratch/cpp" && run_guide_command 'c++ ' "$cxx")
 (cd "$scratch/c" && run_guide_command 'cc ' "$cc")
 try_programs "$scratch/cpp/first_daemon" "$scratch/c/uart_logger"

@@ -13,6 +13,7 @@
 #include "emio/driver/driver.h"
 #include "emio/driver/operation.h"
 #include "emio/port/clock.h"
+#include "emio/port/socket.h"
 #include "support/allocation_counter.h"
 #include "support/check.h"
 #include "support/sockets.h"
@@ -64,7 +65,7 @@ inline std::span<const std::byte> bytes_of(const char* text) {
 
 // A listening TCP socket on 127.0.0.1; `address` gets its port.
 inline emio::Fd loopback_listener(sockaddr_in& address) {
-  emio::Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd listener(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   address = sockaddr_in{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -154,7 +155,7 @@ inline void expect_multishot_accept_until_cancelled(emio::Driver& driver, int co
   emio::prepare_accept_multishot(accept, listener, accepted.waker());
   CHECK_OK(driver.submit(accept));
   for (int i = 0; i < connections; ++i) {
-    emio::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    emio::Fd client(::socket(AF_INET, SOCK_STREAM, 0));
     CHECK_EQUAL(0, ::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
     CHECK(turn_until(driver, [&] { return accepted.calls == i + 1; }));
     CHECK(accepted.more);

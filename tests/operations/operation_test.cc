@@ -79,7 +79,7 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
 TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   sockaddr_in address{};
   emio::Fd listener_fd = emio_test::loopback_listener(address);
-  emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   OpSource listener;
   OpSource client;
   CHECK_OK(driver.attach(listener, listener_fd.get()));
@@ -110,7 +110,7 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
 TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   sockaddr_in address{};
   { emio::Fd closed_listener = emio_test::loopback_listener(address); }  // the port is now closed
-  emio::Fd client_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   OpSource client;
   CHECK_OK(driver.attach(client, client_fd.get()));
   Operation connect;
@@ -118,7 +118,13 @@ TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
   emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address, done.waker());
   CHECK_OK(driver.submit(connect));
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
-  CHECK_ERROR(emio::Error::from_errno(ECONNREFUSED), connect.error());
+  // libkqueue reads a socket's pending error (SO_ERROR, which reading clears) into the event it
+  // reports, so the reason is gone when the operation looks after that kevent: it says ENOTCONN, not a
+  // success. A BSD kernel copies the error into the event and leaves it on the socket.
+  const emio::Error outcome = connect.error();
+  const bool refused = outcome == emio::Error::from_errno(ECONNREFUSED) ||
+                       (emio_test::on_libkqueue && outcome == emio::Error::from_errno(ENOTCONN));
+  CHECK_TEXT(refused, outcome.name());
   CHECK_OK(driver.detach(client));
 }
 

@@ -1,7 +1,9 @@
 // PollFd: any pollable fd (a timerfd here), what the driver refuses, and deregistration on close.
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
+#if defined(__linux__)
+#include <sys/timerfd.h>  // Linux only: macOS and the BSDs have no timerfd (kqueue has EVFILT_TIMER)
+#endif
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,12 +20,14 @@ using emio::Result;
 
 namespace {
 
+#if defined(__linux__)
 emio::Task<> read_expirations(PollFd& timer, uint64_t& expirations, Error& outcome) {
   std::byte buffer[sizeof(uint64_t)];
   Result<size_t> got = co_await timer.read(buffer);
   outcome = got.ok() ? Error{} : got.error();
   if (got.ok()) std::memcpy(&expirations, buffer, sizeof expirations);
 }
+#endif
 
 }  // namespace
 
@@ -32,6 +36,7 @@ TEST_GROUP(PollFd) {
   void setup() override { CHECK_OK(executor.init(emio_test::executor_config(2))); }
 };
 
+#if defined(__linux__)
 TEST(PollFd, TimerfdBecomesReadableWhenItExpires) {
   emio::Fd timer_fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   CHECK(timer_fd.valid());
@@ -45,6 +50,7 @@ TEST(PollFd, TimerfdBecomesReadableWhenItExpires) {
   CHECK_OK(outcome);
   CHECK_EQUAL(1u, expirations);
 }
+#endif
 
 TEST(PollFd, RegularFileIsRefused) {
   char path[] = "/tmp/emio-pollfd-XXXXXX";

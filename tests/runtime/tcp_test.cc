@@ -7,6 +7,7 @@
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"
+#include "support/driver_fixture.h"
 
 using emio::Error;
 using emio::Result;
@@ -128,12 +129,23 @@ TEST(Tcp, ListenerRefusesAUnixAddress) {
               TcpListener::bind(executor.handle(), REQUIRE_VALUE(SocketAddress::parse("@emio"))).error());
 }
 
+namespace {
+// Whether `outcome` is what a refused connect says. libkqueue reads a socket's pending error (SO_ERROR,
+// which reading clears) into the event it reports: when its kevent ran before connect_result looked,
+// the reason is gone and the answer is ENOTCONN (not a success, and not a wait for ever). A BSD kernel
+// leaves the error on the socket: ECONNREFUSED always.
+bool is_refusal(emio::Error outcome) {
+  if (outcome == emio::Error::from_errno(ECONNREFUSED)) return true;
+  return emio_test::on_libkqueue && outcome == emio::Error::from_errno(ENOTCONN);
+}
+}  // namespace
+
 TEST(Tcp, ConnectToAPortNobodyListensOnIsRefused) {
   CHECK_OK(listener.close());  // the port is now free and nobody listens on it
   Error outcome;
   Result<emio::TaskId> task = executor.spawn(connect_only(address, outcome));
   emio_test::run_to_completion(executor, task);
-  CHECK_ERROR(emio::Error::from_errno(ECONNREFUSED), outcome);
+  CHECK_TEXT(is_refusal(outcome), outcome.name());
 }
 
 TEST(Tcp, ConnectResultReportsARefusalOnceWritable) {
@@ -144,8 +156,8 @@ TEST(Tcp, ConnectResultReportsARefusalOnceWritable) {
     CHECK_OK(executor.run_once(100));
     result = client.connect_result();
   }
-  CHECK_ERROR(emio::Error::from_errno(ECONNREFUSED), result);
-  CHECK_ERROR(emio::Error::from_errno(ECONNREFUSED), client.connect_result());  // the verdict stays
+  CHECK_TEXT(is_refusal(result), result.name());
+  CHECK_ERROR(result, client.connect_result());  // the verdict stays
 }
 
 TEST(Tcp, PeerAddressOfAnAcceptedConnectionIsTheClients) {

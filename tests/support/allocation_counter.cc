@@ -1,5 +1,6 @@
 // Without a sanitizer the test binary interposes malloc and its siblings, forwarding to glibc's
-// __libc_* entry points; under ASan or TSan, which own malloc, it installs the sanitizer's hooks.
+// __libc_* entry points; under ASan or TSan, which own malloc, it installs the sanitizer's hooks; on
+// macOS it swaps the default malloc zone's entry points (see there).
 #include "support/allocation_counter.h"
 #include "support/sanitizers.h"
 
@@ -8,8 +9,22 @@
 
 namespace {
 std::atomic<uint64_t> allocation_count{0};
-void count_one() { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+std::atomic<uint64_t> libkqueue_allocation_count{0};
+thread_local int libkqueue_depth = 0;
+void count_one() {
+  if (libkqueue_depth > 0) {
+    libkqueue_allocation_count.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    allocation_count.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 }  // namespace
+
+void emio_test::enter_libkqueue() { libkqueue_depth += 1; }
+void emio_test::leave_libkqueue() { libkqueue_depth -= 1; }
+uint64_t emio_test::libkqueue_allocations_so_far() {
+  return libkqueue_allocation_count.load(std::memory_order_relaxed);
+}
 
 #if defined(EMIO_TEST_SANITIZED)
 
@@ -22,6 +37,55 @@ void on_free(const volatile void*) {}
 }  // namespace
 
 void emio_test::install_allocation_counter() { (void)__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free); }
+
+#elif defined(__APPLE__)
+
+// macOS has no __libc_malloc to forward to, and its two-level namespace keeps a malloc defined here from
+// replacing libSystem's for other libraries. So the default malloc zone's entry points are swapped for
+// counting ones: malloc(), operator new and CppUTest's leak detector all go through that zone.
+#include <mach/mach.h>
+#include <malloc/malloc.h>
+
+namespace {
+void* (*zone_malloc)(malloc_zone_t*, size_t) = nullptr;
+void* (*zone_calloc)(malloc_zone_t*, size_t, size_t) = nullptr;
+void* (*zone_realloc)(malloc_zone_t*, void*, size_t) = nullptr;
+void* (*zone_memalign)(malloc_zone_t*, size_t, size_t) = nullptr;
+void* counting_malloc(malloc_zone_t* zone, size_t size) {
+  count_one();
+  return zone_malloc(zone, size);
+}
+void* counting_calloc(malloc_zone_t* zone, size_t count, size_t size) {
+  count_one();
+  return zone_calloc(zone, count, size);
+}
+void* counting_realloc(malloc_zone_t* zone, void* pointer, size_t size) {
+  count_one();
+  return zone_realloc(zone, pointer, size);
+}
+void* counting_memalign(malloc_zone_t* zone, size_t alignment, size_t size) {
+  count_one();
+  return zone_memalign(zone, alignment, size);
+}
+}  // namespace
+
+void emio_test::install_allocation_counter() {
+  malloc_zone_t* zone = malloc_default_zone();
+  // The zone's table is read-only since macOS 10.7: writable for the swap, then read-only again.
+  const auto address = reinterpret_cast<vm_address_t>(zone);
+  (void)vm_protect(mach_task_self(), address, sizeof *zone, 0, VM_PROT_READ | VM_PROT_WRITE);
+  zone_malloc = zone->malloc;
+  zone_calloc = zone->calloc;
+  zone_realloc = zone->realloc;
+  zone->malloc = counting_malloc;
+  zone->calloc = counting_calloc;
+  zone->realloc = counting_realloc;
+  if (zone->version >= 5 && zone->memalign != nullptr) {
+    zone_memalign = zone->memalign;
+    zone->memalign = counting_memalign;
+  }
+  (void)vm_protect(mach_task_self(), address, sizeof *zone, 0, VM_PROT_READ);
+}
 
 #else
 

@@ -9,4 +9,12 @@ namespace emio_test {
 void install_allocation_counter();
 uint64_t allocations_so_far();
 
+// kqueue on Linux is libkqueue, a user-space library: the knotes a BSD kernel keeps in kernel memory are
+// malloc'ed in the process, inside kqueue() and kevent(). Those are counted here instead of above
+// (libkqueue_allocations.cc wraps both calls); zero in every other build.
+uint64_t libkqueue_allocations_so_far();
+// Set by the wrappers around libkqueue's entry points for the calling thread.
+void enter_libkqueue();
+void leave_libkqueue();
+
 }  // namespace emio_test

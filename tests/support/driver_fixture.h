@@ -8,6 +8,15 @@
 
 namespace emio_test {
 
+// kqueue through libkqueue (the kqueue-linux preset). Where libkqueue differs from a BSD kernel in a way
+// a test sees, the test says which and why, and checks what libkqueue does (docs/design.md, "The kqueue
+// backend", lists them).
+#if defined(EMIO_BACKEND_KQUEUE) && defined(__linux__)
+inline constexpr bool on_libkqueue = true;
+#else
+inline constexpr bool on_libkqueue = false;
+#endif
+
 // The backend the suite runs on now (main.cc sets it before each run).
 inline emio::BackendChoice current_backend = emio::BackendChoice::epoll;
 

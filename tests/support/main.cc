@@ -1,5 +1,5 @@
-// Runs every test group once per backend compiled in: epoll, and io_uring in an io_uring build.
-// EMIO_TEST_BACKEND=epoll|uring runs one of them only.
+// Runs every test group once per backend compiled in: epoll, and io_uring in an io_uring build; kqueue
+// alone in a kqueue build. EMIO_TEST_BACKEND=epoll|uring|kqueue runs one of them only.
 #include <CppUTest/CommandLineTestRunner.h>
 #include <CppUTest/MemoryLeakWarningPlugin.h>
 
@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
 #endif
   emio_test::install_allocation_counter();
 
-  const emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring};
+  const emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring,
+                                          emio::BackendChoice::kqueue};
   const char* only = std::getenv("EMIO_TEST_BACKEND");
   int failures = 0;
   for (const emio::BackendChoice backend : backends) {

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "emio/port/socket.h"
+
 #include <CppUTest/TestHarness.h>
 
 namespace emio_test {
@@ -27,7 +29,7 @@ sockaddr_in bound_address(int fd) {
 }
 
 emio::Fd bound_socket(int type) {
-  emio::Fd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd fd(emio::socket_nonblocking(AF_INET, type));
   CHECK(fd.valid());
   sockaddr_in address = loopback_any_port();
   CHECK_EQUAL(0, ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
@@ -38,13 +40,13 @@ emio::Fd bound_socket(int type) {
 
 FdPair make_pipe() {
   int ends[2];
-  CHECK_EQUAL(0, ::pipe2(ends, O_NONBLOCK | O_CLOEXEC));
+  CHECK_EQUAL(0, emio::pipe_nonblocking(ends));
   return FdPair{emio::Fd(ends[0]), emio::Fd(ends[1])};
 }
 
 FdPair make_socketpair(int type) {
   int ends[2];
-  CHECK_EQUAL(0, ::socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends));
+  CHECK_EQUAL(0, emio::socketpair_nonblocking(AF_UNIX, type, ends));
   return FdPair{emio::Fd(ends[0]), emio::Fd(ends[1])};
 }
 
@@ -52,13 +54,13 @@ FdPair make_tcp_pair() {
   emio::Fd listener = bound_socket(SOCK_STREAM);
   CHECK_EQUAL(0, ::listen(listener.get(), 4));
   sockaddr_in address = bound_address(listener.get());
-  emio::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  emio::Fd client(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
   const int connected = ::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   CHECK(connected == 0 || errno == EINPROGRESS);
   // The listener is blocking-free but loopback connects complete in the kernel at once; poll briefly.
   int accepted = -1;
   for (int attempt = 0; attempt < 10000 && accepted < 0; ++attempt) {
-    accepted = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    accepted = emio::accept_nonblocking(listener.get(), nullptr, nullptr);
     if (accepted < 0) ::usleep(100);
   }
   CHECK(accepted >= 0);
@@ -88,6 +90,22 @@ size_t drain(int fd) {
     if (got <= 0) return total;
     total += static_cast<size_t>(got);
   }
+}
+
+int settled_fd_count() {
+  const auto count_now = [] {
+    int count = 0;
+    for (int fd = 0; fd < 4096; ++fd) count += ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+    return count;
+  };
+  int previous = count_now();
+  for (int look = 0; look < 40; ++look) {
+    ::usleep(50000);
+    const int now = count_now();
+    if (now == previous) return now;
+    previous = now;
+  }
+  return previous;
 }
 
 }  // namespace emio_test

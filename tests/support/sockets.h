@@ -22,4 +22,9 @@ long write_bytes(int fd, size_t size);
 // Reads until EAGAIN (or end of stream); returns the bytes read.
 size_t drain(int fd);
 
+// How many descriptors this process has open, once the count stopped moving: libkqueue closes a closed
+// kqueue's own fds later, on its monitoring thread (a BSD kqueue is one fd, gone at close()). Waits
+// until two looks 50 ms apart agree, at most 2 s.
+int settled_fd_count();
+
 }  // namespace emio_test

@@ -25,6 +25,11 @@ using Backend = DynamicBackend;
 namespace emio {
 using Backend = EpollBackend;
 }
+#elif defined(EMIO_BACKEND_KQUEUE)
+#include "emio/driver/kqueue_backend.h"
+namespace emio {
+using Backend = KqueueBackend;
+}
 #else
 #error "emio/config.h names no backend this tree provides"
 #endif
@@ -55,7 +60,21 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
   { constant.fallback_reason() } -> std::same_as<Error>;
 };
 
+// A backend that wakes the driver its own way (kqueue: EVFILT_USER, or its pipe) instead of the driver
+// watching the port's WakeEvent like any fd. The driver then calls these in place of the WakeEvent's.
+template <typename B>
+concept OwnsDriverWake = requires(B backend, const typename B::Event& event, Token token) {
+  { backend.open_wake(token) } -> std::same_as<Error>;     // after open(); events carry `token`
+  { backend.signal_wake() } -> std::same_as<Error>;        // any thread; one system call
+  { backend.wake_reported(event) } -> std::same_as<void>;  // the driver thread saw `token`
+};
+
+#if defined(EMIO_BACKEND_KQUEUE)
+static_assert(BackendShape<KqueueBackend>, "the kqueue backend does not have the shape the driver expects");
+static_assert(OwnsDriverWake<KqueueBackend>, "the kqueue backend must wake the driver through EVFILT_USER");
+#else
 static_assert(BackendShape<EpollBackend>, "the epoll backend does not have the shape the driver expects");
+#endif
 #if defined(EMIO_BACKEND_URING)
 static_assert(BackendShape<UringBackend>, "the io_uring backend does not have the shape the driver expects");
 static_assert(BackendShape<DynamicBackend>, "the dynamic backend does not have the shape the driver expects");

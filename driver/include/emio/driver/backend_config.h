@@ -13,18 +13,20 @@
 namespace emio {
 
 enum class BackendChoice : uint8_t {
-  automatic,     // io_uring when compiled in and usable here, else epoll
+  automatic,     // kqueue in a kqueue build; else io_uring when compiled in and usable here, else epoll
   epoll,         // epoll readiness
   uring,         // io_uring: readiness over POLL_ADD and native completion operations
   uring_sqpoll,  // io_uring with a kernel submission thread (IORING_SETUP_SQPOLL)
+  kqueue,        // kqueue readiness (macOS, the BSDs; libkqueue on Linux, for tests)
 };
 
-// "automatic", "epoll", "uring", "uring-sqpoll": the spellings parse_backend_choice accepts.
+// "automatic", "epoll", "uring", "uring-sqpoll", "kqueue": the spellings parse_backend_choice accepts.
 const char* backend_choice_name(BackendChoice choice);
 // Error::backend_unavailable for any other text (and for nullptr). Whether the backend is compiled in
 // is checked by Driver::init, which refuses a choice this build lacks with the same error.
 Error parse_backend_choice(const char* text, BackendChoice& choice);
-// True when this build has the backend `choice` asks for (io_uring needs EMIO_BACKEND=uring).
+// True when this build has the backend `choice` asks for (io_uring needs EMIO_BACKEND=uring, kqueue
+// EMIO_BACKEND=kqueue; a kqueue build has no epoll).
 bool backend_choice_compiled_in(BackendChoice choice);
 
 // io_uring's set-up. Ring sizes are fixed here, at init; docs/io_uring.md gives the memory per size.
@@ -47,6 +49,13 @@ struct UringOptions {
   // read and write operations whose buffer lies inside one of these regions skip the kernel's page
   // pinning (READ_FIXED, WRITE_FIXED). The caller's memory; it must outlive the driver.
   std::span<const iovec> registered_buffers{};
+};
+
+// kqueue's set-up.
+struct KqueueOptions {
+  // Wake the driver through the port's pipe, as on a kernel without EVFILT_USER (OpenBSD before 7.x,
+  // NetBSD before 10), even where EVFILT_USER works. For tests of that path.
+  bool emulate_missing_evfilt_user = false;
 };
 
 // Buffers for multishot receives, fixed at init. On io_uring they form a provided buffer ring the kernel
@@ -73,6 +82,7 @@ struct BackendOptions {
   // Wakes the driver's thread (Handle::wake): a backend that queues a request made on another thread for
   // the driver thread to apply calls it, so that a sleeping turn applies the request at once.
   Waker wake_driver{};
+  KqueueOptions kqueue{};
 };
 
 }  // namespace emio

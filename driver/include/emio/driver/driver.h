@@ -41,6 +41,7 @@ struct DriverConfig {
   // io_uring choice runs epoll instead when the kernel refuses io_uring (see Driver::fallback_reason).
   BackendChoice backend = BackendChoice::automatic;
   UringOptions uring{};
+  KqueueOptions kqueue{};
   // Completion operations in flight at once; on io_uring at most the completion queue's size.
   uint32_t operation_capacity = 256;
   // Buffers for recv_multishot operations (operation.h); none by default.
@@ -94,7 +95,8 @@ class Driver {
   const DriverStats& stats() const { return stats_; }
   uint32_t registration_capacity() const { return registrations_.capacity(); }
   uint32_t live_registrations();
-  // The backend this driver runs: "epoll" or "uring" (after init; "epoll" before).
+  // The backend this driver runs: "epoll", "uring" or "kqueue" (after init; "epoll" before in an
+  // io_uring build).
   const char* backend_name() const { return backend_.active_name(); }
   // Why an io_uring choice runs on epoll (ENOSYS, EPERM, EINVAL, backend_unavailable); ok otherwise.
   Error fallback_reason() const { return backend_.fallback_reason(); }
@@ -126,6 +128,9 @@ class Driver {
   void dispatch_wake(const Backend::Event& event);
   void arm_again(Token token);
   Error open_resources(const DriverConfig& config);
+  // The wake event: the port's WakeEvent watched by the backend, or the backend's own (OwnsDriverWake).
+  Error open_wake();
+  Error signal_wake();
   void release_resources();
   Error init_events(const DriverConfig& config);
   Error init_fd_index(const DriverConfig& config);
@@ -151,7 +156,7 @@ class Driver {
   std::span<Backend::Event> events_{};
   Backend::Event* owned_events_ = nullptr;
   uint32_t* owned_fd_index_ = nullptr;
-  WakeEvent wake_event_;
+  WakeEvent wake_event_;  // unused when the backend owns the wake (kqueue's EVFILT_USER)
   std::atomic<bool> wake_pending_{false};
   DriverStats stats_;
   OperationLedger operations_;

