@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # EMIO_BACKEND picks the backends compiled in. It ends up in emio/config.h, which the installed headers
 # include, so a consumer always sees the backends the library was built with.
 #   epoll  epoll only.

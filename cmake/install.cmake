@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules: headers, the libraries (static, or shared with BUILD_SHARED_LIBS), a CMake package
 # (find_package(emio): emio::emio and emio::emio_c) and emio.pc / emio-c.pc, so that
 # Yocto, Buildroot or a plain CMake firmware build consumes emio without patches.

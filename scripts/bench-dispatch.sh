@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The dispatch benchmark (bench/dispatch): N socketpairs in ping-pong, once through the emio driver and once
 # through the same loop written directly on epoll. Installs what is missing (apt), makes a release build in
 # build/bench-dispatch, runs both loops natively (events per second) and under callgrind (instructions per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The echo benchmark (bench/echo): one TCP echo workload over loopback (64-byte messages, one request in
 # flight per connection) at 1, 64 and 256 connections, served in every mode in the same run:
 #   epoll            epoll readiness

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The peer benchmark (bench/peers, issue 9): 64-byte echo over loopback, one request in flight per
 # connection, emio-echo on each backend beside echo servers written on raw epoll, raw liburing, libev and
 # libuv, all in one run. The server runs on core 0 (with any kernel thread it owns, such as SQPOLL's), the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds CppUTest 4.0 for macOS with zig (for scripts/macos-link-check.sh): Debian's source package of it,
 # fetched with apt-get source through a private deb-src list (the machine's own mirror, read from its apt
 # sources; nothing is changed in /etc), built with its own CMake into PREFIX.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds libkqueue (the kqueue API on Linux, BSD-licensed) from its release tarball into build/libkqueue/,
 # with its own CMake, so that the kqueue-linux preset can run emio's kqueue backend here. The source is
 # unpacked under build/, never into the repository.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by test.sh and test-cross.sh. ctest_counts LOG prints "PASSED FAILED" from the last ctest summary
 # line in LOG ("100% tests passed, 0 tests failed out of 11"), or "0 1" when there is none (a build that
 # failed, or a run killed by its time bound).

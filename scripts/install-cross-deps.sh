@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what the ARM cross builds need, from Debian 12's packages only. Run as root; idempotent and
 # quick when everything is already there.
 #

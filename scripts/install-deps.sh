@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs, from Debian 12's packages, everything emio's build, tests and benchmarks need on the host.
 # Idempotent: packages already present are not fetched again. Run as root.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Style gates that CI runs: `lint.sh format` (clang-format, no changes allowed) and `lint.sh tidy`
 # (clang-tidy on the library and example sources, warnings are errors). `lint.sh fix` formats in place.
 set -euo pipefail
@@ -9,8 +10,18 @@ library_sources() { git ls-files 'alloc/*.cc' 'port/*.cc' 'driver/*.cc' 'runtime
 # Compiled in a kqueue build only (<sys/event.h>): tidied with the kqueue-linux build's flags.
 kqueue_sources() { git ls-files 'driver/src/kqueue_backend.cc'; }
 
+# Every source, script and build file names its license (SPDX) in its first lines.
+licensed_files() { git ls-files '*.h' '*.cc' '*.c' '*.in' '*.sh' '*.py' '*.cmake' 'CMakeLists.txt' '*/CMakeLists.txt'; }
+check_spdx() {
+  local file missing=0
+  while read -r file; do
+    head -n 3 "$file" | grep -q 'SPDX-License-Identifier: MIT' || { echo "no SPDX-License-Identifier line: $file"; missing=1; }
+  done < <(licensed_files)
+  return "$missing"
+}
+
 case "${1:-all}" in
-  format) sources | xargs clang-format --dry-run --Werror ;;
+  format) check_spdx && sources | xargs clang-format --dry-run --Werror ;;
   fix) sources | xargs clang-format -i ;;
   tidy)
     build=build/lint

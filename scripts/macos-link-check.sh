@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # macOS link check: compiles and links the library, the runtime, the C API, the examples and the test
 # binaries for x86_64-macos and aarch64-macos with zig's C++ toolchain (its clang, macOS headers and
 # libc++), on this Linux machine. Nothing built can run here; a Mac runs the suites

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: build everything (release preset), stand a socat pseudo-terminal pair in for a board's
 # UART, run emio-bridge on one end, drive traffic both ways with real clients over 127.0.0.1, print what
 # was seen and the /metrics output, stop the bridge with SIGTERM and require exit 0.

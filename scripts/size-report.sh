@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Measures emio's code size and a Driver's RAM on the ARM targets and writes docs/size-report.md.
 #
 #   scripts/size-report.sh            (about a minute when the cross toolchains are installed)

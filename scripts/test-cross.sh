@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds emio for ARM Linux boards and runs the whole ctest suite under qemu-user, one preset at a time.
 #
 #   scripts/test-cross.sh [aarch64|armhf|all]    (default: all)

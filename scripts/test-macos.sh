@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command on macOS (.github/workflows/macos.yml runs it on a hosted Mac): Homebrew's cmake, ninja,
 # pkg-config and cpputest, then emio on the kqueue backend, natively, and its suites. The e2e cases are left
 # out: their scripts drive the daemons with Linux tools (socat on a pty, /proc), and so are the benchmarks

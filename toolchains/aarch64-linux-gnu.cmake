@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 64-bit ARM Linux boards (aarch64, Debian's g++-aarch64-linux-gnu). See docs/cross-compiling.md.
 #   cmake --preset aarch64            or   cmake -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake ...
 set(CMAKE_SYSTEM_PROCESSOR aarch64)

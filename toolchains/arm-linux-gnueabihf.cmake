@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 32-bit ARM Linux boards (ARMv7 hard-float, Debian's g++-arm-linux-gnueabihf). See docs/cross-compiling.md.
 #   cmake --preset armhf              or   cmake -DCMAKE_TOOLCHAIN_FILE=toolchains/arm-linux-gnueabihf.cmake ...
 # CMAKE_SYSTEM_PROCESSOR "arm" is what cmake/backend.cmake reads to keep epoll the default on 32-bit ARM.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared part of the Linux cross toolchain files; the including file sets CMAKE_SYSTEM_PROCESSOR,
 # EMIO_CROSS_TRIPLET and EMIO_CROSS_QEMU. Two ways to find the target's headers and libraries:
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "driver_loop.h"
 
 namespace emio_bench {

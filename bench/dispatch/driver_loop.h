@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ping-pong through emio, used the way a runtime uses the driver: each endpoint is a source with
 // a waker; the driver's turn sets readiness and calls the wakers, which queue their endpoints; the
 // loop then serves each queued endpoint with poll_ready / drain until EAGAIN / clear_readiness, and

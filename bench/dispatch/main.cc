@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_bench_dispatch: the ping-pong of ping_pong.h through one loop, raw epoll or the emio driver.
 // Prints one line of key=value pairs; scripts/bench-dispatch.sh runs both loops natively and under
 // callgrind and turns the lines into a table.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Marks the steady-state loop for callgrind, so that instructions per event leave out setup, warm-up
 // and the report. Run under `valgrind --tool=callgrind --collect-atstart=no`; natively the client
 // requests are a few no-op instructions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The workload both loops run, so that they do exactly the same system calls per event: N
 // socketpairs, one message in flight in each. An end that becomes readable reads until EAGAIN (the
 // edge-triggered contract) and writes every message back through the same socket, until the pair has

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "raw_epoll_loop.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The "speed of light": the ping-pong written directly on epoll, as a hand-tuned C loop would be.
 // Registered the way the emio epoll backend registers (EPOLLIN | EPOLLRDHUP | EPOLLET), with the
 // endpoint's address as the event's data, so an event leads to its endpoint in one load.

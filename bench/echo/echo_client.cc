@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_bench_echo_client --port P --connections N --seconds S
 // N connections to 127.0.0.1:P, each sending a 64-byte message and waiting for its echo before the next
 // (one request in flight per connection), for S seconds, on plain epoll: the same load generator for every

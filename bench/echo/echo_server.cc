@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_bench_echo_server --mode M --connections N --port-file F [--max-seconds S]
 //   M: epoll (epoll readiness), uring (io_uring readiness), uring-ops (io_uring completion operations),
 //      uring-multishot (registered files, multishot accept and recv from a provided buffer ring),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The echo server's modes share this: a listener, a fixed table of connections, and the counters the
 // server prints when its last client has gone.
 #pragma once

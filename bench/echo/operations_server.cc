@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The echo server on completion operations: per connection a receive and a send record, each submitted
 // again from the other's completion. In multishot mode (kernel bypass) one accept and one receive per
 // connection stay in flight, the receive taking its buffers from the driver's provided buffer ring.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The echo server on readiness: every socket registered once (edge-triggered), served from its waker
 // until EAGAIN or a short read, the way a readiness runtime polls its tasks.
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Round-trip times in a fixed log-linear histogram: exact below 64 ns, then 32 buckets per power of two
 // (a bucket is at most 1/32 = 3 % wide), up to 2^40 ns. Fixed size, so recording never allocates.
 #pragma once

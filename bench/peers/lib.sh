@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Starting and stopping the servers of the peer benchmark, shared by scripts/bench-peers.sh and
 # bench/peers/smoke_test.sh. Sourced, never run. Every wait is bounded.

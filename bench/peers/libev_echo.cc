@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_peer_libev PORT [--max-seconds S]: the echo server on libev (Debian's libev 4.33), the epoll
 // backend chosen explicitly, one ev_io watcher per connection switched between EV_READ and EV_WRITE, the
 // same echo step as raw epoll (readiness_echo.h): what differs is libev's loop. The contract is in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_peer_libuv PORT [--max-seconds S]: the echo server on libuv (Debian's libuv 1.44, epoll inside),
 // written the way libuv's users write a fast echo: uv_read_start into the connection's buffer, then
 // uv_try_write (no request, no callback when the socket takes it all); only a partial write queues a

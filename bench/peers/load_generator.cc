@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_peer_load: the load generator of the peer benchmark (scripts/bench-peers.sh).
 //   emio_peer_load --port P --connections N (--seconds S [--warmup-seconds W] | --requests R)
 //                  [--server-pid PID [--count-syscalls]] [--max-seconds M]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "peer_contract.h"
 
 #include <arpa/inet.h>

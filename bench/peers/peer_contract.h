@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The contract every peer echo server follows, so that the servers differ only in their event loop:
 //   NAME PORT [--max-seconds S]
 // - listens on 127.0.0.1:PORT (0 picks a free port) and prints "NAME: listening on 127.0.0.1:PORT" once bound,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_peer_raw_epoll PORT [--max-seconds S]: the echo server written directly on epoll, the floor the
 // other peers are measured against. Level-triggered, every fd stays registered (no EPOLL_CTL per request:
 // field-notes.md section 8), one recv and one send per request (readiness_echo.h). The contract is in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_peer_raw_uring PORT [--max-seconds S]: the echo server written directly on liburing, the floor for
 // a completion-based daemon: one multishot accept, one multishot recv per connection drawing from a shared
 // ring of provided buffers (peer_buffer_bytes each), one send per received chunk straight from that buffer,

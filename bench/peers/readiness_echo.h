@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The echo step of the readiness-based peers (raw epoll, libev): on readable, one recv of up to
 // peer_buffer_bytes and one send of what came; a write the socket cannot take whole is kept and finished
 // on writable, before the connection is read again. One recv per readable event, as libev's and libuv's

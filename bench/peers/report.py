@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns the raw data of scripts/bench-peers.sh into docs/benchmarks.md and the plot of the ratios.
 
 Reads RESULTS/runs.txt (one line per load run: pass, round, server and the load generator's key=value

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "server_probe.h"
 
 #include <dirent.h>

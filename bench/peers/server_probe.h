@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the load generator reads of the server under test while it loads it, from /proc and perf events:
 // CPU time (every thread of the process, SQPOLL's kernel thread included: it is one of the process's
 // tasks), resident memory, and system calls (the raw_syscalls:sys_enter tracepoint counted on each of the

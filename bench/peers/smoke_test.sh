@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Smoke tests of the peer benchmark (ctest bench.peers.*), a few seconds each:
 #   smoke_test.sh LOAD SERVER [EXTRA...]  the server starts, echoes a few hundred requests on 1 and on 16
 #                                         connections, every byte checked by the load generator LOAD, echoes

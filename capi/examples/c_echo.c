@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* emio-c-echo: a first daemon in C99 on emio.h. A TCP echo server for up to 8 clients, a heartbeat
  * timer, and a clean exit on SIGTERM or SIGINT; every object is a static variable.
  *   emio-c-echo 127.0.0.1:7000      (port 0 picks a free port; the bound address is printed)

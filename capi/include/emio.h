@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* emio.h: the C API of emio, for C99 firmware code.
  *
  * Every object is a struct the caller allocates (statically, on the stack, or inside its own structs):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The C++ objects behind the C API's opaque structs, and the one way to reach them. Each C struct's
 // bytes hold exactly one of these, constructed by the opening call and destroyed by the closing call.
 #pragma once

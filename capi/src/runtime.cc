@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_runtime_* and emio_timer_*: the executor and its timers.
 #include "emio/driver/backend_config.h"
 #include "emio/port/clock.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_signals_*: a SignalListener (signalfd on Linux) watched with an IoWatch.
 #include <utility>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_stream_* and emio_serial_open: one-shot reads and whole writes over IoWatch readiness.
 #include <sys/socket.h>
 

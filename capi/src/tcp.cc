@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio_tcp_*: a TcpListener whose accepts complete into caller-provided emio_stream storage.
 #include <utility>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
  * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
 #define _POSIX_C_SOURCE 200809L

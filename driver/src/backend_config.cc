@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/backend_config.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Driver's side of completion operations: the ledger every engine shares, and the choice of engine
 // (native on io_uring, readiness on epoll).
 #include <cerrno>

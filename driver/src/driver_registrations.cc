@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Driver's side of Handle::add_source and Handle::deregister, under the registrations lock.
 #include <cassert>
 #include <cerrno>

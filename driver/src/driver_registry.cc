@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/driver_registry.h"
 
 namespace emio::driver_registry {

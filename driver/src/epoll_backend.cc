@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/epoll_backend.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/handle.h"
 
 #include <cassert>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/kqueue_backend.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/operation.h"
 
 #include <cerrno>

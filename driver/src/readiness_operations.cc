@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/readiness_operations.h"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/driver/scheduled_io.h"
 
 #include <cassert>

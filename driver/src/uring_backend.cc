@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring backend's set-up, readiness and turn: the probe, the ring and its task-work mode, the
 // driver thread's submission queue, and wait(). Operations: uring_operations.cc; the request queue and
 // the removal table: uring_requests.cc.

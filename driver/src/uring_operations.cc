@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring backend's completion operations: preparing each kind's submission, completing it, the
 // registered files and buffers, and the shutdown that completes every operation. See uring_backend.h.
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring backend's hand-over from other threads to the driver thread (a fixed queue of add and
 // remove requests), and its table of removals the kernel has not confirmed yet. See uring_backend.h.
 #include <cassert>

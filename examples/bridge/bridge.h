@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The serial-to-network bridge of emio-bridge, in callbacks (IoWatch): bytes read from the serial port
 // go to every connected client, bytes from any client go to the serial port.
 //

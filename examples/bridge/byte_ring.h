@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A byte FIFO over caller storage: the bounded buffer between the serial port and one client, and
 // between the clients and the serial port. Never allocates, never grows; header-only and tiny.
 #pragma once

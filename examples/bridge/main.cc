@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio-bridge: a serial-to-network bridge in the spirit of ser2net.
 //   emio-bridge --serial PATH --baud N --listen ADDR:PORT --metrics ADDR:PORT [--backend NAME]
 //               [--slow-client drop|disconnect] [--client-buffer-bytes N] [--max-clients N]

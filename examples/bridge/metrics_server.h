@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A minimal HTTP/1.1 server for Prometheus scrapes: `GET /metrics` answers the text exposition format
 // (version 0.0.4) that the render function writes; anything else gets 404. One request per connection
 // (Connection: close), a fixed number of sessions with fixed buffers: a scraper is not a browser.

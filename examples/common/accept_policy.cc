@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/accept_policy.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every listener of the example daemons does when accept(2) fails, in one place (emio-echo's
 // clients, emio-bridge's clients and its metrics page).
 //

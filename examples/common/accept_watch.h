@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Accepting clients from callbacks (IoWatch), for every listener emio-bridge has: up to
 // accepts_per_callback connections per readiness event (then the other sources get their turn: arming
 // a watch while the listener is still ready calls back at the next iteration), each handed to `admit`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Command-line parsing shared by the example daemons: `--name VALUE`, `--name=VALUE` and switches.
 // Bad input is the operator's mistake, not a crash: every parser prints one line on stderr and the
 // program exits with exit_usage (2), the convention of BSD's sysexits and of most Unix tools.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fixed table of client connections both daemons keep: a SlotArena sized at start-up whose slots
 // hold a `stream` (emio::TcpStream) and the `token` that frees them. Past its capacity a connection is
 // closed at once: its client reads end of stream, and the connections already served keep working.

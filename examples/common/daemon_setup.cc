@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/daemon_setup.h"
 
 #include <sys/resource.h>

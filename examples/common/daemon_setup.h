@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What both example daemons do the same way at start-up: read the shared flags (addresses, --backend),
 // size the executor, and print the start-up lines that operators and the end-to-end tests read:
 //   PROGRAM: backend epoll

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/signal_task.h"
 
 #include <csignal>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A daemon's signals as a task: SIGTERM and SIGINT stop the executor; any other signal in the set goes
 // to the daemon's handler (SIGHUP: reload). The signals arrive through the driver (signalfd), so the
 // handler runs on the executor's thread like any task, not inside a signal handler.

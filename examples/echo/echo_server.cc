@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "echo/echo_server.h"
 
 #include "common/accept_policy.h"

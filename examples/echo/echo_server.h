@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The echo server of emio-echo, in coroutines: one task accepts, one task per connection echoes.
 // Connections live in a fixed SlotArena sized at init. When it is full, the accept loop first waits (up to
 // full_table_wait_ms) for a connection to end; a client that still finds no slot is accepted and closed at

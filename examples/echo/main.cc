@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio-echo: a TCP echo server on the emio runtime.
 //   emio-echo --listen 127.0.0.1:7000 [--backend NAME] [--max-connections N]
 // Prints the backend in use and the bound address at start-up; SIGTERM or SIGINT closes every

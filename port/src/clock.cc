@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/port/clock.h"
 
 #include <time.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/port/fd.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/port/socket.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linux: one eventfd is both ends. A write adds to its counter and is a new edge for epoll even while
 // the counter is non-zero, so the driver never has to read it (mio's waker works the same way).
 #include <sys/eventfd.h>

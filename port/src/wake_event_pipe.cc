@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // POSIX systems without eventfd: a non-blocking pipe. A full pipe is already readable, so a write that
 // fails with EAGAIN still leaves the poller woken.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/address.h"
 
 #include <arpa/inet.h>

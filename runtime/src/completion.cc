@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/completion.h"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/datagram.h"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/io_watch.h"
 
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/pipe.h"
 
 #include <fcntl.h>

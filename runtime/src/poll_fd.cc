@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/poll_fd.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What both signal mechanisms share: which signals a listener accepts.
 #pragma once
 

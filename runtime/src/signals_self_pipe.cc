@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // POSIX systems without signalfd: a sigaction handler writes the signal's number into a pipe whose read
 // end the driver watches (the self-pipe trick). Compiled off Linux, and in a kqueue build on Linux. One
 // listener per process: the handler has nowhere else to find the pipe.

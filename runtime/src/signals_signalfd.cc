@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linux: signals arrive on a signalfd, which the driver watches like any other fd.
 #include <pthread.h>
 #include <sys/signalfd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The socket system calls every socket resource shares.
 #pragma once
 

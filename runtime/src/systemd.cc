@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/runtime/systemd.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Prints the sizes of the types a Driver's memory is made of, for scripts/size-report.sh. Built for each
 // target and run under qemu-user, so the figures are the target ABI's (pointer size, alignment), not
 // the host's. Uses only public headers.

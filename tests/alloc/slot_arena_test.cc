@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/alloc/slot_arena.h"
 
 #include <CppUTest/TestHarness.h>

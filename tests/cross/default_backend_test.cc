@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What EMIO_BACKEND=auto compiles in on each ARM target (cmake/backend.cmake). 32-bit ARM kernels have
 // had io_uring regressions (libuv#4158, Raspberry Pi), so there io_uring is only an explicit choice.
 // Registered only for cross builds configured with EMIO_BACKEND=auto.

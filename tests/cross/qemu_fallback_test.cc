@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Under qemu-user an io_uring build runs epoll: qemu 7.2 has no io_uring_setup and answers ENOSYS,
 // as a kernel built without CONFIG_IO_URING does. Only registered for cross builds run under qemu.
 #include <linux/io_uring.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What only the kqueue backend has: its reading of kevent records, the EPIPE that old macOS says for a
 // pipe whose peer closed, and the driver's wake through the port's pipe where EVFILT_USER is missing.
 // kqueue builds only (the kqueue-linux preset runs them on libkqueue; a Mac or a BSD natively).

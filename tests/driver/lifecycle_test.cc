@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A driver's life at its edges: init that fails late and is retried, a wake before init, and a source
 // whose fd was closed without deregister and whose number came back for another file.
 #include <dirent.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The users' rule: after init, nothing allocates. Counted here, by the test, over a steady-state loop of
 // registrations, events, wakers and cross-thread wakes.
 #include <atomic>

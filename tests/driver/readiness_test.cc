@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Readiness reported by the backend on real fds: pipes, socketpairs, TCP and UDP over loopback,
 // edge-triggered semantics, and the final closed states.
 #include <sys/socket.h>

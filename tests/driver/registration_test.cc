@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Adding and removing sources through the Handle, and the rollback of every failure.
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ScheduledIo on its own: the readiness word and the wakers, without any OS.
 #include "emio/driver/scheduled_io.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shutdown: every waiter is woken and sees it; later registrations and turns fail clearly.
 #include "emio/driver/driver.h"
 #include "support/check.h"

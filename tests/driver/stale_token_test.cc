@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A token that outlived its registration must never reach the slot's new owner.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Four threads add, deregister, wait, wake and clear wakers against a driver turning on the main thread,
 // for a bounded time. Checked after every step: no waker runs after the call that removed it returned,
 // no wake is lost (a parked waiter whose peer wrote is woken within a deadline), no event reaches a

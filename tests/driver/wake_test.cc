@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Handle::wake from any thread: never lost, and at most one system call per turn.
 #include <pthread.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The waker contract (scheduled_io.h): once clear_waker, deregister or reset returns, the waker it removed
 // is never called again, on any thread; wakers run one direction at a time, outside every lock.
 #include <sys/socket.h>

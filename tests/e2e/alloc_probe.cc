@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An LD_PRELOAD library: tests/support/allocation_counter.cc's interposed malloc family (every heap
 // allocation of the process, operator new included), plus a report at exit to the file named by
 // EMIO_ALLOC_PROBE_OUT. The end-to-end tests run an example twice, idle and under load, and require

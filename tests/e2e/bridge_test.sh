@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of emio-bridge: a socat pseudo-terminal pair stands in for a board's UART ("board" is
 # the board's end, "host" the end the bridge opens); clients are bash /dev/tcp descriptors, socat and curl.
 # Usage: bridge_test.sh CASE, with EMIO_BRIDGE (and E2E_ALLOC_PROBE for the heap case) in the environment;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of the C example (capi/examples/c_echo.c), the proof that emio.h serves a C99 daemon.
 # Usage: c_echo_test.sh CASE, with EMIO_C_ECHO in the environment.
 # shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of emio-echo with real clients (socat, bash's /dev/tcp) over 127.0.0.1.
 # Usage: echo_test.sh CASE, with EMIO_ECHO (and E2E_ALLOC_PROBE for the heap case) in the environment.
 # shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)

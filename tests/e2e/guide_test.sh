@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the two programs of docs/getting-started.md (compiled from the guide's code blocks) as the guide
 # says to try them. Usage: guide_test.sh CASE, with EMIO_GUIDE_FIRST_DAEMON and EMIO_GUIDE_UART_LOGGER set.
 # shellcheck source-path=SCRIPTDIR disable=SC2154  # spawn NAME sets NAME_pid (printf -v)

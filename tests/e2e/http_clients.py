@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Hostile HTTP clients for the end-to-end tests of emio-bridge's metrics page.
 
   http_clients.py slowloris PORT CONNECTIONS   keeps CONNECTIONS requests open that never end: one byte a

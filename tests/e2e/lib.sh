@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Shared helpers for the end-to-end scripts: temporary folder, background processes that are always
 # cleaned up, waiting for a daemon's start-up lines, and bounded waits. Sourced, never run.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Hostile-load clients for the end-to-end tests, each bounded in time and checking every byte.
 
   load_probes.py flood-latency PORT SECONDS   one client floods the echo server with 4 KiB writes while a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A stand-in for systemd's notification socket: receives sd_notify datagrams on PATH and appends each
 to OUT as one line (newlines inside a message become spaces), until SIGTERM or SECONDS pass.
 

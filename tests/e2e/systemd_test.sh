@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # emio-echo under systemd's protocols, with systemd's own tools where they exist: socket activation by
 # Debian's systemd-socket-activate, and sd_notify / the watchdog against a notification socket this test
 # listens on (tests/e2e/notify_listener.py). Usage: systemd_test.sh CASE, with EMIO_ECHO set.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The install as a user meets it: installs BUILD_DIR to a scratch prefix, then builds the two programs of
 # docs/getting-started.md outside the tree exactly as the guide shows, once with the guide's CMakeLists.txt
 # (find_package(emio), emio::emio / emio::emio_c) and once with its pkg-config command lines, and runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A forgotten co_await must not compile: compiles tests/misuse/missing_co_await.cc once per case with the
 # project's warnings as errors and requires case 0 (everything awaited) to compile and every other case
 # to fail with the compiler's unused-result diagnostic. Usage: check-misuse.sh CXX -I... (include flags)

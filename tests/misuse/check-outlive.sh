@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs tests/misuse/outlives_executor.cc's program and checks that the misuse is caught and named:
 # EXPECT=abort (debug builds: an assert) or EXPECT=log (NDEBUG builds: one line, exit 0).
 # Usage: check-outlive.sh PROGRAM abort|log

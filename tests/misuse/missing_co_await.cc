@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compiled once per MISUSE_CASE by tests/misuse/check-misuse.sh: each case forgets a co_await, which
 // must not compile under -Werror (every awaitable is [[nodiscard]]). Case 0 awaits everything properly
 // and must compile: it proves the other cases fail for the forgotten co_await, not for a typo.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A daemon whose listener lives in static storage while its Executor lives in main(): the listener's
 // destructor runs at exit, after the Executor is gone. tests/misuse/check-outlive.sh runs it and expects
 // the misuse caught: a debug build stops on an assert that names it, a release build logs one line and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the completion-operation tests share: a completion log, turning until something happened, and
 // the usual set-ups (a recv in flight on a socketpair, a loopback listener).
 #pragma once

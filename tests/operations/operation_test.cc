@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CompletionLog operations: the same user code on every backend (the suite runs once per backend).
 #include <arpa/inet.h>
 #include <netinet/in.h>

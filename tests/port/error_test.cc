@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/port/error.h"
 
 #include <cerrno>

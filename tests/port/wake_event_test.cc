@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "emio/port/wake_event.h"
 
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SocketAddress: the text forms a daemon's command line holds, and what it refuses.
 #include <netinet/in.h>
 #include <sys/un.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The generic awaitables: sleep, yield, readiness, and with_timeout around another awaitable.
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Awaiting completion operations (driver/operation.h) from coroutines, on every backend: epoll carries
 // them out with readiness, io_uring natively.
 #include <sys/socket.h>

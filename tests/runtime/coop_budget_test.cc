@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The executor's cooperative budget: a coroutine whose operations keep completing without waiting yields
 // to the other ready tasks after `coop_budget` of them, keeps the output it had, and runs to the end
 // untouched when the budget is off.

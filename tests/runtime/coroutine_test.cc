@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio::Task coroutines: frames from the fixed pool (and an exhausted pool as an error, never a crash),
 // FIFO resumption, nested tasks, wakers that queue instead of resuming inside the driver's dispatch.
 #include <thread>

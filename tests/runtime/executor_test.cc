@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Executor with callback tasks: FIFO order, run/run_until/stop, capacities, timers driving the turn
 // timeout, and spawning from other threads through the inbox.
 #include <atomic>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Running out of file descriptors (EMFILE) is an error value, not a crash: checked in a forked child
 // whose RLIMIT_NOFILE is lowered and whose free descriptors are all taken, so the test runner keeps its
 // own limit. The child reports through its exit status (no CppUTest assertions after fork).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IoWatch: callback-style readiness, called from the ready queue, once per arm.
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"

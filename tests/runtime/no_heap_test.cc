@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The users' rule, for the runtime: once the executor is initialised, a steady-state loop of coroutines
 // echoing over sockets, sleeps, timeouts, periodic timers, IoWatch callbacks and spawns from another
 // thread allocates nothing. Counted by tests/support/allocation_counter.

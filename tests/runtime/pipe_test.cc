@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pipe: both ends registered; end of stream, EPIPE, and a full pipe's would_block.
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PollFd: any pollable fd (a timerfd here), what the driver refuses, and deregistration on close.
 #include <fcntl.h>
 #include <sys/socket.h>

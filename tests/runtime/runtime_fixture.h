@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the runtime tests share: an executor configuration, a guarded run loop that fails instead of
 // hanging, and byte helpers.
 #pragma once

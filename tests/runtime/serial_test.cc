@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SerialPort on a pseudo-terminal, which stands in for a board's UART: the port opens the pty's slave
 // side, the test plays the device on the master side.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Signals as driver events, raised at the test itself: the listener blocks them, so raise() leaves them
 // pending for the signalfd instead of running their default action; the self-pipe variant (macOS, the
 // BSDs, and the kqueue build here) catches them with a handler that writes to its pipe.

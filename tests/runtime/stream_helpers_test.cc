@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The everyday helpers on streams: write_all across a full socket buffer, text overloads, and the
 // bounded LineReader (LF and CRLF line ends, a line split across reads, a line too long for its buffer,
 // the last line without a newline, end of stream).

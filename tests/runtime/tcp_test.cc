@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TcpListener and TcpStream over loopback: connect, accept, read, write, shutdown, and the errors a
 // daemon meets (address in use, connection refused, reset by peer).
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TimerQueue: deadline order, one-shot and periodic timers, cancellation, lateness, capacity. Deadlines
 // are given explicitly (start_at) and fire_due gets its "now", so no test depends on the clock's pace.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UdpSocket over loopback: datagrams with their sender, connected sockets, and errors.
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UnixStream, UnixListener and UnixDatagram: pairs, abstract names, filesystem paths, and errors.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Without a sanitizer the test binary interposes malloc and its siblings, forwarding to glibc's
 // __libc_* entry points; under ASan or TSan, which own malloc, it installs the sanitizer's hooks; on
 // macOS it swaps the default malloc zone's entry points (see there).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Counts every heap allocation the process makes (malloc, calloc, realloc, aligned forms, and so every
 // operator new), on any thread, so that tests can prove a stretch of code allocates nothing.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Assertions for emio's error values, printing the error's name on failure.
 #pragma once
 

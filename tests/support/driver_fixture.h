@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every driver test needs: a driver on the backend under test, and a waker that counts its calls.
 // main.cc runs the whole suite once per backend compiled in and sets current_backend for each run.
 #pragma once

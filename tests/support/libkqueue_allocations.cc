@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kqueue-linux builds only: the test binaries link with -Wl,--wrap=kqueue,--wrap=kevent, so that every
 // call emio makes into libkqueue passes here, and what libkqueue allocates inside it (its knotes and
 // tables: kernel memory on a BSD) is counted apart from emio's own allocations (allocation_counter.h).

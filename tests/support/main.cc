@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs every test group once per backend compiled in: epoll, and io_uring in an io_uring build; kqueue
 // alone in a kqueue build. EMIO_TEST_BACKEND=epoll|uring|kqueue runs one of them only.
 #include <CppUTest/CommandLineTestRunner.h>

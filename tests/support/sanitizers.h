@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // EMIO_TEST_SANITIZED: defined when the test binary is built with ASan or TSan. GCC says so with
 // __SANITIZE_*__, clang 14 only through __has_feature.
 #pragma once

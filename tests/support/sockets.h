@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Real, non-blocking fd pairs for the tests: pipes, socketpairs, TCP and UDP over loopback.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The backend choice's names, as examples' --backend flags spell them.
 #include "emio/config.h"
 #include "emio/driver/backend_config.h"

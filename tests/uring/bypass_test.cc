@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Kernel-bypass mode on io_uring: SQPOLL, registered files, multishot accept, multishot recv from a
 // provided buffer ring, and the busy-poll turn. Each runs real traffic over loopback.
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Handle::add_source and deregister from another thread while the driver thread sleeps in turn(): on
 // io_uring the submission queue is shared between threads (its own lock), and a poll armed from another
 // thread must reach the kernel at once, as epoll_ctl does. Runs on every backend.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Only the driver thread submits to the ring: sources registered or removed on other threads reach the
 // kernel through the backend's request queue, applied by the driver's next wait. Before, a poll armed
 // on another thread belonged to that thread: it was cancelled when the thread exited (the source went

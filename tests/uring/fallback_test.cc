@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The same binary keeps working where io_uring is refused: a forked child blocks io_uring with a
 // seccomp filter (as Docker's default profile does, with EPERM; or as an old kernel would, with ENOSYS)
 // and then runs real traffic through a driver that asked for io_uring.

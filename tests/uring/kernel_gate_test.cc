@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What io_uring needs of the kernel, and what emio does without it, shown on this kernel through
 // UringOptions::emulate_kernel_5_10 (single-shot polls, no sparse file table, no task-work flags):
 // automatic readiness runs on epoll and says why, an explicit io_uring choice runs single-shot polls,

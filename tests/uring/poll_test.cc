@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_uring readiness beyond the shared suite: the path of 5.10 kernels (single-shot polls, waits bounded
 // by a timeout submission), and completion-queue overflow, after which multishot polls end and must be
 // armed again without losing an event.

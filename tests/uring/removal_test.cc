@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A removed poll lets go of its file only once the kernel has confirmed the removal. Fire-and-forget
 // removals left up to 19 % of emio-echo's half-closed connections in CLOSE-WAIT under SQPOLL: the ring
 // still held their poll. 80 half-closed connections per io_uring mode, echoed then closed by a server on

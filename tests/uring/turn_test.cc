@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring turn's edges: the busy-poll turn (submit first, spin within the turn's timeout), options
 // the kernel would refuse (EINVAL from init, io_uring left on for everyone else), shutdown of a SQPOLL
 // driver whose submission queue is full, and provided buffers over many ends of stream.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for the io_uring-only tests: is io_uring usable here, and a driver config that asks for it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A fixed-capacity arena of slots handed out as generation-tagged Tokens.
 // Allocate, release and lookup are O(1). The memory is either caller-provided (a static array: no
 // heap at all) or one allocation at init. Not thread-safe: the owner serialises access.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Token names one use of one registration slot. The kernel hands it back with every event
 // (epoll_data.u64, io_uring user_data, kevent udata), so it must fit in 64 bits and decode in O(1).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one place that picks the backend, at compile time (EMIO_BACKEND in CMake, emio/config.h here).
 // Every backend file has the same shape, checked below; nothing outside the backend files knows which
 // OS mechanism runs, and the hot path has no virtual call. An io_uring build carries epoll as well and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which backend a Driver should run, and how io_uring is set up: the part of DriverConfig that the
 // backends read. Kept free of backend headers so that every build (and every example) can name them.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Driver owns the OS poller and a fixed event buffer; turn() polls once and dispatches every event
 // in O(1) from its token to the source's ScheduledIo. Shaped like Tokio's runtime/io/driver.rs.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which drivers are alive, process-wide, so that a Handle kept past its Driver's destruction is caught
 // instead of followed into freed memory. The usual way there: an IO resource in static storage (a global
 // TcpListener) whose destructor runs at exit, after main()'s Executor is gone; it used to crash the

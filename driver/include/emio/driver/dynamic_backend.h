@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The backend an io_uring build runs: io_uring, or epoll when io_uring is refused (by the config, or
 // by the kernel at init). A tagged choice switched on at each call, as libxev's Dynamic: no virtual
 // call, and when only epoll is compiled in, backend.h uses EpollBackend itself instead of this.

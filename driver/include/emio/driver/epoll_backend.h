@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The epoll backend: edge-triggered readiness, as mio does it. One of the backend files; each has the
 // same shape (see backend.h), and exactly one is compiled into a build.
 #pragma once

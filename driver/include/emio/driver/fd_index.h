@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which live registration watches each fd number: a fixed open-addressing table (linear probing, at most
 // half full), filled at add_source and emptied at deregister, under the registrations lock.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Handle is what every thread uses to reach the driver: add and remove sources, and wake it.
 // A Handle is a pointer to its Driver: copy it freely, and keep the Driver alive longer than any copy.
 // One used after its Driver was destroyed (an IO resource that outlived its Executor) is caught: a debug

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a source wants to hear about. Bits, so that interests combine with |.
 #pragma once
 

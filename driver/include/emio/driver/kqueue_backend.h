@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The kqueue backend (macOS, the BSDs; libkqueue on Linux, for tests): edge-triggered readiness, as mio
 // does it. One of the backend files; each has the same shape (see backend.h), and exactly one is
 // compiled into a build. docs/design.md, "The kqueue backend", says what differs from epoll.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Completion operations: accept, connect, recv, send, read, write, close, timeout and cancel, with the
 // same user code on every backend. The caller owns every record (a member, a static, a stack object that
 // outlives the operation): the driver never allocates one. It links in-flight records through their own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Completion operations on a readiness backend (epoll): each one is tried with a non-blocking system
 // call and, on EAGAIN, parked as the waker of its source's ScheduledIo until the source is ready again.
 // Timeouts are kept in the same in-flight list and expire after each wait. Driver thread only.

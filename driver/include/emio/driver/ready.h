@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the OS said about a source. Six bits, so that a set of them fits in the ScheduledIo state word.
 #pragma once
 

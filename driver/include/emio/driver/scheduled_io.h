@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-source state shared by the driver (which sets readiness) and the tasks waiting on the source.
 //
 // Everything the driver and the tasks race on lives in one atomic 64-bit word:

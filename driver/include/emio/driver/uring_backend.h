@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring backend: readiness over POLL_ADD (multishot from 5.13, single-shot and re-armed on 5.10
 // boards) and native completion operations. One of the backend files, same shape as the epoll one
 // (see backend.h); with EMIO_BACKEND=uring the epoll backend is compiled in beside it, as its fallback.

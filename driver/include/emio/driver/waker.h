@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A waker is a function and its context: what to call when a waiting task may make progress.
 // Two words, no allocation; a coroutine's waker is its handle's resume, a callback's is the callback.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The monotonic clock: unaffected by wall-clock changes (NTP, RTC set at boot on boards without a battery).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Errors are values: an errno value from the OS, or one of emio's own codes (negative).
 // The class is [[nodiscard]], so the compiler refuses a call whose error is silently dropped.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An owning file descriptor: closed exactly once, when its owner goes away.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The log hook: the library reports the few things an operator must know (a backend fallback, for
 // instance) through one function the application sets. The default writes a line to stderr.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Result<T>: a value or an Error, for code built without exceptions.
 #pragma once
 

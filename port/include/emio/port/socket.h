@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sockets and pipes as the driver wants every fd it watches: non-blocking, close-on-exec, and never
 // raising SIGPIPE. Linux and the BSDs set the first two in the creating call (SOCK_NONBLOCK, accept4,
 // pipe2); macOS has none of those, so fcntl follows the call there, and SIGPIPE is refused per socket

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The primitive that wakes a thread sleeping in the poller: an eventfd on Linux, a pipe elsewhere.
 // The poller watches poll_fd() for readability, edge-triggered.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SocketAddress: an IPv4, IPv6 or Unix-domain socket address, parsed from the text a daemon's command
 // line or config file holds. No name resolution (getaddrinfo blocks and allocates): numbers only.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The awaitables that are not tied to one IO resource: readiness of any registered source, sleeping,
 // yielding, and a timeout around any other emio awaitable. Each is a Pollable (task.h): co_await it
 // inside an emio::Task, as a temporary.

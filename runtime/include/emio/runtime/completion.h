@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Awaiting a completion operation (emio/driver/operation.h) from an emio::Task:
 //
 //   emio::Operation recv;                                  // caller-owned, stays put until completed

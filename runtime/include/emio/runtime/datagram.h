@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Datagram sockets: UdpSocket and UnixDatagram. One try_recv returns one datagram (cut to the buffer:
 // size buffers for the largest datagram expected); one try_send sends one, whole or not at all
 // (EMSGSIZE if too big). ECONNREFUSED may come back from a connected UDP socket whose peer has no

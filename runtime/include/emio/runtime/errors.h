@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The errors the runtime layer adds, as errno values so that Error::name() prints them and C callers
 // compare them with <errno.h> constants. Operations return them; nothing here is fatal.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Executor: a single-threaded run loop over one Driver, one TimerQueue and a fixed table of tasks.
 //
 // Each iteration: take spawns from other threads (the inbox), turn the driver with the next timer

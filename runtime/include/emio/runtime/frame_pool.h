@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Coroutine frames come from a fixed pool of equal blocks, sized at init: no heap once it is set up.
 //
 // The compiler allocates a coroutine's frame when the coroutine function is called, before it can be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Callback-style readiness, for code that does not use coroutines (the C API, plain callbacks):
 //
 //   static void on_readable(void* context, emio::ReadyEvent event) { ...try_read until would_block...;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // LineReader: lines from a byte stream (TcpStream, UnixStream), bounded by a buffer the caller gives, for
 // the line protocols daemons speak (AT commands, NMEA, a debug console). No allocation: a line longer
 // than the buffer is an error (EMSGSIZE, and that line is dropped up to its end), never a reallocation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A pipe, both ends registered: read_end readable, write_end writable. try_read on read_end returns 0
 // once every write end is closed; try_write on write_end fails with EPIPE once the read end is closed
 // (and raises SIGPIPE unless ignored: daemons ignore it).

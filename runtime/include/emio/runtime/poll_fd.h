@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PollFd: any pollable file descriptor (GPIO character device, netlink, SocketCAN, timerfd, a pipe end,
 // a tty), owned, non-blocking and registered with the driver. Every IO resource is built on one.
 //

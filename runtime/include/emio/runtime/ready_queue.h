@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The executor's FIFO of things to run: an intrusive, doubly linked list of Runnable records that their
 // owners embed (task slots, IoWatch). Push, pop and remove are O(1) and never allocate; a record is in
 // the queue at most once, so waking an already queued task does nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Everything of the runtime layer in one include.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SerialPort: a UART (or any tty) in raw mode, 8 data bits, no parity, 1 stop bit (8N1), at a chosen
 // baud rate, optionally with RTS/CTS hardware flow control. Non-blocking and registered: read and write
 // as with any PollFd. A pseudo-terminal (posix_openpt, socat) stands in for a board's UART in tests.

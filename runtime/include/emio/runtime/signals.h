@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Signals as driver events, so that a daemon shuts down (SIGTERM, SIGINT), reloads (SIGHUP) or reacts
 // to SIGUSR1/SIGUSR2 from its loop instead of inside a signal handler.
 //

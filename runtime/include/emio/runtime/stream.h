@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stream sockets: TcpStream and UnixStream (connect, read, write, shutdown), and the listeners that
 // accept them (TcpListener, UnixListener). Non-blocking; errors are the OS's, unchanged:
 //   bind: EADDRINUSE (another socket holds the address), EACCES (a port below 1024 without privilege);

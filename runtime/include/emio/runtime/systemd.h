@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // systemd integration without libsystemd: socket activation, readiness and status notifications, and the
 // watchdog, the protocols sd_listen_fds(3), sd_notify(3) and sd_watchdog_enabled(3) describe. Outside
 // systemd (no LISTEN_FDS, no NOTIFY_SOCKET, no WATCHDOG_USEC) each does nothing and says so, so one

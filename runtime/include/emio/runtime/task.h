@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emio::Task<T>: a C++20 coroutine the Executor runs, and the protocol its awaits follow.
 //
 //   emio::Task<> blink(emio::SerialPort& port) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Timers: caller-owned Timer records in a fixed-capacity intrusive binary heap (TimerQueue).
 //
 // Start is O(log n); cancel is O(log n) without a scan, because each Timer knows its heap index. The
