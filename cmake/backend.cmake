@@ -81,6 +81,13 @@ endif()
 string(TOUPPER "${emio_backend}" emio_backend_upper)
 set(EMIO_BACKEND_MACRO "EMIO_BACKEND_${emio_backend_upper}")
 set(EMIO_RESOLVED_BACKEND "${emio_backend}")
+# The --backend names a program of this build can run (the tests run each): an io_uring build carries
+# epoll as its fallback, and io_uring with SQPOLL; a kqueue build has kqueue alone.
+if(emio_backend STREQUAL "uring")
+  set(EMIO_BACKEND_NAMES epoll uring uring-sqpoll)
+else()
+  set(EMIO_BACKEND_NAMES ${emio_backend})
+endif()
 message(STATUS "emio backend: ${emio_backend}")
 
 set(EMIO_GENERATED_INCLUDE_DIR "${PROJECT_BINARY_DIR}/generated/include")

@@ -28,7 +28,8 @@ bool parse_backend_flag(const char* program, const char* text, emio::BackendChoi
   *choice = emio::BackendChoice::automatic;
   if (text == nullptr) return true;
   if (emio::parse_backend_choice(text, *choice).failed()) {
-    (void)usage_error(program, "--backend: '%s' is not a backend (automatic, epoll, uring, uring-sqpoll)", text);
+    (void)usage_error(program, "--backend: '%s' is not a backend (automatic, epoll, uring, uring-sqpoll, kqueue)",
+                      text);
     return false;
   }
   if (!emio::backend_choice_compiled_in(*choice)) {

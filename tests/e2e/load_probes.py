@@ -118,6 +118,7 @@ def real_client(port, stop, counts, errors, number):
             counts["served"] += 1
         elif reply == b"":
             counts["refused"] += 1  # accepted and closed at once: turned away
+            errors.append("real client %d: closed without an echo" % number)
         else:
             errors.append("real client %d got %r" % (number, reply))
 
@@ -135,6 +136,8 @@ def accept_storm(port, seconds):
     for thread in threads:
         thread.join()
     print("storm %d real_served %d real_refused %d" % (counts["storm"], counts["served"], counts["refused"]))
+    for error in errors[:3]:
+        print("  " + error, file=sys.stderr)
     if any(not error.startswith("real client") or "got" in error for error in errors):
         print("; ".join(errors))
         return 1
