@@ -35,8 +35,12 @@ extern "C" {
 #define EMIO_EBACKEND (-10004)            /* the backend asked for is not compiled in or not usable */
 #define EMIO_ENOSTORAGE (-10005)          /* a zero capacity, or the one allocation at init failed */
 
-/* A short, stable name: "ok", "ECONNREFUSED", "emio: registrations full", or the C library's text. */
+/* A short, stable name in static storage: "ok", "ECONNREFUSED", "emio: registrations full", or "errno
+ * (unnamed)" for a number that is no errno value. emio_describe() gives a one-line text beside it. */
 const char* emio_strerror(int error);
+/* "Connection refused", "every registration slot is in use (raise registration_capacity)", ...: one line,
+ * static storage (never strerror()'s buffer, which the next strerror() call may free). */
+const char* emio_describe(int error);
 
 /* --- Object storage --------------------------------------------------------------------------- */
 

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <cstring>
-
 #include "objects.h"
 
 namespace emio_capi {
@@ -23,11 +21,19 @@ static_assert(EMIO_ESHUTDOWN == -10000 + emio::Error::shut_down);
 static_assert(EMIO_EBACKEND == -10000 + emio::Error::backend_unavailable);
 static_assert(EMIO_ENOSTORAGE == -10000 + emio::Error::no_storage);
 
-extern "C" const char* emio_strerror(int error) {
-  if (error == EMIO_OK) return "ok";
+namespace {
+
+// The emio::Error a C error code stands for.
+emio::Error from_c(int error) {
+  if (error == EMIO_OK) return emio::Error{};
   if (error <= emio_capi::own_code_base) {
-    return emio::Error(static_cast<emio::Error::Code>(error - emio_capi::own_code_base)).name();
+    return emio::Error(static_cast<emio::Error::Code>(error - emio_capi::own_code_base));
   }
-  const emio::Error os_error = emio::Error::from_errno(-error);
-  return os_error.has_name() ? os_error.name() : std::strerror(-error);
+  return emio::Error::from_errno(-error);
 }
+
+}  // namespace
+
+extern "C" const char* emio_strerror(int error) { return from_c(error).name(); }
+
+extern "C" const char* emio_describe(int error) { return from_c(error).description(); }
