@@ -86,9 +86,19 @@ Error notify(const char* state) {
   std::memcpy(address.sun_path, path, path_length);
   if (path[0] == '@') address.sun_path[0] = '\0';  // an abstract name
   const auto address_length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_length);
+  // systemd is Linux's; elsewhere (macOS, the BSDs, no NOTIFY_SOCKET) this is only compiled.
+#ifdef SOCK_CLOEXEC
   const Fd socket_fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+#else
+  const Fd socket_fd(::socket(AF_UNIX, SOCK_DGRAM, 0));
+#endif
   if (!socket_fd.valid()) return Error::last_os_error();
-  const ssize_t sent = ::sendto(socket_fd.get(), state, std::strlen(state), MSG_NOSIGNAL,
+#ifdef MSG_NOSIGNAL
+  constexpr int send_flags = MSG_NOSIGNAL;
+#else
+  constexpr int send_flags = 0;
+#endif
+  const ssize_t sent = ::sendto(socket_fd.get(), state, std::strlen(state), send_flags,
                                 reinterpret_cast<const sockaddr*>(&address), address_length);
   return sent < 0 ? Error::last_os_error() : Error{};
 }

@@ -87,10 +87,12 @@ TEST(FdReuse, DeregisterAfterCloseDoesNotRemoveTheNewOwnerOfTheFdNumber) {
   const int number = old_pair.first.get();
   auto old_registration = driver.handle().add_source(number, emio::Interest::readable);
   CHECK(old_registration.ok());
-  old_pair.first.reset();  // closed without deregister: a misuse the driver must survive
-
+  // The new pair first, so that its own fds never take the number; then the number, closed without a
+  // deregister (a misuse the driver must survive), at once names another socket. (Between a close and a
+  // later socketpair, libkqueue's own fds may take the freed number.)
   emio_test::FdPair new_pair = emio_test::make_socketpair(SOCK_STREAM);
-  CHECK_EQUAL(number, ::dup2(new_pair.first.get(), number));  // the number now names another socket
+  old_pair.first.reset();
+  CHECK_EQUAL(number, ::dup2(new_pair.first.get(), number));
   emio::Fd reused(number);
   auto new_registration = driver.handle().add_source(number, emio::Interest::readable);
   CHECK(new_registration.ok());  // io_uring refused it with EEXIST before the fix
