@@ -107,6 +107,31 @@ lowest_free_fd() {
   echo "$fd"
 }
 
+# run_out_of_fds PID NAME: lowers PID's soft RLIMIT_NOFILE to its next fd number (saving the old one in
+# saved_soft_limit); restore_fds PID puts it back.
+run_out_of_fds() {
+  local limit
+  limit=$(lowest_free_fd "$1")  # no room for another fd
+  saved_soft_limit=$(prlimit --pid "$1" --nofile --output SOFT --noheadings | tr -d ' ')
+  prlimit --pid "$1" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only
+}
+restore_fds() { prlimit --pid "$1" --nofile="$saved_soft_limit:" || fail "cannot restore the fd limit"; }
+
+# expect_quiet_back_off PID LOG MAX_LINES: over 2 s out of fds, PID (its log in LOG) must log EMFILE, use
+# under 200 ms of CPU (not spin on a listener that stays readable) and log at most MAX_LINES accept lines.
+expect_quiet_back_off() {
+  local cpu_before lines_before cpu_used lines
+  cpu_before=$(cpu_ms "$1")
+  lines_before=$(grep -c 'accept' "$2" || true)
+  sleep 2
+  cpu_used=$(($(cpu_ms "$1") - cpu_before))
+  lines=$(($(grep -c 'accept' "$2" || true) - lines_before))
+  echo "out of fds for 2 s: ${cpu_used} ms of CPU, ${lines} log lines"
+  grep -q 'EMFILE' "$2" || fail "no EMFILE was logged"
+  [ "$cpu_used" -lt $((200 * $(slowdown))) ] || fail "${cpu_used} ms of CPU in 2 s out of fds"
+  [ "$lines" -le "$3" ] || fail "$lines accept lines logged in 2 s"
+}
+
 # slowdown: how many times slower than a native build this one may be (E2E_SLOWDOWN, set by
 # tests/e2e/CMakeLists.txt: qemu-user and the sanitizers), for the few bounds on time the load cases keep.
 slowdown() { echo "${E2E_SLOWDOWN:-1}"; }
