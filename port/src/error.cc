@@ -310,8 +310,6 @@ const char* Error::name() const {
   return value_ > 0 ? errno_name(value_) : own_code_name(value_);
 }
 
-bool Error::has_name() const { return name() != unnamed_errno; }
-
 const char* Error::description() const {
   if (value_ == 0) return "success";
   if (value_ < 0) return own_code_description(value_);

@@ -33,8 +33,6 @@ class [[nodiscard]] Error {
   // "EAGAIN", "ECONNREFUSED", "emio: registrations full", ...: short and stable, for logs and tests.
   // Every errno value of the platform has its symbol; a number it does not know is "errno (unnamed)".
   const char* name() const;
-  // False for that unnamed case, where a caller may fall back on strerror().
-  bool has_name() const;
   // One line for an operator, to print beside name(): the C library's text for an errno value ("Address
   // already in use"), a sentence for emio's own codes. Static storage: never freed, safe on any thread.
   const char* description() const;
