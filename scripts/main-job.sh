@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main job: build everything (release preset), stand a socat pseudo-terminal pair in for a board's
+# The main job: build emio-bridge (release preset), stand a socat pseudo-terminal pair in for a board's
 # UART, run emio-bridge on one end, drive traffic both ways with real clients over 127.0.0.1, print what
 # was seen and the /metrics output, stop the bridge with SIGTERM and require exit 0.
 # Bounded (every wait gives up after E2E_TIMEOUT_S, 60 s by default); every process it starts is killed
@@ -13,12 +13,19 @@ source "$repo/tests/e2e/lib.sh"
 build_dir=${MAIN_JOB_BUILD_DIR:-"$repo/build/release"}
 
 step() { printf '\n== %s\n' "$*"; }
-size_of() { stat -c %s "$1"; }
+# wait_until runs its command again on every poll, so the size must be read inside it, not passed as "$(...)".
+size_at_least() { [ "$(stat -c %s "$1")" -ge "$2" ]; }
 
-step "build (release preset, $build_dir)"
-"$repo/scripts/install-deps.sh"
-(cd "$repo" && cmake --preset release -B "$build_dir" >/dev/null)
-cmake --build "$build_dir"
+# Only emio-bridge is built, and quietly: the compiler's output goes to a log, shown only on failure.
+step "build emio-bridge (release preset, $build_dir)"
+build_log="$build_dir/main-job-build.log"
+mkdir -p "$build_dir"
+if ! { (cd "$repo" && cmake --preset release -B "$build_dir") && cmake --build "$build_dir" --target emio-bridge; } \
+  >"$build_log" 2>&1; then
+  tail -n 40 "$build_log"
+  fail "the build failed (whole log: $build_log)"
+fi
+echo "built $build_dir/examples/emio-bridge"
 
 step "pseudo-terminal pair (the board's UART)"
 board="$E2E_TMP/board"  # the board's end: what the firmware would write and read
@@ -34,6 +41,8 @@ spawn bridge "$build_dir/examples/emio-bridge" --serial "$uart" --baud 115200 --
 port=$(port_from bridge listening)
 metrics_port=$(port_from bridge metrics)
 cat "$E2E_TMP/bridge.out"
+echo "(backend: the poller chosen at start, io_uring where the kernel allows it, else epoll;"
+echo " reserved: the client table and buffers, allocated and touched once at start, never grown)"
 
 step "two TCP clients (bash /dev/tcp and socat)"
 exec 3<>"/dev/tcp/127.0.0.1/$port"
@@ -68,9 +77,9 @@ wait_until "the bulk from the board to be counted" metric_is emio_bridge_serial_
 wait_until "the bulk from the client to be counted" metric_is emio_bridge_serial_written_bytes_total \
   $((20 + 25 + 262144))
 if metric_is emio_bridge_slow_client_dropped_bytes_total 0; then
-  wait_until "client 1 to receive the bulk" test "$(size_of "$E2E_TMP/client1.out")" -ge 1000000
-  wait_until "client 2 to receive the bulk" test "$(size_of "$E2E_TMP/socat_client.out")" -ge 1000021
-  wait_until "the board to receive the bulk" test "$(size_of "$E2E_TMP/board.out")" -ge $((45 + 262144))
+  wait_until "client 1 to receive the bulk" size_at_least "$E2E_TMP/client1.out" 1000000
+  wait_until "client 2 to receive the bulk" size_at_least "$E2E_TMP/socat_client.out" 1000021
+  wait_until "the board to receive the bulk" size_at_least "$E2E_TMP/board.out" $((45 + 262144))
   cmp -s "$E2E_TMP/bulk.up" "$E2E_TMP/client1.out" || fail "client 1 received other bytes"
   cmp -s "$E2E_TMP/bulk.up" <(tail -c 1000000 "$E2E_TMP/socat_client.out") || fail "client 2 received other bytes"
   cmp -s "$E2E_TMP/bulk.down" <(tail -c 262144 "$E2E_TMP/board.out") || fail "the board received other bytes"
@@ -79,12 +88,15 @@ else
   echo "a client was slow and the drop policy dropped bytes (see the metrics): contents not compared"
 fi
 
-step "GET /metrics"
-metrics
+step "GET /metrics (the counters, without their # HELP and # TYPE lines)"
+metrics | grep -v '^#'
+echo "(clients_connected: connected now (bash and socat); clients_accepted_total: every client since start,"
+echo " nc included, which half-closed and was closed when its linger expired)"
 
 step "SIGTERM"
 stop_with_sigterm "$bridge_pid" "emio-bridge"
 tail -n 1 "$E2E_TMP/bridge.out"
+echo "(its stop line: the bytes each way and the clients accepted since start)"
 echo "emio-bridge exited 0"
 echo
 echo "main-job: OK"

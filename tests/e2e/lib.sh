@@ -23,7 +23,13 @@ fail() {
   echo "FAIL: $*" >&2
   local log
   for log in "$E2E_TMP"/*.out "$E2E_TMP"/*.err; do
-    [ -s "$log" ] && { echo "--- $(basename "$log")" >&2; tail -n 20 "$log" >&2; }
+    [ -s "$log" ] || continue
+    # Bulk transfers are binary: their size says more than their last bytes would.
+    if grep -Iq . "$log"; then
+      { echo "--- $(basename "$log")"; tail -n 20 "$log"; } >&2
+    else
+      echo "--- $(basename "$log"): $(stat -c %s "$log") bytes of binary data" >&2
+    fi
   done
   exit 1
 }
