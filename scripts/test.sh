@@ -18,7 +18,10 @@ failed_steps=()
 log_dir=build/test-logs
 mkdir -p "$log_dir"
 
-record() {  # record NAME PASSED FAILED
+step_started=$SECONDS
+record() {  # record NAME PASSED FAILED; also prints how long the step took (CI allows 90 minutes in all)
+  echo "    $1: $(($2)) passed, $(($3)) failed, $((SECONDS - step_started)) s"
+  step_started=$SECONDS
   passed=$((passed + $2))
   failed=$((failed + $3))
   if [ "$3" -ne 0 ]; then failed_steps+=("$1"); fi
@@ -103,5 +106,6 @@ run_gate tidy bash scripts/lint.sh tidy
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then echo "failed: ${failed_steps[*]} (logs in $log_dir)"; fi
+echo "test: $((SECONDS / 60)) min $((SECONDS % 60)) s in all"
 echo "emio: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
