@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds CppUTest 4.0 for macOS with zig (for scripts/macos-link-check.sh): Debian's source package of it,
-# fetched with apt-get source through a private deb-src list (the machine's own mirror, read from its apt
-# sources; nothing is changed in /etc), built with its own CMake into PREFIX.
+# Builds CppUTest 4.0 for macOS with zig (for scripts/macos-link-check.sh): Debian's source package of it
+# (scripts/cpputest-source.sh), built with its own CMake into PREFIX.
 # Usage: build-cpputest-macos.sh TARGET TOOLS_DIR PREFIX   (TOOLS_DIR: cc, c++, ar, ranlib wrappers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,23 +11,14 @@ tools=$2
 prefix=$3
 [ -f "$prefix/lib/libCppUTest.a" ] && exit 0
 
-apt_dir=$root/build/tools/apt
-source_dir=$root/build/tools/cpputest-source
-if [ ! -d "$source_dir/cpputest-4.0" ]; then
-  mkdir -p "$apt_dir/lists/partial" "$source_dir"
-  mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
-  echo "deb-src $mirror bookworm main" >"$apt_dir/sources.list"
-  apt_options=(-q -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-               -o "Dir::State::Lists=$apt_dir/lists")
-  apt-get "${apt_options[@]}" update >"$apt_dir/update.log" 2>&1
-  (cd "$source_dir" && apt-get "${apt_options[@]}" source cpputest=4.0-2 >"$apt_dir/source.log" 2>&1)
-fi
+# shellcheck source=cpputest-source.sh
+source scripts/cpputest-source.sh
+source_dir=$(fetch_cpputest_source "$root")
 
 # Its extensions too (cpputest.pc names them); neither its own tests nor its leak detector (a link check
 # runs nothing; tests/CMakeLists.txt turns the detector's macros off anyway).
 work=$root/build/macos/$target/cpputest-build
-cmake -S "$source_dir/cpputest-4.0" -B "$work" -G Ninja -DCMAKE_SYSTEM_NAME=Darwin \
+cmake -S "$source_dir" -B "$work" -G Ninja -DCMAKE_SYSTEM_NAME=Darwin \
   -DCMAKE_C_COMPILER="$tools/cc" -DCMAKE_CXX_COMPILER="$tools/c++" -DCMAKE_AR="$tools/ar" \
   -DCMAKE_RANLIB="$tools/ranlib" -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DTESTS=OFF -DEXTENSIONS=ON -DCPPUTEST_FLAGS=ON -DMEMORY_LEAK_DETECTION=OFF >"$work.configure.log" 2>&1 ||

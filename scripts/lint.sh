@@ -9,6 +9,15 @@ sources() { git ls-files '*.h' '*.cc' '*.c'; }
 library_sources() { git ls-files 'alloc/*.cc' 'port/*.cc' 'driver/*.cc' 'runtime/*.cc' 'capi/*.cc' 'examples/*.cc'; }
 # Compiled in a kqueue build only (<sys/event.h>): tidied with the kqueue-linux build's flags.
 kqueue_sources() { git ls-files 'driver/src/kqueue_backend.cc'; }
+# Compiled for Windows only: tidied with the windows build's flags and mingw's headers (clang's own
+# intrinsic headers, not GCC's, which clang cannot parse).
+windows_sources() { git ls-files 'port/src/*_windows.cc'; }
+mingw_header_arguments() {
+  x86_64-w64-mingw32-g++-posix -E -x c++ - -v </dev/null 2>&1 |
+    sed -n '/#include <...> search starts here/,/End of search/p' | sed -n 's/^ \(\/.*\)/\1/p' |
+    grep -v -e '/include$' -e '/include-fixed$' | sed 's/^/--extra-arg=-isystem/'
+  echo "--extra-arg=-isystem/usr/x86_64-w64-mingw32/include"
+}
 
 # Every source, script and build file names its license (SPDX) in its first lines.
 licensed_files() { git ls-files '*.h' '*.cc' '*.c' '*.in' '*.sh' '*.py' '*.cmake' 'CMakeLists.txt' '*/CMakeLists.txt'; }
@@ -27,7 +36,17 @@ case "${1:-all}" in
     build=build/lint
     cmake --preset debug -B "$build" >/dev/null
     cmake --build "$build" >/dev/null  # generated headers and compile_commands.json
-    library_sources | grep -v -F -x -f <(kqueue_sources) | xargs -P 2 -n 4 clang-tidy -p "$build" --quiet 2>/dev/null
+    library_sources | grep -v -F -x -f <(kqueue_sources; windows_sources) |
+      xargs -P 2 -n 4 clang-tidy -p "$build" --quiet 2>/dev/null
+    if command -v x86_64-w64-mingw32-g++-posix >/dev/null && [ -f build/tools/windows/cpputest/lib/libCppUTest.a ]; then
+      windows_build=build/lint-windows
+      cmake --preset windows -B "$windows_build" >/dev/null
+      mapfile -t header_arguments < <(mingw_header_arguments)
+      windows_sources | xargs clang-tidy -p "$windows_build" --quiet "${header_arguments[@]}" 2>/dev/null
+    else
+      echo "lint: port/src/*_windows.cc not tidied: no mingw-w64 or Windows CppUTest (scripts/install-windows-deps.sh,"
+      echo "      scripts/build-cpputest-windows.sh)"
+    fi
     # The kqueue backend needs libkqueue's header here (scripts/build-libkqueue.sh); without it, skipped.
     if [ -f build/libkqueue/lib/libkqueue.a ]; then
       kqueue_build=build/lint-kqueue

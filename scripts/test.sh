@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
 # and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
-# libkqueue, the macOS link check (zig), the ARM cross builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
+# libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine), the ARM cross builds under qemu-user,
+# the style gates. Ends with "emio: N passed, N failed",
 # counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +94,15 @@ bash scripts/macos-link-check.sh >"$log_dir/macos-link-check.log" 2>&1
 macos_status=$?
 grep -E '^macos-link-check: ' "$log_dir/macos-link-check.log" | tail -15
 record_summary macos-link-check "$log_dir/macos-link-check.log" "$macos_status"
+
+# Windows (mingw-w64; the tests run under wine): alloc/ and port/ so far, the IOCP driver is under way.
+echo "=== windows (mingw-w64, tests under wine)"
+if { bash scripts/install-windows-deps.sh && bash scripts/build-cpputest-windows.sh; } >"$log_dir/windows-deps.log" 2>&1; then
+  run_preset windows
+else
+  tail -20 "$log_dir/windows-deps.log"
+  record windows-deps 0 1
+fi
 
 # aarch64 and armhf (and armhf's explicit io_uring build) under qemu-user; it prints "cross: N passed, N failed".
 echo "=== cross (aarch64, armhf under qemu-user)"

@@ -4,6 +4,10 @@
 #include <cerrno>
 #include <cstring>
 
+#if defined(_WIN32)
+#include "error_windows.h"
+#endif
+
 namespace emio {
 
 Error Error::last_os_error() { return from_errno(errno); }
@@ -50,8 +54,8 @@ struct ErrnoName {
 };
 
 // Every errno value of Linux, by its symbol: an operator reads "EISDIR", never a bare number. POSIX's
-// values are everywhere; the others are guarded, for the BSDs and macOS (aliases such as EWOULDBLOCK
-// share a value and are left out).
+// values are everywhere but three mingw lacks; the others are guarded, for the BSDs, macOS and Windows.
+// Aliases such as EWOULDBLOCK share a value and are left out, except where they do not (mingw).
 constexpr ErrnoName errno_names[] = {
     {EPERM, "EPERM"},
     {ENOENT, "ENOENT"},
@@ -64,6 +68,9 @@ constexpr ErrnoName errno_names[] = {
     {EBADF, "EBADF"},
     {ECHILD, "ECHILD"},
     {EAGAIN, "EAGAIN"},
+#if EWOULDBLOCK != EAGAIN
+    {EWOULDBLOCK, "EWOULDBLOCK"},  // mingw: Winsock's would-block, apart from EAGAIN
+#endif
     {ENOMEM, "ENOMEM"},
     {EACCES, "EACCES"},
     {EFAULT, "EFAULT"},
@@ -168,7 +175,9 @@ constexpr ErrnoName errno_names[] = {
     {ECOMM, "ECOMM"},
 #endif
     {EPROTO, "EPROTO"},
+#ifdef EMULTIHOP
     {EMULTIHOP, "EMULTIHOP"},
+#endif
 #ifdef EDOTDOT
     {EDOTDOT, "EDOTDOT"},
 #endif
@@ -220,6 +229,9 @@ constexpr ErrnoName errno_names[] = {
 #ifdef ENOTSUP
     {ENOTSUP, "ENOTSUP"},
 #endif
+#if defined(EOPNOTSUPP) && EOPNOTSUPP != ENOTSUP
+    {EOPNOTSUPP, "EOPNOTSUPP"},  // macOS and mingw: a value of its own
+#endif
 #ifdef EPFNOSUPPORT
     {EPFNOSUPPORT, "EPFNOSUPPORT"},
 #endif
@@ -248,7 +260,9 @@ constexpr ErrnoName errno_names[] = {
     {EHOSTUNREACH, "EHOSTUNREACH"},
     {EALREADY, "EALREADY"},
     {EINPROGRESS, "EINPROGRESS"},
+#ifdef ESTALE
     {ESTALE, "ESTALE"},
+#endif
 #ifdef EUCLEAN
     {EUCLEAN, "EUCLEAN"},
 #endif
@@ -264,7 +278,9 @@ constexpr ErrnoName errno_names[] = {
 #ifdef EREMOTEIO
     {EREMOTEIO, "EREMOTEIO"},
 #endif
+#ifdef EDQUOT
     {EDQUOT, "EDQUOT"},
+#endif
 #ifdef ENOMEDIUM
     {ENOMEDIUM, "ENOMEDIUM"},
 #endif
@@ -307,17 +323,26 @@ const char* errno_name(int32_t value) {
 
 const char* Error::name() const {
   if (value_ == 0) return "ok";
+#if defined(_WIN32)
+  if (is_windows_code()) return windows_code_name(static_cast<unsigned long>(value_ - windows_code_base));
+#endif
   return value_ > 0 ? errno_name(value_) : own_code_name(value_);
 }
 
 const char* Error::description() const {
   if (value_ == 0) return "success";
   if (value_ < 0) return own_code_description(value_);
+#if defined(_WIN32)
+  if (is_windows_code()) return windows_code_description(static_cast<unsigned long>(value_ - windows_code_base));
+#endif
 #if defined(__GLIBC__)
   // strerrordesc_np (glibc 2.32) returns a static string and is thread-safe, unlike strerror's
   // "Unknown error N" buffer; nullptr for a value it does not know.
   const char* text = strerrordesc_np(value_);
   return text != nullptr ? text : "unknown error";
+#elif defined(_WIN32)
+  const char* text = windows_errno_description(value_);
+  return text != nullptr ? text : std::strerror(value_);
 #else
   return std::strerror(value_);  // musl and the BSDs: static strings
 #endif

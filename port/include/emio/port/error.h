@@ -24,6 +24,16 @@ class [[nodiscard]] Error {
   static constexpr Error from_errno(int errno_value) { return Error(static_cast<int32_t>(errno_value)); }
   // The calling thread's errno, right after a failed system call.
   static Error last_os_error();
+#if defined(_WIN32)
+  // Windows reports Win32 codes (GetLastError) and Winsock codes (WSAGetLastError), not errno. A code with
+  // an errno meaning (every WSAE* code, ERROR_NETNAME_DELETED = ECONNRESET, ...) becomes that errno value,
+  // so that shared code tests one set of values; any other keeps its Win32 code, above windows_code_base.
+  static constexpr int32_t windows_code_base = 1 << 24;
+  static Error from_windows(unsigned long code);
+  static Error last_windows_error();  // GetLastError()
+  static Error last_socket_error();   // WSAGetLastError()
+  constexpr bool is_windows_code() const { return value_ >= windows_code_base; }
+#endif
 
   constexpr bool ok() const { return value_ == 0; }
   constexpr bool failed() const { return value_ != 0; }
