@@ -3,8 +3,11 @@
 // uv_translate_sys_error does), so that shared code tests ECONNRESET or EWOULDBLOCK whatever the system.
 #include "error_windows.h"
 
-#include <windows.h>
+// winsock2.h must come before windows.h, which would pull the old winsock.h in.
+// clang-format off
 #include <winsock2.h>
+#include <windows.h>
+// clang-format on
 
 #include <cerrno>
 

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Error on Windows: Win32 and Winsock codes become errno values where they mean the same, and keep a name
 // of their own where they do not.
-#include <windows.h>
+// winsock2.h must come before windows.h, which would pull the old winsock.h in.
+// clang-format off
 #include <winsock2.h>
+#include <windows.h>
+// clang-format on
 
 #include <cstring>
 
