@@ -48,12 +48,13 @@ Error AfdDevice::start_poll(SOCKET base_socket, ULONG events, AfdPollRequest& re
   request.info.timeout.QuadPart = INT64_MAX;  // no timeout: the port's wait has its own
   request.info.handle_count = 1;
   request.info.exclusive = FALSE;
-  request.info.handles[0] = {reinterpret_cast<HANDLE>(base_socket), events, 0};
+  // A SOCKET is a kernel handle's value: AFD takes it as the HANDLE it is.
+  request.info.handles[0] = {reinterpret_cast<HANDLE>(base_socket), events, 0};  // NOLINT(performance-no-int-to-ptr)
   request.status_block.Status = STATUS_PENDING;
   // The APC context is what the completion entry carries as lpOverlapped: the status block itself.
   const NTSTATUS status =
-      ::NtDeviceIoControlFile(handle_, nullptr, nullptr, &request.status_block, &request.status_block,
-                              ioctl_afd_poll, &request.info, sizeof request.info, &request.info, sizeof request.info);
+      ::NtDeviceIoControlFile(handle_, nullptr, nullptr, &request.status_block, &request.status_block, ioctl_afd_poll,
+                              &request.info, sizeof request.info, &request.info, sizeof request.info);
   if (status == STATUS_SUCCESS || status == STATUS_PENDING) return Error{};
   return from_status(status);
 }

@@ -30,8 +30,8 @@ enum AfdEvent : ULONG {
   afd_poll_receive = 0x0001,
   afd_poll_receive_expedited = 0x0002,
   afd_poll_send = 0x0004,
-  afd_poll_disconnect = 0x0008,  // the peer shut its sending side down (FIN)
-  afd_poll_abort = 0x0010,       // the connection was reset
+  afd_poll_disconnect = 0x0008,   // the peer shut its sending side down (FIN)
+  afd_poll_abort = 0x0010,        // the connection was reset
   afd_poll_local_close = 0x0020,  // this socket was closed: the poll ends for good
   afd_poll_accept = 0x0080,
   afd_poll_connect_fail = 0x0100,
