@@ -9,6 +9,7 @@ packages=(
   clang-format clang-tidy
   liburing-dev libcpputest-dev libseccomp-dev
   valgrind strace procps linux-perf util-linux
+  gcovr  # scripts/coverage.sh
   socat curl netcat-openbsd
   libev-dev libuv1-dev gnuplot-nox python3  # scripts/bench-peers.sh: the peer servers, the report and its plot
   dpkg-dev xz-utils file  # the macOS link check: CppUTest's source package (zig comes from npm)
