@@ -57,7 +57,7 @@ pids+=("$echo_pid")
 bridge_pid=$!
 pids+=("$bridge_pid")
 for _ in $(seq 50); do
-  grep -q listening "$work/echo.log" && grep -q listening "$work/bridge.log" 2>/dev/null && break
+  grep -qs listening "$work/echo.log" && grep -qs listening "$work/bridge.log" && break
   sleep 0.1
 done
 

