@@ -7,7 +7,7 @@
 # Fails if a byte is lost or differs, if RSS or fds grow after the warm-up, or if a daemon does not exit 0 on
 # SIGTERM. Ends with "soak: N passed, N failed" (one per check).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 seconds=120
 connections=10000

@@ -39,6 +39,21 @@ def reset(sock):
     sock.close()
 
 
+def receive(client, daemon):
+    """The bytes waiting on client's socket, or None: none yet, or the connection failed (client.lost called)."""
+    try:
+        data = client.sock.recv(RECV_BYTES)
+    except BlockingIOError:
+        return None
+    except OSError as error:
+        client.lost(f"{daemon} recv: {error}")
+        return None
+    if not data:
+        client.lost(f"{daemon}: the daemon closed a connection")
+        return None
+    return data
+
+
 class Failures:
     def __init__(self):
         self.lines = []
@@ -101,15 +116,8 @@ class EchoClient:
         self.load.rewatch(self, select.EPOLLIN | (select.EPOLLOUT if self.unsent else 0))
 
     def receive(self):
-        try:
-            data = self.sock.recv(RECV_BYTES)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            self.lost(f"echo recv: {error}")
-            return
-        if not data:
-            self.lost("echo: the daemon closed a connection")
+        data = receive(self, "echo")
+        if data is None:
             return
         if not self.expected.startswith(data):
             self.lost(f"echo: {len(data)} bytes differ from those sent")
@@ -138,15 +146,8 @@ class BridgeClient:
         load.watch(self, select.EPOLLIN)
 
     def on_event(self, events):
-        try:
-            data = self.sock.recv(RECV_BYTES)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            self.lost(f"bridge recv: {error}")
-            return
-        if not data:
-            self.lost("bridge: the daemon closed a client")
+        data = receive(self, "bridge")
+        if data is None:
             return
         if self.offset is None:
             self.head += data
