@@ -5,18 +5,21 @@
 # 10000), 64 bridge clients and the far end of a socat pty pair as the bridge's serial port; random sizes,
 # every byte checked, RSTs and reconnects every second, RSS, open fds and /metrics sampled every second.
 # Fails if a byte is lost or differs, if RSS or fds grow after the warm-up, or if a daemon does not exit 0 on
-# SIGTERM. Ends with "soak: N passed, N failed" (one per check).
+# SIGTERM. --backend NAME runs both daemons on that backend (default: the build's). Ends with
+# "soak: N passed, N failed" (one per check).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 seconds=120
 connections=10000
+backend_flags=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) seconds=$(($2 * 60)); shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    *) echo "usage: $0 [--minutes N | --seconds N] [--connections N]" >&2; exit 2 ;;
+    --backend) backend_flags=(--backend "$2"); shift 2 ;;
+    *) echo "usage: $0 [--minutes N | --seconds N] [--connections N] [--backend NAME]" >&2; exit 2 ;;
   esac
 done
 
@@ -48,12 +51,12 @@ socat pty,raw,echo=0,link="$work/board" pty,raw,echo=0,link="$work/host" 2>"$wor
 pids+=($!)
 for _ in $(seq 50); do [ -e "$work/board" ] && [ -e "$work/host" ] && break; sleep 0.1; done
 
-"$build/examples/emio-echo" --listen "127.0.0.1:$echo_port" --max-connections "$echo_capacity" >"$work/echo.log" 2>&1 &
+"$build/examples/emio-echo" --listen "127.0.0.1:$echo_port" --max-connections "$echo_capacity" "${backend_flags[@]}" >"$work/echo.log" 2>&1 &
 echo_pid=$!
 pids+=("$echo_pid")
 # Buffers big enough that no client of the 64 is slow at the serial rate the load uses: a drop is a failure.
 "$build/examples/emio-bridge" --serial "$work/host" --listen "127.0.0.1:$bridge_port" \
-  --metrics "127.0.0.1:$metrics_port" --max-clients 96 --client-buffer-bytes 262144 >"$work/bridge.log" 2>&1 &
+  --metrics "127.0.0.1:$metrics_port" --max-clients 96 --client-buffer-bytes 262144 "${backend_flags[@]}" >"$work/bridge.log" 2>&1 &
 bridge_pid=$!
 pids+=("$bridge_pid")
 for _ in $(seq 50); do
