@@ -5,6 +5,7 @@
 # build/bench-dispatch, runs both loops natively (events per second) and under callgrind (instructions per
 # event, steady-state loop only), and prints a table with the ratio driver/raw.
 # Exits non-zero only when something fails to build or run; the ratio is reported, never enforced.
+# The table is also kept in bench/results/dispatch.txt, which scripts/bench-peers.sh puts in docs/benchmarks.md.
 #
 #   bash scripts/bench-dispatch.sh [--backend epoll|uring] [--pairs N] [--round-trips R] [--native-round-trips R]
 # The driver runs on epoll unless --backend says otherwise: the raw loop it is compared with is epoll.
@@ -126,4 +127,4 @@ awk -v pairs="$pairs" -v attempts="$native_attempts" -v round_trips="$round_trip
     print  "in both loops and most of the time per event, is in neither figure; events/s includes it."
     print ""
     printf "callgrind profiles: %s/callgrind.{raw,driver}.out (callgrind_annotate FILE)\n", "'"$build_dir"'"
-  }'
+  }' | tee bench/results/dispatch.txt

@@ -340,7 +340,17 @@ def machine_section(results):
     ]
 
 
-def markdown(results, plot_name):
+def kept_section(path, title, introduction, fenced=False):
+    """A section quoting a file kept beside the raw data, or nothing when there is none."""
+    if not path.exists():
+        return []
+    body = path.read_text().strip("\n").splitlines()
+    if fenced:
+        body = ["```"] + body + ["```"]
+    return [title, "", introduction, ""] + body + [""]
+
+
+def markdown(results, results_dir, plot_name):
     quick = results.machine.get("mode") == "quick"
     lines = [
         "# Benchmarks",
@@ -361,6 +371,10 @@ def markdown(results, plot_name):
         lines += [f"### {count} connection{'s' if count != 1 else ''}", ""] + connection_table(results, count) + [""]
     lines += ["### Memory", ""] + memory_table(results) + [""]
     lines += ["### The ratios to raw epoll", "", f"![ratios to raw epoll]({plot_name})", ""]
+    lines += kept_section(results_dir.parent / "dispatch.txt", "## The driver's dispatch loop (`scripts/bench-dispatch.sh`)",
+                          "Its last run, as it printed it (kept in bench/results/dispatch.txt):", fenced=True)
+    lines += kept_section(results_dir.parent / "lean-path.md", "## The lean readiness path, change by change",
+                          "Kept by hand in bench/results/lean-path.md, each figure from the commands it names:")
     lines += [METHOD] + machine_section(results) + [""]
     lines += [
         "## Running it",
@@ -444,7 +458,7 @@ def main():
     if not results.servers:
         print(f"report: no runs in {arguments.results}/runs.txt", file=sys.stderr)
         return 1
-    arguments.markdown.write_text(markdown(results, arguments.plot.name))
+    arguments.markdown.write_text(markdown(results, arguments.results, arguments.plot.name))
     draw_plot(results, arguments.plot_data, arguments.plot)
     return 0
 

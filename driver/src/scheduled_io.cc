@@ -8,13 +8,10 @@
 namespace emio {
 namespace {
 
-using scheduled_io_detail::max_nested_wakes;
-using scheduled_io_detail::nested_wakes;
-using scheduled_io_detail::wakes_on_this_thread;
-
 bool wakes_on_this_thread_include(const ScheduledIo* io) {
-  for (int depth = 0; depth < nested_wakes && depth < max_nested_wakes; ++depth) {
-    if (wakes_on_this_thread[depth] == io) return true;
+  for (const scheduled_io_detail::WakeFrame* frame = scheduled_io_detail::innermost_wake; frame != nullptr;
+       frame = frame->outer) {
+    if (frame->io == io) return true;
   }
   return false;
 }

@@ -25,7 +25,21 @@ int shorter_timeout(int first_ms, int second_ms) {
 }  // namespace
 
 namespace detail {
-Waker waker_of(TaskSlot& slot) { return Waker{&Executor::wake_slot, &slot}; }
+void wake_task(void* context) {
+  auto& slot = *static_cast<TaskSlot*>(context);
+  switch (slot.state) {
+    case TaskSlot::State::parked:
+      slot.state = TaskSlot::State::scheduled;
+      slot.executor->ready_.push_back(slot.runnable);
+      break;
+    case TaskSlot::State::running:
+      slot.notified = true;  // queued again once it yields
+      break;
+    case TaskSlot::State::scheduled:
+    case TaskSlot::State::free:  // a stale waker of a finished task
+      break;
+  }
+}
 
 void note_budget_spent(TaskSlot& slot) {
   slot.executor->stats_.coop_yields += 1;
@@ -169,22 +183,6 @@ bool Executor::is_done(TaskId task) const {
 
 // --- Running ---
 
-void Executor::wake_slot(void* context) {
-  auto& slot = *static_cast<detail::TaskSlot*>(context);
-  switch (slot.state) {
-    case detail::TaskSlot::State::parked:
-      slot.state = detail::TaskSlot::State::scheduled;
-      slot.executor->ready_.push_back(slot.runnable);
-      break;
-    case detail::TaskSlot::State::running:
-      slot.notified = true;  // queued again once it yields
-      break;
-    case detail::TaskSlot::State::scheduled:
-    case detail::TaskSlot::State::free:  // a stale waker of a finished task
-      break;
-  }
-}
-
 void Executor::run_slot(Runnable& runnable) {
   static_assert(std::is_standard_layout_v<detail::TaskSlot> && offsetof(detail::TaskSlot, runnable) == 0,
                 "the ready queue's Runnable must be the slot's first member for this cast");
@@ -211,7 +209,7 @@ void Executor::run_coroutine(detail::TaskSlot& slot) {
     if (!slot.park_hook(slot.park_context)) {
       stats_.polls_pending += 1;
       slot.state = detail::TaskSlot::State::parked;
-      if (slot.notified) wake_slot(&slot);
+      if (slot.notified) detail::wake_task(&slot);
       return;
     }
     slot.park_hook = nullptr;
@@ -226,7 +224,7 @@ void Executor::run_coroutine(detail::TaskSlot& slot) {
     return;
   }
   slot.state = detail::TaskSlot::State::parked;
-  if (slot.notified) wake_slot(&slot);
+  if (slot.notified) detail::wake_task(&slot);
 }
 
 void Executor::run_ready() {

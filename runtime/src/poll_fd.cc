@@ -55,11 +55,11 @@ Result<size_t> PollFd::try_write(std::span<const std::byte> data) {
       Direction::write, [&] { return ::write(fd(), data.data(), data.size()); }, byte_stream_ ? data.size() : 0);
 }
 
-Error PollFd::failed(const ReadyEvent& seen) {
+Error PollFd::failed(uint64_t seen, Direction direction) {
   const int error = errno;
   if (error == EAGAIN || error == EWOULDBLOCK) {
     // Clears only what was seen before the call: an event that arrived since moved the tick and stays.
-    registration_.io->clear_readiness(seen);
+    registration_.io->clear_readiness_seen(seen, direction);
     return would_block;
   }
   return Error::from_errno(error);

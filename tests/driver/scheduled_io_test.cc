@@ -43,6 +43,21 @@ TEST(ScheduledIo, ClearKeepsReadinessWhenANewerEventArrived) {
   CHECK(io.readiness(Direction::read).ready.is_readable());
 }
 
+TEST(ScheduledIo, ClearFromASnapshotRemovesOnlyItsDirection) {
+  CHECK(io.dispatch(generation, Ready::readable | Ready::writable));
+  io.clear_readiness_seen(io.snapshot(), Direction::read);
+  CHECK_FALSE(io.readiness(Direction::read).ready.is_readable());
+  CHECK(io.readiness(Direction::write).ready.is_writable());
+}
+
+TEST(ScheduledIo, ClearFromASnapshotKeepsAnEventThatArrivedAfterIt) {
+  CHECK(io.dispatch(generation, Ready::readable));
+  const uint64_t seen = io.snapshot();              // taken before the system call
+  CHECK(io.dispatch(generation, Ready::readable));  // arrives while the call hits EAGAIN
+  io.clear_readiness_seen(seen, Direction::read);
+  CHECK(io.readiness(Direction::read).ready.is_readable());
+}
+
 TEST(ScheduledIo, WriteEventDoesNotBlockClearingReadReadiness) {
   // With one shared tick this clear would never succeed while writes keep coming (tokio-rs/tokio#8054).
   CHECK(io.dispatch(generation, Ready::readable));

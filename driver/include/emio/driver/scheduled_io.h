@@ -41,13 +41,16 @@ enum class Direction : uint8_t { read, write };
 class ScheduledIo;
 
 namespace scheduled_io_detail {
-// The sources whose wakers this thread is calling, innermost last. A waker may clear, reset or re-arm a
-// source whose waker runs further out on this very thread (a completion that shuts the driver down, a
-// callback that deregisters its own source): that call must not wait for itself. Nesting is shallow by
-// design (dispatch -> waker -> Driver::shutdown -> waker is the deepest the driver makes); asserted.
-inline constexpr int max_nested_wakes = 8;
-inline thread_local const ScheduledIo* wakes_on_this_thread[max_nested_wakes];
-inline thread_local int nested_wakes = 0;
+// A waker call in progress on this thread, linked to the one further out: a list on the driver's stack.
+// A waker may clear, reset or re-arm a source whose waker runs further out on this very thread (a
+// completion that shuts the driver down, a callback that deregisters its own source): that call must not
+// wait for itself. On the stack, pushing costs two stores per event, against a bounded thread-local array
+// and its depth checks (bench/dispatch), and no nesting depth has to be guessed.
+struct WakeFrame {
+  const ScheduledIo* io;
+  const WakeFrame* outer;
+};
+inline thread_local const WakeFrame* innermost_wake = nullptr;
 
 }  // namespace scheduled_io_detail
 
@@ -106,6 +109,14 @@ class ScheduledIo {
 
   ReadyEvent readiness(Direction direction) const {
     return event_from(state_.load(std::memory_order_acquire), direction);
+  }
+  // The readiness of both directions as one word, for clear_readiness_seen: what an operation takes
+  // before its system call when it clears only in the rarer case (EAGAIN, a drained direction). One load,
+  // where readiness() also builds a ReadyEvent that a completed transfer never uses (bench-peers' profile).
+  uint64_t snapshot() const { return state_.load(std::memory_order_acquire); }
+  // clear_readiness() of what `snapshot` showed for `direction`.
+  void clear_readiness_seen(uint64_t snapshot, Direction direction) {
+    clear_readiness(event_from(snapshot, direction));
   }
   // If the direction is ready (or shut down), returns it and leaves no waker stored for it. Otherwise
   // stores `waker` (replacing one stored before) and publishes it in the same compare-and-swap that looks
@@ -220,11 +231,8 @@ inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uin
   // Only the driver thread sets the running bit: set before the claim means this thread is already inside
   // a waker of this source (shut down from a completion), and the outer call clears it.
   const bool outermost = (before & waker_running_bit) == 0;
-  assert(scheduled_io_detail::nested_wakes < scheduled_io_detail::max_nested_wakes &&
-         "wakers nest deeper than the driver ever does");
-  if (scheduled_io_detail::nested_wakes < scheduled_io_detail::max_nested_wakes)
-    scheduled_io_detail::wakes_on_this_thread[scheduled_io_detail::nested_wakes] = this;
-  scheduled_io_detail::nested_wakes += 1;
+  const scheduled_io_detail::WakeFrame frame{this, scheduled_io_detail::innermost_wake};
+  scheduled_io_detail::innermost_wake = &frame;
   // Copied right after the claim: no task writes a field while the running bit is set (store_and_poll).
   const Waker first = waker_for(claimed == reader_waiting_bit ? Direction::read : Direction::write);
   first.wake();
@@ -235,7 +243,7 @@ inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uin
     const Waker second = writer_;
     second.wake();
   }
-  scheduled_io_detail::nested_wakes -= 1;
+  scheduled_io_detail::innermost_wake = frame.outer;
   if (outermost) state_.fetch_and(~waker_running_bit, std::memory_order_release);
 }
 

@@ -187,13 +187,12 @@ class Executor {
 
  private:
   friend class RemoteSpawner;
-  friend Waker detail::waker_of(detail::TaskSlot& slot);
+  friend void detail::wake_task(void* slot);
   friend void detail::note_budget_spent(detail::TaskSlot& slot);
 
   using InboxEntry = detail::InboxEntry;
 
   static void run_slot(Runnable& runnable);
-  static void wake_slot(void* slot);
   void run_callback(detail::TaskSlot& slot);
   void run_coroutine(detail::TaskSlot& slot);
   detail::TaskSlot* allocate_slot();

@@ -120,13 +120,14 @@ class PollFd {
   // same). Never for datagrams, where a short read is one small datagram with more queued behind it.
   template <typename Syscall>
   Result<size_t> try_io(Direction direction, Syscall&& syscall, size_t drained_below = 0) {
-    const ReadyEvent seen = registration_.io->readiness(direction);
+    // Taken before the call: an event that lands during it moves the tick, and the clear below keeps it.
+    const uint64_t seen = registration_.io->snapshot();
     ssize_t done;
     do {
       done = syscall();
     } while (done < 0 && errno == EINTR);
-    if (done < 0) return failed(seen);
-    if (static_cast<size_t>(done) < drained_below) registration_.io->clear_readiness(seen);
+    if (done < 0) return failed(seen, direction);
+    if (static_cast<size_t>(done) < drained_below) registration_.io->clear_readiness_seen(seen, direction);
     return static_cast<size_t>(done);
   }
 
@@ -153,7 +154,7 @@ class PollFd {
   ReadinessOp writable() const { return ReadinessOp(registration_, Direction::write); }
 
  private:
-  Error failed(const ReadyEvent& seen);
+  Error failed(uint64_t seen, Direction direction);
 
   Handle handle_;
   Registration registration_{};
