@@ -171,7 +171,7 @@ TEST(FaultEchoOverflow, CompletionQueueOverflowLosesNothing) {
 
 TEST_GROUP(FaultSetup){};
 
-TEST(FaultSetup, UringSetUpOutOfMemoryFailsInitCleanlyAndTheNextInitServes) {
+TEST(FaultSetup, UringSetUpOutOfMemoryFailsInitCleanlyAndTheNextInitSucceeds) {
   static constexpr Rule rules[] = {{Call::uring_setup, Effect::fail, ENOMEM, 1000, 1}};
   static constexpr Schedule schedule{"io_uring set-up ENOMEM", rules};
   const int fds_before = emio_test::settled_fd_count();
@@ -183,8 +183,6 @@ TEST(FaultSetup, UringSetUpOutOfMemoryFailsInitCleanlyAndTheNextInitServes) {
     if (emio_test::current_backend == emio::BackendChoice::uring) CHECK_ERROR(emio::Error::from_errno(ENOMEM), outcome);
   }
   CHECK_EQUAL(fds_before, emio_test::settled_fd_count());
-  emio::Executor served;
-  CHECK_OK(served.init(emio_test::executor_config()));
-  auto pair = emio_test::make_tcp_pair();
-  (void)pair;
+  emio::Executor next;
+  CHECK_OK(next.init(emio_test::executor_config()));
 }
