@@ -129,7 +129,7 @@ TEST_GROUP(FaultBridge) {
     bridge.uart_in = REQUIRE_TAKE(emio::Pipe::open(executor.handle()));
     bridge.uart_out = REQUIRE_TAKE(emio::Pipe::open(executor.handle()));
   }
-  void run(const Schedule* schedule) {
+  void run_bridge(const Schedule* schedule) {
     const int fds_before = emio_test::settled_fd_count();
     const uint32_t registrations_before = executor.driver().live_registrations();
     {
@@ -161,8 +161,8 @@ TEST_GROUP(FaultBridge) {
     CHECK_EQUAL(fds_before, emio_test::settled_fd_count());
   }
   void survive(const Schedule& schedule) {
-    run(&schedule);
-    run(nullptr);
+    run_bridge(&schedule);
+    run_bridge(nullptr);
   }
 };
 

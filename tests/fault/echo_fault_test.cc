@@ -60,7 +60,7 @@ TEST_GROUP(FaultEcho) {
     CHECK_OK(executor.run_once(0));  // the accept loop parks
   }
   // Runs `round` to its end (or the deadline), armed with `schedule` if given.
-  void run(EchoRound & round, const Schedule* schedule) {
+  void run_round(EchoRound & round, const Schedule* schedule) {
     CHECK_OK(emio_fault_test::start_clients(executor, address, round));
     if (schedule != nullptr) emio_fault::arm(*schedule, seed);
     const uint64_t give_up_ms = emio::monotonic_now_ms() + round_deadline_ms;
@@ -88,7 +88,7 @@ TEST_GROUP(FaultEcho) {
     const Counts before = counts_of(executor);
     EchoRound faulted;
     faulted.client_count = client_count;
-    run(faulted, &schedule);
+    run_round(faulted, &schedule);
     const uint64_t injected = emio_fault::injected();
     UT_PRINT(StringFromFormat("%s: %llu faults injected, %u reconnects of client 1", schedule.name,
                               (unsigned long long)injected, faulted.clients[0].reconnects));
@@ -101,7 +101,7 @@ TEST_GROUP(FaultEcho) {
     CHECK_TEXT(after.fds == before.fds, describe("fds leaked", seed).asCharString());
     EchoRound clean;
     clean.client_count = client_count;
-    run(clean, nullptr);
+    run_round(clean, nullptr);
     return injected;
   }
 };
