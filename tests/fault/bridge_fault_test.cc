@@ -35,7 +35,7 @@ struct Bridge {
   TcpStream downlink;   // the accepted side
   uint32_t checked_bytes = 0;
   uint32_t wrong_bytes = 0;
-  bool ended = false;   // the checker saw the end of stream
+  bool ended = false;  // the checker saw the end of stream
   Error failure{};
 };
 
@@ -145,14 +145,17 @@ TEST_GROUP(FaultBridge) {
       while ((!bridge.ended || executor.live_tasks() > 0) && turned.ok() && emio::monotonic_now_ms() < give_up_ms) {
         turned = executor.run_once(10);
       }
-      if (schedule != nullptr) UT_PRINT(StringFromFormat("%s: %llu faults injected", schedule->name,
-                                                          (unsigned long long)emio_fault::injected()));
+      if (schedule != nullptr)
+        UT_PRINT(
+            StringFromFormat("%s: %llu faults injected", schedule->name, (unsigned long long)emio_fault::injected()));
       emio_fault::disarm();
-      const SimpleString replay = StringFromFormat(" (seed %llu: EMIO_FAULT_SEED replays it)", (unsigned long long)seed);
+      const SimpleString replay =
+          StringFromFormat(" (seed %llu: EMIO_FAULT_SEED replays it)", (unsigned long long)seed);
       CHECK_TEXT(turned.ok(), (SimpleString(turned.name()) + replay).asCharString());
       CHECK_TEXT(bridge.failure.ok(), (SimpleString(bridge.failure.name()) + replay).asCharString());
       CHECK_TEXT(bridge.ended, (SimpleString("the checker never saw the end") + replay).asCharString());
-      CHECK_TEXT(bridge.checked_bytes == bridged_bytes, (SimpleString("bytes lost or duplicated") + replay).asCharString());
+      CHECK_TEXT(bridge.checked_bytes == bridged_bytes,
+                 (SimpleString("bytes lost or duplicated") + replay).asCharString());
       CHECK_TEXT(bridge.wrong_bytes == 0, (SimpleString("a byte differs") + replay).asCharString());
       CHECK_EQUAL(0u, executor.live_tasks());
       CHECK_EQUAL(0u, executor.frame_pool().frames_in_use());
@@ -168,9 +171,9 @@ TEST_GROUP(FaultBridge) {
 
 TEST(FaultBridge, EintrStormsOnPipesAndSocketsLoseNothing) {
   static constexpr Rule rules[] = {
-      {Call::read, Effect::fail, EINTR, 200, 6},  {Call::write, Effect::fail, EINTR, 200, 6},
-      {Call::recv, Effect::fail, EINTR, 150, 4},  {Call::send, Effect::fail, EINTR, 150, 4},
-      {Call::wait, Effect::fail, EINTR, 200, 8},  {Call::uring_submit, Effect::fail, EINTR, 200, 8}};
+      {Call::read, Effect::fail, EINTR, 200, 6}, {Call::write, Effect::fail, EINTR, 200, 6},
+      {Call::recv, Effect::fail, EINTR, 150, 4}, {Call::send, Effect::fail, EINTR, 150, 4},
+      {Call::wait, Effect::fail, EINTR, 200, 8}, {Call::uring_submit, Effect::fail, EINTR, 200, 8}};
   static constexpr Schedule schedule{"bridge eintr storms", rules};
   survive(schedule);
 }

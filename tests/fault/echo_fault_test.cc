@@ -154,14 +154,14 @@ TEST(FaultEcho, PollsTheKernelEndsWithoutMoreAreArmedAgain) {
   (void)survive(schedule);
 }
 
-TEST_GROUP_BASE(FaultEchoOverflow, TEST_GROUP_CppUTestGroupFaultEcho) {
-  void setup() override {
-    emio::ExecutorConfig config = emio_test::executor_config(32, 32);
-    config.driver.uring.sq_entries = 2;  // a completion queue of 4 entries for 17 sources: it overflows
-    config.driver.operation_capacity = 4;  // what a ring that small can take (UringOverflow's set-up)
-    start(config);
-  }
-};
+TEST_GROUP_BASE(FaultEchoOverflow, TEST_GROUP_CppUTestGroupFaultEcho){
+    void setup() override{emio::ExecutorConfig config = emio_test::executor_config(32, 32);
+config.driver.uring.sq_entries = 2;    // a completion queue of 4 entries for 17 sources: it overflows
+config.driver.operation_capacity = 4;  // what a ring that small can take (UringOverflow's set-up)
+start(config);
+}
+}
+;
 
 TEST(FaultEchoOverflow, CompletionQueueOverflowLosesNothing) {
   static constexpr Rule rules[] = {{Call::uring_submit, Effect::end_poll, 0, 30, 1}};

@@ -18,9 +18,7 @@ bool is_connection_loss(Error error) {
          error == Error::from_errno(ENOTCONN);
 }
 
-bool is_fd_exhaustion(Error error) {
-  return error == Error::from_errno(EMFILE) || error == Error::from_errno(ENFILE);
-}
+bool is_fd_exhaustion(Error error) { return error == Error::from_errno(EMFILE) || error == Error::from_errno(ENFILE); }
 
 Task<> echo_connection(TcpStream stream, EchoServer& server) {
   std::byte buffer[512];
@@ -92,7 +90,8 @@ Task<> echo_client(emio::SocketAddress address, EchoClient& client, uint32_t tot
     bool lost = false;
     while (!lost && client.failure.ok() && client.confirmed_bytes < total_bytes) {
       const uint32_t left = total_bytes - client.confirmed_bytes;
-      const uint32_t size = 1 + (uint32_t(pattern_byte(client.id ^ 0x55u, client.confirmed_bytes)) * 7u) % chunk_capacity;
+      const uint32_t size =
+          1 + (uint32_t(pattern_byte(client.id ^ 0x55u, client.confirmed_bytes)) * 7u) % chunk_capacity;
       const Error exchanged = co_await exchange_chunk(stream, client, size < left ? size : left);
       lost = is_connection_loss(exchanged);
       if (!lost && exchanged.failed()) client.failure = exchanged;

@@ -30,9 +30,10 @@ uint64_t decisions_for(uint64_t seed) {
 
 }  // namespace
 
-TEST_GROUP(FaultLayer) {
-  void teardown() override { emio_fault::disarm(); }
-};
+TEST_GROUP(FaultLayer){void teardown() override{emio_fault::disarm();
+}
+}
+;
 
 TEST(FaultLayer, TheSameSeedReplaysTheSameDecisions) {
   CHECK_EQUAL(decisions_for(7), decisions_for(7));

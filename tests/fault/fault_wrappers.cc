@@ -220,9 +220,8 @@ void __wrap_io_uring_queue_exit(io_uring* ring) {
 }
 
 int __wrap_io_uring_enter(unsigned fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t* mask) {
-  return enter_with_faults(min_complete, [&](unsigned wanted) {
-    return __real_io_uring_enter(fd, to_submit, wanted, flags, mask);
-  });
+  return enter_with_faults(min_complete,
+                           [&](unsigned wanted) { return __real_io_uring_enter(fd, to_submit, wanted, flags, mask); });
 }
 
 int __wrap_io_uring_enter2(unsigned fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t* mask,
