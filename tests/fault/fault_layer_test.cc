@@ -18,6 +18,8 @@ namespace {
 
 constexpr Rule half_of_reads_fail[] = {{Call::read, Effect::fail, EINTR, 500, 1}};
 constexpr Schedule half_of_reads{"half of reads", half_of_reads_fail};
+constexpr Rule every_read_fails[] = {{Call::read, Effect::fail, EINTR, 1000, 1}};
+constexpr Schedule every_read{"every read", every_read_fails};
 
 // Which of 64 decisions for reads fire, as bits.
 uint64_t decisions_for(uint64_t seed) {
@@ -41,8 +43,6 @@ TEST(FaultLayer, TheSameSeedReplaysTheSameDecisions) {
 }
 
 TEST(FaultLayer, AnArmedScheduleFailsTheWrappedCall) {
-  static constexpr Rule every_read_fails[] = {{Call::read, Effect::fail, EINTR, 1000, 1}};
-  static constexpr Schedule every_read{"every read", every_read_fails};
   emio_test::FdPair pipe = emio_test::make_pipe();
   emio_fault::arm(every_read, 1);
   char byte = 0;
@@ -55,8 +55,6 @@ TEST(FaultLayer, AnArmedScheduleFailsTheWrappedCall) {
 }
 
 TEST(FaultLayer, OtherThreadsNeverMeetFaults) {
-  static constexpr Rule every_read_fails[] = {{Call::read, Effect::fail, EINTR, 1000, 1}};
-  static constexpr Schedule every_read{"every read", every_read_fails};
   emio_test::FdPair pipe = emio_test::make_pipe();
   emio_fault::arm(every_read, 1);
   ssize_t got = 0;
