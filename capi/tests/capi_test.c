@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
 /* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
  * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 and posix_openpt, for a pseudo-terminal standing in for a UART */
+#define _DEFAULT_SOURCE /* glibc: CRTSCTS, which POSIX does not name */
 #if defined(__APPLE__)
 #define _DARWIN_C_SOURCE /* POSIX alone hides INADDR_LOOPBACK and MSG_DONTWAIT there */
 #endif
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "emio.h"
@@ -241,6 +244,148 @@ static void serial_open_reports_a_missing_device(void) {
   emio_runtime_destroy(&runtime);
 }
 
+/* A pseudo-terminal pair: `device` plays the board, the returned path is the port's side. */
+static int device_fd = -1;
+static const char* open_pty(void) {
+  device_fd = posix_openpt(O_RDWR | O_NOCTTY);
+  CHECK(device_fd >= 0 && grantpt(device_fd) == 0 && unlockpt(device_fd) == 0);
+  return ptsname(device_fd);
+}
+
+/* Opens the pty's port with `settings` and returns the error; closes it again when it opened. */
+static int open_pty_port(const emio_serial_settings* settings, tcflag_t* cflag) {
+  emio_stream port;
+  int error;
+  init_runtime();
+  error = emio_serial_open_with(&runtime, &port, open_pty(), settings);
+  if (error == EMIO_OK) {
+    struct termios current;
+    CHECK(tcgetattr(emio_stream_fd(&port), &current) == 0);
+    if (cflag != NULL) *cflag = current.c_cflag;
+    emio_stream_close(&port);
+  }
+  emio_runtime_destroy(&runtime);
+  close(device_fd);
+  return error;
+}
+
+static void serial_two_stop_bits_and_rtscts_are_applied(void) {
+  emio_serial_settings settings;
+  tcflag_t cflag = 0;
+  emio_serial_settings_default(&settings);
+  settings.stop_bits = 2;
+  settings.rtscts = 1;
+  CHECK(open_pty_port(&settings, &cflag) == EMIO_OK);
+  CHECK((cflag & CSTOPB) != 0 && (cflag & CRTSCTS) != 0);
+}
+
+static void serial_a_non_standard_rate_is_accepted(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.baud_rate = 250000; /* no termios constant: termios2 with BOTHER */
+  CHECK(open_pty_port(&settings, NULL) == EMIO_OK);
+}
+
+static void serial_data_bits_out_of_range_are_invalid(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.data_bits = 9;
+  CHECK(open_pty_port(&settings, NULL) == -EINVAL);
+}
+
+static void serial_parity_on_a_pty_is_not_supported(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.parity = EMIO_PARITY_EVEN; /* a pty keeps no parity whatever it is told */
+  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
+}
+
+static void serial_rs485_on_a_pty_is_not_supported(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.rs485 = 1;
+  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
+}
+
+/* --- Streams: the descriptor --- */
+
+static void stream_fd_is_the_connections_descriptor(void) {
+  char received[4] = {0};
+  connect_pair();
+  CHECK(write(emio_stream_fd(&server_side), "fd", 2) == 2);
+  CHECK(read(client_fd, received, sizeof received) == 2 && memcmp(received, "fd", 2) == 0);
+  close_pair();
+}
+
+/* --- Daemon helpers --- */
+
+static int logged_level = -1;
+static char logged[256];
+static void on_log(int level, const char* message, void* context) {
+  (void)context;
+  logged_level = level;
+  strncpy(logged, message, sizeof logged - 1);
+}
+
+static void log_hook_receives_the_librarys_messages(void) {
+  char pid[32];
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  CHECK(setenv("LISTEN_PID", pid, 1) == 0);
+  CHECK(setenv("LISTEN_FDS", "100", 1) == 0); /* more than emio takes: it logs and ignores them */
+  emio_set_log_hook(on_log, NULL);
+  CHECK(emio_systemd_listen_fd_count() == 0);
+  CHECK(logged_level == EMIO_LOG_ERROR && strstr(logged, "LISTEN_FDS=100") != NULL);
+  emio_set_log_hook(NULL, NULL);
+}
+
+static void systemd_helpers_do_nothing_outside_systemd(void) {
+  CHECK(unsetenv("LISTEN_PID") == 0 && unsetenv("NOTIFY_SOCKET") == 0 && unsetenv("WATCHDOG_USEC") == 0);
+  CHECK(emio_systemd_listen_fd_count() == 0);
+  CHECK(emio_systemd_listen_fd(0) == -1);
+  CHECK(emio_systemd_listen_fd_index("echo") == -1);
+  CHECK(emio_systemd_notify("READY=1") == EMIO_OK);
+  CHECK(emio_systemd_watchdog_interval_us() == 0);
+}
+
+static void driver_stats_count_sources_and_turns(void) {
+  emio_driver_stats stats;
+  connect_pair(); /* the listener and the accepted stream */
+  emio_runtime_driver_stats(&runtime, &stats);
+  CHECK(stats.live_sources >= 2 && stats.source_capacity == 64 && stats.turns >= 1);
+  CHECK(stats.events_dispatched >= 1); /* the accept's readiness */
+  close_pair();
+}
+
+/* A listening socket made with plain POSIX calls, as systemd would pass it. */
+static int posix_socket(int do_listen) {
+  struct sockaddr_in local;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&local, 0, sizeof local);
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(fd, (struct sockaddr*)&local, sizeof local) == 0);
+  if (do_listen) CHECK(listen(fd, 4) == 0);
+  return fd;
+}
+
+static void tcp_listener_adopt_takes_a_listening_socket(void) {
+  emio_tcp_listener adopted;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listener_adopt(&runtime, &adopted, posix_socket(1)) == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&adopted, address, sizeof address) == EMIO_OK);
+  CHECK(strncmp(address, "127.0.0.1:", 10) == 0);
+  emio_tcp_listener_close(&adopted);
+  emio_runtime_destroy(&runtime);
+}
+
+static void tcp_listener_adopt_refuses_a_socket_not_listening(void) {
+  emio_tcp_listener adopted;
+  init_runtime();
+  CHECK(emio_tcp_listener_adopt(&runtime, &adopted, posix_socket(0)) == -EINVAL);
+  emio_runtime_destroy(&runtime);
+}
+
 struct test_case {
   const char* name;
   void (*run)(void);
@@ -259,6 +404,17 @@ static const struct test_case cases[] = {
     {"timers_fire_in_deadline_order", timers_fire_in_deadline_order},
     {"a_stopped_timer_never_fires", a_stopped_timer_never_fires},
     {"serial_open_reports_a_missing_device", serial_open_reports_a_missing_device},
+    {"serial_two_stop_bits_and_rtscts_are_applied", serial_two_stop_bits_and_rtscts_are_applied},
+    {"serial_a_non_standard_rate_is_accepted", serial_a_non_standard_rate_is_accepted},
+    {"serial_data_bits_out_of_range_are_invalid", serial_data_bits_out_of_range_are_invalid},
+    {"serial_parity_on_a_pty_is_not_supported", serial_parity_on_a_pty_is_not_supported},
+    {"serial_rs485_on_a_pty_is_not_supported", serial_rs485_on_a_pty_is_not_supported},
+    {"stream_fd_is_the_connections_descriptor", stream_fd_is_the_connections_descriptor},
+    {"log_hook_receives_the_librarys_messages", log_hook_receives_the_librarys_messages},
+    {"systemd_helpers_do_nothing_outside_systemd", systemd_helpers_do_nothing_outside_systemd},
+    {"driver_stats_count_sources_and_turns", driver_stats_count_sources_and_turns},
+    {"tcp_listener_adopt_takes_a_listening_socket", tcp_listener_adopt_takes_a_listening_socket},
+    {"tcp_listener_adopt_refuses_a_socket_not_listening", tcp_listener_adopt_refuses_a_socket_not_listening},
 };
 
 int main(int argc, char** argv) {

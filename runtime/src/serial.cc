@@ -63,6 +63,7 @@ bool framing_flags(const SerialSettings& settings, tcflag_t& flags) {
   constexpr tcflag_t data_bits_flags[] = {CS5, CS6, CS7, CS8};
   if (settings.data_bits < 5 || settings.data_bits > 8) return false;
   if (settings.stop_bits != 1 && settings.stop_bits != 2) return false;
+  if (settings.parity > Parity::odd) return false;
   flags = data_bits_flags[settings.data_bits - 5];
   if (settings.parity != Parity::none) flags |= PARENB;
   if (settings.parity == Parity::odd) flags |= PARODD;
