@@ -2,7 +2,7 @@
 /* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
  * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 and posix_openpt, for a pseudo-terminal standing in for a UART */
-#define _DEFAULT_SOURCE /* glibc: CRTSCTS, which POSIX does not name */
+#define _DEFAULT_SOURCE   /* glibc: CRTSCTS, which POSIX does not name */
 #if defined(__APPLE__)
 #define _DARWIN_C_SOURCE /* POSIX alone hides INADDR_LOOPBACK and MSG_DONTWAIT there */
 #endif

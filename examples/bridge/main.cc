@@ -98,7 +98,8 @@ int read_numbers(const char* const* values, BridgeOptions* options) {
   }
   uint32_t data_bits = serial->data_bits;
   uint32_t stop_bits = serial->stop_bits;
-  if (!read_number(values, flag_data_bits, 5, 8, &data_bits) || !read_number(values, flag_stop_bits, 1, 2, &stop_bits)) {
+  if (!read_number(values, flag_data_bits, 5, 8, &data_bits) ||
+      !read_number(values, flag_stop_bits, 1, 2, &stop_bits)) {
     return exit_usage;
   }
   serial->data_bits = static_cast<uint8_t>(data_bits);

@@ -32,7 +32,7 @@ enum class Parity : uint8_t { none, even, odd };
 // RS-485 half duplex done by the UART driver (TIOCSRS485, linux/serial.h): it drives RTS as the
 // transceiver's driver-enable around each transmission. Linux only (ENOTSUP elsewhere).
 struct Rs485Settings {
-  bool enabled = false;  // false leaves the driver's RS-485 mode as it is (a device tree may enable it)
+  bool enabled = false;                // false leaves the driver's RS-485 mode as it is (a device tree may enable it)
   bool rts_high_while_sending = true;  // the driver-enable polarity: RTS high while sending, low after
   uint32_t delay_before_send_ms = 0;   // RTS asserted this long before the first bit
   uint32_t delay_after_send_ms = 0;    // and kept this long after the last
