@@ -143,6 +143,21 @@ int emio_tcp_listener_address(const emio_tcp_listener* listener, char* text, siz
 int emio_tcp_accept(emio_tcp_listener* listener, emio_stream* stream, emio_accept_cb callback, void* context);
 void emio_tcp_listener_close(emio_tcp_listener* listener);
 
+/* --- Connecting: TCP and Unix stream sockets ------------------------------------------------------ */
+
+/* Called once: 0 when `stream` is connected, or why not (-ECONNREFUSED, -ENOENT, -ETIMEDOUT, ...). */
+typedef void (*emio_connect_cb)(emio_stream* stream, int status, void* context);
+
+/* Starts connecting `stream` to "ADDR:PORT" ("127.0.0.1:7000", "[::1]:7000"). A 0 return opens the
+ * stream: close it with emio_stream_close() whatever the callback says (closing it first cancels the
+ * connect, without a callback). Reads and writes before the callback are -ENOTCONN. Errors now: -EINVAL
+ * for another text, -EMFILE, and an immediate failure of connect(). */
+int emio_tcp_connect(emio_runtime* runtime, emio_stream* stream, const char* address, emio_connect_cb callback,
+                     void* context);
+/* The same for a Unix stream socket: "/run/app.sock", or "@name" for an abstract one (Linux). */
+int emio_unix_connect(emio_runtime* runtime, emio_stream* stream, const char* path, emio_connect_cb callback,
+                      void* context);
+
 /* --- Serial ports: raw mode ------------------------------------------------------------------------ */
 
 #define EMIO_PARITY_NONE 0

@@ -50,6 +50,11 @@ struct PendingIo {
 // A TCP connection or a serial port: a registered fd and its two directions.
 struct Stream {
   emio::PollFd source;
+  // A connect in progress holds the socket here, and hands its source over once connected. Declared
+  // before the watches, which disarm first on close.
+  std::optional<emio::StreamSocket> connecting;
+  emio_connect_cb on_connected = nullptr;
+  void* connect_context = nullptr;
   emio::Executor* executor = nullptr;
   emio_stream* self = nullptr;
   bool is_socket =

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -192,6 +193,92 @@ static void write_sends_every_byte(void) {
   run_until(&io_calls, 1);
   CHECK(got == sizeof received && io_result == BULK_BYTES);
   close_pair();
+}
+
+/* --- Connecting --- */
+
+static int connect_status = 1;
+static int connect_calls;
+static void on_connect(emio_stream* stream, int status, void* context) {
+  (void)stream;
+  (void)context;
+  connect_status = status;
+  connect_calls += 1;
+}
+
+static void tcp_connect_reaches_a_listener(void) {
+  emio_stream client;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&listener, address, sizeof address) == EMIO_OK);
+  CHECK(emio_tcp_accept(&listener, &server_side, on_accept, NULL) == EMIO_OK);
+  CHECK(emio_tcp_connect(&runtime, &client, address, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  run_until(&accepted, 1);
+  CHECK(connect_status == EMIO_OK);
+  CHECK(write(emio_stream_fd(&client), "hi", 2) == 2); /* the connected socket is the stream's now */
+  emio_stream_close(&client);
+  close_pair();
+}
+
+static void tcp_connect_reports_a_refused_connection(void) {
+  emio_stream client;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&listener, address, sizeof address) == EMIO_OK);
+  emio_tcp_listener_close(&listener); /* nobody listens on that port now */
+  CHECK(emio_tcp_connect(&runtime, &client, address, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  CHECK(connect_status == -ECONNREFUSED);
+  emio_stream_close(&client);
+  emio_runtime_destroy(&runtime);
+}
+
+static void reads_before_the_connect_completes_are_not_connected(void) {
+  emio_stream client;
+  char buffer[4];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_connect(&runtime, &client, "127.0.0.1:9", on_connect, NULL) == EMIO_OK);
+  CHECK(emio_stream_read(&client, buffer, sizeof buffer, on_io, NULL) == -ENOTCONN);
+  emio_stream_close(&client); /* cancels the connect: no callback */
+  CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK && connect_calls == 0);
+  emio_tcp_listener_close(&listener);
+  emio_runtime_destroy(&runtime);
+}
+
+static void unix_connect_reports_a_missing_socket(void) {
+  emio_stream client;
+  init_runtime();
+  CHECK(emio_unix_connect(&runtime, &client, "/tmp/emio-no-such-socket", on_connect, NULL) == -ENOENT);
+  emio_runtime_destroy(&runtime);
+}
+
+static void unix_connect_reaches_a_listening_socket(void) {
+  emio_stream client;
+  struct sockaddr_un local;
+  char path[64];
+  const int listening = socket(AF_UNIX, SOCK_STREAM, 0);
+  int peer;
+  snprintf(path, sizeof path, "/tmp/emio-capi-%ld.sock", (long)getpid());
+  memset(&local, 0, sizeof local);
+  local.sun_family = AF_UNIX;
+  strncpy(local.sun_path, path, sizeof local.sun_path - 1);
+  unlink(path);
+  CHECK(bind(listening, (struct sockaddr*)&local, sizeof local) == 0 && listen(listening, 1) == 0);
+  init_runtime();
+  CHECK(emio_unix_connect(&runtime, &client, path, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  CHECK(connect_status == EMIO_OK);
+  peer = accept(listening, NULL, NULL);
+  CHECK(peer >= 0);
+  emio_stream_close(&client);
+  emio_runtime_destroy(&runtime);
+  close(peer);
+  close(listening);
+  unlink(path);
 }
 
 /* --- Timers --- */
@@ -401,6 +488,11 @@ static const struct test_case cases[] = {
     {"a_second_read_while_one_is_pending_is_busy", a_second_read_while_one_is_pending_is_busy},
     {"closing_a_stream_cancels_its_pending_read", closing_a_stream_cancels_its_pending_read},
     {"write_sends_every_byte", write_sends_every_byte},
+    {"tcp_connect_reaches_a_listener", tcp_connect_reaches_a_listener},
+    {"tcp_connect_reports_a_refused_connection", tcp_connect_reports_a_refused_connection},
+    {"reads_before_the_connect_completes_are_not_connected", reads_before_the_connect_completes_are_not_connected},
+    {"unix_connect_reports_a_missing_socket", unix_connect_reports_a_missing_socket},
+    {"unix_connect_reaches_a_listening_socket", unix_connect_reaches_a_listening_socket},
     {"timers_fire_in_deadline_order", timers_fire_in_deadline_order},
     {"a_stopped_timer_never_fires", a_stopped_timer_never_fires},
     {"serial_open_reports_a_missing_device", serial_open_reports_a_missing_device},
