@@ -12,7 +12,7 @@
  * on the runtime's thread, never from inside the call that started the operation. Nothing here is
  * thread-safe except emio_runtime_stop().
  *
- * Lifetime: each object has an opening call (init, open, listen, or a completed accept) and a closing
+ * Lifetime: each object has an opening call (init, open, listen, connect, or a completed accept) and a closing
  * call (close, destroy); between the two it must not move. Closing an object with an operation pending
  * cancels the operation: its callback is not called. Close every object before emio_runtime_destroy().
  */

@@ -28,6 +28,18 @@ SerialSettings at_rate(uint32_t baud_rate, FlowControl flow_control = FlowContro
   return settings;
 }
 
+SerialSettings with_data_bits(uint8_t data_bits) {
+  SerialSettings settings;
+  settings.data_bits = data_bits;
+  return settings;
+}
+
+SerialSettings with_stop_bits(uint8_t stop_bits) {
+  SerialSettings settings;
+  settings.stop_bits = stop_bits;
+  return settings;
+}
+
 emio::Task<> read_some(SerialPort& port, char* received, Error& outcome) {
   Result<size_t> got = co_await port.read(std::as_writable_bytes(std::span(received, 15)));
   outcome = got.ok() ? Error{} : got.error();
@@ -108,30 +120,22 @@ TEST(Serial, BaudRateAboveTheMaximumIsRefused) {
 }
 
 TEST(Serial, TwoStopBitsAreSelected) {
-  SerialSettings two_stop_bits;
-  two_stop_bits.stop_bits = 2;
-  CHECK_OK(port.configure(two_stop_bits));
+  CHECK_OK(port.configure(with_stop_bits(2)));
   CHECK(settings().c_cflag & CSTOPB);
 }
 
 TEST(Serial, DataBitsOutOfRangeAreRefused) {
-  SerialSettings settings;
-  settings.data_bits = 9;
-  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(settings));
+  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(with_data_bits(9)));
 }
 
 TEST(Serial, StopBitsOutOfRangeAreRefused) {
-  SerialSettings settings;
-  settings.stop_bits = 3;
-  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(settings));
+  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(with_stop_bits(3)));
 }
 
 // A pty keeps CS8 and no parity whatever it is told (pty_set_termios): the port says so instead of
 // running with a framing nobody asked for.
 TEST(Serial, SevenDataBitsOnAPtyAreNotSupported) {
-  SerialSettings settings;
-  settings.data_bits = 7;
-  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(settings));
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(with_data_bits(7)));
 }
 
 TEST(Serial, ParityOnAPtyIsNotSupported) {
