@@ -51,6 +51,7 @@ const char* emio_describe(int error);
 #define EMIO_SIGNALS_SIZE 448
 #define EMIO_TCP_LISTENER_SIZE 256
 #define EMIO_STREAM_SIZE 448
+#define EMIO_WATCH_SIZE 384
 
 /* Storage aligned for any C++ member (8 bytes is enough for every type the objects hold). */
 #define EMIO_OPAQUE(size)      \
@@ -77,6 +78,11 @@ typedef struct emio_tcp_listener {
 typedef struct emio_stream {
   EMIO_OPAQUE(EMIO_STREAM_SIZE);
 } emio_stream;
+
+/* Any pollable descriptor (a GPIO line, netlink, SocketCAN, a timerfd), for the caller's own reads. */
+typedef struct emio_watch {
+  EMIO_OPAQUE(EMIO_WATCH_SIZE);
+} emio_watch;
 
 /* --- Runtime ---------------------------------------------------------------------------------- */
 
@@ -202,6 +208,24 @@ void emio_stream_close(emio_stream* stream);
 /* The stream's descriptor, for ioctls and socket options (tcgetattr, TIOCMGET, setsockopt); emio owns
  * it: do not close it, and do not read or write it while an emio read or write is pending. */
 int emio_stream_fd(const emio_stream* stream);
+
+/* --- Watching any descriptor ---------------------------------------------------------------------- */
+
+#define EMIO_READABLE 0
+#define EMIO_WRITABLE 1
+
+typedef void (*emio_watch_cb)(emio_watch* watch, int direction, void* context);
+
+/* Takes `fd` (made non-blocking; closed by emio_watch_close, and on failure). Errors: -EPERM for a
+ * regular file (epoll cannot watch one), EMIO_EREGISTRATIONS_FULL. */
+int emio_watch_open(emio_runtime* runtime, emio_watch* watch, int fd);
+/* Calls `callback` once, when `direction` (EMIO_READABLE or EMIO_WRITABLE) is ready. Edge-triggered:
+ * arm again only after your read or write said EAGAIN, or the callback comes at once (and a readiness
+ * that arrived after the last callback is never lost). Errors: -EINVAL for another direction. */
+int emio_watch_arm(emio_watch* watch, int direction, emio_watch_cb callback, void* context);
+int emio_watch_fd(const emio_watch* watch);
+/* Disarms (no callback) and closes the descriptor. */
+void emio_watch_close(emio_watch* watch);
 
 /* --- Log hook: the few lines the library reports (a backend fallback, a malformed LISTEN_FDS) ------ */
 

@@ -404,6 +404,63 @@ static void stream_fd_is_the_connections_descriptor(void) {
   close_pair();
 }
 
+/* --- Watching any descriptor: a pipe's read end --- */
+
+static emio_watch watch;
+static int pipe_fds[2];
+static int watch_calls;
+static int watched_direction = -1;
+static void on_watch(emio_watch* on, int direction, void* context) {
+  (void)on;
+  (void)context;
+  watched_direction = direction;
+  watch_calls += 1;
+}
+
+static void open_watched_pipe(void) {
+  init_runtime();
+  CHECK(pipe(pipe_fds) == 0);
+  CHECK(emio_watch_open(&runtime, &watch, pipe_fds[0]) == EMIO_OK);
+}
+
+static void close_watched_pipe(void) {
+  emio_watch_close(&watch); /* closes pipe_fds[0] */
+  close(pipe_fds[1]);
+  emio_runtime_destroy(&runtime);
+}
+
+static void watch_calls_back_when_the_fd_is_readable(void) {
+  open_watched_pipe();
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  CHECK(write(pipe_fds[1], "g", 1) == 1);
+  run_until(&watch_calls, 1);
+  CHECK(watched_direction == EMIO_READABLE);
+  close_watched_pipe();
+}
+
+static void watch_rearmed_after_eagain_waits_for_new_data(void) {
+  char byte;
+  int turn;
+  open_watched_pipe();
+  CHECK(write(pipe_fds[1], "g", 1) == 1);
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  run_until(&watch_calls, 1);
+  CHECK(read(emio_watch_fd(&watch), &byte, 1) == 1);
+  CHECK(read(emio_watch_fd(&watch), &byte, 1) == -1 && errno == EAGAIN);
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  for (turn = 0; turn < 3; ++turn) CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK);
+  CHECK(watch_calls == 1); /* the spent readiness did not call back again */
+  CHECK(write(pipe_fds[1], "h", 1) == 1);
+  run_until(&watch_calls, 2);
+  close_watched_pipe();
+}
+
+static void watch_refuses_a_bad_direction(void) {
+  open_watched_pipe();
+  CHECK(emio_watch_arm(&watch, 7, on_watch, NULL) == -EINVAL);
+  close_watched_pipe();
+}
+
 /* --- Daemon helpers --- */
 
 static int logged_level = -1;
@@ -502,6 +559,9 @@ static const struct test_case cases[] = {
     {"serial_parity_on_a_pty_is_not_supported", serial_parity_on_a_pty_is_not_supported},
     {"serial_rs485_on_a_pty_is_not_supported", serial_rs485_on_a_pty_is_not_supported},
     {"stream_fd_is_the_connections_descriptor", stream_fd_is_the_connections_descriptor},
+    {"watch_calls_back_when_the_fd_is_readable", watch_calls_back_when_the_fd_is_readable},
+    {"watch_rearmed_after_eagain_waits_for_new_data", watch_rearmed_after_eagain_waits_for_new_data},
+    {"watch_refuses_a_bad_direction", watch_refuses_a_bad_direction},
     {"log_hook_receives_the_librarys_messages", log_hook_receives_the_librarys_messages},
     {"systemd_helpers_do_nothing_outside_systemd", systemd_helpers_do_nothing_outside_systemd},
     {"driver_stats_count_sources_and_turns", driver_stats_count_sources_and_turns},
