@@ -12,7 +12,7 @@
  * on the runtime's thread, never from inside the call that started the operation. Nothing here is
  * thread-safe except emio_runtime_stop().
  *
- * Lifetime: each object has an opening call (init, open, listen, or a completed accept) and a closing
+ * Lifetime: each object has an opening call (init, open, listen, connect, or a completed accept) and a closing
  * call (close, destroy); between the two it must not move. Closing an object with an operation pending
  * cancels the operation: its callback is not called. Close every object before emio_runtime_destroy().
  */
@@ -51,6 +51,7 @@ const char* emio_describe(int error);
 #define EMIO_SIGNALS_SIZE 448
 #define EMIO_TCP_LISTENER_SIZE 256
 #define EMIO_STREAM_SIZE 448
+#define EMIO_WATCH_SIZE 384
 
 /* Storage aligned for any C++ member (8 bytes is enough for every type the objects hold). */
 #define EMIO_OPAQUE(size)      \
@@ -77,6 +78,11 @@ typedef struct emio_tcp_listener {
 typedef struct emio_stream {
   EMIO_OPAQUE(EMIO_STREAM_SIZE);
 } emio_stream;
+
+/* Any pollable descriptor (a GPIO line, netlink, SocketCAN, a timerfd), for the caller's own reads. */
+typedef struct emio_watch {
+  EMIO_OPAQUE(EMIO_WATCH_SIZE);
+} emio_watch;
 
 /* --- Runtime ---------------------------------------------------------------------------------- */
 
@@ -143,11 +149,49 @@ int emio_tcp_listener_address(const emio_tcp_listener* listener, char* text, siz
 int emio_tcp_accept(emio_tcp_listener* listener, emio_stream* stream, emio_accept_cb callback, void* context);
 void emio_tcp_listener_close(emio_tcp_listener* listener);
 
-/* --- Serial ports: raw 8N1 -------------------------------------------------------------------------- */
+/* --- Connecting: TCP and Unix stream sockets ------------------------------------------------------ */
 
-/* Opens a tty ("/dev/ttyUSB0") at a standard baud rate. Errors: -ENOENT, -EACCES (not in the dialout
- * group), -ENOTTY, -EINVAL (a baud rate the terminal has no setting for). */
+/* Called once: 0 when `stream` is connected, or why not (-ECONNREFUSED, -ENOENT, -ETIMEDOUT, ...). */
+typedef void (*emio_connect_cb)(emio_stream* stream, int status, void* context);
+
+/* Starts connecting `stream` to "ADDR:PORT" ("127.0.0.1:7000", "[::1]:7000"). A 0 return opens the
+ * stream: close it with emio_stream_close() whatever the callback says (closing it first cancels the
+ * connect, without a callback). Reads and writes before the callback are -ENOTCONN. Errors now: -EINVAL
+ * for another text, -EMFILE, and an immediate failure of connect(). */
+int emio_tcp_connect(emio_runtime* runtime, emio_stream* stream, const char* address, emio_connect_cb callback,
+                     void* context);
+/* The same for a Unix stream socket: "/run/app.sock", or "@name" for an abstract one (Linux). */
+int emio_unix_connect(emio_runtime* runtime, emio_stream* stream, const char* path, emio_connect_cb callback,
+                      void* context);
+
+/* --- Serial ports: raw mode ------------------------------------------------------------------------ */
+
+#define EMIO_PARITY_NONE 0
+#define EMIO_PARITY_EVEN 1
+#define EMIO_PARITY_ODD 2
+
+typedef struct emio_serial_settings {
+  uint32_t baud_rate; /* any rate up to 16000000: one without a termios constant goes through termios2 */
+  uint8_t data_bits;  /* 5 to 8 */
+  uint8_t parity;     /* EMIO_PARITY_* */
+  uint8_t stop_bits;  /* 1 or 2 */
+  uint8_t rtscts;     /* 1: RTS/CTS hardware flow control */
+  uint8_t rs485;      /* 1: RS-485 half duplex by the UART driver (TIOCSRS485, Linux); 0 leaves it as it is */
+  uint8_t rs485_rts_high_while_sending; /* the driver-enable polarity */
+  uint32_t rs485_delay_before_send_ms;
+  uint32_t rs485_delay_after_send_ms;
+} emio_serial_settings;
+
+/* 115200 8N1, no flow control, RS-485 left alone (RTS high while sending if it is turned on). */
+void emio_serial_settings_default(emio_serial_settings* settings);
+
+/* Opens a tty ("/dev/ttyUSB0") 8N1 at `baud_rate`. Errors: those of emio_serial_open_with. */
 int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* path, uint32_t baud_rate);
+/* Opens a tty with `settings`, read back after they were applied. Errors: -ENOENT, -EACCES (not in the
+ * dialout group), -ENOTTY (not a terminal), -EINVAL (a value out of range), -ENOTSUP (a valid setting
+ * the device cannot take: a pseudo-terminal keeps 8 data bits and no parity, a driver without RS-485). */
+int emio_serial_open_with(emio_runtime* runtime, emio_stream* stream, const char* path,
+                          const emio_serial_settings* settings);
 
 /* --- Streams (TCP connections and serial ports) ----------------------------------------------------- */
 
@@ -161,6 +205,69 @@ int emio_stream_read(emio_stream* stream, void* buffer, size_t size, emio_io_cb 
 int emio_stream_write(emio_stream* stream, const void* data, size_t size, emio_io_cb callback, void* context);
 /* Cancels pending operations (no callbacks) and closes; the peer of a TCP stream reads end of stream. */
 void emio_stream_close(emio_stream* stream);
+/* The stream's descriptor, for ioctls and socket options (tcgetattr, TIOCMGET, setsockopt); emio owns
+ * it: do not close it, and do not read or write it while an emio read or write is pending. */
+int emio_stream_fd(const emio_stream* stream);
+
+/* --- Watching any descriptor ---------------------------------------------------------------------- */
+
+#define EMIO_READABLE 0
+#define EMIO_WRITABLE 1
+
+typedef void (*emio_watch_cb)(emio_watch* watch, int direction, void* context);
+
+/* Takes `fd` (made non-blocking; closed by emio_watch_close, and on failure). Errors: -EPERM for a
+ * regular file (epoll cannot watch one), EMIO_EREGISTRATIONS_FULL. */
+int emio_watch_open(emio_runtime* runtime, emio_watch* watch, int fd);
+/* Calls `callback` once, when `direction` (EMIO_READABLE or EMIO_WRITABLE) is ready. Edge-triggered:
+ * arm again only after your read or write said EAGAIN, or the callback comes at once (and a readiness
+ * that arrived after the last callback is never lost). Errors: -EINVAL for another direction. */
+int emio_watch_arm(emio_watch* watch, int direction, emio_watch_cb callback, void* context);
+int emio_watch_fd(const emio_watch* watch);
+/* Disarms (no callback) and closes the descriptor. */
+void emio_watch_close(emio_watch* watch);
+
+/* --- Log hook: the few lines the library reports (a backend fallback, a malformed LISTEN_FDS) ------ */
+
+#define EMIO_LOG_INFO 0
+#define EMIO_LOG_WARNING 1
+#define EMIO_LOG_ERROR 2
+
+/* `message` is one line without a newline, valid during the call only. */
+typedef void (*emio_log_cb)(int level, const char* message, void* context);
+/* Replaces the default (a line on stderr); NULL restores it. Set it before starting threads. */
+void emio_set_log_hook(emio_log_cb hook, void* context);
+
+/* --- Driver counters, for operators and tests --------------------------------------------------- */
+
+typedef struct emio_driver_stats {
+  uint64_t turns;                /* polls of the backend */
+  uint64_t events_dispatched;    /* events that reached a live source */
+  uint64_t stale_events_dropped; /* events for a source already closed */
+  uint64_t wakes_received;       /* wake-ups from emio_runtime_stop() and other threads */
+  uint32_t live_sources;         /* sources open now, out of */
+  uint32_t source_capacity;      /* max_sources */
+} emio_driver_stats;
+
+void emio_runtime_driver_stats(emio_runtime* runtime, emio_driver_stats* stats);
+
+/* --- systemd, without libsystemd: sd_listen_fds(3), sd_notify(3), sd_watchdog_enabled(3) ---------- */
+
+/* Sockets systemd passed (LISTEN_FDS, when LISTEN_PID is this process), else 0. */
+uint32_t emio_systemd_listen_fd_count(void);
+/* The `index`th passed fd (3 + index), close-on-exec from now on, the caller's; -1 past the count or
+ * when already taken. */
+int emio_systemd_listen_fd(uint32_t index);
+/* The index of the socket named `name` (FileDescriptorName=) in LISTEN_FDNAMES, or -1. */
+int emio_systemd_listen_fd_index(const char* name);
+/* Sends "READY=1", "STATUS=...", "RELOADING=1", "STOPPING=1", "WATCHDOG=1" (lines joined by '\n') to
+ * NOTIFY_SOCKET; 0 also outside systemd (no NOTIFY_SOCKET). */
+int emio_systemd_notify(const char* state);
+/* WATCHDOG_USEC for this process, 0 when the watchdog is off: ping "WATCHDOG=1" from a timer at half. */
+uint64_t emio_systemd_watchdog_interval_us(void);
+/* Takes a listening TCP socket (one systemd passed) into `listener`; on failure `fd` is closed.
+ * Errors: -ENOTSOCK, -EINVAL (not listening, not TCP). */
+int emio_tcp_listener_adopt(emio_runtime* runtime, emio_tcp_listener* listener, int fd);
 
 #ifdef __cplusplus
 }

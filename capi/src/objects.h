@@ -50,6 +50,11 @@ struct PendingIo {
 // A TCP connection or a serial port: a registered fd and its two directions.
 struct Stream {
   emio::PollFd source;
+  // A connect in progress holds the socket here, and hands its source over once connected. Declared
+  // before the watches, which disarm first on close.
+  std::optional<emio::StreamSocket> connecting;
+  emio_connect_cb on_connected = nullptr;
+  void* connect_context = nullptr;
   emio::Executor* executor = nullptr;
   emio_stream* self = nullptr;
   bool is_socket =
@@ -68,6 +73,27 @@ struct Listener {
   void* context = nullptr;
 };
 
+struct Watch;
+
+// One direction of a Watch: its arm, and the readiness its last callback saw (cleared at the next arm,
+// when the caller has met EAGAIN since).
+struct WatchDirection {
+  emio::IoWatch watch;
+  emio::ReadyEvent seen{};
+  bool has_seen = false;
+  Watch* owner = nullptr;
+  int direction = EMIO_READABLE;
+  emio_watch_cb callback = nullptr;
+  void* context = nullptr;
+};
+
+struct Watch {
+  emio::PollFd source;
+  emio::Executor* executor = nullptr;
+  emio_watch* self = nullptr;
+  WatchDirection directions[2];
+};
+
 // The published sizes must hold the objects on every target: a failure here means emio.h needs larger
 // EMIO_*_SIZE values (an ABI change for C callers, who must recompile).
 template <typename Object, typename CStruct>
@@ -80,6 +106,7 @@ static_assert(fits<Timer, emio_timer>(), "EMIO_TIMER_SIZE is too small");
 static_assert(fits<Signals, emio_signals>(), "EMIO_SIGNALS_SIZE is too small");
 static_assert(fits<Listener, emio_tcp_listener>(), "EMIO_TCP_LISTENER_SIZE is too small");
 static_assert(fits<Stream, emio_stream>(), "EMIO_STREAM_SIZE is too small");
+static_assert(fits<Watch, emio_watch>(), "EMIO_WATCH_SIZE is too small");
 
 template <typename Object, typename CStruct>
 Object& object_of(CStruct* c_struct) {

@@ -64,6 +64,7 @@ void on_writable(void* context, emio::ReadyEvent event) {
 
 int start(Stream& stream, PendingIo& io, emio::Direction direction, const void* data, size_t size, emio_io_cb callback,
           void* context) {
+  if (stream.connecting.has_value()) return -ENOTCONN;
   if (io.data != nullptr) return -EBUSY;
   io.data = static_cast<std::byte*>(const_cast<void*>(data));  // a write only reads through it
   io.size = size;
@@ -74,6 +75,45 @@ int start(Stream& stream, PendingIo& io, emio::Direction direction, const void* 
   const emio::IoWatch::Callback on_ready = direction == emio::Direction::read ? on_readable : on_writable;
   const emio::Error error = io.watch.arm(*stream.executor, stream.source.registration(), direction, on_ready, &stream);
   if (error.failed()) io.data = nullptr;
+  return to_c(error);
+}
+
+void finish_connect(Stream& stream, int status) {
+  if (status == EMIO_OK) stream.source = std::move(stream.connecting->source());
+  stream.connecting.reset();  // a failed attempt's socket closes now; the stream stays to be closed
+  stream.on_connected(stream.self, status, stream.connect_context);  // last: the callback may close it
+}
+
+void on_connect_writable(void* context, emio::ReadyEvent event) {
+  Stream& stream = *static_cast<Stream*>(context);
+  if (event.shut_down) return finish_connect(stream, EMIO_ESHUTDOWN);
+  const emio::Error result = stream.connecting->connect_result();
+  if (result != emio::in_progress) return finish_connect(stream, to_c(result));
+  // Writable before connected (ConnectOp meets the same): forget this edge and wait for the next one.
+  stream.connecting->source().io().clear_readiness(event);
+  const emio::Error error = stream.writing.watch.arm(*stream.executor, stream.connecting->registration(),
+                                                     emio::Direction::write, on_connect_writable, &stream);
+  if (error.failed()) finish_connect(stream, to_c(error));
+}
+
+template <typename Socket>
+int connect(emio_runtime* runtime, emio_stream* stream, const char* address, emio_connect_cb callback, void* context) {
+  emio::Result<emio::SocketAddress> parsed = emio::SocketAddress::parse(address != nullptr ? address : "");
+  if (!parsed.ok()) return to_c(parsed.error());
+  if (!Socket::accepts(parsed.value())) return -EINVAL;
+  emio::Executor& executor = emio_capi::executor_of(runtime);
+  emio::Result<Socket> started = Socket::connect_start(executor.handle(), parsed.value());
+  if (!started.ok()) return to_c(started.error());
+  Stream& object = emio_capi::construct<Stream>(stream);
+  object.connecting.emplace(std::move(started.value()));
+  object.executor = &executor;
+  object.self = stream;
+  object.is_socket = true;
+  object.on_connected = callback;
+  object.connect_context = context;
+  const emio::Error error = object.writing.watch.arm(executor, object.connecting->registration(),
+                                                     emio::Direction::write, on_connect_writable, &object);
+  if (error.failed()) emio_capi::destroy<Stream>(stream);
   return to_c(error);
 }
 
@@ -91,11 +131,54 @@ void open_stream(emio_stream* stream, emio::Executor& executor, emio::PollFd sou
 
 }  // namespace emio_capi
 
+static_assert(EMIO_PARITY_NONE == static_cast<int>(emio::Parity::none));
+static_assert(EMIO_PARITY_EVEN == static_cast<int>(emio::Parity::even));
+static_assert(EMIO_PARITY_ODD == static_cast<int>(emio::Parity::odd));
+
+namespace {
+
+emio::SerialSettings from_c(const emio_serial_settings& settings) {
+  emio::SerialSettings converted;
+  converted.baud_rate = settings.baud_rate;
+  converted.data_bits = settings.data_bits;
+  converted.parity = static_cast<emio::Parity>(settings.parity);  // an unknown code: configure says EINVAL
+  converted.stop_bits = settings.stop_bits;
+  converted.flow_control = settings.rtscts != 0 ? emio::FlowControl::rts_cts : emio::FlowControl::none;
+  converted.rs485.enabled = settings.rs485 != 0;
+  converted.rs485.rts_high_while_sending = settings.rs485_rts_high_while_sending != 0;
+  converted.rs485.delay_before_send_ms = settings.rs485_delay_before_send_ms;
+  converted.rs485.delay_after_send_ms = settings.rs485_delay_after_send_ms;
+  return converted;
+}
+
+}  // namespace
+
 extern "C" {
 
+void emio_serial_settings_default(emio_serial_settings* settings) {
+  const emio::SerialSettings defaults;
+  settings->baud_rate = defaults.baud_rate;
+  settings->data_bits = defaults.data_bits;
+  settings->parity = EMIO_PARITY_NONE;
+  settings->stop_bits = defaults.stop_bits;
+  settings->rtscts = 0;
+  settings->rs485 = 0;
+  settings->rs485_rts_high_while_sending = defaults.rs485.rts_high_while_sending ? 1 : 0;
+  settings->rs485_delay_before_send_ms = defaults.rs485.delay_before_send_ms;
+  settings->rs485_delay_after_send_ms = defaults.rs485.delay_after_send_ms;
+}
+
 int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* path, uint32_t baud_rate) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.baud_rate = baud_rate;
+  return emio_serial_open_with(runtime, stream, path, &settings);
+}
+
+int emio_serial_open_with(emio_runtime* runtime, emio_stream* stream, const char* path,
+                          const emio_serial_settings* settings) {
   emio::Executor& executor = emio_capi::executor_of(runtime);
-  emio::Result<emio::SerialPort> opened = emio::SerialPort::open(executor.handle(), path, baud_rate);
+  emio::Result<emio::SerialPort> opened = emio::SerialPort::open(executor.handle(), path, from_c(*settings));
   if (!opened.ok()) return to_c(opened.error());
   emio_capi::open_stream(stream, executor, std::move(opened.value().source()), false);
   return EMIO_OK;
@@ -109,6 +192,21 @@ int emio_stream_read(emio_stream* stream, void* buffer, size_t size, emio_io_cb 
 int emio_stream_write(emio_stream* stream, const void* data, size_t size, emio_io_cb callback, void* context) {
   Stream& object = object_of<Stream>(stream);
   return start(object, object.writing, emio::Direction::write, data, size, callback, context);
+}
+
+int emio_tcp_connect(emio_runtime* runtime, emio_stream* stream, const char* address, emio_connect_cb callback,
+                     void* context) {
+  return connect<emio::TcpStream>(runtime, stream, address, callback, context);
+}
+
+int emio_unix_connect(emio_runtime* runtime, emio_stream* stream, const char* path, emio_connect_cb callback,
+                      void* context) {
+  return connect<emio::UnixStream>(runtime, stream, path, callback, context);
+}
+
+int emio_stream_fd(const emio_stream* stream) {
+  const Stream& object = object_of<Stream>(stream);
+  return object.connecting.has_value() ? object.connecting->fd() : object.source.fd();
 }
 
 void emio_stream_close(emio_stream* stream) {

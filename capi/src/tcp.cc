@@ -31,6 +31,16 @@ void on_acceptable(void* context, emio::ReadyEvent event) {
   complete(listener, EMIO_OK);
 }
 
+// Constructs the Listener behind `listener` around a bound (or adopted) socket.
+int open_listener(emio::Executor& executor, emio_tcp_listener* listener, emio::Result<emio::TcpListener> opened) {
+  if (!opened.ok()) return to_c(opened.error());
+  Listener& object = emio_capi::construct<Listener>(listener);
+  object.listener = std::move(opened.value());
+  object.executor = &executor;
+  object.self = listener;
+  return EMIO_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -40,13 +50,12 @@ int emio_tcp_listen(emio_runtime* runtime, emio_tcp_listener* listener, const ch
   if (!parsed.ok()) return to_c(parsed.error());
   if (!parsed.value().is_ip()) return -EINVAL;
   emio::Executor& executor = emio_capi::executor_of(runtime);
-  emio::Result<emio::TcpListener> bound = emio::TcpListener::bind(executor.handle(), parsed.value());
-  if (!bound.ok()) return to_c(bound.error());
-  Listener& object = emio_capi::construct<Listener>(listener);
-  object.listener = std::move(bound.value());
-  object.executor = &executor;
-  object.self = listener;
-  return EMIO_OK;
+  return open_listener(executor, listener, emio::TcpListener::bind(executor.handle(), parsed.value()));
+}
+
+int emio_tcp_listener_adopt(emio_runtime* runtime, emio_tcp_listener* listener, int fd) {
+  emio::Executor& executor = emio_capi::executor_of(runtime);
+  return open_listener(executor, listener, emio::TcpListener::adopt(executor.handle(), emio::Fd(fd)));
 }
 
 int emio_tcp_listener_address(const emio_tcp_listener* listener, char* text, size_t text_size) {

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 /* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
  * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 and posix_openpt, for a pseudo-terminal standing in for a UART */
+#define _DEFAULT_SOURCE   /* glibc: CRTSCTS, which POSIX does not name */
 #if defined(__APPLE__)
 #define _DARWIN_C_SOURCE /* POSIX alone hides INADDR_LOOPBACK and MSG_DONTWAIT there */
 #endif
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "emio.h"
@@ -191,6 +195,92 @@ static void write_sends_every_byte(void) {
   close_pair();
 }
 
+/* --- Connecting --- */
+
+static int connect_status = 1;
+static int connect_calls;
+static void on_connect(emio_stream* stream, int status, void* context) {
+  (void)stream;
+  (void)context;
+  connect_status = status;
+  connect_calls += 1;
+}
+
+static void tcp_connect_reaches_a_listener(void) {
+  emio_stream client;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&listener, address, sizeof address) == EMIO_OK);
+  CHECK(emio_tcp_accept(&listener, &server_side, on_accept, NULL) == EMIO_OK);
+  CHECK(emio_tcp_connect(&runtime, &client, address, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  run_until(&accepted, 1);
+  CHECK(connect_status == EMIO_OK);
+  CHECK(write(emio_stream_fd(&client), "hi", 2) == 2); /* the connected socket is the stream's now */
+  emio_stream_close(&client);
+  close_pair();
+}
+
+static void tcp_connect_reports_a_refused_connection(void) {
+  emio_stream client;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&listener, address, sizeof address) == EMIO_OK);
+  emio_tcp_listener_close(&listener); /* nobody listens on that port now */
+  CHECK(emio_tcp_connect(&runtime, &client, address, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  CHECK(connect_status == -ECONNREFUSED);
+  emio_stream_close(&client);
+  emio_runtime_destroy(&runtime);
+}
+
+static void reads_before_the_connect_completes_are_not_connected(void) {
+  emio_stream client;
+  char buffer[4];
+  init_runtime();
+  CHECK(emio_tcp_listen(&runtime, &listener, "127.0.0.1:0") == EMIO_OK);
+  CHECK(emio_tcp_connect(&runtime, &client, "127.0.0.1:9", on_connect, NULL) == EMIO_OK);
+  CHECK(emio_stream_read(&client, buffer, sizeof buffer, on_io, NULL) == -ENOTCONN);
+  emio_stream_close(&client); /* cancels the connect: no callback */
+  CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK && connect_calls == 0);
+  emio_tcp_listener_close(&listener);
+  emio_runtime_destroy(&runtime);
+}
+
+static void unix_connect_reports_a_missing_socket(void) {
+  emio_stream client;
+  init_runtime();
+  CHECK(emio_unix_connect(&runtime, &client, "/tmp/emio-no-such-socket", on_connect, NULL) == -ENOENT);
+  emio_runtime_destroy(&runtime);
+}
+
+static void unix_connect_reaches_a_listening_socket(void) {
+  emio_stream client;
+  struct sockaddr_un local;
+  char path[64];
+  const int listening = socket(AF_UNIX, SOCK_STREAM, 0);
+  int peer;
+  snprintf(path, sizeof path, "/tmp/emio-capi-%ld.sock", (long)getpid());
+  memset(&local, 0, sizeof local);
+  local.sun_family = AF_UNIX;
+  strncpy(local.sun_path, path, sizeof local.sun_path - 1);
+  unlink(path);
+  CHECK(bind(listening, (struct sockaddr*)&local, sizeof local) == 0 && listen(listening, 1) == 0);
+  init_runtime();
+  CHECK(emio_unix_connect(&runtime, &client, path, on_connect, NULL) == EMIO_OK);
+  run_until(&connect_calls, 1);
+  CHECK(connect_status == EMIO_OK);
+  peer = accept(listening, NULL, NULL);
+  CHECK(peer >= 0);
+  emio_stream_close(&client);
+  emio_runtime_destroy(&runtime);
+  close(peer);
+  close(listening);
+  unlink(path);
+}
+
 /* --- Timers --- */
 
 static int fired_order[3];
@@ -241,6 +331,205 @@ static void serial_open_reports_a_missing_device(void) {
   emio_runtime_destroy(&runtime);
 }
 
+/* A pseudo-terminal pair: `device` plays the board, the returned path is the port's side. */
+static int device_fd = -1;
+static const char* open_pty(void) {
+  device_fd = posix_openpt(O_RDWR | O_NOCTTY);
+  CHECK(device_fd >= 0 && grantpt(device_fd) == 0 && unlockpt(device_fd) == 0);
+  return ptsname(device_fd);
+}
+
+/* Opens the pty's port with `settings` and returns the error; closes it again when it opened. */
+static int open_pty_port(const emio_serial_settings* settings, tcflag_t* cflag) {
+  emio_stream port;
+  int error;
+  init_runtime();
+  error = emio_serial_open_with(&runtime, &port, open_pty(), settings);
+  if (error == EMIO_OK) {
+    struct termios current;
+    CHECK(tcgetattr(emio_stream_fd(&port), &current) == 0);
+    if (cflag != NULL) *cflag = current.c_cflag;
+    emio_stream_close(&port);
+  }
+  emio_runtime_destroy(&runtime);
+  close(device_fd);
+  return error;
+}
+
+static void serial_two_stop_bits_and_rtscts_are_applied(void) {
+  emio_serial_settings settings;
+  tcflag_t cflag = 0;
+  emio_serial_settings_default(&settings);
+  settings.stop_bits = 2;
+  settings.rtscts = 1;
+  CHECK(open_pty_port(&settings, &cflag) == EMIO_OK);
+  CHECK((cflag & CSTOPB) != 0 && (cflag & CRTSCTS) != 0);
+}
+
+static void serial_a_non_standard_rate_is_accepted(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.baud_rate = 250000; /* no termios constant: termios2 with BOTHER */
+  CHECK(open_pty_port(&settings, NULL) == EMIO_OK);
+}
+
+static void serial_data_bits_out_of_range_are_invalid(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.data_bits = 9;
+  CHECK(open_pty_port(&settings, NULL) == -EINVAL);
+}
+
+static void serial_parity_on_a_pty_is_not_supported(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.parity = EMIO_PARITY_EVEN; /* a pty keeps no parity whatever it is told */
+  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
+}
+
+static void serial_rs485_on_a_pty_is_not_supported(void) {
+  emio_serial_settings settings;
+  emio_serial_settings_default(&settings);
+  settings.rs485 = 1;
+  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
+}
+
+/* --- Streams: the descriptor --- */
+
+static void stream_fd_is_the_connections_descriptor(void) {
+  char received[4] = {0};
+  connect_pair();
+  CHECK(write(emio_stream_fd(&server_side), "fd", 2) == 2);
+  CHECK(read(client_fd, received, sizeof received) == 2 && memcmp(received, "fd", 2) == 0);
+  close_pair();
+}
+
+/* --- Watching any descriptor: a pipe's read end --- */
+
+static emio_watch watch;
+static int pipe_fds[2];
+static int watch_calls;
+static int watched_direction = -1;
+static void on_watch(emio_watch* on, int direction, void* context) {
+  (void)on;
+  (void)context;
+  watched_direction = direction;
+  watch_calls += 1;
+}
+
+static void open_watched_pipe(void) {
+  init_runtime();
+  CHECK(pipe(pipe_fds) == 0);
+  CHECK(emio_watch_open(&runtime, &watch, pipe_fds[0]) == EMIO_OK);
+}
+
+static void close_watched_pipe(void) {
+  emio_watch_close(&watch); /* closes pipe_fds[0] */
+  close(pipe_fds[1]);
+  emio_runtime_destroy(&runtime);
+}
+
+static void watch_calls_back_when_the_fd_is_readable(void) {
+  open_watched_pipe();
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  CHECK(write(pipe_fds[1], "g", 1) == 1);
+  run_until(&watch_calls, 1);
+  CHECK(watched_direction == EMIO_READABLE);
+  close_watched_pipe();
+}
+
+static void watch_rearmed_after_eagain_waits_for_new_data(void) {
+  char byte;
+  int turn;
+  open_watched_pipe();
+  CHECK(write(pipe_fds[1], "g", 1) == 1);
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  run_until(&watch_calls, 1);
+  CHECK(read(emio_watch_fd(&watch), &byte, 1) == 1);
+  CHECK(read(emio_watch_fd(&watch), &byte, 1) == -1 && errno == EAGAIN);
+  CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
+  for (turn = 0; turn < 3; ++turn) CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK);
+  CHECK(watch_calls == 1); /* the spent readiness did not call back again */
+  CHECK(write(pipe_fds[1], "h", 1) == 1);
+  run_until(&watch_calls, 2);
+  close_watched_pipe();
+}
+
+static void watch_refuses_a_bad_direction(void) {
+  open_watched_pipe();
+  CHECK(emio_watch_arm(&watch, 7, on_watch, NULL) == -EINVAL);
+  close_watched_pipe();
+}
+
+/* --- Daemon helpers --- */
+
+static int logged_level = -1;
+static char logged[256];
+static void on_log(int level, const char* message, void* context) {
+  (void)context;
+  logged_level = level;
+  strncpy(logged, message, sizeof logged - 1);
+}
+
+static void log_hook_receives_the_librarys_messages(void) {
+  char pid[32];
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  CHECK(setenv("LISTEN_PID", pid, 1) == 0);
+  CHECK(setenv("LISTEN_FDS", "100", 1) == 0); /* more than emio takes: it logs and ignores them */
+  emio_set_log_hook(on_log, NULL);
+  CHECK(emio_systemd_listen_fd_count() == 0);
+  CHECK(logged_level == EMIO_LOG_ERROR && strstr(logged, "LISTEN_FDS=100") != NULL);
+  emio_set_log_hook(NULL, NULL);
+}
+
+static void systemd_helpers_do_nothing_outside_systemd(void) {
+  CHECK(unsetenv("LISTEN_PID") == 0 && unsetenv("NOTIFY_SOCKET") == 0 && unsetenv("WATCHDOG_USEC") == 0);
+  CHECK(emio_systemd_listen_fd_count() == 0);
+  CHECK(emio_systemd_listen_fd(0) == -1);
+  CHECK(emio_systemd_listen_fd_index("echo") == -1);
+  CHECK(emio_systemd_notify("READY=1") == EMIO_OK);
+  CHECK(emio_systemd_watchdog_interval_us() == 0);
+}
+
+static void driver_stats_count_sources_and_turns(void) {
+  emio_driver_stats stats;
+  connect_pair(); /* the listener and the accepted stream */
+  emio_runtime_driver_stats(&runtime, &stats);
+  CHECK(stats.live_sources >= 2 && stats.source_capacity == 64 && stats.turns >= 1);
+  CHECK(stats.events_dispatched >= 1); /* the accept's readiness */
+  close_pair();
+}
+
+/* A listening socket made with plain POSIX calls, as systemd would pass it. */
+static int posix_socket(int do_listen) {
+  struct sockaddr_in local;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&local, 0, sizeof local);
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(fd, (struct sockaddr*)&local, sizeof local) == 0);
+  if (do_listen) CHECK(listen(fd, 4) == 0);
+  return fd;
+}
+
+static void tcp_listener_adopt_takes_a_listening_socket(void) {
+  emio_tcp_listener adopted;
+  char address[112];
+  init_runtime();
+  CHECK(emio_tcp_listener_adopt(&runtime, &adopted, posix_socket(1)) == EMIO_OK);
+  CHECK(emio_tcp_listener_address(&adopted, address, sizeof address) == EMIO_OK);
+  CHECK(strncmp(address, "127.0.0.1:", 10) == 0);
+  emio_tcp_listener_close(&adopted);
+  emio_runtime_destroy(&runtime);
+}
+
+static void tcp_listener_adopt_refuses_a_socket_not_listening(void) {
+  emio_tcp_listener adopted;
+  init_runtime();
+  CHECK(emio_tcp_listener_adopt(&runtime, &adopted, posix_socket(0)) == -EINVAL);
+  emio_runtime_destroy(&runtime);
+}
+
 struct test_case {
   const char* name;
   void (*run)(void);
@@ -256,9 +545,28 @@ static const struct test_case cases[] = {
     {"a_second_read_while_one_is_pending_is_busy", a_second_read_while_one_is_pending_is_busy},
     {"closing_a_stream_cancels_its_pending_read", closing_a_stream_cancels_its_pending_read},
     {"write_sends_every_byte", write_sends_every_byte},
+    {"tcp_connect_reaches_a_listener", tcp_connect_reaches_a_listener},
+    {"tcp_connect_reports_a_refused_connection", tcp_connect_reports_a_refused_connection},
+    {"reads_before_the_connect_completes_are_not_connected", reads_before_the_connect_completes_are_not_connected},
+    {"unix_connect_reports_a_missing_socket", unix_connect_reports_a_missing_socket},
+    {"unix_connect_reaches_a_listening_socket", unix_connect_reaches_a_listening_socket},
     {"timers_fire_in_deadline_order", timers_fire_in_deadline_order},
     {"a_stopped_timer_never_fires", a_stopped_timer_never_fires},
     {"serial_open_reports_a_missing_device", serial_open_reports_a_missing_device},
+    {"serial_two_stop_bits_and_rtscts_are_applied", serial_two_stop_bits_and_rtscts_are_applied},
+    {"serial_a_non_standard_rate_is_accepted", serial_a_non_standard_rate_is_accepted},
+    {"serial_data_bits_out_of_range_are_invalid", serial_data_bits_out_of_range_are_invalid},
+    {"serial_parity_on_a_pty_is_not_supported", serial_parity_on_a_pty_is_not_supported},
+    {"serial_rs485_on_a_pty_is_not_supported", serial_rs485_on_a_pty_is_not_supported},
+    {"stream_fd_is_the_connections_descriptor", stream_fd_is_the_connections_descriptor},
+    {"watch_calls_back_when_the_fd_is_readable", watch_calls_back_when_the_fd_is_readable},
+    {"watch_rearmed_after_eagain_waits_for_new_data", watch_rearmed_after_eagain_waits_for_new_data},
+    {"watch_refuses_a_bad_direction", watch_refuses_a_bad_direction},
+    {"log_hook_receives_the_librarys_messages", log_hook_receives_the_librarys_messages},
+    {"systemd_helpers_do_nothing_outside_systemd", systemd_helpers_do_nothing_outside_systemd},
+    {"driver_stats_count_sources_and_turns", driver_stats_count_sources_and_turns},
+    {"tcp_listener_adopt_takes_a_listening_socket", tcp_listener_adopt_takes_a_listening_socket},
+    {"tcp_listener_adopt_refuses_a_socket_not_listening", tcp_listener_adopt_refuses_a_socket_not_listening},
 };
 
 int main(int argc, char** argv) {

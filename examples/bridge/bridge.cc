@@ -75,7 +75,7 @@ void Bridge::arm(emio::IoWatch& watch, emio::Registration registration, emio::Di
 emio::Error Bridge::open_serial(emio::Executor& executor) {
   executor_ = &executor;
   emio::Result<emio::SerialPort> opened =
-      emio::SerialPort::open(executor.handle(), config_.serial_path, config_.baud_rate);
+      emio::SerialPort::open(executor.handle(), config_.serial_path, config_.serial);
   if (!opened.ok()) return opened.error();
   serial_ = std::move(opened.value());
   if (serial_opened_once_) counters_.serial_reopens += 1;

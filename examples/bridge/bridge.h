@@ -36,7 +36,7 @@ enum class SlowClientPolicy : uint8_t { drop, disconnect };
 
 struct BridgeConfig {
   const char* serial_path = nullptr;
-  uint32_t baud_rate = 115200;
+  emio::SerialSettings serial;  // 115200 8N1, no flow control, unless the command line says otherwise
   uint32_t max_clients = 16;
   uint32_t client_buffer_bytes = 16384;
   uint32_t serial_outbox_bytes = 16384;
@@ -74,7 +74,7 @@ class Bridge {
   // The one allocation of the bridge, every page of it written (or locked). Errors: Error::no_storage;
   // with lock_memory, mlock's (ENOMEM past RLIMIT_MEMLOCK, EPERM).
   emio::Error init(const BridgeConfig& config);
-  // Opens the serial port. Errors: SerialPort::open's (ENOENT, EACCES, ENOTTY, EINVAL for the baud rate).
+  // Opens the serial port. Errors: SerialPort::open's (ENOENT, EACCES, ENOTTY, EINVAL, ENOTSUP for settings).
   emio::Error open_serial(emio::Executor& executor);
   // Takes the bound listener and starts moving bytes.
   void start(emio::TcpListener listener);

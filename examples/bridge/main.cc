@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // emio-bridge: a serial-to-network bridge in the spirit of ser2net.
 //   emio-bridge --serial PATH --baud N --listen ADDR:PORT --metrics ADDR:PORT [--backend NAME]
+//               [--data-bits 5-8] [--parity none|even|odd] [--stop-bits 1|2] [--rtscts] [--rs485]
 //               [--slow-client drop|disconnect] [--client-buffer-bytes N] [--max-clients N]
 //               [--half-close-linger-ms N] [--metrics-timeout-ms N] [--memory-cap-mib N] [--lock-memory]
 // Bytes from the serial port go to every client, bytes from any client go to the port; GET /metrics on
@@ -30,6 +31,11 @@ constexpr const char* program = "emio-bridge";
 enum Flag {
   flag_serial,
   flag_baud,
+  flag_data_bits,
+  flag_parity,
+  flag_stop_bits,
+  flag_rtscts,
+  flag_rs485,
   flag_listen,
   flag_metrics,
   flag_backend,
@@ -45,7 +51,12 @@ enum Flag {
 constexpr uint32_t default_memory_cap_mib = 256;
 constexpr FlagSpec flag_specs[flag_count] = {
     {"serial", "PATH", "serial device, e.g. /dev/ttyUSB0 (required)"},
-    {"baud", "N", "baud rate, a standard one: 9600, 115200, ... (default 115200); 8N1, raw"},
+    {"baud", "N", "baud rate (default 115200); a non-standard one (250000) through termios2 on Linux"},
+    {"data-bits", "N", "data bits, 5 to 8 (default 8)"},
+    {"parity", "P", "parity: none (default), even or odd"},
+    {"stop-bits", "N", "stop bits, 1 (default) or 2"},
+    {"rtscts", nullptr, "RTS/CTS hardware flow control"},
+    {"rs485", nullptr, "RS-485 half duplex by the UART driver (TIOCSRS485; RTS high while sending)"},
     {"listen", "ADDR:PORT", "address clients connect to (required)"},
     {"metrics", "ADDR:PORT", "address of GET /metrics, Prometheus text format (required)"},
     {"backend", "NAME", "IO backend, among those compiled in (default: the build's)"},
@@ -79,9 +90,20 @@ bool read_number(const char* const* values, Flag flag, uint32_t minimum, uint32_
 
 int read_numbers(const char* const* values, BridgeOptions* options) {
   BridgeConfig* config = &options->bridge;
-  if (values[flag_baud] != nullptr && !parse_unsigned(values[flag_baud], 50, 4000000, &config->baud_rate)) {
-    return usage_error(program, "--baud: '%s' is not a baud rate", values[flag_baud]);
+  emio::SerialSettings* serial = &config->serial;
+  if (values[flag_baud] != nullptr &&
+      !parse_unsigned(values[flag_baud], 50, emio::SerialSettings::max_baud_rate, &serial->baud_rate)) {
+    return usage_error(program, "--baud: '%s' is not a baud rate from 50 to %" PRIu32, values[flag_baud],
+                       emio::SerialSettings::max_baud_rate);
   }
+  uint32_t data_bits = serial->data_bits;
+  uint32_t stop_bits = serial->stop_bits;
+  if (!read_number(values, flag_data_bits, 5, 8, &data_bits) ||
+      !read_number(values, flag_stop_bits, 1, 2, &stop_bits)) {
+    return exit_usage;
+  }
+  serial->data_bits = static_cast<uint8_t>(data_bits);
+  serial->stop_bits = static_cast<uint8_t>(stop_bits);
   constexpr uint32_t hour_ms = 3600000;
   const bool all_read =
       read_number(values, flag_client_buffer_bytes, 256, 1u << 24, &config->client_buffer_bytes) &&
@@ -116,6 +138,25 @@ int read_policy(const char* text, BridgeConfig* config) {
   return keep_running;
 }
 
+int read_serial_modes(const char* const* values, emio::SerialSettings* serial) {
+  const char* parity = values[flag_parity];
+  if (parity == nullptr || std::strcmp(parity, "none") == 0) {
+    serial->parity = emio::Parity::none;
+  } else if (std::strcmp(parity, "even") == 0) {
+    serial->parity = emio::Parity::even;
+  } else if (std::strcmp(parity, "odd") == 0) {
+    serial->parity = emio::Parity::odd;
+  } else {
+    return usage_error(program, "--parity: '%s' is none of none, even, odd", parity);
+  }
+  if (values[flag_rtscts] != nullptr) serial->flow_control = emio::FlowControl::rts_cts;
+  serial->rs485.enabled = values[flag_rs485] != nullptr;
+  if (serial->rs485.enabled && serial->flow_control == emio::FlowControl::rts_cts) {
+    return usage_error(program, "--rs485 and --rtscts both drive RTS: choose one");
+  }
+  return keep_running;
+}
+
 // Returns keep_running, or the exit code to leave with.
 int read_options(int argc, char** argv, BridgeOptions* options) {
   const char* values[flag_count];
@@ -141,6 +182,7 @@ int read_options(int argc, char** argv, BridgeOptions* options) {
   }
   if (!parse_backend_flag(program, values[flag_backend], &options->backend)) return exit_usage;
   if (const int code = read_numbers(values, options); code != keep_running) return code;
+  if (const int code = read_serial_modes(values, &options->bridge.serial); code != keep_running) return code;
   options->bridge.lock_memory = values[flag_lock_memory] != nullptr;
   if (const int code = check_memory_cap(*options); code != keep_running) return code;
   return read_policy(values[flag_slow_client], &options->bridge);
@@ -149,8 +191,12 @@ int read_options(int argc, char** argv, BridgeOptions* options) {
 // A serial device that cannot be opened as the command line asks is the operator's input to fix.
 int serial_open_error(const BridgeConfig& config, emio::Error error) {
   if (error == emio::Error::from_errno(EINVAL)) {
-    return usage_error(program, "--baud: %" PRIu32 " is not a baud rate %s supports", config.baud_rate,
+    return usage_error(program, "--baud: %" PRIu32 " is not a baud rate %s supports", config.serial.baud_rate,
                        config.serial_path);
+  }
+  if (error == emio::Error::from_errno(ENOTSUP)) {
+    return usage_error(program, "--serial: %s cannot take the framing, flow control or RS-485 asked for: %s",
+                       config.serial_path, error.description());
   }
   return usage_error(program, "--serial: cannot open %s: %s (%s)", config.serial_path, error.name(),
                      error.description());
@@ -290,7 +336,7 @@ int main(int argc, char** argv) {
     return exit_failure;
   }
   std::printf("%s: serial %s at %" PRIu32 " baud, slow clients: %s\n", program, options.bridge.serial_path,
-              options.bridge.baud_rate,
+              options.bridge.serial.baud_rate,
               options.bridge.slow_client_policy == SlowClientPolicy::drop ? "drop" : "disconnect");
   print_bound_address(program, "listening", listener);
   print_bound_address(program, "metrics", metrics_listener);

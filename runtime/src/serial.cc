@@ -7,6 +7,10 @@
 
 #include <cerrno>
 
+#if defined(__linux__)
+#include "serial_linux.h"
+#endif
+
 #if defined(__APPLE__)
 #include <sys/ioctl.h>
 // From <IOKit/serial/ioss.h>, which only Apple's SDK ships: the ioctl that sets any rate on macOS,
@@ -52,9 +56,88 @@ bool speed_constant(uint32_t bits_per_second, speed_t& constant) {
   return false;
 }
 
+// The c_cflag bits of the framing, which configure sets and checks that the device kept.
+constexpr tcflag_t framing_bits = CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS;
+
+bool framing_flags(const SerialSettings& settings, tcflag_t& flags) {
+  constexpr tcflag_t data_bits_flags[] = {CS5, CS6, CS7, CS8};
+  if (settings.data_bits < 5 || settings.data_bits > 8) return false;
+  if (settings.stop_bits != 1 && settings.stop_bits != 2) return false;
+  if (settings.parity > Parity::odd) return false;
+  flags = data_bits_flags[settings.data_bits - 5];
+  if (settings.parity != Parity::none) flags |= PARENB;
+  if (settings.parity == Parity::odd) flags |= PARODD;
+  if (settings.stop_bits == 2) flags |= CSTOPB;
+  if (settings.flow_control == FlowControl::rts_cts) flags |= CRTSCTS;
+  return true;
+}
+
+// Where a rate with no termios constant goes: termios2 on Linux, IOSSIOSPEED on macOS (after
+// tcsetattr, which needs a valid constant: B230400 stands in, as B38400 does for termios2).
+enum class RatePath : uint8_t { constant, any_rate };
+
+Error choose_speed(uint32_t baud_rate, speed_t& speed, RatePath& path) {
+  if (baud_rate == 0 || baud_rate > SerialSettings::max_baud_rate) return Error::from_errno(EINVAL);
+  path = RatePath::constant;
+  if (speed_constant(baud_rate, speed)) return Error{};
+#if defined(__linux__)
+  speed = B38400;
+#elif defined(__APPLE__)
+  if (baud_rate <= highest_termios_rate) return Error::from_errno(EINVAL);
+  speed = B230400;
+#else
+  return Error::from_errno(EINVAL);
+#endif
+  path = RatePath::any_rate;
+  return Error{};
+}
+
+Error set_any_rate(int fd, uint32_t baud_rate) {
+#if defined(__linux__)
+  return detail::set_any_baud_rate(fd, baud_rate);
+#elif defined(__APPLE__)
+  speed_t exact = baud_rate;
+  if (::ioctl(fd, IOSSIOSPEED, &exact) < 0) return Error::last_os_error();
+  return Error{};
+#else
+  (void)fd;
+  (void)baud_rate;
+  return Error::from_errno(EINVAL);
+#endif
+}
+
+Error set_rs485(int fd, const Rs485Settings& rs485) {
+  if (!rs485.enabled) return Error{};
+#if defined(__linux__)
+  return detail::set_rs485(fd, rs485);
+#else
+  (void)fd;
+  return Error::from_errno(ENOTSUP);
+#endif
+}
+
+// tcsetattr, then the check that the device kept the framing asked for. POSIX: tcsetattr succeeds if
+// any change was made, and EINVAL means a value the device does not support (our values are valid).
+Error apply(int fd, const termios& wanted) {
+  if (::tcsetattr(fd, TCSANOW, &wanted) < 0) {
+    return errno == EINVAL ? Error::from_errno(ENOTSUP) : Error::last_os_error();
+  }
+  termios kept{};
+  if (::tcgetattr(fd, &kept) < 0) return Error::last_os_error();
+  if ((kept.c_cflag & framing_bits) != (wanted.c_cflag & framing_bits)) return Error::from_errno(ENOTSUP);
+  return Error{};
+}
+
 }  // namespace
 
 Result<SerialPort> SerialPort::open(Handle handle, const char* path, uint32_t baud_rate, FlowControl flow_control) {
+  SerialSettings settings;
+  settings.baud_rate = baud_rate;
+  settings.flow_control = flow_control;
+  return open(handle, path, settings);
+}
+
+Result<SerialPort> SerialPort::open(Handle handle, const char* path, const SerialSettings& settings) {
   // O_NOCTTY: a daemon without a controlling terminal must not acquire the UART as one.
   const int fd = ::open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return Error::last_os_error();
@@ -64,45 +147,35 @@ Result<SerialPort> SerialPort::open(Handle handle, const char* path, uint32_t ba
   if (!source.ok()) return source.error();
   source.value().set_byte_stream(true);  // raw mode, VMIN=1: a short read means the input queue is empty
   SerialPort port(std::move(source.value()));
-  if (Error error = port.configure(baud_rate, flow_control); error.failed()) return error;
+  if (Error error = port.configure(settings); error.failed()) return error;
   return port;
 }
 
-Error SerialPort::configure(uint32_t baud_rate, FlowControl flow_control) {
+Error SerialPort::configure(const SerialSettings& settings) {
+  tcflag_t framing = 0;
+  if (!framing_flags(settings, framing)) return Error::from_errno(EINVAL);
   speed_t speed = 0;
-  bool through_iossiospeed = false;
-  if (!speed_constant(baud_rate, speed)) {
-#if defined(__APPLE__)
-    // Above B230400 macOS takes the rate by IOSSIOSPEED after tcsetattr, which needs a valid constant.
-    if (baud_rate <= highest_termios_rate) return Error::from_errno(EINVAL);
-    speed = B230400;
-    through_iossiospeed = true;
-#else
-    return Error::from_errno(EINVAL);
-#endif
+  RatePath rate_path = RatePath::constant;
+  if (Error error = choose_speed(settings.baud_rate, speed, rate_path); error.failed()) return error;
+  termios wanted{};
+  if (::tcgetattr(fd(), &wanted) < 0) return Error::last_os_error();
+  ::cfmakeraw(&wanted);  // no echo, no line discipline processing
+  wanted.c_cflag &= ~framing_bits;
+  wanted.c_cflag |= framing | CLOCAL | CREAD;
+  wanted.c_cc[VMIN] = 1;
+  wanted.c_cc[VTIME] = 0;
+  if (::cfsetispeed(&wanted, speed) < 0 || ::cfsetospeed(&wanted, speed) < 0) return Error::last_os_error();
+  if (Error error = apply(fd(), wanted); error.failed()) return error;
+  if (rate_path == RatePath::any_rate) {
+    if (Error error = set_any_rate(fd(), settings.baud_rate); error.failed()) return error;
   }
-  termios settings{};
-  if (::tcgetattr(fd(), &settings) < 0) return Error::last_os_error();
-  ::cfmakeraw(&settings);  // 8 data bits, no parity, no echo, no line discipline processing
-  settings.c_cflag &= ~static_cast<tcflag_t>(CSTOPB | PARENB | CSIZE | CRTSCTS);
-  settings.c_cflag |= CS8 | CLOCAL | CREAD;
-  if (flow_control == FlowControl::rts_cts) settings.c_cflag |= CRTSCTS;
-  settings.c_cc[VMIN] = 1;
-  settings.c_cc[VTIME] = 0;
-  if (::cfsetispeed(&settings, speed) < 0 || ::cfsetospeed(&settings, speed) < 0) return Error::last_os_error();
-  if (::tcsetattr(fd(), TCSANOW, &settings) < 0) return Error::last_os_error();
-#if defined(__APPLE__)
-  if (through_iossiospeed) {
-    speed_t exact = baud_rate;
-    if (::ioctl(fd(), IOSSIOSPEED, &exact) < 0) return Error::last_os_error();
-  }
-#else
-  (void)through_iossiospeed;
-#endif
-  return Error{};
+  return set_rs485(fd(), settings.rs485);
 }
 
 Result<uint32_t> SerialPort::baud_rate() const {
+#if defined(__linux__)
+  return detail::any_baud_rate(fd());  // the kernel fills c_ospeed for constants and BOTHER alike
+#else
   termios settings{};
   if (::tcgetattr(fd(), &settings) < 0) return Error::last_os_error();
   const speed_t speed = ::cfgetospeed(&settings);
@@ -114,6 +187,7 @@ Result<uint32_t> SerialPort::baud_rate() const {
     if (rate.constant == speed) return rate.bits_per_second;
   }
   return Error::from_errno(EINVAL);
+#endif
 }
 
 Error SerialPort::discard_buffers() {

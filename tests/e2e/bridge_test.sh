@@ -386,7 +386,7 @@ bad_command_lines_exit_2_with_one_line() {
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --frobnicate
   expect_usage_error "$EMIO_BRIDGE" --serial "$E2E_TMP/no-such-tty" --baud 115200 --listen 127.0.0.1:0 \
     --metrics 127.0.0.1:0
-  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 12345 --listen 127.0.0.1:0 --metrics 127.0.0.1:0
+  expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 20000000 --listen 127.0.0.1:0 --metrics 127.0.0.1:0
   expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud fast --listen 127.0.0.1:0 --metrics 127.0.0.1:0
   expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 300.1.1.1:80 --metrics 127.0.0.1:0
   expect_usage_error "$EMIO_BRIDGE" --serial "$host" --baud 115200 --listen 127.0.0.1:0 --metrics nowhere
@@ -396,6 +396,13 @@ bad_command_lines_exit_2_with_one_line() {
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --half-close-linger-ms soon
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --metrics-timeout-ms 0
   expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --memory-cap-mib 0
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --data-bits 9
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --parity mark
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --stop-bits 3
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --rtscts --rs485
+  # What the pty (socat's) cannot do: parity and RS-485, refused by the device (ENOTSUP).
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --parity even
+  expect_usage_error "$EMIO_BRIDGE" "${good[@]}" --rs485
 }
 
 # As for emio-echo: an idle run and a loaded run (clients both ways, a slow client, scrapes, a SIGHUP

@@ -14,10 +14,31 @@
 
 using emio::Error;
 using emio::FlowControl;
+using emio::Parity;
 using emio::Result;
 using emio::SerialPort;
+using emio::SerialSettings;
 
 namespace {
+
+SerialSettings at_rate(uint32_t baud_rate, FlowControl flow_control = FlowControl::none) {
+  SerialSettings settings;
+  settings.baud_rate = baud_rate;
+  settings.flow_control = flow_control;
+  return settings;
+}
+
+SerialSettings with_data_bits(uint8_t data_bits) {
+  SerialSettings settings;
+  settings.data_bits = data_bits;
+  return settings;
+}
+
+SerialSettings with_stop_bits(uint8_t stop_bits) {
+  SerialSettings settings;
+  settings.stop_bits = stop_bits;
+  return settings;
+}
 
 emio::Task<> read_some(SerialPort& port, char* received, Error& outcome) {
   Result<size_t> got = co_await port.read(std::as_writable_bytes(std::span(received, 15)));
@@ -58,7 +79,7 @@ TEST_GROUP(Serial) {
 TEST(Serial, OpenSetsTheBaudRate) { CHECK_EQUAL(115200u, REQUIRE_VALUE(port.baud_rate())); }
 
 TEST(Serial, ConfigureChangesTheBaudRate) {
-  CHECK_OK(port.configure(9600, FlowControl::none));
+  CHECK_OK(port.configure(at_rate(9600)));
   CHECK_EQUAL(9600u, REQUIRE_VALUE(port.baud_rate()));
 }
 
@@ -77,18 +98,75 @@ TEST(Serial, OpenPutsTheTerminalInRawMode) {
 }
 
 TEST(Serial, RtsCtsFlowControlIsSelected) {
-  CHECK_OK(port.configure(115200, FlowControl::rts_cts));
+  CHECK_OK(port.configure(at_rate(115200, FlowControl::rts_cts)));
   CHECK(settings().c_cflag & CRTSCTS);
 }
 
 TEST(Serial, NoFlowControlClearsRtsCts) {
-  CHECK_OK(port.configure(115200, FlowControl::rts_cts));
-  CHECK_OK(port.configure(115200, FlowControl::none));
+  CHECK_OK(port.configure(at_rate(115200, FlowControl::rts_cts)));
+  CHECK_OK(port.configure(at_rate(115200)));
   CHECK_EQUAL(0u, settings().c_cflag & CRTSCTS);
 }
 
-TEST(Serial, UnsupportedBaudRateIsRefused) {
-  CHECK_ERROR(emio::Error::from_errno(EINVAL), port.configure(12345, FlowControl::none));
+TEST(Serial, NonStandardBaudRateIsSetThroughTermios2) {
+  CHECK_OK(port.configure(at_rate(250000)));  // DMX512's rate: no termios constant
+  CHECK_EQUAL(250000u, REQUIRE_VALUE(port.baud_rate()));
+}
+
+TEST(Serial, ZeroBaudRateIsRefused) { CHECK_ERROR(Error::from_errno(EINVAL), port.configure(at_rate(0))); }
+
+TEST(Serial, BaudRateAboveTheMaximumIsRefused) {
+  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(at_rate(SerialSettings::max_baud_rate + 1)));
+}
+
+TEST(Serial, TwoStopBitsAreSelected) {
+  CHECK_OK(port.configure(with_stop_bits(2)));
+  CHECK(settings().c_cflag & CSTOPB);
+}
+
+TEST(Serial, DataBitsOutOfRangeAreRefused) {
+  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(with_data_bits(9)));
+}
+
+TEST(Serial, StopBitsOutOfRangeAreRefused) {
+  CHECK_ERROR(Error::from_errno(EINVAL), port.configure(with_stop_bits(3)));
+}
+
+// A pty keeps CS8 and no parity whatever it is told (pty_set_termios): the port says so instead of
+// running with a framing nobody asked for.
+TEST(Serial, SevenDataBitsOnAPtyAreNotSupported) {
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(with_data_bits(7)));
+}
+
+TEST(Serial, ParityOnAPtyIsNotSupported) {
+  SerialSettings settings;
+  settings.parity = Parity::even;
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(settings));
+}
+
+// A pty has no RS-485 mode: TIOCSRS485 is refused, and the error is ENOTSUP, not "not a terminal".
+TEST(Serial, Rs485OnAPtyIsNotSupported) {
+  SerialSettings settings;
+  settings.rs485.enabled = true;
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(settings));
+}
+
+TEST(Serial, RefusedSettingsLeaveThePortUsable) {
+  SerialSettings settings;
+  settings.rs485.enabled = true;
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(settings));
+  CHECK_OK(port.configure(at_rate(9600)));
+  CHECK_EQUAL(9600u, REQUIRE_VALUE(port.baud_rate()));
+}
+
+TEST(Serial, OpenWithSettingsAppliesThem) {
+  SerialSettings settings = at_rate(57600, FlowControl::rts_cts);
+  settings.stop_bits = 2;
+  SerialPort opened = REQUIRE_TAKE(SerialPort::open(executor.handle(), path, settings));
+  termios current{};
+  CHECK_EQUAL(0, ::tcgetattr(opened.fd(), &current));
+  CHECK_EQUAL(57600u, REQUIRE_VALUE(opened.baud_rate()));
+  CHECK_EQUAL(static_cast<tcflag_t>(CSTOPB | CRTSCTS), current.c_cflag & (CSTOPB | CRTSCTS));
 }
 
 TEST(Serial, BytesFromTheDeviceArriveOnThePort) {

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// What a daemon needs beside its IO: the log hook, the driver's counters, and the systemd helpers.
+#include <utility>
+
+#include "emio/port/log.h"
+#include "emio/runtime/systemd.h"
+#include "objects.h"
+
+using emio_capi::to_c;
+
+namespace {
+
+// The C hook, called through a C++ one (the C API's levels are the enum's values).
+emio_log_cb c_log_hook = nullptr;
+
+void forward_log(emio::LogLevel level, const char* message, void* context) {
+  c_log_hook(static_cast<int>(level), message, context);
+}
+
+}  // namespace
+
+static_assert(EMIO_LOG_INFO == static_cast<int>(emio::LogLevel::info));
+static_assert(EMIO_LOG_WARNING == static_cast<int>(emio::LogLevel::warning));
+static_assert(EMIO_LOG_ERROR == static_cast<int>(emio::LogLevel::error));
+
+extern "C" {
+
+void emio_set_log_hook(emio_log_cb hook, void* context) {
+  c_log_hook = hook;
+  emio::set_log_hook(hook != nullptr ? forward_log : nullptr, context);
+}
+
+void emio_runtime_driver_stats(emio_runtime* runtime, emio_driver_stats* stats) {
+  emio::Driver& driver = emio_capi::executor_of(runtime).driver();
+  const emio::DriverStats& counters = driver.stats();
+  stats->turns = counters.turns;
+  stats->events_dispatched = counters.events_dispatched;
+  stats->stale_events_dropped = counters.stale_events_dropped;
+  stats->wakes_received = counters.wakes_received;
+  stats->live_sources = driver.live_registrations();
+  stats->source_capacity = driver.registration_capacity();
+}
+
+uint32_t emio_systemd_listen_fd_count(void) { return emio::systemd::listen_fd_count(); }
+
+int emio_systemd_listen_fd(uint32_t index) { return emio::systemd::listen_fd(index).release(); }
+
+int emio_systemd_listen_fd_index(const char* name) { return emio::systemd::listen_fd_index(name); }
+
+int emio_systemd_notify(const char* state) { return to_c(emio::systemd::notify(state)); }
+
+uint64_t emio_systemd_watchdog_interval_us(void) { return emio::systemd::watchdog_interval_us(); }
+
+}  // extern "C"
