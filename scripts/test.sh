@@ -68,6 +68,7 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 # shared suite runs on both); epoll builds the epoll-only driver.
 presets=(debug epoll clang-debug release asan tsan)
 for preset in "${presets[@]}"; do run_preset "$preset"; done
+run_preset fuzz  # libFuzzer targets, 25 s each (docs/testing.md)
 
 # kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
 # EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.
