@@ -7,7 +7,7 @@
 # cov: edges and ft: features). A crash is saved as build/fuzz/tests/fuzz/crashes/TARGET-crash-*;
 # docs/testing.md says how to replay it. Ends with "fuzz: N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 minutes=2
 targets=(slot_arena driver command_line http_request socket_address line_reader)
@@ -44,14 +44,11 @@ for target in "${targets[@]}"; do
   rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
   coverage=$(sed -nE 's/.*cov: ([0-9]+) ft: ([0-9]+).*/cov \1 ft \2/p' <<<"$last")
-  if [ "$status" -eq 0 ]; then
-    passed=$((passed + 1))
-    echo "$target: ${executions:-0} executions (${rate:-0}/s), ${coverage:-no coverage line}, no finding"
-  else
-    failed=$((failed + 1))
-    echo "$target: ${executions:-0} executions, ${coverage:-no coverage line}, FINDING (exit $status): see $log"
-    grep -E 'fuzz invariant broken|ERROR: |SUMMARY: |Test unit written' "$log" | head -5
-  fi
+  summary="$target: ${executions:-0} executions (${rate:-0}/s), ${coverage:-no coverage line}"
+  if [ "$status" -eq 0 ]; then passed=$((passed + 1)) && echo "$summary, no finding" && continue; fi
+  failed=$((failed + 1))
+  echo "$summary, FINDING (exit $status): see $log"
+  grep -E 'fuzz invariant broken|ERROR: |SUMMARY: |Test unit written' "$log" | head -5
 done
 echo "fuzz: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

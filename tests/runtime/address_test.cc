@@ -45,7 +45,7 @@ TEST(Address, ParsesAUnixPath) {
 TEST(Address, ParsesTheUnixPrefix) {
   SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("unix:relative.sock"));
   CHECK(address.is_unix());
-  STRCMP_EQUAL("relative.sock", formatted(address));
+  STRCMP_EQUAL("relative.sock", reinterpret_cast<const sockaddr_un*>(address.native())->sun_path);
 }
 
 TEST(Address, ParsesAnAbstractName) {
