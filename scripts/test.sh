@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
-# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
+# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the libFuzzer
+# targets (bounded runs), kqueue on
 # libkqueue, the macOS link check (zig), the ARM cross builds under qemu-user, the style gates. Ends with "emio: N passed, N failed",
 # counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail

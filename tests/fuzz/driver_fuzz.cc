@@ -10,8 +10,11 @@
 //   - live_registrations and operations_in_flight agree with the model;
 // and after each input, every registration and operation is gone and nothing was allocated.
 #include <fuzzer/FuzzedDataProvider.h>
+#include <sanitizer/allocator_interface.h>
+#include <sanitizer/common_interface_defs.h>
 
-#include <cerrno>
+#include <atomic>
+#include <cstdio>
 
 #include "fuzz/driver_checks.h"
 #include "fuzz/driver_harness.h"
@@ -26,6 +29,17 @@ using emio_fuzz::Harness;
 constexpr emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring,
                                             emio::BackendChoice::kqueue};
 constexpr int backend_count = sizeof backends / sizeof backends[0];
+
+// Set while an input runs: the first allocation then prints where it was made (beside the count, which
+// only says that one was). Any thread: libFuzzer's own run none during an input.
+std::atomic<bool> watching_allocations{false};
+
+void on_malloc(const volatile void*, size_t size) {
+  if (!watching_allocations.exchange(false)) return;
+  std::fprintf(stderr, "an allocation of %zu bytes inside an input:\n", size);
+  __sanitizer_print_stack_trace();
+}
+void on_free(const volatile void*) {}
 
 // One driver per backend for the whole run: making one per input would spend the run in io_uring_setup.
 emio::Driver* driver_for(int backend) {
@@ -49,12 +63,14 @@ void run_input(emio::Driver& driver, const uint8_t* data, size_t size) {
   for (int channel = 0; channel < emio_fuzz::channel_count; ++channel) emio_fuzz::open_channel(harness, channel);
   emio_fuzz::open_operations(harness);
   const uint64_t allocations_before = emio_test::allocations_so_far();
+  watching_allocations = true;
   FuzzedDataProvider input(data, size);
   for (int step = 0; step < emio_fuzz::max_steps && input.remaining_bytes() > 0; ++step) {
     emio_fuzz::run_step(harness, input);
     emio_fuzz::check_after_step(harness);
   }
   emio_fuzz::finish_input(harness);
+  watching_allocations = false;
   FUZZ_CHECK(emio_test::allocations_so_far() == allocations_before, "the driver allocated after init");
   harness = Harness{};  // closes every fd
 }
@@ -63,6 +79,7 @@ void run_input(emio::Driver& driver, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   emio_test::install_allocation_counter();
+  (void)__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
   return 0;
 }
 
