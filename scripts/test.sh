@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
-# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, kqueue on
-# libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine), the ARM cross builds under qemu-user,
-# a 30 s soak of the daemons (scripts/soak.sh), the style gates. Ends with "emio: N passed, N failed",
-# counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
+# and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the libFuzzer
+# targets (bounded runs), kqueue on libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine),
+# the ARM cross builds under qemu-user, a 30 s soak of the daemons (scripts/soak.sh), the style gates.
+# Ends with "emio: N passed, N failed", counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +83,7 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 # shared suite runs on both); epoll builds the epoll-only driver.
 presets=(debug epoll clang-debug release asan tsan)
 for preset in "${presets[@]}"; do run_preset "$preset"; done
+run_preset fuzz  # libFuzzer targets, 25 s each (docs/testing.md)
 
 # kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
 # EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.

@@ -35,6 +35,11 @@ bool parse_host(int family, std::string_view host, void* destination) {
   return ::inet_pton(family, text, destination) == 1;
 }
 
+// A NUL inside the text would end it early where C reads it: inet_pton took "127.0.0.1\0junk:80" as
+// 127.0.0.1:80, and "@a\0b" named an abstract socket that formats back as "@a" (found by the
+// socket_address fuzz target). Neither is an address anyone means: refused.
+bool holds_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
 bool looks_like_path(std::string_view text) {
   return !text.empty() && (text.front() == '/' || text.front() == '.' || text.front() == '@');
 }
@@ -43,6 +48,7 @@ bool looks_like_path(std::string_view text) {
 
 Result<SocketAddress> SocketAddress::parse(std::string_view text) {
   constexpr std::string_view unix_prefix = "unix:";
+  if (holds_nul(text)) return invalid;
   if (text.substr(0, unix_prefix.size()) == unix_prefix) return unix_path(text.substr(unix_prefix.size()));
   if (looks_like_path(text)) return unix_path(text);
   const size_t colon = text.rfind(':');
@@ -68,7 +74,7 @@ Result<SocketAddress> SocketAddress::parse(std::string_view text) {
 }
 
 Result<SocketAddress> SocketAddress::unix_path(std::string_view path) {
-  if (path.empty() || path == "@") return invalid;
+  if (path.empty() || path == "@" || holds_nul(path)) return invalid;
   SocketAddress address;
   auto* local = reinterpret_cast<sockaddr_un*>(&address.storage_);
   const bool abstract = path.front() == '@';
@@ -112,8 +118,11 @@ size_t SocketAddress::format(std::span<char> text) const {
     const bool abstract = length_ > offset && local->sun_path[0] == '\0';
     // An abstract name has no NUL of its own: its length is what the kernel counted.
     const int name_length = abstract ? static_cast<int>(length_ - offset - 1) : -1;
+    // A path parse() would not take as one ("sock", from "unix:sock") keeps its prefix, so that the text
+    // parses back to this address (the socket_address fuzz target found "unix::x" written as ":x").
+    const char* prefix = abstract || looks_like_path(local->sun_path) ? "" : "unix:";
     written = abstract ? std::snprintf(text.data(), text.size(), "@%.*s", name_length, local->sun_path + 1)
-                       : std::snprintf(text.data(), text.size(), "%s", local->sun_path);
+                       : std::snprintf(text.data(), text.size(), "%s%s", prefix, local->sun_path);
   } else {
     text[0] = '\0';
   }

@@ -45,13 +45,21 @@ bool LineReader::take_unterminated_line(std::string_view* line) {
   return true;
 }
 
+LineReader::Buffered LineReader::next_buffered(std::string_view* line) {
+  for (;;) {
+    if (take_line(line)) return Buffered::line;
+    if (!free_space().empty()) return Buffered::needs_bytes;
+    const bool reported = dropping_;  // the same long line filled the buffer again
+    drop_overlong_line();
+    if (!reported) return Buffered::too_long;
+  }
+}
+
 bool LineOp::poll(PollContext& context) {
   for (;;) {
-    if (reader_->take_line(&line_)) return true;
-    if (reader_->free_space().empty()) {
-      const bool reported = reader_->dropping();  // the same long line filled the buffer again
-      reader_->drop_overlong_line();
-      if (reported) continue;
+    const LineReader::Buffered buffered = reader_->next_buffered(&line_);
+    if (buffered == LineReader::Buffered::line) return true;
+    if (buffered == LineReader::Buffered::too_long) {
       error_ = line_too_long;
       return true;
     }

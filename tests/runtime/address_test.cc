@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "emio/runtime/address.h"
 #include "support/check.h"
@@ -44,7 +45,7 @@ TEST(Address, ParsesAUnixPath) {
 TEST(Address, ParsesTheUnixPrefix) {
   SocketAddress address = REQUIRE_VALUE(SocketAddress::parse("unix:relative.sock"));
   CHECK(address.is_unix());
-  STRCMP_EQUAL("relative.sock", formatted(address));
+  STRCMP_EQUAL("relative.sock", reinterpret_cast<const sockaddr_un*>(address.native())->sun_path);
 }
 
 TEST(Address, ParsesAnAbstractName) {
@@ -108,6 +109,34 @@ TEST(Address, RefusesAUnixPathLongerThanSunPath) {
   path[0] = '/';
   CHECK_ERROR(emio::Error::from_errno(ENAMETOOLONG),
               SocketAddress::unix_path(std::string_view(path, sizeof path)).error());
+}
+
+// Found by the socket_address fuzz target (tests/fuzz/corpus/socket_address/nul-*): inet_pton stopped at
+// the NUL and took the address before it; an abstract name with a NUL formatted back as a shorter one.
+TEST(Address, RefusesANulInsideAnIpAddress) {
+  using namespace std::string_view_literals;
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("127.0.0.1\0junk:80"sv).error());
+}
+TEST(Address, RefusesANulInsideAnAbstractName) {
+  using namespace std::string_view_literals;
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::parse("@9\0"sv).error());
+}
+TEST(Address, RefusesANulInsideAUnixPath) {
+  using namespace std::string_view_literals;
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), SocketAddress::unix_path("/tmp/a\0b"sv).error());
+}
+
+// Found by the socket_address fuzz target (tests/fuzz/corpus/socket_address/relative-unix-path): "unix::x"
+// formatted as ":x", which parses as no address at all.
+TEST(Address, FormatsARelativeUnixPathWithItsPrefix) {
+  STRCMP_EQUAL("unix::x", formatted(REQUIRE_VALUE(SocketAddress::parse("unix::x"))));
+}
+TEST(Address, FormatsTheLongestRelativeUnixPathWhole) {
+  char text[5 + 107];
+  std::memcpy(text, "unix:", 5);
+  std::memset(text + 5, 'a', 107);
+  const std::string_view longest(text, sizeof text);
+  CHECK(std::string_view(formatted(REQUIRE_VALUE(SocketAddress::parse(longest)))) == longest);
 }
 
 TEST(Address, EqualAddressesCompareEqual) {

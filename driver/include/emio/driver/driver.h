@@ -111,7 +111,9 @@ class Driver {
   Error detach(OpSource& source);
   // Starts `op`; its completion runs in a later turn() (or in shutdown(), with ECANCELED). EBUSY when
   // operation_capacity operations are in flight or the source's direction is taken, EALREADY when `op`
-  // itself is in flight, Error::shut_down after shutdown. Nothing runs for a refused operation.
+  // itself is in flight, Error::shut_down after shutdown. Nothing runs for a refused operation. On epoll a
+  // source takes a registration slot at its first EAGAIN: with the table full, its operation completes
+  // with ENOBUFS (the driver fuzz target, docs/testing.md, allows exactly that).
   Error submit(Operation& op);
   uint32_t operations_in_flight() const { return operations_.count(); }
 

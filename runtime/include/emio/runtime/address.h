@@ -23,8 +23,9 @@ namespace emio {
 
 class SocketAddress {
  public:
-  // Longest text format() writes, NUL included: a full IPv6 address in brackets and a port, or a Unix path.
-  static constexpr size_t max_text_bytes = 112;
+  // Longest text format() writes, NUL included: a Unix path that needs its "unix:" prefix (5 bytes, and
+  // up to 107 of sun_path's 108), longer than a full IPv6 address in brackets and a port.
+  static constexpr size_t max_text_bytes = 113;
 
   SocketAddress() = default;
 
@@ -45,7 +46,7 @@ class SocketAddress {
   const sockaddr* native() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t native_length() const { return length_; }
 
-  // Writes the address as parse() reads it ("127.0.0.1:7000", "[::1]:7000", "/path", "@name"),
+  // Writes the address as parse() reads it ("127.0.0.1:7000", "[::1]:7000", "/path", "@name", "unix:name"),
   // NUL-terminated and cut to fit; returns the length without the NUL.
   size_t format(std::span<char> text) const;
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -34,20 +35,24 @@ class LineReader {
   // Awaitable, Result<std::string_view>: the next line of `stream`.
   auto next(StreamSocket& stream);
 
-  // A complete line already buffered, taken out (for the awaitable). False when none is.
-  bool take_line(std::string_view* line);
+  enum class Buffered : uint8_t { line, too_long, needs_bytes };
+  // What the buffer holds now, for the awaitable (and the fuzz target, tests/fuzz): a complete line, taken
+  // out into *line; a line that does not fit (reported once, then dropped up to its "\n"); or neither,
+  // until more bytes are read into free_space().
+  Buffered next_buffered(std::string_view* line);
   // Room after the buffered bytes (the buffer is compacted first); empty when a line fills it.
   std::span<std::byte> free_space();
   // Accounts for `count` bytes read into free_space().
   void commit(size_t count) { end_ += count; }
-  // The line that did not fit: dropped, and the rest of it up to its "\n" will be too.
-  void drop_overlong_line();
-  // Inside a line that was too long, skipping to its end.
-  bool dropping() const { return dropping_; }
   // At end of stream: the last line if it had no "\n", else false.
   bool take_unterminated_line(std::string_view* line);
 
  private:
+  // A complete line already buffered, taken out. False when none is.
+  bool take_line(std::string_view* line);
+  // The line that did not fit: dropped, and the rest of it up to its "\n" will be too.
+  void drop_overlong_line();
+
   std::span<char> buffer_;
   size_t start_ = 0;       // first byte not yet returned
   size_t end_ = 0;         // one past the last byte read

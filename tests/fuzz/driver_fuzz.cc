@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// The driver API under random sequences of add_source, deregister, turn(0), wake, poll_ready, clear_waker,
+// clear_readiness (after reading to EAGAIN, as its contract asks), writes, fds closed and reopened without
+// deregister, and completion operations submitted and cancelled, over real pipes and socket pairs, on
+// every backend compiled in (one driver each, kept across inputs). After every step:
+//   - no readable event reaches a registration whose file never had bytes (no event to a new owner);
+//   - a waker is never called once clear_waker, deregister or a ready poll_ready said it would not be;
+//   - a registration whose file holds bytes is reported readable (no lost event);
+//   - every operation completes exactly once, and its bytes arrive in order, none lost or doubled;
+//   - live_registrations and operations_in_flight agree with the model;
+// and after each input, every registration and operation is gone and nothing was allocated.
+#include <fuzzer/FuzzedDataProvider.h>
+#include <sanitizer/allocator_interface.h>
+#include <sanitizer/common_interface_defs.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "fuzz/driver_checks.h"
+#include "fuzz/driver_harness.h"
+#include "fuzz/driver_steps.h"
+#include "fuzz/fuzz_check.h"
+#include "support/allocation_counter.h"
+
+namespace {
+
+using emio_fuzz::Harness;
+
+constexpr emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring,
+                                            emio::BackendChoice::kqueue};
+constexpr int backend_count = sizeof backends / sizeof backends[0];
+
+// Set while an input runs: the first allocation then prints where it was made (beside the count, which
+// only says that one was). Any thread: libFuzzer's own run none during an input.
+std::atomic<bool> watching_allocations{false};
+
+void on_malloc(const volatile void*, size_t size) {
+  if (!watching_allocations.exchange(false)) return;
+  std::fprintf(stderr, "an allocation of %zu bytes inside an input:\n", size);
+  __sanitizer_print_stack_trace();
+}
+void on_free(const volatile void*) {}
+
+// One driver per backend for the whole run: making one per input would spend the run in io_uring_setup.
+emio::Driver* driver_for(int backend) {
+  static emio::Driver drivers[backend_count];
+  static emio::DriverStorage<emio_fuzz::driver_capacity, 16> storage[backend_count];
+  static bool initialised[backend_count] = {};
+  if (!initialised[backend]) {
+    emio::DriverConfig config = storage[backend].config();
+    config.backend = backends[backend];
+    config.operation_capacity = emio_fuzz::operation_capacity;
+    FUZZ_CHECK(drivers[backend].init(config).ok(), "driver init failed");
+    initialised[backend] = true;
+  }
+  return &drivers[backend];
+}
+
+void run_input(emio::Driver& driver, const uint8_t* data, size_t size) {
+  static Harness harness;
+  harness = Harness{};
+  harness.driver = &driver;
+  for (int channel = 0; channel < emio_fuzz::channel_count; ++channel) emio_fuzz::open_channel(harness, channel);
+  emio_fuzz::open_operations(harness);
+  const uint64_t allocations_before = emio_test::allocations_so_far();
+  watching_allocations = true;
+  FuzzedDataProvider input(data, size);
+  for (int step = 0; step < emio_fuzz::max_steps && input.remaining_bytes() > 0; ++step) {
+    emio_fuzz::run_step(harness, input);
+    emio_fuzz::check_after_step(harness);
+  }
+  emio_fuzz::finish_input(harness);
+  watching_allocations = false;
+  FUZZ_CHECK(emio_test::allocations_so_far() == allocations_before, "the driver allocated after init");
+  harness = Harness{};  // closes every fd
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  emio_test::install_allocation_counter();
+  (void)__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  for (int backend = 0; backend < backend_count; ++backend) {
+    if (!emio::backend_choice_compiled_in(backends[backend])) continue;
+    run_input(*driver_for(backend), data, size);
+  }
+  return 0;
+}
