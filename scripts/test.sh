@@ -3,7 +3,8 @@
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
 # and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the libFuzzer
 # targets (bounded runs), kqueue on libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine),
-# the ARM cross builds under qemu-user, a 30 s soak of the daemons (scripts/soak.sh), the style gates.
+# the ARM cross builds under qemu-user, the recipes' board builds, a 30 s soak of the daemons
+# (scripts/soak.sh), the style gates.
 # Ends with "emio: N passed, N failed", counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -116,6 +117,11 @@ fi
 # aarch64 and armhf (and armhf's explicit io_uring build) under qemu-user; it prints "cross: N passed, N failed".
 run_summary_step "cross (aarch64, armhf under qemu-user)" cross '^test-cross: |tests passed|\(Failed\)|\(Timeout\)' \
   bash scripts/test-cross.sh all
+
+# emio built the way the sample Yocto and Buildroot recipes build it, staged, and an application built
+# against the staged package and run under qemu-user (scripts/test-board.sh, docs/cross-compiling.md).
+run_summary_step "board (the recipes' builds, an application against the staged emio)" board '^board: ' \
+  bash scripts/test-board.sh
 
 # The short soak: the release daemons under churning load, every byte checked, RSS and fds flat
 # (scripts/soak.sh, docs/testing.md); it prints "soak: N passed, N failed".

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "emio.h"
+#include "emio/config.h"
 
 /* Turns the loop until *counter reaches target; fails the test after a generous number of 100 ms turns. */
 #define MAX_TURNS 600
@@ -231,7 +232,13 @@ static void tcp_connect_reports_a_refused_connection(void) {
   emio_tcp_listener_close(&listener); /* nobody listens on that port now */
   CHECK(emio_tcp_connect(&runtime, &client, address, on_connect, NULL) == EMIO_OK);
   run_until(&connect_calls, 1);
+#if defined(EMIO_BACKEND_KQUEUE) && defined(__linux__)
+  /* libkqueue reads the socket's SO_ERROR into the event it reports, so the reason is gone when the
+   * connect is looked at: ENOTCONN, as for the C++ TcpStream (docs/design.md, "The kqueue backend"). */
+  CHECK(connect_status == -ECONNREFUSED || connect_status == -ENOTCONN);
+#else
   CHECK(connect_status == -ECONNREFUSED);
+#endif
   emio_stream_close(&client);
   emio_runtime_destroy(&runtime);
 }

@@ -15,14 +15,9 @@ cc=$4
 guide="$source_dir/docs/getting-started.md"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# shellcheck source=guide_blocks.sh
+source "$source_dir/tests/install/guide_blocks.sh"
 
-# fenced_block LANGUAGE N: the Nth (1-based) ```LANGUAGE block of the guide.
-fenced_block() {
-  awk -v fence='```'"$1" -v wanted="$2" '
-    $0 == fence { count++; if (count == wanted) { inside = 1; next } }
-    inside && $0 == "```" { exit }
-    inside { print }' "$guide"
-}
 # run_guide_command PREFIX COMPILER: runs the guide's command line that starts with PREFIX ("c++ ", "cc "),
 # with COMPILER in place of the first word.
 run_guide_command() {
@@ -30,14 +25,6 @@ run_guide_command() {
   line=$(grep -m 1 "^$1" "$guide") || { echo "check-install: the guide has no '$1...' command" >&2; exit 1; }
   echo "+ $line"
   COMPILER=$2 eval "\"\$COMPILER\" ${line#* }"
-}
-
-# write_consumer DIR LANGUAGE SOURCE_NAME CMAKE_BLOCK: the guide's program and its CMakeLists.txt in DIR.
-write_consumer() {
-  mkdir -p "$1"
-  fenced_block "$2" 1 >"$1/$3"
-  fenced_block cmake "$4" >"$1/CMakeLists.txt"
-  [ -s "$1/$3" ] && [ -s "$1/CMakeLists.txt" ] || { echo "check-install: the guide lacks a block for $3" >&2; exit 1; }
 }
 
 # build_with_cmake DIR PREFIX: configures and builds DIR's CMakeLists.txt against the emio in PREFIX.
