@@ -377,7 +377,11 @@ static void serial_a_non_standard_rate_is_accepted(void) {
   emio_serial_settings settings;
   emio_serial_settings_default(&settings);
   settings.baud_rate = 250000; /* no termios constant: termios2 with BOTHER */
+#if defined(EMIO_TEST_UNDER_QEMU)
+  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP); /* qemu-user translates no termios2 ioctl */
+#else
   CHECK(open_pty_port(&settings, NULL) == EMIO_OK);
+#endif
 }
 
 static void serial_data_bits_out_of_range_are_invalid(void) {

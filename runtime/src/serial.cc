@@ -172,12 +172,12 @@ Error SerialPort::configure(const SerialSettings& settings) {
   return set_rs485(fd(), settings.rs485);
 }
 
-Result<uint32_t> SerialPort::baud_rate() const {
-#if defined(__linux__)
-  return detail::any_baud_rate(fd());  // the kernel fills c_ospeed for constants and BOTHER alike
-#else
+namespace {
+
+// The rate named by the termios constant tcgetattr reports.
+Result<uint32_t> constant_baud_rate(int fd) {
   termios settings{};
-  if (::tcgetattr(fd(), &settings) < 0) return Error::last_os_error();
+  if (::tcgetattr(fd, &settings) < 0) return Error::last_os_error();
   const speed_t speed = ::cfgetospeed(&settings);
 #if defined(__APPLE__)
   // Darwin's speed_t is the rate itself (B9600 == 9600), a rate set through IOSSIOSPEED included.
@@ -187,7 +187,18 @@ Result<uint32_t> SerialPort::baud_rate() const {
     if (rate.constant == speed) return rate.bits_per_second;
   }
   return Error::from_errno(EINVAL);
+}
+
+}  // namespace
+
+Result<uint32_t> SerialPort::baud_rate() const {
+#if defined(__linux__)
+  // The kernel fills c_ospeed for constants and BOTHER alike; without termios2 (qemu-user) only a
+  // constant can have been set.
+  Result<uint32_t> rate = detail::any_baud_rate(fd());
+  if (rate.ok() || rate.error() != Error::from_errno(ENOTSUP)) return rate;
 #endif
+  return constant_baud_rate(fd());
 }
 
 Error SerialPort::discard_buffers() {

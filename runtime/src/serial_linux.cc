@@ -8,22 +8,29 @@
 #include <cerrno>
 
 namespace emio::detail {
+namespace {
+
+// Every kernel since 2.6.20 has termios2 and TIOCSRS485 is routed to the tty driver; ENOSYS comes from
+// qemu-user, which answers it for ioctls it does not translate (TCGETS2, TCSETS2, TIOCSRS485 in 7.2).
+Error ioctl_error() { return errno == ENOSYS ? Error::from_errno(ENOTSUP) : Error::last_os_error(); }
+
+}  // namespace
 
 Error set_any_baud_rate(int fd, uint32_t bits_per_second) {
   termios2 settings{};
-  if (::ioctl(fd, TCGETS2, &settings) < 0) return Error::last_os_error();
+  if (::ioctl(fd, TCGETS2, &settings) < 0) return ioctl_error();
   // BOTHER in both the output and the input rate field: the driver takes c_ospeed/c_ispeed as numbers.
   settings.c_cflag &= ~static_cast<tcflag_t>(CBAUD | (CBAUD << IBSHIFT));
   settings.c_cflag |= BOTHER | (BOTHER << IBSHIFT);
   settings.c_ospeed = bits_per_second;
   settings.c_ispeed = bits_per_second;
-  if (::ioctl(fd, TCSETS2, &settings) < 0) return Error::last_os_error();
+  if (::ioctl(fd, TCSETS2, &settings) < 0) return ioctl_error();
   return Error{};
 }
 
 Result<uint32_t> any_baud_rate(int fd) {
   termios2 settings{};
-  if (::ioctl(fd, TCGETS2, &settings) < 0) return Error::last_os_error();
+  if (::ioctl(fd, TCGETS2, &settings) < 0) return ioctl_error();
   return static_cast<uint32_t>(settings.c_ospeed);
 }
 
@@ -36,7 +43,7 @@ Error set_rs485(int fd, const Rs485Settings& settings) {
   if (::ioctl(fd, TIOCSRS485, &rs485) == 0) return Error{};
   // tty_ioctl answers ENOTTY when the driver has no rs485_config (a pty, a USB adapter without it).
   if (errno == ENOTTY) return Error::from_errno(ENOTSUP);
-  return Error::last_os_error();
+  return ioctl_error();
 }
 
 }  // namespace emio::detail

@@ -11,6 +11,7 @@
 
 namespace emio::detail {
 
+// Each answers ENOTSUP where the ioctl is missing (qemu-user's ENOSYS).
 // Sets `bits_per_second` as both rates through termios2 with BOTHER (TCSETS2): the framing set by
 // tcsetattr before is kept.
 Error set_any_baud_rate(int fd, uint32_t bits_per_second);

@@ -109,8 +109,13 @@ TEST(Serial, NoFlowControlClearsRtsCts) {
 }
 
 TEST(Serial, NonStandardBaudRateIsSetThroughTermios2) {
+#if defined(EMIO_TEST_UNDER_QEMU)
+  // qemu-user translates no termios2 ioctl: the port says so instead of setting another rate.
+  CHECK_ERROR(Error::from_errno(ENOTSUP), port.configure(at_rate(250000)));
+#else
   CHECK_OK(port.configure(at_rate(250000)));  // DMX512's rate: no termios constant
   CHECK_EQUAL(250000u, REQUIRE_VALUE(port.baud_rate()));
+#endif
 }
 
 TEST(Serial, ZeroBaudRateIsRefused) { CHECK_ERROR(Error::from_errno(EINVAL), port.configure(at_rate(0))); }
