@@ -15,14 +15,6 @@ packages=(
   dpkg-dev xz-utils file  # the macOS link check: CppUTest's source package (zig comes from npm)
 )
 
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=apt-packages.sh
+source "$(dirname "$0")/apt-packages.sh"
+install_missing_packages install-deps "${packages[@]}"
