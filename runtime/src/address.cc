@@ -115,14 +115,16 @@ size_t SocketAddress::format(std::span<char> text) const {
   } else if (family() == AF_UNIX) {
     const auto* local = reinterpret_cast<const sockaddr_un*>(&storage_);
     const size_t offset = offsetof(sockaddr_un, sun_path);
-    const bool abstract = length_ > offset && local->sun_path[0] == '\0';
+    const bool unnamed = length_ <= offset;  // what getsockname/accept report for it: no sun_path
+    const bool abstract = !unnamed && local->sun_path[0] == '\0';
     // An abstract name has no NUL of its own: its length is what the kernel counted.
     const int name_length = abstract ? static_cast<int>(length_ - offset - 1) : -1;
     // A path parse() would not take as one ("sock", from "unix:sock") keeps its prefix, so that the text
     // parses back to this address (the socket_address fuzz target found "unix::x" written as ":x").
     const char* prefix = abstract || looks_like_path(local->sun_path) ? "" : "unix:";
-    written = abstract ? std::snprintf(text.data(), text.size(), "@%.*s", name_length, local->sun_path + 1)
-                       : std::snprintf(text.data(), text.size(), "%s%s", prefix, local->sun_path);
+    written = unnamed    ? std::snprintf(text.data(), text.size(), "(unnamed)")
+              : abstract ? std::snprintf(text.data(), text.size(), "@%.*s", name_length, local->sun_path + 1)
+                         : std::snprintf(text.data(), text.size(), "%s%s", prefix, local->sun_path);
   } else {
     text[0] = '\0';
   }

@@ -7,6 +7,7 @@ namespace emio {
 
 bool LineReader::take_line(std::string_view* line) {
   for (;;) {
+    if (start_ == end_) return false;  // also keeps a null buffer away from memchr
     const void* found = std::memchr(buffer_.data() + start_, '\n', end_ - start_);
     if (found == nullptr) return false;
     const size_t newline = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
@@ -46,6 +47,7 @@ bool LineReader::take_unterminated_line(std::string_view* line) {
 }
 
 LineReader::Buffered LineReader::next_buffered(std::string_view* line) {
+  if (buffer_.empty()) return Buffered::no_buffer;
   for (;;) {
     if (take_line(line)) return Buffered::line;
     if (!free_space().empty()) return Buffered::needs_bytes;
@@ -56,12 +58,18 @@ LineReader::Buffered LineReader::next_buffered(std::string_view* line) {
 }
 
 bool LineOp::poll(PollContext& context) {
-  for (;;) {
+  for (uint32_t reads = 0;; ++reads) {
     const LineReader::Buffered buffered = reader_->next_buffered(&line_);
     if (buffered == LineReader::Buffered::line) return true;
-    if (buffered == LineReader::Buffered::too_long) {
-      error_ = line_too_long;
+    if (buffered != LineReader::Buffered::needs_bytes) {
+      error_ = buffered == LineReader::Buffered::too_long ? line_too_long : Error::from_errno(EINVAL);
       return true;
+    }
+    // A peer that sends one endless line keeps this loop reading and dropping for as long as it sends;
+    // past a few buffers the task lets the others (timers, the watchdog) run, then goes on.
+    if (reads == max_reads_per_poll) {
+      context.waker.wake();
+      return false;
     }
     if (!read_.poll(context)) return false;
     const Result<size_t> got = read_.take_output();

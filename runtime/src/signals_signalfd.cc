@@ -4,11 +4,27 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <utility>
 
 #include "signals_common.h"
 
 namespace emio {
+namespace {
+
+// Open listeners per signal, in the whole process: close_and_restore() must not unblock a signal that
+// another listener still waits for (found by review: the signal then ran its default action, killing
+// the process, while that listener was open).
+std::atomic<uint16_t> open_listeners[32];
+
+void count_listeners(SignalSet signals, int change) {
+  for (int signal_number = 1; signal_number <= 31; ++signal_number) {
+    if (signals.contains(signal_number)) open_listeners[signal_number].fetch_add(change, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
 
 SignalListener::SignalListener(SignalListener&& other) noexcept
     : source_(std::move(other.source_)),
@@ -40,6 +56,7 @@ Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
   }
   listener.source_ = std::move(source.value());
   listener.holds_previous_ = true;
+  count_listeners(signals, 1);
   return listener;
 }
 
@@ -54,12 +71,19 @@ Error SignalListener::close() {
   if (!source_.is_open()) return Error{};
   while (try_next().ok()) {  // dropped: nobody listens any more
   }
+  count_listeners(signals_, -1);
   return source_.close();  // the signals stay blocked: a later one stays pending, harmless
 }
 
 Error SignalListener::close_and_restore() {
   const Error closed = close();
-  if (holds_previous_) (void)::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  if (holds_previous_) {
+    sigset_t restored = previous_mask_;
+    for (int signal_number = 1; signal_number <= 31; ++signal_number) {
+      if (open_listeners[signal_number].load(std::memory_order_relaxed) > 0) sigaddset(&restored, signal_number);
+    }
+    (void)::pthread_sigmask(SIG_SETMASK, &restored, nullptr);
+  }
   holds_previous_ = false;
   return closed;
 }

@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,10 +17,11 @@
 namespace emio::systemd {
 namespace {
 
-// A decimal environment variable, or `fallback` when it is absent or not a number.
+// A decimal environment variable, or `fallback` when it is absent or not a plain number: digits only, as
+// systemd writes them ("-1", " 2" or "+2" would pass strtoull, and "-1" would read as 2^64 - 1).
 uint64_t environment_number(const char* name, uint64_t fallback) {
   const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
+  if (text == nullptr || *text < '0' || *text > '9') return fallback;
   char* end = nullptr;
   errno = 0;
   const unsigned long long value = std::strtoull(text, &end, 10);
@@ -33,7 +36,16 @@ bool names_this_process(const char* name, bool absent_is_us) {
   return pid == static_cast<uint64_t>(::getpid());
 }
 
-uint32_t taken_listen_fds = 0;  // bit per index below 32 already handed out; checked in listen_fd
+uint64_t taken_listen_fds = 0;  // bit per index already handed out; checked in listen_fd
+static_assert(max_listen_fds <= 64, "taken_listen_fds has a bit per index");
+
+// Whether `fd` is open and something systemd passes (a socket, FIFO, device, regular or mqueue file). An
+// anonymous inode (epoll, io_uring, eventfd, signalfd) has no file type: it is never passed, it is ours,
+// opened at a number LISTEN_FDS claimed although nothing was passed there. Adopting it would close it.
+bool is_passable_fd(int fd) {
+  struct stat status {};
+  return ::fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) != 0;
+}
 
 }  // namespace
 
@@ -50,13 +62,16 @@ uint32_t listen_fd_count() {
 
 Fd listen_fd(uint32_t index) {
   if (index >= listen_fd_count()) return Fd();
-  if (index < 32) {
-    const uint32_t bit = uint32_t{1} << index;
-    if ((taken_listen_fds & bit) != 0) return Fd();
-    taken_listen_fds |= bit;
-  }
+  const uint64_t bit = uint64_t{1} << index;
+  if ((taken_listen_fds & bit) != 0) return Fd();
   const int fd = first_listen_fd + static_cast<int>(index);
-  (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);  // systemd passes them inheritable; our children need not see them
+  if (!is_passable_fd(fd)) {
+    log_message(LogLevel::error, "LISTEN_FDS counts fd %d, which was not passed: ignored", fd);
+    return Fd();
+  }
+  taken_listen_fds |= bit;
+  // systemd passes them inheritable; our children need not see them. It cannot fail on an open fd.
+  (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return Fd(fd);
 }
 
@@ -111,10 +126,13 @@ uint64_t watchdog_interval_us() {
 Error Watchdog::start(Executor& executor) {
   const uint64_t interval_us = watchdog_interval_us();
   if (interval_us == 0) return Error{};
-  // Half the interval, as sd_watchdog_enabled(3) advises; at least 1 ms.
-  const uint64_t period_ms = interval_us / 2000 > 0 ? interval_us / 2000 : 1;
-  const Error started =
-      executor.timers().start_periodic(timer_, static_cast<uint32_t>(period_ms), &Watchdog::on_timer, this);
+  // Half the interval, as sd_watchdog_enabled(3) advises; at least 1 ms, and at most what a timer's
+  // period holds (49.7 days): pinging more often than asked is always safe.
+  const uint64_t half_interval_ms = interval_us / 2000;
+  const uint32_t period_ms = half_interval_ms == 0           ? 1
+                             : half_interval_ms > UINT32_MAX ? UINT32_MAX
+                                                             : static_cast<uint32_t>(half_interval_ms);
+  const Error started = executor.timers().start_periodic(timer_, period_ms, &Watchdog::on_timer, this);
   running_ = started.ok();
   if (running_) on_timer(timer_, this);  // the first ping at once
   return started;

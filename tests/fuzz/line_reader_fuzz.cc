@@ -67,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (;;) {
     std::string_view line;
     const emio::LineReader::Buffered buffered = reader.next_buffered(&line);
+    FUZZ_CHECK(buffered != emio::LineReader::Buffered::no_buffer, "a buffer of one byte or more reported none");
     if (buffered != emio::LineReader::Buffered::needs_bytes) {
       expect(reference, line, buffered == emio::LineReader::Buffered::too_long);
       continue;

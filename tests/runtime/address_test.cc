@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // SocketAddress: the text forms a daemon's command line holds, and what it refuses.
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string_view>
@@ -131,6 +133,20 @@ TEST(Address, RefusesANulInsideAUnixPath) {
 TEST(Address, FormatsARelativeUnixPathWithItsPrefix) {
   STRCMP_EQUAL("unix::x", formatted(REQUIRE_VALUE(SocketAddress::parse("unix::x"))));
 }
+// Found by review: it was written "unix:", which reads as an empty relative path.
+TEST(Address, FormatsAnUnnamedUnixSocketAsUnnamed) {
+  int pair[2];
+  CHECK_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+  sockaddr_storage native{};
+  socklen_t length = sizeof native;
+  CHECK_EQUAL(0, ::getsockname(pair[0], reinterpret_cast<sockaddr*>(&native), &length));
+  ::close(pair[0]);
+  ::close(pair[1]);
+  const SocketAddress unnamed = SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&native), length);
+  STRCMP_EQUAL("(unnamed)", formatted(unnamed));
+  CHECK_FALSE(SocketAddress::parse("(unnamed)").ok());
+}
+
 TEST(Address, FormatsTheLongestRelativeUnixPathWhole) {
   char text[5 + 107];
   std::memcpy(text, "unix:", 5);

@@ -75,6 +75,22 @@ TEST(PollFd, CloseDeregistersTheSource) {
   CHECK_FALSE(source.is_open());
 }
 
+// Regression: try_read/try_write dereferenced the cleared registration (found by review).
+TEST(PollFd, TryReadAndTryWriteAfterCloseAreStaleToken) {
+  auto pipe = emio_test::make_pipe();
+  PollFd source = REQUIRE_TAKE(PollFd::adopt(executor.handle(), std::move(pipe.first), emio::Interest::readable));
+  CHECK_OK(source.close());
+  std::byte buffer[4]{};
+  CHECK_ERROR(Error::stale_token, source.try_read(buffer).error());
+  CHECK_ERROR(Error::stale_token, source.try_write(buffer).error());
+}
+
+TEST(PollFd, TryReadOnANeverOpenedSourceIsStaleToken) {
+  PollFd never_opened;
+  std::byte buffer[4]{};
+  CHECK_ERROR(Error::stale_token, never_opened.try_read(buffer).error());
+}
+
 TEST(PollFd, AdoptMakesTheFdNonBlocking) {
   int ends[2];
   CHECK_EQUAL(0, ::pipe(ends));  // blocking on purpose

@@ -156,6 +156,28 @@ TEST(Signals, ASignalAfterCloseDoesNotKillTheProcess) {
   CHECK_EQUAL(0, WEXITSTATUS(status));
 }
 
+// Regression (found by review): the first listener's close_and_restore() unblocked the signal while a
+// second one still listened, and the signal killed the process.
+TEST(Signals, CloseAndRestoreKeepsASignalAnotherListenerWaitsFor) {
+  if (through_self_pipe) return;  // one self-pipe listener per process
+  const pid_t child = ::fork();   // the signal's default action would end the test runner
+  CHECK(child >= 0);
+  if (child == 0) {
+    emio::Executor own;
+    if (own.init(emio_test::executor_config(0)).failed()) ::_exit(2);
+    Result<SignalListener> first = SignalListener::open(own.handle(), SignalSet().with(SIGUSR1));
+    Result<SignalListener> second = SignalListener::open(own.handle(), SignalSet().with(SIGUSR1));
+    if (!first.ok() || !second.ok() || first.value().close_and_restore().failed()) ::_exit(3);
+    (void)::raise(SIGUSR1);
+    const Result<int> received = second.value().try_next();
+    ::_exit(received.ok() && received.value() == SIGUSR1 ? 0 : 4);
+  }
+  int status = 0;
+  CHECK_EQUAL(child, ::waitpid(child, &status, 0));
+  CHECK_TEXT(WIFEXITED(status), "killed by a signal the second listener was open for");
+  CHECK_EQUAL(0, WEXITSTATUS(status));
+}
+
 TEST(Signals, UncatchableSignalIsRefused) {
   CHECK_ERROR(emio::Error::from_errno(EINVAL),
               SignalListener::open(executor.handle(), SignalSet().with(SIGKILL)).error());

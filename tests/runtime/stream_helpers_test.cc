@@ -2,6 +2,7 @@
 // The everyday helpers on streams: write_all across a full socket buffer, text overloads, and the
 // bounded LineReader (LF and CRLF line ends, a line split across reads, a line too long for its buffer,
 // the last line without a newline, end of stream).
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -97,4 +98,45 @@ TEST(StreamHelpers, ALineLongerThanTheBufferIsAnErrorAndDroppedToItsEnd) {
 
 TEST(StreamHelpers, ManyLinesInOneReadComeOneByOne) {
   STRCMP_EQUAL("1|2|3||5|<ENODATA>", lines_of("1\n2\n3\n\n5\n", 32).c_str());
+}
+
+TEST(StreamHelpers, ALineMustFitTheBufferWithItsTerminator) {
+  STRCMP_EQUAL("abc|<EMSGSIZE>ab|<EMSGSIZE><ENODATA>", lines_of("abc\nabcd\nab\r\nabc\r\n", 4).c_str());
+}
+
+TEST(StreamHelpers, AnEmptyBufferFailsNextWithEinval) { STRCMP_EQUAL("<EINVAL>", lines_of("line\n", 0).c_str()); }
+
+namespace {
+
+struct QueuedBytes {
+  int fd = -1;
+  int when_it_ran = -1;  // bytes still queued on `fd` when the other task got its turn
+};
+
+void note_queued_bytes(void* context) {
+  auto* queued = static_cast<QueuedBytes*>(context);
+  (void)::ioctl(queued->fd, FIONREAD, &queued->when_it_ran);
+}
+
+}  // namespace
+
+// Regression: one endless line kept the reader in a single poll, dropping buffer after buffer for as
+// long as the peer sent, and no other task or timer ran (found by review, a probe with a flooding peer).
+TEST(StreamHelpers, AnEndlessLineLetsTheOtherTasksRun) {
+  constexpr int flood_bytes = 64 * 1024;
+  const std::string flood(1024, 'x');  // no newline anywhere
+  for (int sent = 0; sent < flood_bytes; sent += int(flood.size())) {
+    CHECK_EQUAL(static_cast<ssize_t>(flood.size()), ::send(pair.second.fd(), flood.data(), flood.size(), 0));
+  }
+  char storage[16];
+  emio::LineReader reader(storage);
+  Lines lines;
+  QueuedBytes queued{pair.first.fd()};
+  Result<emio::TaskId> task = executor.spawn(read_lines(pair.first, reader, lines));
+  CHECK(task.ok());
+  CHECK(executor.spawn(&note_queued_bytes, &queued).ok());  // queued behind the reader
+  CHECK_OK(pair.second.close());
+  emio_test::run_to_completion(executor, task);
+  CHECK_TEXT(queued.when_it_ran > flood_bytes / 2, "the reader read most of the flood before the other task ran");
+  STRCMP_EQUAL("<EMSGSIZE><ENODATA>", lines.joined.c_str());
 }

@@ -47,7 +47,9 @@ class SocketAddress {
   socklen_t native_length() const { return length_; }
 
   // Writes the address as parse() reads it ("127.0.0.1:7000", "[::1]:7000", "/path", "@name", "unix:name"),
-  // NUL-terminated and cut to fit; returns the length without the NUL.
+  // NUL-terminated and cut to fit; returns the length without the NUL. An unnamed Unix socket (a
+  // socketpair end, a client that did not bind) has no name to parse back: it is written "(unnamed)",
+  // which parse() refuses, as it refuses an empty address.
   size_t format(std::span<char> text) const;
 
   friend bool operator==(const SocketAddress& first, const SocketAddress& second);

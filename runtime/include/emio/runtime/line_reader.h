@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // LineReader: lines from a byte stream (TcpStream, UnixStream), bounded by a buffer the caller gives, for
-// the line protocols daemons speak (AT commands, NMEA, a debug console). No allocation: a line longer
-// than the buffer is an error (EMSGSIZE, and that line is dropped up to its end), never a reallocation.
+// the line protocols daemons speak (AT commands, NMEA, a debug console). No allocation: a line that does
+// not fit the buffer with its terminator ("\n" or "\r\n", so up to size - 1 or size - 2 characters) is an
+// error (EMSGSIZE, and that line is dropped up to its end), never a reallocation. An empty buffer makes
+// every next() fail with EINVAL.
 //
 //   char storage[256];
 //   emio::LineReader lines(storage);
@@ -35,10 +37,10 @@ class LineReader {
   // Awaitable, Result<std::string_view>: the next line of `stream`.
   auto next(StreamSocket& stream);
 
-  enum class Buffered : uint8_t { line, too_long, needs_bytes };
+  enum class Buffered : uint8_t { line, too_long, needs_bytes, no_buffer };
   // What the buffer holds now, for the awaitable (and the fuzz target, tests/fuzz): a complete line, taken
-  // out into *line; a line that does not fit (reported once, then dropped up to its "\n"); or neither,
-  // until more bytes are read into free_space().
+  // out into *line; a line that does not fit (reported once, then dropped up to its "\n"); neither,
+  // until more bytes are read into free_space(); or no_buffer for an empty buffer, which holds nothing.
   Buffered next_buffered(std::string_view* line);
   // Room after the buffered bytes (the buffer is compacted first); empty when a line fills it.
   std::span<std::byte> free_space();
@@ -71,6 +73,9 @@ class [[nodiscard]] LineOp {
   bool poll(PollContext& context);
   Output take_output() const { return error_.failed() ? Output(error_) : Output(line_); }
   void cancel() { read_.cancel(); }
+
+  // Reads one poll makes before it yields to the other tasks (see poll).
+  static constexpr uint32_t max_reads_per_poll = 8;
 
  private:
   struct ReadMore {

@@ -120,6 +120,8 @@ class PollFd {
   // same). Never for datagrams, where a short read is one small datagram with more queued behind it.
   template <typename Syscall>
   Result<size_t> try_io(Direction direction, Syscall&& syscall, size_t drained_below = 0) {
+    // Closed (or never opened): the awaitable forms say the same (found by review: this dereferenced null).
+    if (registration_.io == nullptr) return Error::stale_token;
     // Taken before the call: an event that lands during it moves the tick, and the clear below keeps it.
     const uint64_t seen = registration_.io->snapshot();
     ssize_t done;

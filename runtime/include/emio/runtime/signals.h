@@ -80,6 +80,8 @@ class SignalListener {
   // from before open(); also after close(). A signal that arrives between the two runs its previous
   // action, terminate by default. A listener opened after another's close() finds the signals blocked
   // (Linux) and restores that; the self-pipe version remembers the handlers from before emio's own.
+  // A signal another open listener waits for stays blocked. Two signalfd listeners for one signal: each
+  // arrival goes to the one that reads it first, not to both (signalfd(2)).
   Error close_and_restore();
 
  private:

@@ -28,8 +28,9 @@ inline constexpr uint32_t max_listen_fds = 64;
 
 // How many sockets systemd passed to this process: LISTEN_FDS, if LISTEN_PID is this process; else 0.
 uint32_t listen_fd_count();
-// The `index`th passed fd, close-on-exec from now on, owned by the caller; an invalid Fd past the count.
-// Each index is taken once.
+// The `index`th passed fd, close-on-exec from now on, owned by the caller; an invalid Fd past the count,
+// for an index already taken (each is taken once), or when nothing was passed at that number (a wrong
+// LISTEN_FDS; logged).
 Fd listen_fd(uint32_t index);
 // The index of the fd named `name` in LISTEN_FDNAMES (FileDescriptorName= in the .socket unit), or -1.
 int listen_fd_index(const char* name);
@@ -39,7 +40,8 @@ int listen_fd_index(const char* name);
 // under systemd); the socket's errors otherwise.
 Error notify(const char* state);
 
-// WATCHDOG_USEC, if WATCHDOG_PID is absent or this process; 0 when the watchdog is off.
+// WATCHDOG_USEC, if WATCHDOG_PID is absent or this process; 0 when the watchdog is off (or the value is
+// not a plain decimal number).
 uint64_t watchdog_interval_us();
 
 // Sends WATCHDOG=1 at half the interval from the executor's timers: if the loop stalls, the pings stop
@@ -53,7 +55,10 @@ class Watchdog {
 
   // Starts pinging if the watchdog is on (else does nothing). Errors: the timer's (capacity_full).
   Error start(Executor& executor);
-  void stop() { (void)timer_.cancel(); }
+  void stop() {
+    (void)timer_.cancel();
+    running_ = false;
+  }
   bool running() const { return running_; }
   uint64_t pings_sent() const { return pings_sent_; }
 

@@ -91,9 +91,12 @@ class TimerQueue {
   // Milliseconds from `now_ms` to the earliest deadline: 0 if one is due, -1 (wait forever) if none is
   // armed, capped at INT32_MAX. What the executor passes to Driver::turn.
   int next_timeout_ms(uint64_t now_ms) const;
-  // Fires, in deadline order (equal deadlines in start order), every timer that was armed before this
-  // call and is due at `now_ms`. Periodic timers are re-armed before their callback runs, so the
-  // callback may cancel them. Returns how many fired.
+  // Fires, in deadline order (equal deadlines in start order), the timers that were armed before this
+  // call and are due at `now_ms`. Periodic timers are re-armed before their callback runs, so the
+  // callback may cancel them. A callback that (re)starts a timer at a deadline already past puts it
+  // first in line, and this call stops there: it and the due timers behind it fire on the next call,
+  // which next_timeout_ms() (0 then) makes the executor's next iteration, without waiting. Returns how
+  // many fired.
   uint32_t fire_due(uint64_t now_ms);
 
   uint32_t size() const { return size_; }
