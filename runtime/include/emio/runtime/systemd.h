@@ -53,7 +53,10 @@ class Watchdog {
 
   // Starts pinging if the watchdog is on (else does nothing). Errors: the timer's (capacity_full).
   Error start(Executor& executor);
-  void stop() { (void)timer_.cancel(); }
+  void stop() {
+    (void)timer_.cancel();
+    running_ = false;
+  }
   bool running() const { return running_; }
   uint64_t pings_sent() const { return pings_sent_; }
 
