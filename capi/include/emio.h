@@ -195,8 +195,7 @@ int emio_unix_listener_adopt(emio_runtime* runtime, emio_unix_listener* listener
 /* Writes the bound path ("/run/app.sock", "@name"), NUL-terminated and cut to fit. */
 int emio_unix_listener_address(const emio_unix_listener* listener, char* text, size_t text_size);
 /* As emio_tcp_accept. Errors now: -EBUSY if an accept is pending. */
-int emio_unix_accept(emio_unix_listener* listener, emio_stream* stream, emio_unix_accept_cb callback,
-                     void* context);
+int emio_unix_accept(emio_unix_listener* listener, emio_stream* stream, emio_unix_accept_cb callback, void* context);
 void emio_unix_listener_close(emio_unix_listener* listener);
 
 /* --- Datagram sockets: UDP and Unix ------------------------------------------------------------------ */
@@ -230,8 +229,7 @@ int emio_datagram_recv(emio_datagram* socket, void* buffer, size_t size, emio_da
 int emio_datagram_send_to(emio_datagram* socket, const void* data, size_t size, const char* destination,
                           emio_datagram_cb callback, void* context);
 /* The same to the connected peer; the callback gets -EDESTADDRREQ on a socket not connected. */
-int emio_datagram_send(emio_datagram* socket, const void* data, size_t size, emio_datagram_cb callback,
-                       void* context);
+int emio_datagram_send(emio_datagram* socket, const void* data, size_t size, emio_datagram_cb callback, void* context);
 /* The socket's descriptor, for socket options (SO_BROADCAST, IP_ADD_MEMBERSHIP); emio owns it. */
 int emio_datagram_fd(const emio_datagram* socket);
 /* Cancels pending operations (no callbacks) and closes; a bound Unix path stays until unlinked. */

@@ -139,8 +139,7 @@ int emio_datagram_send_to(emio_datagram* socket, const void* data, size_t size, 
   return start(socket, false, data, size, callback, context);
 }
 
-int emio_datagram_send(emio_datagram* socket, const void* data, size_t size, emio_datagram_cb callback,
-                       void* context) {
+int emio_datagram_send(emio_datagram* socket, const void* data, size_t size, emio_datagram_cb callback, void* context) {
   if (!is_open(socket)) return EMIO_ESTALE;
   Datagram& object = object_of<Datagram>(socket);
   if (object.sending.data != nullptr) return -EBUSY;

@@ -123,8 +123,7 @@ int emio_unix_listener_address(const emio_unix_listener* listener, char* text, s
   return address_of<UnixListener>(listener, text, text_size);
 }
 
-int emio_unix_accept(emio_unix_listener* listener, emio_stream* stream, emio_unix_accept_cb callback,
-                     void* context) {
+int emio_unix_accept(emio_unix_listener* listener, emio_stream* stream, emio_unix_accept_cb callback, void* context) {
   return accept<UnixListener>(listener, stream, callback, context);
 }
 
