@@ -19,20 +19,10 @@ guide="$repo/docs/getting-started.md"
 # shellcheck source=../tests/install/guide_blocks.sh
 source "$repo/tests/install/guide_blocks.sh"
 work="$repo/build/board"
-passed=0
-failed=0
-
-check() {  # check NAME COMMAND...: one counted check; the command's output goes to work/NAME.log
-  if "${@:2}" >"$work/$1.log" 2>&1; then
-    echo "board: $1 ok"
-    passed=$((passed + 1))
-  else
-    echo "board: $1 FAILED (log: $work/$1.log)"
-    tail -n 20 "$work/$1.log"
-    failed=$((failed + 1))
-    return 1
-  fi
-}
+# shellcheck disable=SC2034  # read by counted-checks.sh
+check_name=board
+# shellcheck source=counted-checks.sh
+source "$repo/scripts/counted-checks.sh"
 
 # What the recipes pass to CMake, read from the recipes themselves.
 yocto_options() {
@@ -88,7 +78,7 @@ try_application() {
 }
 
 mkdir -p "$work"
-check cross-deps bash scripts/install-cross-deps.sh all || { echo "board: $passed passed, $failed failed"; exit 1; }
+check cross-deps bash scripts/install-cross-deps.sh all || { checks_summary; exit 1; }
 
 mapfile -t yocto < <(yocto_options | tr " " "\n")
 if check yocto-build build_and_stage yocto release-lib-aarch64 ${yocto[@]+"${yocto[@]}"}; then
@@ -104,5 +94,4 @@ if check buildroot-build build_and_stage buildroot release-lib-armhf ${buildroot
     check buildroot-application-runs try_application buildroot qemu-arm arm-linux-gnueabihf "$work/buildroot-staging"
 fi
 
-echo "board: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

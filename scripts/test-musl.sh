@@ -11,21 +11,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 build="$repo/build/release-lib-musl"
 work="$repo/build/musl-test"
-passed=0
-failed=0
-mkdir -p "$work"
-
-check() {  # check NAME COMMAND...: one counted check; the command's output goes to work/NAME.log
-  if "${@:2}" >"$work/$1.log" 2>&1; then
-    echo "musl: $1 ok"
-    passed=$((passed + 1))
-  else
-    echo "musl: $1 FAILED (log: $work/$1.log)"
-    tail -n 20 "$work/$1.log"
-    failed=$((failed + 1))
-    return 1
-  fi
-}
+# shellcheck disable=SC2034  # read by counted-checks.sh
+check_name=musl
+# shellcheck source=counted-checks.sh
+source "$repo/scripts/counted-checks.sh"
 
 static_without_glibc() {  # static_without_glibc EXECUTABLE
   file "$1"
@@ -78,5 +67,4 @@ if check zig bash scripts/install-zig.sh &&
   check emio-echo-echoes-bytes echoes_bytes
 fi
 
-echo "musl: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

@@ -55,14 +55,20 @@ static void close_pair(void) {
   emio_runtime_destroy(&runtime);
 }
 
+/* `from` sends `text` to `destination`, where `first` receives it whole. */
+static void send_and_receive(emio_datagram* from, const char* text, const char* destination) {
+  const size_t length = strlen(text);
+  CHECK(emio_datagram_recv(&first, buffer, sizeof buffer, on_received, NULL) == EMIO_OK);
+  CHECK(emio_datagram_send_to(from, text, length, destination, on_sent, NULL) == EMIO_OK);
+  run_until(&received.calls, 1);
+  CHECK(received.result == (long)length && memcmp(buffer, text, length) == 0);
+}
+
 /* --- UDP --- */
 
 static void udp_send_to_delivers_the_datagram_and_its_sender(void) {
   open_udp_pair();
-  CHECK(emio_datagram_recv(&first, buffer, sizeof buffer, on_received, NULL) == EMIO_OK);
-  CHECK(emio_datagram_send_to(&second, "hello", 5, first_address, on_sent, NULL) == EMIO_OK);
-  run_until(&received.calls, 1);
-  CHECK(received.result == 5 && memcmp(buffer, "hello", 5) == 0);
+  send_and_receive(&second, "hello", first_address);
   CHECK(strcmp(received.peer, second_address) == 0);
   close_pair();
 }
@@ -202,10 +208,7 @@ static void close_unix_pair(void) {
 
 static void unix_datagram_delivers_the_datagram_and_its_senders_path(void) {
   open_unix_pair();
-  CHECK(emio_datagram_recv(&first, buffer, sizeof buffer, on_received, NULL) == EMIO_OK);
-  CHECK(emio_datagram_send_to(&second, "status", 6, first_path, on_sent, NULL) == EMIO_OK);
-  run_until(&received.calls, 1);
-  CHECK(received.result == 6 && memcmp(buffer, "status", 6) == 0);
+  send_and_receive(&second, "status", first_path);
   CHECK(strcmp(received.peer, second_path) == 0);
   close_unix_pair();
 }
@@ -214,10 +217,8 @@ static void unix_datagram_from_an_unbound_socket_has_an_empty_sender(void) {
   emio_datagram unbound;
   open_unix_pair();
   CHECK(emio_unix_datagram_open(&runtime, &unbound) == EMIO_OK);
-  CHECK(emio_datagram_recv(&first, buffer, sizeof buffer, on_received, NULL) == EMIO_OK);
-  CHECK(emio_datagram_send_to(&unbound, "anon", 4, first_path, on_sent, NULL) == EMIO_OK);
-  run_until(&received.calls, 1);
-  CHECK(received.result == 4 && !received.peer_was_null && received.peer[0] == '\0');
+  send_and_receive(&unbound, "anon", first_path);
+  CHECK(!received.peer_was_null && received.peer[0] == '\0');
   emio_datagram_close(&unbound);
   close_unix_pair();
 }
