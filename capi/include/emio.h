@@ -347,7 +347,8 @@ int emio_tcp_listener_adopt(emio_runtime* runtime, emio_tcp_listener* listener, 
 
 /* Sends "WATCHDOG=1" now and then at half of WATCHDOG_USEC from the runtime's timers, so a loop that
  * stalls stops the pings and systemd restarts the daemon. Without a watchdog (no WATCHDOG_USEC) it opens
- * and does nothing. Close it with emio_watchdog_close(). Errors: -ENOSPC when max_timers are started. */
+ * and does nothing. Close it with emio_watchdog_close(). Errors: -ENOSPC when max_timers are started,
+ * -EBUSY when it is started already. */
 int emio_watchdog_start(emio_runtime* runtime, emio_watchdog* watchdog);
 /* 1 while it pings, 0 when the watchdog is off or the object closed. */
 int emio_watchdog_running(const emio_watchdog* watchdog);

@@ -74,6 +74,17 @@ static void watchdog_pings_at_once_and_then_from_the_loop(void) {
   stop_pretending();
 }
 
+static void starting_a_started_watchdog_is_busy(void) {
+  pretend_systemd("20000");
+  init_runtime();
+  CHECK(emio_watchdog_start(&runtime, &watchdog) == EMIO_OK);
+  CHECK(emio_watchdog_start(&runtime, &watchdog) == -EBUSY);
+  CHECK(emio_watchdog_running(&watchdog) == 1);
+  emio_watchdog_close(&watchdog);
+  emio_runtime_destroy(&runtime);
+  stop_pretending();
+}
+
 static void a_closed_watchdog_pings_no_more(void) {
   pretend_systemd("20000");
   init_runtime();
@@ -120,6 +131,7 @@ static void watchdog_start_fails_when_every_timer_is_taken(void) {
 static const struct test_case cases[] = {
     {"watchdog_is_off_without_watchdog_usec", watchdog_is_off_without_watchdog_usec},
     {"watchdog_pings_at_once_and_then_from_the_loop", watchdog_pings_at_once_and_then_from_the_loop},
+    {"starting_a_started_watchdog_is_busy", starting_a_started_watchdog_is_busy},
     {"a_closed_watchdog_pings_no_more", a_closed_watchdog_pings_no_more},
     {"watchdog_for_another_process_is_off", watchdog_for_another_process_is_off},
     {"watchdog_start_fails_when_every_timer_is_taken", watchdog_start_fails_when_every_timer_is_taken},
