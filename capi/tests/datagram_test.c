@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "emio.h"
+#include "emio/config.h"
 #include "harness.h"
 
 /* What the last callback saw, per direction. */
@@ -101,13 +102,41 @@ static void udp_send_without_a_peer_needs_a_destination(void) {
   close_pair();
 }
 
-static void udp_connected_socket_learns_that_the_peer_port_is_closed(void) {
+/* A connected socket whose peer port was closed: `second`, connected to where `first` was. */
+static void connect_to_a_closed_port(void) {
   open_udp_pair();
   emio_datagram_close(&first); /* nobody receives on first_address now */
   CHECK(emio_datagram_connect(&second, first_address) == EMIO_OK);
+}
+
+/* libkqueue reads a socket's pending error (SO_ERROR, which clears it) into the event it reports, so no
+ * later call sees it (docs/design.md, "The kqueue backend"): the closed-port cases cannot be shown there. */
+#if defined(EMIO_BACKEND_KQUEUE) && defined(__linux__)
+#define ON_LIBKQUEUE_SKIP() skip_case("libkqueue takes the socket's error before any call sees it")
+#else
+#define ON_LIBKQUEUE_SKIP() (void)0
+#endif
+
+/* Loopback answers a datagram with ICMP port unreachable, which the socket reports on a later call. */
+static void udp_connected_socket_learns_that_the_peer_port_is_closed(void) {
+  int attempt;
+  ON_LIBKQUEUE_SKIP();
+  connect_to_a_closed_port();
+  for (attempt = 1; attempt <= 100 && sent.result != -ECONNREFUSED; ++attempt) {
+    CHECK(emio_datagram_send(&second, "ping", 4, on_sent, NULL) == EMIO_OK);
+    run_until(&sent.calls, attempt);
+  }
+  CHECK(sent.result == -ECONNREFUSED);
+  close_pair();
+}
+
+/* The error makes the socket readable: a pending receive hears of it. */
+static void a_pending_recv_reports_the_closed_peer_port(void) {
+  ON_LIBKQUEUE_SKIP();
+  connect_to_a_closed_port();
   CHECK(emio_datagram_recv(&second, buffer, sizeof buffer, on_received, NULL) == EMIO_OK);
   CHECK(emio_datagram_send(&second, "ping", 4, on_sent, NULL) == EMIO_OK);
-  run_until(&received.calls, 1); /* the ICMP port unreachable, as the socket's error */
+  run_until(&received.calls, 1);
   CHECK(received.result == -ECONNREFUSED && received.peer_was_null);
   close_pair();
 }
@@ -251,6 +280,7 @@ static const struct test_case cases[] = {
     {"udp_send_without_a_peer_needs_a_destination", udp_send_without_a_peer_needs_a_destination},
     {"udp_connected_socket_learns_that_the_peer_port_is_closed",
      udp_connected_socket_learns_that_the_peer_port_is_closed},
+    {"a_pending_recv_reports_the_closed_peer_port", a_pending_recv_reports_the_closed_peer_port},
     {"a_datagram_longer_than_the_buffer_is_cut_to_it", a_datagram_longer_than_the_buffer_is_cut_to_it},
     {"a_second_recv_while_one_is_pending_is_busy", a_second_recv_while_one_is_pending_is_busy},
     {"closing_a_datagram_socket_cancels_its_pending_recv", closing_a_datagram_socket_cancels_its_pending_recv},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "harness.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Turns of run_until, 100 ms at most each: a minute, for slow runs under qemu and sanitizers. */
@@ -8,6 +9,11 @@
 
 int failures;
 emio_runtime runtime;
+
+void skip_case(const char* reason) {
+  fprintf(stderr, "skipped: %s\n", reason);
+  exit(EMIO_TEST_SKIPPED);
+}
 
 void init_runtime(void) { CHECK(emio_runtime_init(&runtime, NULL) == EMIO_OK); }
 

@@ -26,12 +26,16 @@ void run_until(const int* counter, int target);
 /* Turns the loop `turns` times without waiting long, for "nothing happens" checks. */
 void run_a_few_turns(int turns);
 
+/* Ends the case at once as skipped (ctest's SKIP_RETURN_CODE), saying why: a behaviour this build cannot show. */
+void skip_case(const char* reason);
+
 struct test_case {
   const char* name;
   void (*run)(void);
 };
 
-/* Usage: PROGRAM CASE. Exit 0 when the case holds, 1 when it fails, 2 for an unknown case. */
+/* Usage: PROGRAM CASE. Exit 0 when the case holds, 1 when it fails, 77 when skipped, 2 for an unknown case. */
+#define EMIO_TEST_SKIPPED 77
 int run_named_case(const struct test_case* cases, size_t count, int argc, char** argv);
 
 #endif /* EMIO_CAPI_TEST_HARNESS_H */

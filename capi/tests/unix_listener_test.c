@@ -90,8 +90,10 @@ static void unix_listen_reports_a_missing_folder(void) {
   emio_runtime_destroy(&runtime);
 }
 
-#if defined(__linux__)
 static void unix_listen_takes_an_abstract_name(void) {
+#if !defined(__linux__)
+  skip_case("abstract Unix socket names are Linux's");
+#else
   char address[EMIO_ADDRESS_TEXT_SIZE];
   snprintf(path, sizeof path, "@emio-capi-%ld", (long)getpid());
   init_runtime();
@@ -103,8 +105,8 @@ static void unix_listen_takes_an_abstract_name(void) {
   emio_stream_close(&server_side);
   emio_unix_listener_close(&listener);
   emio_runtime_destroy(&runtime);
-}
 #endif
+}
 
 /* A socket made with plain POSIX calls, as systemd would pass it. */
 static int posix_unix_listener(const char* at) {
@@ -153,9 +155,7 @@ static const struct test_case cases[] = {
     {"unix_listen_reports_an_existing_path", unix_listen_reports_an_existing_path},
     {"unix_listen_rejects_an_ip_address", unix_listen_rejects_an_ip_address},
     {"unix_listen_reports_a_missing_folder", unix_listen_reports_a_missing_folder},
-#if defined(__linux__)
     {"unix_listen_takes_an_abstract_name", unix_listen_takes_an_abstract_name},
-#endif
     {"unix_listener_adopt_takes_a_listening_socket", unix_listener_adopt_takes_a_listening_socket},
     {"unix_listener_adopt_refuses_a_tcp_socket", unix_listener_adopt_refuses_a_tcp_socket},
     {"unix_accept_on_a_closed_listener_is_stale", unix_accept_on_a_closed_listener_is_stale},
