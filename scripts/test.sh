@@ -3,8 +3,8 @@
 # The whole test suite from a fresh Debian 12 machine, as root: installs what is missing (apt), then builds
 # and tests every configuration: GCC and clang debug, epoll only, release, ASan+UBSan, TSan, the libFuzzer
 # targets (bounded runs), kqueue on libkqueue, the macOS link check (zig), Windows (mingw-w64, under wine),
-# the ARM cross builds under qemu-user, the recipes' board builds, a 30 s soak of the daemons
-# (scripts/soak.sh), the style gates.
+# the ARM cross builds under qemu-user, the recipes' board builds, the static musl build of the daemons,
+# a 30 s soak of the daemons (scripts/soak.sh), the style gates.
 # Ends with "emio: N passed, N failed", counting ctest's tests plus one per style gate. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -122,6 +122,10 @@ run_summary_step "cross (aarch64, armhf under qemu-user)" cross '^test-cross: |t
 # against the staged package and run under qemu-user (scripts/test-board.sh, docs/cross-compiling.md).
 run_summary_step "board (the recipes' builds, an application against the staged emio)" board '^board: ' \
   bash scripts/test-board.sh
+
+# emio-echo (and emio-bridge, emio-c-echo) built static against musl with zig c++, checked free of glibc and
+# run with a real client (scripts/test-musl.sh, docs/cross-compiling.md); it prints "musl: N passed, N failed".
+run_summary_step "musl (static x86_64 musl build of the daemons, zig c++)" musl '^musl: ' bash scripts/test-musl.sh
 
 # The short soak: the release daemons under churning load, every byte checked, RSS and fds flat
 # (scripts/soak.sh, docs/testing.md); it prints "soak: N passed, N failed".

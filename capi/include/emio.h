@@ -15,6 +15,8 @@
  * Lifetime: each object has an opening call (init, open, listen, connect, or a completed accept) and a closing
  * call (close, destroy); between the two it must not move. Closing an object with an operation pending
  * cancels the operation: its callback is not called. Close every object before emio_runtime_destroy().
+ * A closed object (or a zeroed one, never opened) answers its calls with EMIO_ESTALE, and closing it
+ * again does nothing.
  */
 #ifndef EMIO_H
 #define EMIO_H
@@ -45,13 +47,17 @@ const char* emio_describe(int error);
 /* --- Object storage --------------------------------------------------------------------------- */
 
 /* Sizes with room to spare, so that the C++ objects may grow without changing this ABI. On x86-64 with
- * io_uring compiled in the objects took 792, 96, 288, 160 and 312 bytes when these were set. */
+ * io_uring compiled in the objects took 792, 96, 288, 160 and 312 bytes when these were set (the Unix
+ * listener, datagram socket and watchdog 168, 432 and 80); the last 8 bytes of each mark it open. */
 #define EMIO_RUNTIME_SIZE 1536
 #define EMIO_TIMER_SIZE 128
 #define EMIO_SIGNALS_SIZE 448
 #define EMIO_TCP_LISTENER_SIZE 256
 #define EMIO_STREAM_SIZE 448
 #define EMIO_WATCH_SIZE 384
+#define EMIO_UNIX_LISTENER_SIZE 256
+#define EMIO_DATAGRAM_SIZE 768
+#define EMIO_WATCHDOG_SIZE 128
 
 /* Storage aligned for any C++ member (8 bytes is enough for every type the objects hold). */
 #define EMIO_OPAQUE(size)      \
@@ -83,6 +89,17 @@ typedef struct emio_stream {
 typedef struct emio_watch {
   EMIO_OPAQUE(EMIO_WATCH_SIZE);
 } emio_watch;
+typedef struct emio_unix_listener {
+  EMIO_OPAQUE(EMIO_UNIX_LISTENER_SIZE);
+} emio_unix_listener;
+/* A UDP socket or a Unix datagram socket: one datagram per send and per receive. */
+typedef struct emio_datagram {
+  EMIO_OPAQUE(EMIO_DATAGRAM_SIZE);
+} emio_datagram;
+/* systemd's watchdog, pinged from a timer of the runtime. */
+typedef struct emio_watchdog {
+  EMIO_OPAQUE(EMIO_WATCHDOG_SIZE);
+} emio_watchdog;
 
 /* --- Runtime ---------------------------------------------------------------------------------- */
 
@@ -164,6 +181,61 @@ int emio_tcp_connect(emio_runtime* runtime, emio_stream* stream, const char* add
 int emio_unix_connect(emio_runtime* runtime, emio_stream* stream, const char* path, emio_connect_cb callback,
                       void* context);
 
+/* --- Unix stream listeners ------------------------------------------------------------------------ */
+
+/* Called once: 0 when `stream` holds the new connection (close it with emio_stream_close), or an error. */
+typedef void (*emio_unix_accept_cb)(emio_unix_listener* listener, int status, void* context);
+
+/* Listens on a Unix socket path ("/run/app.sock"; "@name" for an abstract one, Linux). The path must not
+ * exist: remove a stale socket file first; closing the listener leaves the file. Errors: -EINVAL for an
+ * IP address, -ENAMETOOLONG, -EADDRINUSE (the path exists), -EACCES, -ENOENT (no such folder). */
+int emio_unix_listen(emio_runtime* runtime, emio_unix_listener* listener, const char* path);
+/* Takes a listening Unix stream socket (one systemd passed); on failure `fd` is closed.
+ * Errors: -ENOTSOCK, -EINVAL (not listening, not a Unix stream socket). */
+int emio_unix_listener_adopt(emio_runtime* runtime, emio_unix_listener* listener, int fd);
+/* Writes the bound path ("/run/app.sock", "@name"), NUL-terminated and cut to fit. */
+int emio_unix_listener_address(const emio_unix_listener* listener, char* text, size_t text_size);
+/* As emio_tcp_accept. Errors now: -EBUSY if an accept is pending. */
+int emio_unix_accept(emio_unix_listener* listener, emio_stream* stream, emio_unix_accept_cb callback, void* context);
+void emio_unix_listener_close(emio_unix_listener* listener);
+
+/* --- Datagram sockets: UDP and Unix ------------------------------------------------------------------ */
+
+/* The longest address text a callback or emio_datagram_address() gives, NUL included. */
+#define EMIO_ADDRESS_TEXT_SIZE 113
+
+/* `result`: the datagram's size (a received one is cut to the buffer: size it for the largest expected),
+ * or a negative error. `peer`: for a receive, the sender ("127.0.0.1:40123", "/run/app.sock", "" for an
+ * unbound Unix sender), valid during the call only; NULL for a send or an error. */
+typedef void (*emio_datagram_cb)(emio_datagram* socket, long result, const char* peer, void* context);
+
+/* A UDP socket bound to "ADDR:PORT" ("0.0.0.0:5683", "[::1]:0"; port 0 picks a free one).
+ * Errors: -EINVAL for another text, -EADDRINUSE, -EACCES. */
+int emio_udp_bind(emio_runtime* runtime, emio_datagram* socket, const char* address);
+/* A Unix datagram socket bound to a path (which must not exist: -EADDRINUSE) or "@name". */
+int emio_unix_datagram_bind(emio_runtime* runtime, emio_datagram* socket, const char* path);
+/* A Unix datagram socket bound to nothing: it sends to bound ones, nobody can answer it. */
+int emio_unix_datagram_open(emio_runtime* runtime, emio_datagram* socket);
+/* Fixes the peer: emio_datagram_send() goes there and only its datagrams are received. A connected UDP
+ * socket learns of a closed peer port: its next send or receive fails with -ECONNREFUSED.
+ * Errors: -EINVAL for a text that is no address, the OS's (-ENOENT: no such Unix socket). */
+int emio_datagram_connect(emio_datagram* socket, const char* peer);
+/* Writes the bound address ("127.0.0.1:40123"), NUL-terminated and cut to fit. */
+int emio_datagram_address(const emio_datagram* socket, char* text, size_t text_size);
+/* Receives one datagram into `buffer`. Errors now: -EBUSY if a receive is pending. */
+int emio_datagram_recv(emio_datagram* socket, void* buffer, size_t size, emio_datagram_cb callback, void* context);
+/* Sends one datagram, whole or not at all, to `destination` ("127.0.0.1:5683", "/run/app.sock");
+ * `data` must stay valid until the callback, which gets `size` or an error (-EMSGSIZE: too big).
+ * Errors now: -EINVAL for a text that is no address, -EBUSY if a send is pending. */
+int emio_datagram_send_to(emio_datagram* socket, const void* data, size_t size, const char* destination,
+                          emio_datagram_cb callback, void* context);
+/* The same to the connected peer; the callback gets -EDESTADDRREQ on a socket not connected. */
+int emio_datagram_send(emio_datagram* socket, const void* data, size_t size, emio_datagram_cb callback, void* context);
+/* The socket's descriptor, for socket options (SO_BROADCAST, IP_ADD_MEMBERSHIP); emio owns it. */
+int emio_datagram_fd(const emio_datagram* socket);
+/* Cancels pending operations (no callbacks) and closes; a bound Unix path stays until unlinked. */
+void emio_datagram_close(emio_datagram* socket);
+
 /* --- Serial ports: raw mode ------------------------------------------------------------------------ */
 
 #define EMIO_PARITY_NONE 0
@@ -192,6 +264,11 @@ int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* pat
  * the device cannot take: a pseudo-terminal keeps 8 data bits and no parity, a driver without RS-485). */
 int emio_serial_open_with(emio_runtime* runtime, emio_stream* stream, const char* path,
                           const emio_serial_settings* settings);
+
+/* Applies `settings` to an open port at once (its pending reads and writes go on), read back as when
+ * opening. Errors: those of emio_serial_open_with; -ENOTTY for a stream that is no terminal (a TCP
+ * connection). A refused setting leaves the port open and usable. */
+int emio_serial_configure(emio_stream* stream, const emio_serial_settings* settings);
 
 /* --- Streams (TCP connections and serial ports) ----------------------------------------------------- */
 
@@ -268,6 +345,17 @@ uint64_t emio_systemd_watchdog_interval_us(void);
 /* Takes a listening TCP socket (one systemd passed) into `listener`; on failure `fd` is closed.
  * Errors: -ENOTSOCK, -EINVAL (not listening, not TCP). */
 int emio_tcp_listener_adopt(emio_runtime* runtime, emio_tcp_listener* listener, int fd);
+
+/* Sends "WATCHDOG=1" now and then at half of WATCHDOG_USEC from the runtime's timers, so a loop that
+ * stalls stops the pings and systemd restarts the daemon. Without a watchdog (no WATCHDOG_USEC) it opens
+ * and does nothing. Close it with emio_watchdog_close(). Errors: -ENOSPC when max_timers are started,
+ * -EBUSY when it is started already. */
+int emio_watchdog_start(emio_runtime* runtime, emio_watchdog* watchdog);
+/* 1 while it pings, 0 when the watchdog is off or the object closed. */
+int emio_watchdog_running(const emio_watchdog* watchdog);
+/* Pings systemd took (a ping NOTIFY_SOCKET refused is not counted). */
+uint64_t emio_watchdog_pings_sent(const emio_watchdog* watchdog);
+void emio_watchdog_close(emio_watchdog* watchdog);
 
 #ifdef __cplusplus
 }

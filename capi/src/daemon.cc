@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-// What a daemon needs beside its IO: the log hook, the driver's counters, and the systemd helpers.
+// What a daemon needs beside its IO: the log hook, the driver's counters, the systemd helpers and the
+// watchdog.
+#include <cerrno>
 #include <utility>
 
 #include "emio/port/log.h"
@@ -50,5 +52,25 @@ int emio_systemd_listen_fd_index(const char* name) { return emio::systemd::liste
 int emio_systemd_notify(const char* state) { return to_c(emio::systemd::notify(state)); }
 
 uint64_t emio_systemd_watchdog_interval_us(void) { return emio::systemd::watchdog_interval_us(); }
+
+int emio_watchdog_start(emio_runtime* runtime, emio_watchdog* watchdog) {
+  if (emio_capi::is_open(watchdog)) return -EBUSY;  // its timer is in the runtime's queue
+  emio_capi::Watchdog& object = emio_capi::construct<emio_capi::Watchdog>(watchdog);
+  const emio::Error error = object.watchdog.start(emio_capi::executor_of(runtime));
+  if (error.failed()) emio_capi::destroy<emio_capi::Watchdog>(watchdog);
+  return to_c(error);
+}
+
+int emio_watchdog_running(const emio_watchdog* watchdog) {
+  if (!emio_capi::is_open(watchdog)) return 0;
+  return emio_capi::object_of<emio_capi::Watchdog>(watchdog).watchdog.running() ? 1 : 0;
+}
+
+uint64_t emio_watchdog_pings_sent(const emio_watchdog* watchdog) {
+  if (!emio_capi::is_open(watchdog)) return 0;
+  return emio_capi::object_of<emio_capi::Watchdog>(watchdog).watchdog.pings_sent();
+}
+
+void emio_watchdog_close(emio_watchdog* watchdog) { emio_capi::destroy<emio_capi::Watchdog>(watchdog); }
 
 }  // extern "C"

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// emio_stream_* and emio_serial_open: one-shot reads and whole writes over IoWatch readiness.
+// emio_stream_*, emio_tcp_connect and emio_unix_connect: one-shot reads and whole writes over IoWatch
+// readiness.
 #include <sys/socket.h>
 
 #include <utility>
 
 #include "emio/port/socket.h"
-#include "emio/runtime/serial.h"
 #include "objects.h"
 
 using emio_capi::object_of;
@@ -131,65 +131,16 @@ void open_stream(emio_stream* stream, emio::Executor& executor, emio::PollFd sou
 
 }  // namespace emio_capi
 
-static_assert(EMIO_PARITY_NONE == static_cast<int>(emio::Parity::none));
-static_assert(EMIO_PARITY_EVEN == static_cast<int>(emio::Parity::even));
-static_assert(EMIO_PARITY_ODD == static_cast<int>(emio::Parity::odd));
-
-namespace {
-
-emio::SerialSettings from_c(const emio_serial_settings& settings) {
-  emio::SerialSettings converted;
-  converted.baud_rate = settings.baud_rate;
-  converted.data_bits = settings.data_bits;
-  converted.parity = static_cast<emio::Parity>(settings.parity);  // an unknown code: configure says EINVAL
-  converted.stop_bits = settings.stop_bits;
-  converted.flow_control = settings.rtscts != 0 ? emio::FlowControl::rts_cts : emio::FlowControl::none;
-  converted.rs485.enabled = settings.rs485 != 0;
-  converted.rs485.rts_high_while_sending = settings.rs485_rts_high_while_sending != 0;
-  converted.rs485.delay_before_send_ms = settings.rs485_delay_before_send_ms;
-  converted.rs485.delay_after_send_ms = settings.rs485_delay_after_send_ms;
-  return converted;
-}
-
-}  // namespace
-
 extern "C" {
 
-void emio_serial_settings_default(emio_serial_settings* settings) {
-  const emio::SerialSettings defaults;
-  settings->baud_rate = defaults.baud_rate;
-  settings->data_bits = defaults.data_bits;
-  settings->parity = EMIO_PARITY_NONE;
-  settings->stop_bits = defaults.stop_bits;
-  settings->rtscts = 0;
-  settings->rs485 = 0;
-  settings->rs485_rts_high_while_sending = defaults.rs485.rts_high_while_sending ? 1 : 0;
-  settings->rs485_delay_before_send_ms = defaults.rs485.delay_before_send_ms;
-  settings->rs485_delay_after_send_ms = defaults.rs485.delay_after_send_ms;
-}
-
-int emio_serial_open(emio_runtime* runtime, emio_stream* stream, const char* path, uint32_t baud_rate) {
-  emio_serial_settings settings;
-  emio_serial_settings_default(&settings);
-  settings.baud_rate = baud_rate;
-  return emio_serial_open_with(runtime, stream, path, &settings);
-}
-
-int emio_serial_open_with(emio_runtime* runtime, emio_stream* stream, const char* path,
-                          const emio_serial_settings* settings) {
-  emio::Executor& executor = emio_capi::executor_of(runtime);
-  emio::Result<emio::SerialPort> opened = emio::SerialPort::open(executor.handle(), path, from_c(*settings));
-  if (!opened.ok()) return to_c(opened.error());
-  emio_capi::open_stream(stream, executor, std::move(opened.value().source()), false);
-  return EMIO_OK;
-}
-
 int emio_stream_read(emio_stream* stream, void* buffer, size_t size, emio_io_cb callback, void* context) {
+  if (!emio_capi::is_open(stream)) return EMIO_ESTALE;
   Stream& object = object_of<Stream>(stream);
   return start(object, object.reading, emio::Direction::read, buffer, size, callback, context);
 }
 
 int emio_stream_write(emio_stream* stream, const void* data, size_t size, emio_io_cb callback, void* context) {
+  if (!emio_capi::is_open(stream)) return EMIO_ESTALE;
   Stream& object = object_of<Stream>(stream);
   return start(object, object.writing, emio::Direction::write, data, size, callback, context);
 }
@@ -205,6 +156,7 @@ int emio_unix_connect(emio_runtime* runtime, emio_stream* stream, const char* pa
 }
 
 int emio_stream_fd(const emio_stream* stream) {
+  if (!emio_capi::is_open(stream)) return -1;
   const Stream& object = object_of<Stream>(stream);
   return object.connecting.has_value() ? object.connecting->fd() : object.source.fd();
 }

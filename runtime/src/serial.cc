@@ -151,25 +151,27 @@ Result<SerialPort> SerialPort::open(Handle handle, const char* path, const Seria
   return port;
 }
 
-Error SerialPort::configure(const SerialSettings& settings) {
+Error SerialPort::configure(const SerialSettings& settings) { return configure_tty(fd(), settings); }
+
+Error configure_tty(int fd, const SerialSettings& settings) {
   tcflag_t framing = 0;
   if (!framing_flags(settings, framing)) return Error::from_errno(EINVAL);
   speed_t speed = 0;
   RatePath rate_path = RatePath::constant;
   if (Error error = choose_speed(settings.baud_rate, speed, rate_path); error.failed()) return error;
   termios wanted{};
-  if (::tcgetattr(fd(), &wanted) < 0) return Error::last_os_error();
+  if (::tcgetattr(fd, &wanted) < 0) return Error::last_os_error();
   ::cfmakeraw(&wanted);  // no echo, no line discipline processing
   wanted.c_cflag &= ~framing_bits;
   wanted.c_cflag |= framing | CLOCAL | CREAD;
   wanted.c_cc[VMIN] = 1;
   wanted.c_cc[VTIME] = 0;
   if (::cfsetispeed(&wanted, speed) < 0 || ::cfsetospeed(&wanted, speed) < 0) return Error::last_os_error();
-  if (Error error = apply(fd(), wanted); error.failed()) return error;
+  if (Error error = apply(fd, wanted); error.failed()) return error;
   if (rate_path == RatePath::any_rate) {
-    if (Error error = set_any_rate(fd(), settings.baud_rate); error.failed()) return error;
+    if (Error error = set_any_rate(fd, settings.baud_rate); error.failed()) return error;
   }
-  return set_rs485(fd(), settings.rs485);
+  return set_rs485(fd, settings.rs485);
 }
 
 namespace {

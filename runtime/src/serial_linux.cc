@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "serial_linux.h"
 
+#include <asm/ioctls.h>  // TCGETS2 and TCSETS2: glibc's <sys/ioctl.h> includes it, musl's does not
 #include <asm/termbits.h>
 #include <linux/serial.h>
 #include <sys/ioctl.h>

@@ -200,3 +200,14 @@ TEST(Serial, MissingDeviceIsRefused) {
 TEST(Serial, NonTerminalIsRefused) {
   CHECK_ERROR(emio::Error::from_errno(ENOTTY), SerialPort::open(executor.handle(), "/dev/null", 9600).error());
 }
+
+// configure_tty: the same settings for a tty held as a plain fd (the C API's streams).
+TEST(Serial, ConfigureTtyAppliesSettingsToAPlainDescriptor) {
+  CHECK_OK(emio::configure_tty(port.fd(), with_stop_bits(2)));
+  CHECK(settings().c_cflag & CSTOPB);
+}
+
+TEST(Serial, ConfigureTtyRefusesADescriptorThatIsNoTerminal) {
+  const emio::Fd null_device(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  CHECK_ERROR(Error::from_errno(ENOTTY), emio::configure_tty(null_device.get(), SerialSettings{}));
+}

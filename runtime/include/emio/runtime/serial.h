@@ -65,7 +65,7 @@ class SerialPort : public IoResource {
 
   // Raw mode with `settings`, applied at once (TCSANOW) and read back: a device that kept other
   // framing is ENOTSUP (tcsetattr succeeds when any change was made, POSIX). Errors: EINVAL for a
-  // value out of range, ENOTSUP (see above), the OS's.
+  // value out of range, ENOTSUP (see above), the OS's. Pending reads and writes go on.
   Error configure(const SerialSettings& settings);
   // The output baud rate the terminal reports now (a non-standard one included).
   Result<uint32_t> baud_rate() const;
@@ -80,5 +80,9 @@ class SerialPort : public IoResource {
  private:
   explicit SerialPort(PollFd source) : IoResource(std::move(source)) {}
 };
+
+// SerialPort::configure for a tty opened some other way and held as a plain fd (the C API's streams).
+// ENOTTY for a descriptor that is no terminal (a socket).
+Error configure_tty(int fd, const SerialSettings& settings);
 
 }  // namespace emio

@@ -1,50 +1,25 @@
 // SPDX-License-Identifier: MIT
-/* The C API's behaviours, one per test case, in C99 as a firmware caller would write them.
- * Usage: emio_capi_tests CASE (ctest runs each case as its own test). Exit 0 when the case holds. */
-#define _XOPEN_SOURCE 700 /* POSIX 2008 and posix_openpt, for a pseudo-terminal standing in for a UART */
-#define _DEFAULT_SOURCE   /* glibc: CRTSCTS, which POSIX does not name */
+/* The C API's behaviours, one per test case, in C99 as a firmware caller would write them: errors, TCP,
+ * connecting, timers, watches and the daemon helpers (the other *_test.c files: serial ports, datagrams,
+ * Unix listeners, the watchdog). Usage: emio_capi_core_tests CASE. Exit 0 when the case holds. */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 */
 #if defined(__APPLE__)
 #define _DARWIN_C_SOURCE /* POSIX alone hides INADDR_LOOPBACK and MSG_DONTWAIT there */
 #endif
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "emio.h"
 #include "emio/config.h"
-
-/* Turns the loop until *counter reaches target; fails the test after a generous number of 100 ms turns. */
-#define MAX_TURNS 600
-
-static int failures;
-#define CHECK(condition)                                                            \
-  do {                                                                              \
-    if (!(condition)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #condition); \
-      failures += 1;                                                                \
-    }                                                                               \
-  } while (0)
-
-static emio_runtime runtime;
-
-static void run_until(const int* counter, int target) {
-  int turn;
-  for (turn = 0; turn < MAX_TURNS && *counter < target; ++turn) {
-    CHECK(emio_runtime_run_once(&runtime, 100) == EMIO_OK);
-  }
-  CHECK(*counter >= target);
-}
-
-static void init_runtime(void) { CHECK(emio_runtime_init(&runtime, NULL) == EMIO_OK); }
+#include "harness.h"
 
 /* --- Errors --- */
 
@@ -162,12 +137,11 @@ static void a_second_read_while_one_is_pending_is_busy(void) {
 
 static void closing_a_stream_cancels_its_pending_read(void) {
   char buffer[16];
-  int turn;
   connect_pair();
   CHECK(emio_stream_read(&server_side, buffer, sizeof buffer, on_io, NULL) == EMIO_OK);
   CHECK(write(client_fd, "late", 4) == 4);
   emio_stream_close(&server_side);
-  for (turn = 0; turn < 5; ++turn) CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK);
+  run_a_few_turns(5);
   CHECK(io_calls == 0);
   emio_tcp_listener_close(&listener);
   emio_runtime_destroy(&runtime);
@@ -329,82 +303,6 @@ static void a_stopped_timer_never_fires(void) {
   emio_runtime_destroy(&runtime);
 }
 
-/* --- Serial --- */
-
-static void serial_open_reports_a_missing_device(void) {
-  emio_stream port;
-  init_runtime();
-  CHECK(emio_serial_open(&runtime, &port, "/dev/emio-no-such-tty", 115200) == -ENOENT);
-  emio_runtime_destroy(&runtime);
-}
-
-/* A pseudo-terminal pair: `device` plays the board, the returned path is the port's side. */
-static int device_fd = -1;
-static const char* open_pty(void) {
-  device_fd = posix_openpt(O_RDWR | O_NOCTTY);
-  CHECK(device_fd >= 0 && grantpt(device_fd) == 0 && unlockpt(device_fd) == 0);
-  return ptsname(device_fd);
-}
-
-/* Opens the pty's port with `settings` and returns the error; closes it again when it opened. */
-static int open_pty_port(const emio_serial_settings* settings, tcflag_t* cflag) {
-  emio_stream port;
-  int error;
-  init_runtime();
-  error = emio_serial_open_with(&runtime, &port, open_pty(), settings);
-  if (error == EMIO_OK) {
-    struct termios current;
-    CHECK(tcgetattr(emio_stream_fd(&port), &current) == 0);
-    if (cflag != NULL) *cflag = current.c_cflag;
-    emio_stream_close(&port);
-  }
-  emio_runtime_destroy(&runtime);
-  close(device_fd);
-  return error;
-}
-
-static void serial_two_stop_bits_and_rtscts_are_applied(void) {
-  emio_serial_settings settings;
-  tcflag_t cflag = 0;
-  emio_serial_settings_default(&settings);
-  settings.stop_bits = 2;
-  settings.rtscts = 1;
-  CHECK(open_pty_port(&settings, &cflag) == EMIO_OK);
-  CHECK((cflag & CSTOPB) != 0 && (cflag & CRTSCTS) != 0);
-}
-
-static void serial_a_non_standard_rate_is_accepted(void) {
-  emio_serial_settings settings;
-  emio_serial_settings_default(&settings);
-  settings.baud_rate = 250000; /* no termios constant: termios2 with BOTHER */
-#if defined(EMIO_TEST_UNDER_QEMU)
-  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP); /* qemu-user translates no termios2 ioctl */
-#else
-  CHECK(open_pty_port(&settings, NULL) == EMIO_OK);
-#endif
-}
-
-static void serial_data_bits_out_of_range_are_invalid(void) {
-  emio_serial_settings settings;
-  emio_serial_settings_default(&settings);
-  settings.data_bits = 9;
-  CHECK(open_pty_port(&settings, NULL) == -EINVAL);
-}
-
-static void serial_parity_on_a_pty_is_not_supported(void) {
-  emio_serial_settings settings;
-  emio_serial_settings_default(&settings);
-  settings.parity = EMIO_PARITY_EVEN; /* a pty keeps no parity whatever it is told */
-  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
-}
-
-static void serial_rs485_on_a_pty_is_not_supported(void) {
-  emio_serial_settings settings;
-  emio_serial_settings_default(&settings);
-  settings.rs485 = 1;
-  CHECK(open_pty_port(&settings, NULL) == -ENOTSUP);
-}
-
 /* --- Streams: the descriptor --- */
 
 static void stream_fd_is_the_connections_descriptor(void) {
@@ -451,7 +349,6 @@ static void watch_calls_back_when_the_fd_is_readable(void) {
 
 static void watch_rearmed_after_eagain_waits_for_new_data(void) {
   char byte;
-  int turn;
   open_watched_pipe();
   CHECK(write(pipe_fds[1], "g", 1) == 1);
   CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
@@ -459,7 +356,7 @@ static void watch_rearmed_after_eagain_waits_for_new_data(void) {
   CHECK(read(emio_watch_fd(&watch), &byte, 1) == 1);
   CHECK(read(emio_watch_fd(&watch), &byte, 1) == -1 && errno == EAGAIN);
   CHECK(emio_watch_arm(&watch, EMIO_READABLE, on_watch, NULL) == EMIO_OK);
-  for (turn = 0; turn < 3; ++turn) CHECK(emio_runtime_run_once(&runtime, 10) == EMIO_OK);
+  run_a_few_turns(3);
   CHECK(watch_calls == 1); /* the spent readiness did not call back again */
   CHECK(write(pipe_fds[1], "h", 1) == 1);
   run_until(&watch_calls, 2);
@@ -541,11 +438,6 @@ static void tcp_listener_adopt_refuses_a_socket_not_listening(void) {
   emio_runtime_destroy(&runtime);
 }
 
-struct test_case {
-  const char* name;
-  void (*run)(void);
-};
-
 static const struct test_case cases[] = {
     {"strerror_names_errno_values_and_emio_codes", strerror_names_errno_values_and_emio_codes},
     {"init_rejects_an_unknown_backend", init_rejects_an_unknown_backend},
@@ -563,12 +455,6 @@ static const struct test_case cases[] = {
     {"unix_connect_reaches_a_listening_socket", unix_connect_reaches_a_listening_socket},
     {"timers_fire_in_deadline_order", timers_fire_in_deadline_order},
     {"a_stopped_timer_never_fires", a_stopped_timer_never_fires},
-    {"serial_open_reports_a_missing_device", serial_open_reports_a_missing_device},
-    {"serial_two_stop_bits_and_rtscts_are_applied", serial_two_stop_bits_and_rtscts_are_applied},
-    {"serial_a_non_standard_rate_is_accepted", serial_a_non_standard_rate_is_accepted},
-    {"serial_data_bits_out_of_range_are_invalid", serial_data_bits_out_of_range_are_invalid},
-    {"serial_parity_on_a_pty_is_not_supported", serial_parity_on_a_pty_is_not_supported},
-    {"serial_rs485_on_a_pty_is_not_supported", serial_rs485_on_a_pty_is_not_supported},
     {"stream_fd_is_the_connections_descriptor", stream_fd_is_the_connections_descriptor},
     {"watch_calls_back_when_the_fd_is_readable", watch_calls_back_when_the_fd_is_readable},
     {"watch_rearmed_after_eagain_waits_for_new_data", watch_rearmed_after_eagain_waits_for_new_data},
@@ -580,13 +466,4 @@ static const struct test_case cases[] = {
     {"tcp_listener_adopt_refuses_a_socket_not_listening", tcp_listener_adopt_refuses_a_socket_not_listening},
 };
 
-int main(int argc, char** argv) {
-  size_t i;
-  for (i = 0; argc == 2 && i < sizeof cases / sizeof cases[0]; ++i) {
-    if (strcmp(argv[1], cases[i].name) != 0) continue;
-    cases[i].run();
-    return failures == 0 ? 0 : 1;
-  }
-  fprintf(stderr, "usage: emio_capi_tests CASE\n");
-  return 2;
-}
+int main(int argc, char** argv) { return run_named_case(cases, sizeof cases / sizeof cases[0], argc, argv); }
