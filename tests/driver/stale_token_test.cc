@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // A token that outlived its registration must never reach the slot's new owner.
-#include <unistd.h>
 
 #include "emio/driver/driver.h"
 #include "support/check.h"

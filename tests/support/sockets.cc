@@ -83,6 +83,22 @@ long write_bytes(int fd, size_t size) {
   return static_cast<long>(::write(fd, buffer, size < sizeof buffer ? size : sizeof buffer));
 }
 
+long read_bytes(int fd, size_t size) {
+  char buffer[4096];
+  return static_cast<long>(::read(fd, buffer, size < sizeof buffer ? size : sizeof buffer));
+}
+
+void close_raw(int fd) { (void)::close(fd); }
+
+int shut_down_writing(int fd) { return ::shutdown(fd, SHUT_WR); }
+
+emio::Fd make_regular_file() {
+  char path[] = "/tmp/emio-registration-XXXXXX";
+  emio::Fd file(::mkstemp(path));
+  ::unlink(path);
+  return file;
+}
+
 size_t drain(int fd) {
   char buffer[4096];
   size_t total = 0;

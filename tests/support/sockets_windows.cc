@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// support/sockets.h on Windows: every pair is made of loopback sockets, the only sources AFD polls.
+#include <cerrno>
+
+#include "emio/port/socket.h"
+#include "support/sockets.h"
+
+#include <CppUTest/TestHarness.h>
+
+namespace emio_test {
+namespace {
+
+sockaddr_in loopback_any_port() {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+sockaddr_in bound_address(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  CHECK_EQUAL(0, ::getsockname(emio::socket_of_fd(fd), reinterpret_cast<sockaddr*>(&address), &length));
+  return address;
+}
+
+emio::Fd bound_socket(int type) {
+  emio::Fd fd(emio::socket_nonblocking(AF_INET, type, 0));
+  CHECK(fd.valid());
+  sockaddr_in address = loopback_any_port();
+  CHECK_EQUAL(0, ::bind(emio::socket_of_fd(fd.get()), reinterpret_cast<sockaddr*>(&address), sizeof address));
+  return fd;
+}
+
+// A close that resets the connection (SO_LINGER 0), as closing a pipe end ends it for the other end in
+// both directions; a plain close sends a FIN, which only ends the peer's reading side.
+void close_with_reset(int fd) {
+  const linger abortive{1, 0};
+  CHECK_EQUAL(0, ::setsockopt(emio::socket_of_fd(fd), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&abortive),
+                              sizeof abortive));
+}
+
+}  // namespace
+
+FdPair make_tcp_pair() {
+  emio::Fd listener = bound_socket(SOCK_STREAM);
+  CHECK_EQUAL(0, ::listen(emio::socket_of_fd(listener.get()), 4));
+  sockaddr_in address = bound_address(listener.get());
+  emio::Fd client(emio::socket_nonblocking(AF_INET, SOCK_STREAM, 0));
+  const int connected = emio::connect_nonblocking(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+  CHECK(connected == 0 || errno == EINPROGRESS);
+  // Loopback connects complete in the kernel at once (under wine, in wineserver soon after): poll briefly.
+  int accepted = -1;
+  for (int attempt = 0; attempt < 10000 && accepted < 0; ++attempt) {
+    accepted = emio::accept_nonblocking(listener.get(), nullptr, nullptr);
+    if (accepted < 0) ::Sleep(1);
+  }
+  CHECK(accepted >= 0);
+  return FdPair{emio::Fd(accepted), std::move(client)};
+}
+
+FdPair make_pipe() {
+  FdPair pair = make_tcp_pair();
+  close_with_reset(pair.first.get());
+  close_with_reset(pair.second.get());
+  return pair;
+}
+
+FdPair make_socketpair(int type) { return type == SOCK_DGRAM ? make_udp_pair() : make_tcp_pair(); }
+
+FdPair make_udp_pair() {
+  emio::Fd first = bound_socket(SOCK_DGRAM);
+  emio::Fd second = bound_socket(SOCK_DGRAM);
+  sockaddr_in first_address = bound_address(first.get());
+  sockaddr_in second_address = bound_address(second.get());
+  CHECK_EQUAL(0, emio::connect_nonblocking(first.get(), reinterpret_cast<sockaddr*>(&second_address),
+                                           sizeof second_address));
+  CHECK_EQUAL(0, emio::connect_nonblocking(second.get(), reinterpret_cast<sockaddr*>(&first_address),
+                                           sizeof first_address));
+  return FdPair{std::move(first), std::move(second)};
+}
+
+long write_bytes(int fd, size_t size) {
+  char buffer[4096] = {};
+  return emio::send_some(fd, buffer, size < sizeof buffer ? size : sizeof buffer);
+}
+
+long read_bytes(int fd, size_t size) {
+  char buffer[4096];
+  return emio::recv_some(fd, buffer, size < sizeof buffer ? size : sizeof buffer);
+}
+
+size_t drain(int fd) {
+  char buffer[4096];
+  size_t total = 0;
+  for (;;) {
+    const long got = emio::recv_some(fd, buffer, sizeof buffer);
+    if (got <= 0) return total;
+    total += static_cast<size_t>(got);
+  }
+}
+
+void close_raw(int fd) { (void)emio::close_socket(fd); }
+
+int shut_down_writing(int fd) { return ::shutdown(emio::socket_of_fd(fd), SD_SEND); }
+
+emio::Fd make_regular_file() {
+  char directory[MAX_PATH];
+  char path[MAX_PATH];
+  CHECK(::GetTempPathA(sizeof directory, directory) != 0);
+  CHECK(::GetTempFileNameA(directory, "emio", 0, path) != 0);
+  HANDLE file = ::CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+  CHECK(file != INVALID_HANDLE_VALUE);
+  return emio::Fd(static_cast<int>(reinterpret_cast<intptr_t>(file)));
+}
+
+int settled_fd_count() {
+  // The handles of the process: sockets, files, the port, the AFD handles.
+  DWORD count = 0;
+  CHECK(::GetProcessHandleCount(::GetCurrentProcess(), &count) != 0);
+  return static_cast<int>(count);
+}
+
+}  // namespace emio_test
