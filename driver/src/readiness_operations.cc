@@ -27,14 +27,22 @@ ssize_t read_from(int fd, void* buffer, size_t length) { return recv_some(fd, bu
 ssize_t write_to(int fd, const void* data, size_t length) { return send_some(fd, data, length); }
 int connect_to(int fd, const sockaddr* address, socklen_t length) { return connect_nonblocking(fd, address, length); }
 int close_fd(int fd) { return close_socket(fd); }
+int failed_with_socket_error() {
+  errno = Error::last_socket_error().value();
+  return -1;
+}
+// SO_ERROR holds a Winsock code (WSAECONNREFUSED): its errno twin, as every result here is.
 int pending_error(int fd, int& error) {
-  socklen_t length = sizeof error;
-  return ::getsockopt(socket_of_fd(fd), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&error), &length) == 0
-             ? 0
-             : (errno = Error::last_socket_error().value(), -1);
+  int code = 0;
+  socklen_t length = sizeof code;
+  if (::getsockopt(socket_of_fd(fd), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&code), &length) != 0) {
+    return failed_with_socket_error();
+  }
+  error = Error::from_windows(static_cast<unsigned long>(code)).value();
+  return 0;
 }
 int peer_name(int fd, sockaddr* address, socklen_t* length) {
-  return ::getpeername(socket_of_fd(fd), address, length) == 0 ? 0 : (errno = Error::last_socket_error().value(), -1);
+  return ::getpeername(socket_of_fd(fd), address, length) == 0 ? 0 : failed_with_socket_error();
 }
 #else
 ssize_t receive_from(int fd, void* buffer, size_t length) { return ::recv(fd, buffer, length, 0); }

@@ -83,9 +83,21 @@ long write_bytes(int fd, size_t size) {
   return static_cast<long>(::write(fd, buffer, size < sizeof buffer ? size : sizeof buffer));
 }
 
-long read_bytes(int fd, size_t size) {
-  char buffer[4096];
-  return static_cast<long>(::read(fd, buffer, size < sizeof buffer ? size : sizeof buffer));
+long write_data(int fd, const void* data, size_t size) { return static_cast<long>(::write(fd, data, size)); }
+
+long read_data(int fd, void* buffer, size_t size) { return static_cast<long>(::read(fd, buffer, size)); }
+
+emio::Fd loopback_listener(sockaddr_in& address) {
+  emio::Fd listener = bound_socket(SOCK_STREAM);
+  CHECK_EQUAL(0, ::listen(listener.get(), 16));
+  address = bound_address(listener.get());
+  return listener;
+}
+
+emio::Fd connect_to_loopback(const sockaddr_in& address) {
+  emio::Fd client(::socket(AF_INET, SOCK_STREAM, 0));
+  CHECK_EQUAL(0, ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address));
+  return client;
 }
 
 void close_raw(int fd) { (void)::close(fd); }

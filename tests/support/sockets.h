@@ -4,9 +4,14 @@
 // stream socketpair are loopback TCP pairs, and a datagram socketpair a UDP pair (sockets_windows.cc).
 #pragma once
 
+#if !defined(_WIN32)
+#include <netinet/in.h>
+#endif
+
 #include <cstddef>
 
 #include "emio/port/fd.h"
+#include "emio/port/socket.h"
 
 namespace emio_test {
 
@@ -24,8 +29,13 @@ FdPair make_udp_pair();  // both bound on 127.0.0.1 and connected to each other
 long write_bytes(int fd, size_t size);
 // Reads until EAGAIN (or end of stream); returns the bytes read.
 size_t drain(int fd);
-// Reads up to `size` bytes once; returns what read() returned.
-long read_bytes(int fd, size_t size);
+// One write() and one read(): what the system call returned.
+long write_data(int fd, const void* data, size_t size);
+long read_data(int fd, void* buffer, size_t size);
+// A listening TCP socket on 127.0.0.1; `address` gets its port.
+emio::Fd loopback_listener(sockaddr_in& address);
+// A blocking connect to `address` from a new socket.
+emio::Fd connect_to_loopback(const sockaddr_in& address);
 // Closes a raw fd that no Fd owns.
 void close_raw(int fd);
 // shutdown(SHUT_WR): the peer sees the end of the stream.

@@ -43,9 +43,8 @@ void close_with_reset(int fd) {
 }  // namespace
 
 FdPair make_tcp_pair() {
-  emio::Fd listener = bound_socket(SOCK_STREAM);
-  CHECK_EQUAL(0, ::listen(emio::socket_of_fd(listener.get()), 4));
-  sockaddr_in address = bound_address(listener.get());
+  sockaddr_in address{};
+  emio::Fd listener = loopback_listener(address);
   emio::Fd client(emio::socket_nonblocking(AF_INET, SOCK_STREAM, 0));
   const int connected = emio::connect_nonblocking(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   CHECK(connected == 0 || errno == EINPROGRESS);
@@ -85,9 +84,22 @@ long write_bytes(int fd, size_t size) {
   return emio::send_some(fd, buffer, size < sizeof buffer ? size : sizeof buffer);
 }
 
-long read_bytes(int fd, size_t size) {
-  char buffer[4096];
-  return emio::recv_some(fd, buffer, size < sizeof buffer ? size : sizeof buffer);
+long write_data(int fd, const void* data, size_t size) { return emio::send_some(fd, data, size); }
+
+long read_data(int fd, void* buffer, size_t size) { return emio::recv_some(fd, buffer, size); }
+
+emio::Fd loopback_listener(sockaddr_in& address) {
+  emio::Fd listener = bound_socket(SOCK_STREAM);
+  CHECK_EQUAL(0, ::listen(emio::socket_of_fd(listener.get()), 16));
+  address = bound_address(listener.get());
+  return listener;
+}
+
+emio::Fd connect_to_loopback(const sockaddr_in& address) {
+  emio::Fd client(emio::fd_of_socket(::socket(AF_INET, SOCK_STREAM, 0)));
+  CHECK_EQUAL(0, ::connect(emio::socket_of_fd(client.get()), reinterpret_cast<const sockaddr*>(&address),
+                           sizeof address));
+  return client;
 }
 
 size_t drain(int fd) {
