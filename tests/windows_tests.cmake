@@ -22,7 +22,8 @@ add_executable(emio_tests
   driver/waker_contract_test.cc
   driver/lifecycle_test.cc
   driver/stress_test.cc
-  operations/operation_test.cc)
+  operations/operation_test.cc
+  uring/backend_choice_test.cc)
 target_include_directories(emio_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR})
 target_compile_definitions(emio_tests PRIVATE CPPUTEST_MEM_LEAK_DETECTION_DISABLED)
 # The allocation counter (support/allocation_counter.cc): the CRT's allocator is a DLL import, so the
@@ -30,7 +31,8 @@ target_compile_definitions(emio_tests PRIVATE CPPUTEST_MEM_LEAK_DETECTION_DISABL
 target_link_options(emio_tests PRIVATE -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=_aligned_malloc)
 target_link_libraries(emio_tests PRIVATE emio_driver PkgConfig::CPPUTEST emio_build_flags)
 foreach(group IN ITEMS SlotArena Error Clock WindowsError AfdPoll ScheduledIo Registration Readiness StaleToken Wake
-                       Shutdown NoHeap WakerContract WakerContractDriver InitRollback FdReuse ConcurrencyStress Operations)
+                       Shutdown NoHeap WakerContract WakerContractDriver InitRollback FdReuse ConcurrencyStress Operations
+                       BackendChoice)
   add_test(NAME ${group} COMMAND emio_tests -v -sg ${group})
   set_tests_properties(${group} PROPERTIES TIMEOUT 300)
 endforeach()

@@ -15,8 +15,7 @@ struct ChoiceName {
 
 constexpr ChoiceName choice_names[] = {
     {BackendChoice::automatic, "automatic"},       {BackendChoice::epoll, "epoll"},   {BackendChoice::uring, "uring"},
-    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"},
-    {BackendChoice::iocp, "iocp"},
+    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"}, {BackendChoice::iocp, "iocp"},
 };
 
 // An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone.

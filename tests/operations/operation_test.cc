@@ -99,7 +99,9 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   CHECK_EQUAL(AF_INET, peer.sin_family);
   CHECK_EQUAL(2, emio_test::write_data(client_fd.get(), "hi", 2));
   char buffer[4] = {};
-  for (int tries = 0; tries < 10000 && emio_test::read_data(server_side.get(), buffer, sizeof buffer) < 0; ++tries) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  for (int tries = 0; tries < 10000 && emio_test::read_data(server_side.get(), buffer, sizeof buffer) < 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   STRCMP_EQUAL("hi", buffer);
   CHECK_OK(driver.detach(listener));
   CHECK_OK(driver.detach(client));

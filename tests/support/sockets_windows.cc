@@ -72,10 +72,10 @@ FdPair make_udp_pair() {
   emio::Fd second = bound_socket(SOCK_DGRAM);
   sockaddr_in first_address = bound_address(first.get());
   sockaddr_in second_address = bound_address(second.get());
-  CHECK_EQUAL(0, emio::connect_nonblocking(first.get(), reinterpret_cast<sockaddr*>(&second_address),
-                                           sizeof second_address));
-  CHECK_EQUAL(0, emio::connect_nonblocking(second.get(), reinterpret_cast<sockaddr*>(&first_address),
-                                           sizeof first_address));
+  CHECK_EQUAL(
+      0, emio::connect_nonblocking(first.get(), reinterpret_cast<sockaddr*>(&second_address), sizeof second_address));
+  CHECK_EQUAL(
+      0, emio::connect_nonblocking(second.get(), reinterpret_cast<sockaddr*>(&first_address), sizeof first_address));
   return FdPair{std::move(first), std::move(second)};
 }
 
@@ -97,8 +97,8 @@ emio::Fd loopback_listener(sockaddr_in& address) {
 
 emio::Fd connect_to_loopback(const sockaddr_in& address) {
   emio::Fd client(emio::fd_of_socket(::socket(AF_INET, SOCK_STREAM, 0)));
-  CHECK_EQUAL(0, ::connect(emio::socket_of_fd(client.get()), reinterpret_cast<const sockaddr*>(&address),
-                           sizeof address));
+  CHECK_EQUAL(0,
+              ::connect(emio::socket_of_fd(client.get()), reinterpret_cast<const sockaddr*>(&address), sizeof address));
   return client;
 }
 
