@@ -13,8 +13,8 @@
 namespace emio {
 namespace {
 
-// Sockets share a few AFD handles (slot i polls through handle i % count): wepoll found one handle per
-// socket costly, and one for all a bottleneck in the AFD driver's per-handle list.
+// Sockets share a few AFD handles (slot i polls through handle i % count), as wepoll and mio share one
+// among up to 32 sockets: a handle per socket would double the process's handles. Fixed here, at init.
 constexpr uint32_t afd_device_count = 4;
 
 // Once reported these hold for good (the connection is over), and AFD reports them on every later poll

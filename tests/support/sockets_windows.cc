@@ -3,19 +3,12 @@
 #include <cerrno>
 
 #include "emio/port/socket.h"
+#include "support/socket_calls.h"
 #include "support/sockets.h"
 
 #include <CppUTest/TestHarness.h>
 
 namespace emio_test {
-namespace {
-
-sockaddr_in loopback_any_port() {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
 
 sockaddr_in bound_address(int fd) {
   sockaddr_in address{};
@@ -32,6 +25,14 @@ emio::Fd bound_socket(int type) {
   return fd;
 }
 
+int connect_fd(int fd, const sockaddr_in& address) {
+  return emio::connect_nonblocking(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+}
+
+void pause_briefly() { ::Sleep(1); }
+
+namespace {
+
 // A close that resets the connection (SO_LINGER 0), as closing a pipe end ends it for the other end in
 // both directions; a plain close sends a FIN, which only ends the peer's reading side.
 void close_with_reset(int fd) {
@@ -42,22 +43,6 @@ void close_with_reset(int fd) {
 
 }  // namespace
 
-FdPair make_tcp_pair() {
-  sockaddr_in address{};
-  emio::Fd listener = loopback_listener(address);
-  emio::Fd client(emio::socket_nonblocking(AF_INET, SOCK_STREAM, 0));
-  const int connected = emio::connect_nonblocking(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  CHECK(connected == 0 || errno == EINPROGRESS);
-  // Loopback connects complete in the kernel at once (under wine, in wineserver soon after): poll briefly.
-  int accepted = -1;
-  for (int attempt = 0; attempt < 10000 && accepted < 0; ++attempt) {
-    accepted = emio::accept_nonblocking(listener.get(), nullptr, nullptr);
-    if (accepted < 0) ::Sleep(1);
-  }
-  CHECK(accepted >= 0);
-  return FdPair{emio::Fd(accepted), std::move(client)};
-}
-
 FdPair make_pipe() {
   FdPair pair = make_tcp_pair();
   close_with_reset(pair.first.get());
@@ -66,23 +51,6 @@ FdPair make_pipe() {
 }
 
 FdPair make_socketpair(int type) { return type == SOCK_DGRAM ? make_udp_pair() : make_tcp_pair(); }
-
-FdPair make_udp_pair() {
-  emio::Fd first = bound_socket(SOCK_DGRAM);
-  emio::Fd second = bound_socket(SOCK_DGRAM);
-  sockaddr_in first_address = bound_address(first.get());
-  sockaddr_in second_address = bound_address(second.get());
-  CHECK_EQUAL(
-      0, emio::connect_nonblocking(first.get(), reinterpret_cast<sockaddr*>(&second_address), sizeof second_address));
-  CHECK_EQUAL(
-      0, emio::connect_nonblocking(second.get(), reinterpret_cast<sockaddr*>(&first_address), sizeof first_address));
-  return FdPair{std::move(first), std::move(second)};
-}
-
-long write_bytes(int fd, size_t size) {
-  char buffer[4096] = {};
-  return emio::send_some(fd, buffer, size < sizeof buffer ? size : sizeof buffer);
-}
 
 long write_data(int fd, const void* data, size_t size) { return emio::send_some(fd, data, size); }
 
@@ -100,16 +68,6 @@ emio::Fd connect_to_loopback(const sockaddr_in& address) {
   CHECK_EQUAL(0,
               ::connect(emio::socket_of_fd(client.get()), reinterpret_cast<const sockaddr*>(&address), sizeof address));
   return client;
-}
-
-size_t drain(int fd) {
-  char buffer[4096];
-  size_t total = 0;
-  for (;;) {
-    const long got = emio::recv_some(fd, buffer, sizeof buffer);
-    if (got <= 0) return total;
-    total += static_cast<size_t>(got);
-  }
 }
 
 void close_raw(int fd) { (void)emio::close_socket(fd); }
