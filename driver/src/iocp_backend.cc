@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "emio/driver/iocp_backend.h"
 
+#include <cassert>
 #include <cerrno>
 #include <cstddef>
 #include <new>
@@ -69,7 +70,7 @@ Ready ready_for(ULONG events) {
 struct IocpTables {
   AfdDevice devices[afd_device_count];
   IocpSocket* sockets = nullptr;
-  uint32_t capacity = 0;
+  uint32_t capacity = 0;  // sockets and queue entries: the driver's registration capacity
   uint32_t* queue = nullptr;  // slots whose poll must be sent, or whose reported edges wait for a clear
   uint32_t queued = 0;
   ReadinessProbe probe{};
@@ -102,7 +103,9 @@ IocpTables* IocpTables::make(uint32_t capacity) {
   if (memory == nullptr) return nullptr;
   auto* tables = new (memory) IocpTables;
   static_assert(sizeof(IocpTables) % alignof(IocpSocket) == 0 && sizeof(IocpSocket) % alignof(uint32_t) == 0);
-  tables->sockets = new (tables + 1) IocpSocket[capacity];
+  // One by one, not as an array new, which may put a length cookie before the first element.
+  tables->sockets = reinterpret_cast<IocpSocket*>(tables + 1);
+  for (uint32_t i = 0; i < capacity; ++i) new (&tables->sockets[i]) IocpSocket;
   tables->queue = reinterpret_cast<uint32_t*>(tables->sockets + capacity);
   tables->capacity = capacity;
   return tables;
@@ -217,6 +220,7 @@ void IocpBackend::close() {
 Error IocpBackend::add(int fd, Token token, Interest interest) {
   Result<SOCKET> base = base_socket_of(socket_of_fd(fd));
   if (!base.ok()) return base.error() == Error::from_errno(ENOTSOCK) ? Error::from_errno(EBADF) : base.error();
+  assert(token.index() < tables_->capacity && "a token from this driver's arena");
   bool other_thread = false;
   {
     const std::lock_guard<Mutex> guard(tables_->lock);
@@ -237,6 +241,7 @@ Error IocpBackend::add(int fd, Token token, Interest interest) {
 }
 
 Error IocpBackend::remove(int fd, Token token) {
+  assert(token.index() < tables_->capacity && "a token from this driver's arena");
   const std::lock_guard<Mutex> guard(tables_->lock);
   IocpSocket& socket = tables_->sockets[token.index()];
   socket.live = false;
