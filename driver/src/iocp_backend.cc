@@ -70,7 +70,7 @@ Ready ready_for(ULONG events) {
 struct IocpTables {
   AfdDevice devices[afd_device_count];
   IocpSocket* sockets = nullptr;
-  uint32_t capacity = 0;  // sockets and queue entries: the driver's registration capacity
+  uint32_t capacity = 0;      // sockets and queue entries: the driver's registration capacity
   uint32_t* queue = nullptr;  // slots whose poll must be sent, or whose reported edges wait for a clear
   uint32_t queued = 0;
   ReadinessProbe probe{};
