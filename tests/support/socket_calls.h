@@ -8,7 +8,7 @@
 namespace emio_test {
 
 // 127.0.0.1, any port (support/sockets_common.cc).
-sockaddr_in loopback_any_port();
+sockaddr_in ipv4_loopback_any_port();
 // A non-blocking socket bound on 127.0.0.1, any port.
 emio::Fd bound_socket(int type);
 sockaddr_in bound_address(int fd);

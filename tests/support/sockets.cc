@@ -24,7 +24,7 @@ sockaddr_in bound_address(int fd) {
 emio::Fd bound_socket(int type) {
   emio::Fd fd(emio::socket_nonblocking(AF_INET, type));
   CHECK(fd.valid());
-  sockaddr_in address = loopback_any_port();
+  sockaddr_in address = ipv4_loopback_any_port();
   CHECK_EQUAL(0, ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
   return fd;
 }

@@ -12,7 +12,7 @@
 
 namespace emio_test {
 
-sockaddr_in loopback_any_port() {
+sockaddr_in ipv4_loopback_any_port() {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

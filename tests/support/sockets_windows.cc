@@ -20,7 +20,7 @@ sockaddr_in bound_address(int fd) {
 emio::Fd bound_socket(int type) {
   emio::Fd fd(emio::socket_nonblocking(AF_INET, type, 0));
   CHECK(fd.valid());
-  sockaddr_in address = loopback_any_port();
+  sockaddr_in address = ipv4_loopback_any_port();
   CHECK_EQUAL(0, ::bind(emio::socket_of_fd(fd.get()), reinterpret_cast<sockaddr*>(&address), sizeof address));
   return fd;
 }
