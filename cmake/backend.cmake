@@ -52,9 +52,9 @@ if(emio_backend STREQUAL "iocp" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
                       "the target system is ${CMAKE_SYSTEM_NAME}")
 endif()
 if(emio_backend STREQUAL "iocp")
-  # The Windows port so far: alloc/ and port/ with their tests under wine; the IOCP driver, the runtime
-  # and the examples are not written yet (docs/design.md, "Windows").
-  message(STATUS "emio: EMIO_BACKEND=iocp builds alloc/ and port/ only: the IOCP driver is not written yet")
+  # The Windows port so far: alloc/, port/ and the driver with their tests under wine; the runtime and
+  # the examples are not written yet (docs/design.md, "Windows").
+  message(STATUS "emio: EMIO_BACKEND=iocp builds alloc/, port/ and driver/ only: no runtime on Windows yet")
 endif()
 if(emio_backend STREQUAL "uring")
   # Debian's liburing-dev ships liburing.pc; set PKG_CONFIG_LIBDIR to the target's folder when crossing.

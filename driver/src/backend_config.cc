@@ -15,7 +15,7 @@ struct ChoiceName {
 
 constexpr ChoiceName choice_names[] = {
     {BackendChoice::automatic, "automatic"},       {BackendChoice::epoll, "epoll"},   {BackendChoice::uring, "uring"},
-    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"},
+    {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"}, {BackendChoice::iocp, "iocp"},
 };
 
 // An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone.
@@ -33,6 +33,11 @@ constexpr bool uring_compiled_in = false;
 constexpr bool kqueue_compiled_in = true;
 #else
 constexpr bool kqueue_compiled_in = false;
+#endif
+#if defined(EMIO_BACKEND_IOCP)
+constexpr bool iocp_compiled_in = true;
+#else
+constexpr bool iocp_compiled_in = false;
 #endif
 
 }  // namespace
@@ -66,6 +71,8 @@ bool backend_choice_compiled_in(BackendChoice choice) {
       return uring_compiled_in;
     case BackendChoice::kqueue:
       return kqueue_compiled_in;
+    case BackendChoice::iocp:
+      return iocp_compiled_in;
   }
   return false;
 }

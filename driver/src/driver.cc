@@ -52,7 +52,8 @@ Error Driver::open_resources(const DriverConfig& config) {
                                config.receive_buffers,
                                registrations_.capacity(),
                                Waker{&Driver::wake_from_backend, this},
-                               config.kqueue};
+                               config.kqueue,
+                               ReadinessProbe{&Driver::readiness_of, this}};
   if (Error error = backend_.open(options); error.failed()) return error;
   if (Error error = open_wake(); error.failed()) return error;
   return init_operations(config);
@@ -61,8 +62,8 @@ Error Driver::open_resources(const DriverConfig& config) {
 // Templates, so that the branch a backend lacks is never compiled for it.
 namespace {
 
-template <typename B>
-Error open_wake_of(B& backend, WakeEvent& wake_event, Token token) {
+template <typename B, typename W>
+Error open_wake_of(B& backend, W& wake_event, Token token) {
   if constexpr (OwnsDriverWake<B>) {
     return backend.open_wake(token);
   } else {
@@ -71,8 +72,8 @@ Error open_wake_of(B& backend, WakeEvent& wake_event, Token token) {
   }
 }
 
-template <typename B>
-Error signal_wake_of(B& backend, WakeEvent& wake_event) {
+template <typename B, typename W>
+Error signal_wake_of(B& backend, W& wake_event) {
   if constexpr (OwnsDriverWake<B>) {
     return backend.signal_wake();
   } else {
@@ -85,6 +86,28 @@ void wake_reported_to(B& backend, const typename B::Event& event) {
   if constexpr (OwnsDriverWake<B>) backend.wake_reported(event);  // kqueue's pipe is drained there
 }
 
+// The port's wake event where the driver has one; nothing where the backend owns the wake.
+constexpr bool driver_has_wake_event = std::is_same_v<DriverWakeEvent, WakeEvent>;
+
+template <typename W>
+void drain(W& wake_event) {
+  if constexpr (driver_has_wake_event) wake_event.drain();
+}
+
+template <typename W>
+void close(W& wake_event) {
+  if constexpr (driver_has_wake_event) wake_event.close();
+}
+
+template <typename W>
+int poll_fd_of(const W& wake_event) {
+  if constexpr (driver_has_wake_event) {
+    return wake_event.poll_fd();
+  } else {
+    return -1;
+  }
+}
+
 }  // namespace
 
 Error Driver::open_wake() { return open_wake_of(backend_, wake_event_, wake_token); }
@@ -95,7 +118,7 @@ void Driver::release_resources() {
   readiness_operations_.release();
   operations_ = OperationLedger{};
   backend_.close();
-  wake_event_.close();
+  close(wake_event_);
   fd_index_.release();
   delete[] owned_fd_index_;
   owned_fd_index_ = nullptr;
@@ -125,13 +148,22 @@ Error Driver::init(const DriverConfig& config) {
 
 void Driver::wake_from_backend(void* driver) { static_cast<Driver*>(driver)->handle().wake(); }
 
+Ready Driver::readiness_of(void* driver, Token token) {
+  auto& self = *static_cast<Driver*>(driver);
+  if (token.index() >= self.registrations_.capacity()) return Ready{};
+  // No lock: the slot's storage is fixed, its word atomic, and the generation says whose it is.
+  const ScheduledIo& io = self.registrations_.at(token.index());
+  if (io.generation() != token.generation()) return Ready{};
+  return io.readiness(Direction::read).ready | io.readiness(Direction::write).ready;
+}
+
 void Driver::dispatch_wake(const Backend::Event& event) {
   wake_reported_to(backend_, event);
   // A poll that ended is armed again, and io_uring's poll checks the level when armed: drain the
   // eventfd first or the new poll fires at once, for ever. Drain, clear, arm, in that order, so
   // that a wake() after the drain is seen by the new poll.
   const bool ended = Backend::interest_ended(event);
-  if (ended) wake_event_.drain();
+  if (ended) drain(wake_event_);
   // Clearing here, after the kernel reported the wake, lets the next Handle::wake() signal again.
   wake_pending_.exchange(false, std::memory_order_acq_rel);
   stats_.wakes_received += 1;
@@ -201,10 +233,10 @@ void Driver::arm_again(Token token) {
   ScheduledIo* io = nullptr;
   Error armed{};
   {
-    std::lock_guard<std::mutex> guard(registrations_lock_);
+    std::lock_guard<Mutex> guard(registrations_lock_);
     if (token == wake_token) {
       // Without its poll the driver would sleep through every wake: say so, loudly, once per failure.
-      armed = backend_.add(wake_event_.poll_fd(), wake_token, Interest::readable);
+      armed = backend_.add(poll_fd_of(wake_event_), wake_token, Interest::readable);
       if (armed.failed()) log_message(LogLevel::error, "cannot re-arm the driver's wake poll: %s", armed.name());
       return;
     }
@@ -225,7 +257,7 @@ void Driver::arm_again(Token token) {
 
 void Driver::shutdown() {
   {
-    std::lock_guard<std::mutex> guard(registrations_lock_);
+    std::lock_guard<Mutex> guard(registrations_lock_);
     if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   }
   // No registration can be added from here on; wake every waiter outside the lock. Live slots only: a
@@ -233,7 +265,7 @@ void Driver::shutdown() {
   for (uint32_t i = 0; i < registrations_.capacity(); ++i) {
     bool live = false;
     {
-      std::lock_guard<std::mutex> guard(registrations_lock_);
+      std::lock_guard<Mutex> guard(registrations_lock_);
       live = registrations_.is_live(i);
     }
     if (live) registrations_.at(i).shutdown();
@@ -242,7 +274,7 @@ void Driver::shutdown() {
 }
 
 uint32_t Driver::live_registrations() {
-  std::lock_guard<std::mutex> guard(registrations_lock_);
+  std::lock_guard<Mutex> guard(registrations_lock_);
   return registrations_.live_count();
 }
 

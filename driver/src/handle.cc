@@ -21,7 +21,7 @@ bool Handle::driver_alive(const char* call) const {
 Result<Registration> Handle::add_source(int fd, Interest interest) const {
   assert(driver_ != nullptr);
   if (!driver_alive("add_source")) return Error::shut_down;
-  std::lock_guard<std::mutex> guard(driver_->registrations_lock_);
+  std::lock_guard<Mutex> guard(driver_->registrations_lock_);
   if (driver_->shut_down_.load(std::memory_order_relaxed) || !driver_->initialised_.load(std::memory_order_relaxed)) {
     return Error::shut_down;
   }
@@ -34,7 +34,7 @@ Error Handle::deregister(Registration registration) const {
   ScheduledIo* removed = nullptr;
   Error status{};
   {
-    std::lock_guard<std::mutex> guard(driver_->registrations_lock_);
+    std::lock_guard<Mutex> guard(driver_->registrations_lock_);
     status = driver_->remove_locked(registration, removed);
   }
   // After the lock: the waker being waited for may itself add or remove sources.

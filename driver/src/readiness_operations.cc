@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "emio/driver/readiness_operations.h"
 
+#if !defined(_WIN32)
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <new>
@@ -15,6 +17,46 @@ namespace emio {
 namespace {
 
 int32_t from_syscall(ssize_t returned) { return returned < 0 ? -errno : static_cast<int32_t>(returned); }
+
+// The system calls, in POSIX's shape. On Windows every source is a socket (port/socket.h): reads and
+// writes are its receives and sends, and Winsock's calls take char buffers.
+#if defined(_WIN32)
+ssize_t receive_from(int fd, void* buffer, size_t length) { return recv_some(fd, buffer, length); }
+ssize_t send_to(int fd, const void* data, size_t length) { return send_some(fd, data, length); }
+ssize_t read_from(int fd, void* buffer, size_t length) { return recv_some(fd, buffer, length); }
+ssize_t write_to(int fd, const void* data, size_t length) { return send_some(fd, data, length); }
+int connect_to(int fd, const sockaddr* address, socklen_t length) { return connect_nonblocking(fd, address, length); }
+int close_fd(int fd) { return close_socket(fd); }
+int failed_with_socket_error() {
+  errno = Error::last_socket_error().value();
+  return -1;
+}
+// SO_ERROR holds a Winsock code (WSAECONNREFUSED): its errno twin, as every result here is.
+int pending_error(int fd, int& error) {
+  int code = 0;
+  socklen_t length = sizeof code;
+  if (::getsockopt(socket_of_fd(fd), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&code), &length) != 0) {
+    return failed_with_socket_error();
+  }
+  error = Error::from_windows(static_cast<unsigned long>(code)).value();
+  return 0;
+}
+int peer_name(int fd, sockaddr* address, socklen_t* length) {
+  return ::getpeername(socket_of_fd(fd), address, length) == 0 ? 0 : failed_with_socket_error();
+}
+#else
+ssize_t receive_from(int fd, void* buffer, size_t length) { return ::recv(fd, buffer, length, 0); }
+ssize_t send_to(int fd, const void* data, size_t length) { return ::send(fd, data, length, send_flags_no_sigpipe); }
+ssize_t read_from(int fd, void* buffer, size_t length) { return ::read(fd, buffer, length); }
+ssize_t write_to(int fd, const void* data, size_t length) { return ::write(fd, data, length); }
+int connect_to(int fd, const sockaddr* address, socklen_t length) { return ::connect(fd, address, length); }
+int close_fd(int fd) { return ::close(fd); }
+int pending_error(int fd, int& error) {
+  socklen_t length = sizeof error;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+}
+int peer_name(int fd, sockaddr* address, socklen_t* length) { return ::getpeername(fd, address, length); }
+#endif
 
 // An operation's result is -errno; emio's own refusals of its registration map onto the nearest one.
 int32_t result_of(Error error) {
@@ -40,14 +82,13 @@ bool is_multishot(OpKind kind) { return kind == OpKind::accept_multishot || kind
 // A connect that said EINPROGRESS has finished when the socket turns writable; SO_ERROR says how.
 int32_t connect_outcome(const Operation& op) {
   int error = 0;
-  socklen_t length = sizeof error;
-  if (::getsockopt(op.source->fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
+  if (pending_error(op.source->fd, error) < 0) return -errno;
   if (error != 0) return -error;
   // No error, yet not connected: the attempt failed and its SO_ERROR was read before us (libkqueue reads
   // it into the event it reports). ENOTCONN says so instead of a success.
   sockaddr_storage peer{};
   socklen_t peer_length = sizeof peer;
-  if (::getpeername(op.source->fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0) return -errno;
+  if (peer_name(op.source->fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) < 0) return -errno;
   return 0;
 }
 
@@ -63,7 +104,7 @@ int32_t perform(Operation& op) {
         break;
       case OpKind::connect:
         if (op.connect_started) return connect_outcome(op);
-        returned = ::connect(fd, op.address, op.address_length);
+        returned = connect_to(fd, op.address, op.address_length);
         if (returned < 0 && errno == EINPROGRESS) {
           op.connect_started = true;
           return -EAGAIN;
@@ -71,16 +112,16 @@ int32_t perform(Operation& op) {
         break;
       case OpKind::recv:
       case OpKind::recv_multishot:
-        returned = ::recv(fd, op.buffer, op.length, 0);
+        returned = receive_from(fd, op.buffer, op.length);
         break;
       case OpKind::send:
-        returned = ::send(fd, op.buffer, op.length, send_flags_no_sigpipe);
+        returned = send_to(fd, op.buffer, op.length);
         break;
       case OpKind::read:
-        returned = ::read(fd, op.buffer, op.length);
+        returned = read_from(fd, op.buffer, op.length);
         break;
       case OpKind::write:
-        returned = ::write(fd, op.buffer, op.length);
+        returned = write_to(fd, op.buffer, op.length);
         break;
       default:
         return -EINVAL;
@@ -176,7 +217,7 @@ void ReadinessOperations::attempt(Operation& op) {
     OpSource& source = *op.source;
     if (source.registration.io != nullptr) (void)handle_.deregister(source.registration);
     source.registration = Registration{};
-    const int32_t result = from_syscall(::close(source.fd));
+    const int32_t result = from_syscall(close_fd(source.fd));
     source.fd = -1;  // gone even on error (close(2))
     return ledger_->finish(op, result);
   }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Readiness reported by the backend on real fds: pipes, socketpairs, TCP and UDP over loopback,
 // edge-triggered semantics, and the final closed states.
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "emio/driver/driver.h"
 #include "support/check.h"
@@ -73,15 +71,25 @@ TEST(Readiness, UdpLoopbackBecomesReadableOnADatagram) {
 
 TEST(Readiness, EdgeTriggeredReportsOnceUntilNewDataArrives) {
   auto pipe = emio_test::make_pipe();
-  (void)add(pipe.first.get(), Interest::readable);
+  Registration reader = add(pipe.first.get(), Interest::readable);
   CHECK_EQUAL(10, emio_test::write_bytes(pipe.second.get(), 10));
   CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
   // Data is still buffered, but there was no new edge: no new event.
   CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
   char one = 0;
-  CHECK_EQUAL(1, ::read(pipe.first.get(), &one, 1));  // a partial read is no edge either
+  CHECK_EQUAL(1, emio_test::read_data(pipe.first.get(), &one, 1));  // a partial read is no edge either
   CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
   CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));
+  if (emio_test::on_iocp) {
+    // IOCP: new bytes on a source whose task has not drained it are no new edge; the task that drains
+    // to EAGAIN and clears gets the next one (mio's contract on Windows).
+    CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+    const emio::ReadyEvent seen = reader.io->readiness(Direction::read);
+    CHECK_EQUAL(10u, emio_test::drain(pipe.first.get()));
+    reader.io->clear_readiness(seen);
+    CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(0)));
+    CHECK_EQUAL(1, emio_test::write_bytes(pipe.second.get(), 1));
+  }
   CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
 }
 
@@ -97,6 +105,25 @@ TEST(Readiness, DrainUntilEagainThenClearThenNextWriteIsSeen) {
   CHECK_EQUAL(2, emio_test::write_bytes(pipe.second.get(), 2));
   CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
   CHECK(readable(reader));
+}
+
+TEST(Readiness, ClearingTheReadDirectionAfterEagainBringsNoSpuriousWritableEvent) {
+  // mio#1963: on Windows, re-arming a socket's whole interest after a read's WouldBlock made its AFD poll
+  // complete at once with "writable", one spurious event per read, which livelocked a reader whose clear
+  // it invalidated (tokio-rs/tokio#8054). Each direction must come back on its own clear only.
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  Registration end = add(pair.first.get(), Interest::readable | Interest::writable);
+  CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(10000)));
+  CHECK(writable(end));
+  CHECK_EQUAL(3, emio_test::write_bytes(pair.second.get(), 3));
+  for (int turn = 0; turn < 100 && !readable(end); ++turn) (void)REQUIRE_VALUE(driver.turn(100));
+  const emio::ReadyEvent write_seen = end.io->readiness(Direction::write);
+  const emio::ReadyEvent read_seen = end.io->readiness(Direction::read);
+  CHECK_EQUAL(3u, emio_test::drain(pair.first.get()));
+  end.io->clear_readiness(read_seen);
+  CHECK_EQUAL(0u, REQUIRE_VALUE(driver.turn(50)));
+  CHECK_EQUAL(write_seen.tick, end.io->readiness(Direction::write).tick);
+  CHECK_FALSE(readable(end));
 }
 
 TEST(Readiness, WaitingTaskIsWokenOnceByTheEvent) {
@@ -150,7 +177,7 @@ TEST(Readiness, PipeReaderClosingIsAFinalWriteClosed) {
 TEST(Readiness, PeerShutdownOfItsWriteSideIsReadClosedWithoutARead) {
   auto pair = emio_test::make_socketpair(SOCK_STREAM);
   Registration end = add(pair.first.get(), Interest::readable);
-  CHECK_EQUAL(0, ::shutdown(pair.second.get(), SHUT_WR));
+  CHECK_EQUAL(0, emio_test::shut_down_writing(pair.second.get()));
   CHECK_EQUAL(1u, REQUIRE_VALUE(driver.turn(0)));
   emio::ReadyEvent seen = end.io->readiness(Direction::read);
   CHECK(seen.ready.is_read_closed());

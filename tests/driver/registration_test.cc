@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 // Adding and removing sources through the Handle, and the rollback of every failure.
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "emio/driver/driver.h"
 #include "support/check.h"
@@ -27,7 +25,7 @@ TEST(Registration, AddThenDeregisterLeavesNoSlotInUse) {
 TEST(Registration, ClosedFdIsRefusedAndLeaksNoSlot) {
   auto pipe = emio_test::make_pipe();
   const int closed = pipe.first.release();
-  ::close(closed);
+  emio_test::close_raw(closed);
   auto added = driver.handle().add_source(closed, Interest::readable);
   CHECK_ERROR(emio::Error::from_errno(EBADF), added.error());
   CHECK_EQUAL(0u, driver.live_registrations());
@@ -78,9 +76,7 @@ TEST(Registration, DeregisterTwiceSaysStaleToken) {
 }
 
 TEST(Registration, RegularFilesAreRefusedByEpoll) {
-  char path[] = "/tmp/emio-registration-XXXXXX";
-  emio::Fd file(::mkstemp(path));
-  ::unlink(path);
+  emio::Fd file = emio_test::make_regular_file();
   auto added = driver.handle().add_source(file.get(), Interest::readable);
   CHECK_ERROR(emio::Error::from_errno(EPERM), added.error());
   CHECK_EQUAL(0u, driver.live_registrations());

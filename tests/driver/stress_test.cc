@@ -3,8 +3,6 @@
 // for a bounded time. Checked after every step: no waker runs after the call that removed it returned,
 // no wake is lost (a parked waiter whose peer wrote is woken within a deadline), no event reaches a
 // registration that was removed. Meant to run under TSan and ASan as well (the presets do).
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -74,7 +72,7 @@ void run_worker(emio::Handle handle, Worker& worker, uint64_t stop_at_ms, int se
     // A waiter parked, then the peer writes: its waker must come (no lost wake).
     const emio::ReadyEvent seen = io.poll_ready(emio::Direction::read, waiting.waker());
     if ((round + seed) % 5 == 0) handle.wake();
-    if (::write(pair.second.get(), "x", 1) != 1) worker.failures += 1;
+    if (emio_test::write_bytes(pair.second.get(), 1) != 1) worker.failures += 1;
     if (!seen.is_ready() && !waited_for(waiting, emio::monotonic_now_ms() + lost_wake_deadline_ms)) {
       worker.lost_wakes += 1;
     }
@@ -83,7 +81,7 @@ void run_worker(emio::Handle handle, Worker& worker, uint64_t stop_at_ms, int se
     if ((round + seed) % 2 == 0) {
       io.clear_readiness(io.readiness(emio::Direction::read));
       (void)io.poll_ready(emio::Direction::read, waiting.waker());
-      if (::write(pair.second.get(), "y", 1) != 1) worker.failures += 1;
+      if (emio_test::write_bytes(pair.second.get(), 1) != 1) worker.failures += 1;
     }
     (void)handle.deregister(added.value());
     waiting.retired.store(true, std::memory_order_release);

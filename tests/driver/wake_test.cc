@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Handle::wake from any thread: never lost, and at most one system call per turn.
+#if !defined(_WIN32)
 #include <pthread.h>
 #include <signal.h>
+#endif
 
 #include <atomic>
 #include <thread>
@@ -86,6 +88,9 @@ TEST(Wake, WakesFromManyThreadsDuringTurnsAreNeverLost) {
   CHECK(driver.stats().wake_signals.load() <= driver.stats().turns);
 }
 
+// Windows has no signal that interrupts a wait: GetQueuedCompletionStatusEx never says EINTR (its
+// alertable form, which APCs end, is not used).
+#if !defined(_WIN32)
 namespace {
 std::atomic<int> interrupts{0};
 void count_interrupt(int) { interrupts.fetch_add(1); }
@@ -115,3 +120,4 @@ TEST(Wake, SignalInterruptingATurnCountsAsNoEvents) {
   CHECK(interrupts.load() >= 1);
   CHECK_EQUAL(0u, driver.stats().wakes_received);
 }
+#endif

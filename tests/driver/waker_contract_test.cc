@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The waker contract (scheduled_io.h): once clear_waker, deregister or reset returns, the waker it removed
 // is never called again, on any thread; wakers run one direction at a time, outside every lock.
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -190,7 +188,7 @@ TEST(WakerContractDriver, DeregisterOnAnotherThreadReturnsOnlyAfterTheRunningWak
   const emio::Registration registration = added.value();
   SlowWaker slow;
   CHECK_FALSE(registration.io->poll_ready(Direction::read, slow.waker()).is_ready());
-  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  CHECK_EQUAL(1, emio_test::write_bytes(pair.second.get(), 1));
   std::atomic<bool> stop{false};
   std::thread driver_thread([&] {
     while (!stop.load()) (void)driver.turn(10);
@@ -218,7 +216,7 @@ TEST(WakerContractDriver, WakerMayRemoveItsSourceAndAddAnother) {
     self.added = again.ok();
   };
   CHECK_FALSE(added.value().io->poll_ready(Direction::read, churning.waker()).is_ready());
-  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  CHECK_EQUAL(1, emio_test::write_bytes(pair.second.get(), 1));
   for (int turn = 0; turn < 50 && churning.calls == 0; ++turn) CHECK(driver.turn(100).ok());
   CHECK_EQUAL(1, churning.calls);
   CHECK_OK(churning.status);
@@ -245,7 +243,7 @@ TEST(WakerContractDriver, WakerThatShutsTheDriverDownFromInsideReturns) {
   }
   first.value().io->clear_readiness(first.value().io->readiness(Direction::write));
   CHECK_FALSE(first.value().io->poll_ready(Direction::write, writer.waker()).is_ready());
-  CHECK_EQUAL(1, ::write(pair.second.get(), "x", 1));
+  CHECK_EQUAL(1, emio_test::write_bytes(pair.second.get(), 1));
   for (int turn = 0; turn < 50 && stopping.calls == 0; ++turn) {
     if (!driver.turn(100).ok()) break;
   }

@@ -3,11 +3,6 @@
 // the usual set-ups (a recv in flight on a socketpair, a loopback listener).
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <span>
 
@@ -64,19 +59,6 @@ inline std::span<const std::byte> bytes_of(const char* text) {
   return {reinterpret_cast<const std::byte*>(text), std::strlen(text)};
 }
 
-// A listening TCP socket on 127.0.0.1; `address` gets its port.
-inline emio::Fd loopback_listener(sockaddr_in& address) {
-  emio::Fd listener(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
-  address = sockaddr_in{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  CHECK_EQUAL(0, ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
-  CHECK_EQUAL(0, ::listen(listener.get(), 16));
-  CHECK_EQUAL(0, ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length));
-  return listener;
-}
-
 // A socketpair whose first end has a recv in flight (after start()). Stays put: the log points at it.
 struct PendingRecv {
   FdPair pair = make_socketpair(SOCK_STREAM);
@@ -98,12 +80,12 @@ struct PendingRecv {
 
 // One request through an echo server on the other end of `peer_fd`: sends 4 bytes and turns until the
 // reply is back. Returns the reply's length (0 when it never came).
-inline ssize_t echo_round_trip(emio::Driver& driver, int peer_fd) {
-  CHECK_EQUAL(4, ::write(peer_fd, "echo", 4));
+inline long echo_round_trip(emio::Driver& driver, int peer_fd) {
+  CHECK_EQUAL(4, write_data(peer_fd, "echo", 4));
   char reply[8];
-  ssize_t got = -1;
+  long got = -1;
   const bool replied = turn_until(driver, [&] {
-    got = ::read(peer_fd, reply, sizeof reply);
+    got = read_data(peer_fd, reply, sizeof reply);
     return got > 0;
   });
   return replied ? got : 0;
@@ -133,7 +115,7 @@ inline void expect_multishot_recv_until_end(emio::Driver& driver, int chunks) {
   emio::prepare_recv_multishot(recv, source, log.waker());
   CHECK_OK(driver.submit(recv));
   for (int chunk = 0; chunk < chunks; ++chunk) {
-    CHECK_EQUAL(1, ::write(pair.second.get(), &alphabet[chunk], 1));
+    CHECK_EQUAL(1, write_data(pair.second.get(), &alphabet[chunk], 1));
     CHECK(turn_until(driver, [&] { return log.received_bytes == static_cast<size_t>(chunk + 1); }));
     CHECK(log.more);
   }
@@ -156,8 +138,7 @@ inline void expect_multishot_accept_until_cancelled(emio::Driver& driver, int co
   emio::prepare_accept_multishot(accept, listener, accepted.waker());
   CHECK_OK(driver.submit(accept));
   for (int i = 0; i < connections; ++i) {
-    emio::Fd client(::socket(AF_INET, SOCK_STREAM, 0));
-    CHECK_EQUAL(0, ::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address));
+    emio::Fd client = connect_to_loopback(address);
     CHECK(turn_until(driver, [&] { return accepted.calls == i + 1; }));
     CHECK(accepted.more);
     emio::Fd server_side(accepted.last_result);

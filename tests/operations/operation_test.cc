@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 // CompletionLog operations: the same user code on every backend (the suite runs once per backend).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "operations/operation_support.h"
 #include "support/allocation_counter.h"
@@ -30,7 +27,7 @@ TEST_GROUP(Operations) {
 TEST(Operations, RecvCompletesWithTheBytesThePeerSent) {
   PendingRecv pending;
   pending.start(driver);
-  CHECK_EQUAL(5, ::write(pending.pair.second.get(), "hello", 5));
+  CHECK_EQUAL(5, emio_test::write_data(pending.pair.second.get(), "hello", 5));
   CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
   CHECK_EQUAL(1, pending.done.calls);
   CHECK_EQUAL(5, pending.recv.result);
@@ -49,7 +46,7 @@ TEST(Operations, SendDeliversTheBytesToThePeer) {
   CHECK(turn_until(driver, [&] { return done.calls > 0; }));
   CHECK_EQUAL(4, send.result);
   char received[8] = {};
-  CHECK_EQUAL(4, ::read(pair.second.get(), received, sizeof received));
+  CHECK_EQUAL(4, emio_test::read_data(pair.second.get(), received, sizeof received));
   STRCMP_EQUAL("ping", received);
   CHECK_OK(driver.detach(source));
 }
@@ -100,9 +97,11 @@ TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
   CHECK_OK(accept.error());
   emio::Fd server_side(accept.result);
   CHECK_EQUAL(AF_INET, peer.sin_family);
-  CHECK_EQUAL(2, ::write(client_fd.get(), "hi", 2));
+  CHECK_EQUAL(2, emio_test::write_data(client_fd.get(), "hi", 2));
   char buffer[4] = {};
-  for (int tries = 0; tries < 10000 && ::read(server_side.get(), buffer, sizeof buffer) < 0; ++tries) ::usleep(100);
+  for (int tries = 0; tries < 10000 && emio_test::read_data(server_side.get(), buffer, sizeof buffer) < 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   STRCMP_EQUAL("hi", buffer);
   CHECK_OK(driver.detach(listener));
   CHECK_OK(driver.detach(client));
@@ -160,7 +159,7 @@ TEST(Operations, CancelledRecvCompletesOnceWithEcanceledAndTheCancelWithZero) {
   CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
   CHECK_OK(cancel.error());
   // Data arriving later completes nothing a second time.
-  CHECK_EQUAL(3, ::write(pending.pair.second.get(), "late", 3));
+  CHECK_EQUAL(3, emio_test::write_data(pending.pair.second.get(), "late", 3));
   CHECK(driver.turn(0).ok());
   CHECK_EQUAL(1, pending.done.calls);
   CHECK_EQUAL(0u, driver.operations_in_flight());
@@ -265,7 +264,7 @@ TEST(Operations, CloseClosesTheFdAndForgetsIt) {
   CHECK_OK(close.error());
   CHECK_EQUAL(-1, source.fd);
   char byte = 0;
-  CHECK_EQUAL(0, ::read(pair.second.get(), &byte, 1));  // the peer sees the end of the stream
+  CHECK_EQUAL(0, emio_test::read_data(pair.second.get(), &byte, 1));  // the peer sees the end of the stream
 }
 
 namespace {
@@ -370,7 +369,7 @@ struct HangUpWithBothParked {
 
   void start(emio::Driver& on) {
     driver = &on;
-    while (::send(pair.first.get(), out, sizeof out, MSG_DONTWAIT) > 0) {
+    while (emio_test::write_data(pair.first.get(), out, sizeof out) > 0) {  // non-blocking
     }
     CHECK_OK(on.attach(source, pair.first.get()));
     emio::prepare_recv(recv, source, bytes_of(in, sizeof in), emio::Waker{recv_done, this});

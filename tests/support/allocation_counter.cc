@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Without a sanitizer the test binary interposes malloc and its siblings, forwarding to glibc's
 // __libc_* entry points; under ASan or TSan, which own malloc, it installs the sanitizer's hooks; on
-// macOS it swaps the default malloc zone's entry points (see there).
+// macOS it swaps the default malloc zone's entry points (see there); on Windows the test binary is
+// linked with -Wl,--wrap for them (the C runtime's malloc is a DLL import no definition here replaces).
 #include "support/allocation_counter.h"
 #include "support/sanitizers.h"
 
@@ -13,11 +14,17 @@ std::atomic<uint64_t> allocation_count{0};
 std::atomic<uint64_t> libkqueue_allocation_count{0};
 thread_local int libkqueue_depth = 0;
 void count_one() {
+#if defined(_WIN32)
+  // mingw's thread_local is emulated TLS, whose first use on a thread allocates: reading the depth here
+  // would recurse into the wrapper. There is no libkqueue on Windows anyway.
+  allocation_count.fetch_add(1, std::memory_order_relaxed);
+#else
   if (libkqueue_depth > 0) {
     libkqueue_allocation_count.fetch_add(1, std::memory_order_relaxed);
   } else {
     allocation_count.fetch_add(1, std::memory_order_relaxed);
   }
+#endif
 }
 }  // namespace
 
@@ -87,6 +94,34 @@ void emio_test::install_allocation_counter() {
   }
   (void)vm_protect(mach_task_self(), address, sizeof *zone, 0, VM_PROT_READ);
 }
+
+#elif defined(_WIN32)
+
+// Every object of the static link, libstdc++'s operator new included, calls these instead of the CRT's.
+extern "C" {
+void* __real_malloc(size_t size);
+void* __real_calloc(size_t count, size_t size);
+void* __real_realloc(void* pointer, size_t size);
+void* __real__aligned_malloc(size_t size, size_t alignment);
+void* __wrap_malloc(size_t size) {
+  count_one();
+  return __real_malloc(size);
+}
+void* __wrap_calloc(size_t count, size_t size) {
+  count_one();
+  return __real_calloc(count, size);
+}
+void* __wrap_realloc(void* pointer, size_t size) {
+  count_one();
+  return __real_realloc(pointer, size);
+}
+void* __wrap__aligned_malloc(size_t size, size_t alignment) {
+  count_one();
+  return __real__aligned_malloc(size, alignment);
+}
+}
+
+void emio_test::install_allocation_counter() {}
 
 #else
 

@@ -18,6 +18,15 @@ inline constexpr bool on_libkqueue = true;
 inline constexpr bool on_libkqueue = false;
 #endif
 
+// IOCP (Windows, under wine here). AFD reports levels, and the backend emulates epoll's edges by polling a
+// reported direction again only once its task cleared it after EAGAIN (docs/design.md, "Windows"):
+// where that differs from epoll's edge per change, a test says so and checks what IOCP does.
+#if defined(EMIO_BACKEND_IOCP)
+inline constexpr bool on_iocp = true;
+#else
+inline constexpr bool on_iocp = false;
+#endif
+
 // The backend the suite runs on now (main.cc sets it before each run).
 inline emio::BackendChoice current_backend = emio::BackendChoice::epoll;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Runs every test group once per backend compiled in: epoll, and io_uring in an io_uring build; kqueue
-// alone in a kqueue build. EMIO_TEST_BACKEND=epoll|uring|kqueue runs one of them only.
+// alone in a kqueue build, IOCP alone in a Windows build. EMIO_TEST_BACKEND=epoll|uring|kqueue runs one
+// of them only.
 #include <CppUTest/CommandLineTestRunner.h>
 #include <CppUTest/MemoryLeakWarningPlugin.h>
 
@@ -25,8 +26,10 @@ const char* backend_run_for(emio::BackendChoice choice) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(SIGPIPE)  // Windows has none
   // Tests close sockets whose peers may still write; a SIGPIPE must not end the run.
   (void)std::signal(SIGPIPE, SIG_IGN);
+#endif
 #if defined(EMIO_TEST_SANITIZED)
   // The TSan build links TSan's operator new/delete over CppUTest's (see docs/design.md, Testing): the
   // leak detector would see allocations but no frees. The sanitizers check leaks themselves.
@@ -37,7 +40,7 @@ int main(int argc, char** argv) {
   emio_test::install_allocation_counter();
 
   const emio::BackendChoice backends[] = {emio::BackendChoice::epoll, emio::BackendChoice::uring,
-                                          emio::BackendChoice::kqueue};
+                                          emio::BackendChoice::kqueue, emio::BackendChoice::iocp};
   const char* only = std::getenv("EMIO_TEST_BACKEND");
   int failures = 0;
   for (const emio::BackendChoice backend : backends) {

@@ -31,6 +31,11 @@ using Backend = EpollBackend;
 namespace emio {
 using Backend = KqueueBackend;
 }
+#elif defined(EMIO_BACKEND_IOCP)
+#include "emio/driver/iocp_backend.h"
+namespace emio {
+using Backend = IocpBackend;
+}
 #else
 #error "emio/config.h names no backend this tree provides"
 #endif
@@ -61,7 +66,8 @@ concept BackendShape = requires(B backend, const B constant, const typename B::E
   { constant.fallback_reason() } -> std::same_as<Error>;
 };
 
-// A backend that wakes the driver its own way (kqueue: EVFILT_USER, or its pipe) instead of the driver
+// A backend that wakes the driver its own way (kqueue: EVFILT_USER, or its pipe; IOCP: a posted
+// completion) instead of the driver
 // watching the port's WakeEvent like any fd. The driver then calls these in place of the WakeEvent's.
 template <typename B>
 concept OwnsDriverWake = requires(B backend, const typename B::Event& event, Token token) {
@@ -73,6 +79,9 @@ concept OwnsDriverWake = requires(B backend, const typename B::Event& event, Tok
 #if defined(EMIO_BACKEND_KQUEUE)
 static_assert(BackendShape<KqueueBackend>, "the kqueue backend does not have the shape the driver expects");
 static_assert(OwnsDriverWake<KqueueBackend>, "the kqueue backend must wake the driver through EVFILT_USER");
+#elif defined(EMIO_BACKEND_IOCP)
+static_assert(BackendShape<IocpBackend>, "the IOCP backend does not have the shape the driver expects");
+static_assert(OwnsDriverWake<IocpBackend>, "the IOCP backend must wake the driver through a posted completion");
 #else
 static_assert(BackendShape<EpollBackend>, "the epoll backend does not have the shape the driver expects");
 #endif

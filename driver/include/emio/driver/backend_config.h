@@ -3,13 +3,24 @@
 // backends read. Kept free of backend headers so that every build (and every example) can name them.
 #pragma once
 
-#include <sys/uio.h>
-
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "emio/alloc/token.h"
+#include "emio/driver/ready.h"
 #include "emio/driver/waker.h"
 #include "emio/port/error.h"
+
+#if defined(_WIN32)
+// No <sys/uio.h> on Windows; UringOptions still names its iovec (never used there), in POSIX's layout.
+struct iovec {
+  void* iov_base;
+  size_t iov_len;
+};
+#else
+#include <sys/uio.h>
+#endif
 
 namespace emio {
 
@@ -19,9 +30,10 @@ enum class BackendChoice : uint8_t {
   uring,         // io_uring: readiness over POLL_ADD and native completion operations
   uring_sqpoll,  // io_uring with a kernel submission thread (IORING_SETUP_SQPOLL)
   kqueue,        // kqueue readiness (macOS, the BSDs; libkqueue on Linux, for tests)
+  iocp,          // IOCP readiness through AFD poll (Windows)
 };
 
-// "automatic", "epoll", "uring", "uring-sqpoll", "kqueue": the spellings parse_backend_choice accepts.
+// "automatic", "epoll", "uring", "uring-sqpoll", "kqueue", "iocp": the spellings parse_backend_choice accepts.
 const char* backend_choice_name(BackendChoice choice);
 // Error::backend_unavailable for any other text (and for nullptr). Whether the backend is compiled in
 // is checked by Driver::init, which refuses a choice this build lacks with the same error.
@@ -73,6 +85,13 @@ struct ReceiveBufferOptions {
   }
 };
 
+// The readiness the driver holds for a registration now (empty for a stale token), for a backend that
+// polls a direction again only once its task cleared it (IOCP's edge emulation). Driver thread only.
+struct ReadinessProbe {
+  Ready (*function)(void* context, Token token) = nullptr;
+  void* context = nullptr;
+};
+
 struct BackendOptions {
   BackendChoice choice = BackendChoice::automatic;
   UringOptions uring{};
@@ -84,6 +103,7 @@ struct BackendOptions {
   // the driver thread to apply calls it, so that a sleeping turn applies the request at once.
   Waker wake_driver{};
   KqueueOptions kqueue{};
+  ReadinessProbe current_readiness{};
 };
 
 }  // namespace emio

@@ -9,8 +9,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <span>
+#include <type_traits>
 
 #include "emio/alloc/slot_arena.h"
 #include "emio/driver/backend.h"
@@ -20,6 +20,7 @@
 #include "emio/driver/operation.h"
 #include "emio/driver/readiness_operations.h"
 #include "emio/driver/scheduled_io.h"
+#include "emio/port/mutex.h"
 #include "emio/port/wake_event.h"
 
 namespace emio {
@@ -28,6 +29,11 @@ using RegistrationSlot = ArenaSlot<ScheduledIo>;
 static_assert(sizeof(void*) != 8 || sizeof(RegistrationSlot) <= 64, "per-registration state exceeds 64 bytes");
 
 inline constexpr int wait_forever = -1;
+
+// The port's wake event, which the driver watches like any source; none where the backend wakes the
+// driver its own way (OwnsDriverWake: kqueue, IOCP). Windows has no WakeEvent at all.
+struct BackendOwnsTheWake {};
+using DriverWakeEvent = std::conditional_t<OwnsDriverWake<Backend>, BackendOwnsTheWake, WakeEvent>;
 
 struct DriverConfig {
   // Used when the storage spans below are empty: the driver then makes one allocation per table in init().
@@ -96,7 +102,7 @@ class Driver {
   const DriverStats& stats() const { return stats_; }
   uint32_t registration_capacity() const { return registrations_.capacity(); }
   uint32_t live_registrations();
-  // The backend this driver runs: "epoll", "uring" or "kqueue" (after init; "epoll" before in an
+  // The backend this driver runs: "epoll", "uring", "kqueue" or "iocp" (after init; "epoll" before in an
   // io_uring build).
   const char* backend_name() const { return backend_.active_name(); }
   // Why an io_uring choice runs on epoll (ENOSYS, EPERM, EINVAL, backend_unavailable); ok otherwise.
@@ -124,6 +130,8 @@ class Driver {
   static constexpr Token wake_token = Token::make(0, 0, 0xFF);
 
   static void wake_from_backend(void* driver);
+  // What a registration's ScheduledIo holds now (ReadinessProbe): IOCP's edge emulation asks.
+  static Ready readiness_of(void* driver, Token token);
   template <typename EventReader>
   void dispatch(const Backend::Event& event);
   template <typename EventReader>
@@ -159,7 +167,7 @@ class Driver {
   std::span<Backend::Event> events_{};
   Backend::Event* owned_events_ = nullptr;
   uint32_t* owned_fd_index_ = nullptr;
-  WakeEvent wake_event_;  // unused when the backend owns the wake (kqueue's EVFILT_USER)
+  [[no_unique_address]] DriverWakeEvent wake_event_;
   std::atomic<bool> wake_pending_{false};
   DriverStats stats_;
   OperationLedger operations_;
@@ -167,7 +175,7 @@ class Driver {
 
   // Guarded by registrations_lock_: the arena's free list and the shut-down flag. ScheduledIo state is
   // atomic and read by turn() without the lock.
-  std::mutex registrations_lock_;
+  Mutex registrations_lock_;
   SlotArena<ScheduledIo> registrations_;
   FdIndex fd_index_;
   std::atomic<bool> shut_down_{false};  // written under the lock, read by turn() without it

@@ -10,8 +10,6 @@
 // shutdown()), exactly once per operation, and operations are submitted from the driver thread only.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -20,6 +18,7 @@
 #include "emio/driver/registration.h"
 #include "emio/driver/waker.h"
 #include "emio/port/error.h"
+#include "emio/port/socket.h"  // sockaddr, socklen_t (<sys/socket.h>, or Winsock's)
 
 #if defined(EMIO_BACKEND_URING)
 #include <linux/time_types.h>
