@@ -40,7 +40,8 @@ bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::opti
   return false;
 }
 
-bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, bool& started, std::optional<Result<size_t>>& output) {
+bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, bool& started,
+                              std::optional<Result<size_t>>& output) {
   if (started && sent_) {
     sent_ = false;
     if (send_.result < 0) {

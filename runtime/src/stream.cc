@@ -38,7 +38,7 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 }  // namespace
 
 IoOp<Result<size_t>, StreamTransferOp::Attempt> StreamTransferOp::readiness_op(StreamSocket& stream, Kind kind,
-                                                                              std::span<const std::byte> bytes) {
+                                                                               std::span<const std::byte> bytes) {
   const Direction direction = kind == Kind::read ? Direction::read : Direction::write;
   return {stream.registration(), direction, Attempt{&stream, bytes, kind}};
 }

@@ -160,7 +160,8 @@ TEST(NativeStream, ReadAbandonedByATimeoutLosesNoBytes) {
   CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("late"))));
   char received[16] = {};
   std::optional<Result<size_t>> next;
-  Result<emio::TaskId> second = executor.spawn(read_once(pair.second, std::as_writable_bytes(std::span(received)), next));
+  Result<emio::TaskId> second =
+      executor.spawn(read_once(pair.second, std::as_writable_bytes(std::span(received)), next));
   emio_test::run_to_completion(executor, second);
   CHECK_EQUAL(4u, REQUIRE_VALUE(*next));
   STRCMP_EQUAL("late", received);
@@ -245,8 +246,8 @@ TEST(NativeStream, StreamClosedJustBeforeTheExecutorGoesAwayIsCompletedByItsShut
   std::byte buffer[8];
   std::optional<Result<size_t>> output;
   CHECK_FALSE(record->poll_read(buffer, emio::Waker{}, output));  // a receive in flight
-  CHECK_OK(executor.run_once(0));                                   // submitted
-  CHECK_OK(pair.second.close());                                    // its cancel is queued, not yet sent
+  CHECK_OK(executor.run_once(0));                                 // submitted
+  CHECK_OK(pair.second.close());                                  // its cancel is queued, not yet sent
   CHECK_EQUAL(1u, executor.native_streams().in_use());
 }  // ~Executor: the driver's shutdown completes both; ASan would see a record touched after its pool went
 
