@@ -77,6 +77,38 @@ emio::Task<> echo_rounds(UnixStream& client, UnixStream& server, int rounds, Err
   outcome = Error{};
 }
 
+emio::Task<> write_with_timeout(UnixStream& stream, std::string_view text, uint32_t timeout_ms,
+                                std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.write(text)));
+}
+
+// Reads until a read ends with `last`; keeps the two bytes before the end in `tail`.
+emio::Task<> read_until(UnixStream& stream, char last, char (&tail)[3], Error& outcome) {
+  char chunk[256];
+  for (;;) {
+    Result<size_t> got = co_await stream.read(std::span(chunk));
+    if (!got.ok() || got.value() == 0) {
+      outcome = got.ok() ? Error::from_errno(EPIPE) : got.error();
+      co_return;
+    }
+    const size_t length = got.value();
+    tail[0] = length >= 2 ? chunk[length - 2] : tail[1];
+    tail[1] = chunk[length - 1];
+    if (tail[1] == last) break;
+  }
+  outcome = Error{};
+}
+
+// Writes filler until the socket takes no more (a small send buffer, so that this is quick).
+void fill_send_queue(UnixStream& stream) {
+  const int send_buffer_bytes = 4096;
+  CHECK(::setsockopt(stream.fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes) == 0);
+  char filler[512];
+  std::memset(filler, 'a', sizeof filler);
+  while (stream.try_write(std::as_bytes(std::span(filler))).ok()) {
+  }
+}
+
 void fill_pattern(std::span<std::byte> bytes) {
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 7 + 3) & 0xFF);
 }
@@ -182,6 +214,24 @@ TEST(NativeStream, BytesOfAnAbandonedReadAreReadExactlyOnce) {
   emio_test::run_to_completion(executor, third);
   CHECK_FALSE(again->ok());
   CHECK_ERROR(emio::timed_out, again->error());
+}
+
+TEST(NativeStream, WriteAbandonedByATimeoutIsSentBeforeTheNextOnTheRingAndNotAtAllOnReadiness) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  fill_send_queue(pair.first);
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> first = executor.spawn(write_with_timeout(pair.first, "X", 20, abandoned));
+  emio_test::run_to_completion(executor, first);
+  CHECK_ERROR(emio::timed_out, abandoned->error());
+  std::optional<Result<size_t>> next;
+  CHECK(executor.spawn(write_with_timeout(pair.first, "Y", 5000, next)).ok());
+  char tail[3] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> reader = executor.spawn(read_until(pair.second, 'Y', tail, outcome));
+  emio_test::run_to_completion(executor, reader);
+  CHECK_OK(outcome);
+  // On the ring the abandoned send went on from the record's copy; readiness never made its call.
+  STRCMP_EQUAL(executor.driver().takes_leased_receives() ? "XY" : "aY", tail);
 }
 
 TEST(NativeStream, StreamClosedWithAReadInFlightFreesItsRecordOnceCancelled) {
