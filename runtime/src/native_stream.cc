@@ -16,6 +16,8 @@ constexpr uint32_t end_of_list = UINT32_MAX;
 // Receive, send, and a cancel for each when the stream closes with them in flight.
 constexpr uint32_t operations_per_stream = 4;
 constexpr uint32_t max_sq_entries = 32768;
+// How long a closed stream's last send may wait for the peer to take its bytes before it is cancelled.
+constexpr uint64_t linger_ns = 2'000'000'000;
 
 }  // namespace
 
@@ -40,30 +42,32 @@ bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::opti
   return false;
 }
 
-bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, bool& started,
-                              std::optional<Result<size_t>>& output) {
-  if (started && sent_) {
-    sent_ = false;
-    if (send_.result < 0) {
-      output.emplace(send_.error());
-    } else {
-      output.emplace(size_t{send_.value()});
-    }
+bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std::optional<Result<size_t>>& output) {
+  writer_ = waker;
+  if (send_.in_flight()) return false;  // the previous write's bytes go first
+  writer_ = {};
+  if (send_error_ != 0) {  // the previous write's send failed after that write had returned
+    output.emplace(Error::from_errno(-std::exchange(send_error_, 0)));
     return true;
   }
-  writer_ = waker;
-  if (send_.in_flight()) return false;  // ours, or an abandoned await's, which goes first
-  sent_ = false;                        // an abandoned send's result is nobody's
+  // Written behind: the bytes are copied, so the caller's buffer is free at once and the task goes on
+  // (to its next read, whose receive then leaves in the same io_uring_enter as this send).
   const size_t length = std::min<size_t>(data.size(), pool_->buffer_bytes());
   if (length > 0) std::memcpy(send_buffer_, data.data(), length);
-  prepare_send(send_, source_, std::span<const std::byte>(send_buffer_, length), {on_sent, this});
-  if (const Error refused = pool_->driver().submit(send_); refused.failed()) {
-    writer_ = {};
-    output.emplace(refused);
+  send_length_ = static_cast<uint32_t>(length);
+  send_done_ = 0;
+  if (const Error refused = submit_send(); refused.failed()) {
+    output.emplace(refused);  // shut_down once the executor is going away
     return true;
   }
-  started = true;
-  return false;
+  output.emplace(length);
+  return true;
+}
+
+Error NativeStream::submit_send() {
+  const std::span<const std::byte> rest(send_buffer_ + send_done_, send_length_ - send_done_);
+  prepare_send(send_, source_, rest, {on_sent, this});
+  return pool_->driver().submit(send_);
 }
 
 Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
@@ -94,9 +98,22 @@ void NativeStream::on_received(void* record) {
 
 void NativeStream::on_sent(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
-  stream.sent_ = true;
+  if (stream.send_.result < 0) {
+    stream.send_error_ = stream.send_.result;
+  } else if (stream.send_done_ += stream.send_.value(); stream.send_done_ < stream.send_length_) {
+    // A short send (the socket's queue filled): the rest goes next, even after close, within the linger.
+    if (const Error refused = stream.submit_send(); refused.ok()) return;
+    stream.send_error_ = -ECANCELED;
+  }
   if (!stream.open_) return stream.pool_->free_if_done(stream);
   std::exchange(stream.writer_, Waker{}).wake();
+}
+
+void NativeStream::on_linger_ended(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  // The bytes written before close had their time; a peer that does not read does not keep the record.
+  if (stream.send_.in_flight()) stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  stream.pool_->free_if_done(stream);
 }
 
 void NativeStream::on_cancelled(void* record) {
@@ -152,17 +169,22 @@ NativeStream* NativeStreamPool::acquire(int fd) {
   in_use_ += 1;
   stream.open_ = true;
   stream.received_ = false;
-  stream.sent_ = false;
+  stream.send_error_ = 0;
   stream.received_offset_ = 0;
   return &stream;
 }
 
-void NativeStreamPool::release(NativeStream& stream) {
+void NativeStreamPool::release(NativeStream& stream, Fd fd) {
+  stream.fd_ = std::move(fd);
   stream.open_ = false;
   stream.reader_ = {};
   stream.writer_ = {};
   cancel(stream, stream.cancel_receive_, stream.receive_);
-  cancel(stream, stream.cancel_send_, stream.send_);
+  // Bytes written before close still go, as close(2) lets the kernel send them, but for linger_ns at most.
+  if (stream.send_.in_flight()) {
+    prepare_timeout(stream.cancel_send_, linger_ns, {NativeStream::on_linger_ended, &stream});
+    if (driver_->submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
+  }
   free_if_done(stream);
 }
 
@@ -177,6 +199,7 @@ void NativeStreamPool::free_if_done(NativeStream& stream) {
   driver_->release_buffer(stream.receive_);  // bytes that came after the stream closed
   stream.received_ = false;
   (void)driver_->detach(stream.source_);
+  stream.fd_.reset();  // only now: no submission of the record's names the fd any more
   stream.next_free_ = free_head_;
   free_head_ = static_cast<uint32_t>(&stream - records_);
   in_use_ -= 1;
@@ -189,16 +212,16 @@ NativeStreamLease::NativeStreamLease(NativeStreamLease&& other) noexcept
 
 NativeStreamLease& NativeStreamLease::operator=(NativeStreamLease&& other) noexcept {
   if (this != &other) {
-    reset();
+    reset(Fd{});
     stream_ = std::exchange(other.stream_, nullptr);
   }
   return *this;
 }
 
-void NativeStreamLease::reset() {
+void NativeStreamLease::reset(Fd fd) {
   if (stream_ == nullptr) return;
   NativeStream& stream = *std::exchange(stream_, nullptr);
-  stream.pool_->release(stream);
+  stream.pool_->release(stream, std::move(fd));
 }
 
 }  // namespace emio

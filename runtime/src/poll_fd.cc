@@ -37,11 +37,16 @@ Result<PollFd> PollFd::adopt(Handle handle, Fd fd, Interest interest) {
 }
 
 Error PollFd::close() {
+  Fd closing;
+  return release(closing);  // closes when `closing` goes
+}
+
+Error PollFd::release(Fd& fd) {
   if (!fd_.valid()) return Error{};
   // Deregister first: epoll interest belongs to the open file description, not to the fd.
   const Error deregistered = handle_.deregister(registration_);
   registration_ = {};
-  fd_.reset();
+  fd = std::move(fd_);
   return deregistered;
 }
 

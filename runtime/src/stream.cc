@@ -70,8 +70,7 @@ bool StreamTransferOp::poll_native(PollContext& context) {
       return true;
     }
     std::optional<Result<size_t>> sent;
-    if (!native_->poll_write(bytes_.subspan(written_), context.waker, send_started_, sent)) return false;
-    send_started_ = false;
+    if (!native_->poll_write(bytes_.subspan(written_), context.waker, sent)) return false;
     if (kind_ == Kind::write || !sent->ok()) {
       output_.emplace(std::move(*sent));
       return true;
@@ -87,6 +86,25 @@ void StreamTransferOp::cancel() {
   } else {
     native_->forget_writer();
   }
+}
+
+StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    IoResource::operator=(std::move(other));
+    connecting_ = other.connecting_;
+    connect_error_ = other.connect_error_;
+    native_ = std::move(other.native_);
+  }
+  return *this;
+}
+
+Error StreamSocket::close() {
+  if (!native_.held()) return source_.close();
+  Fd fd;
+  const Error deregistered = source_.release(fd);
+  native_.reset(std::move(fd));
+  return deregistered;
 }
 
 // A byte stream: a short transfer drained the direction (see PollFd::try_io).

@@ -104,6 +104,9 @@ class PollFd {
 
   // Deregisters and closes; a second call does nothing. Returns the deregistration's error, if any.
   Error close();
+  // Deregisters and hands the fd to `fd` instead of closing it (for an owner whose operations the
+  // kernel still holds: the fd must stay open until they end, or its number could name another file).
+  Error release(Fd& fd);
   bool is_open() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
   // Token and ScheduledIo of the registration: for IoWatch, emio::ready() and readiness snapshots.

@@ -59,8 +59,7 @@ class [[nodiscard]] StreamTransferOp {
   std::optional<Result<size_t>> output_;
   size_t written_ = 0;  // write_all: bytes sent so far
   Kind kind_;
-  bool chosen_ = false;        // the first poll chose native_ or readiness
-  bool send_started_ = false;  // native write: this await's send is the one in flight
+  bool chosen_ = false;  // the first poll chose native_ or readiness
 };
 
 // What TcpStream and UnixStream share.
@@ -69,6 +68,11 @@ class StreamSocket : public IoResource {
   StreamSocket() = default;
   explicit StreamSocket(PollFd source, bool connecting = false)
       : IoResource(std::move(source)), connecting_(connecting) {}
+  StreamSocket(StreamSocket&& other) noexcept = default;
+  StreamSocket& operator=(StreamSocket&& other) noexcept;
+  StreamSocket(const StreamSocket&) = delete;
+  StreamSocket& operator=(const StreamSocket&) = delete;
+  ~StreamSocket() { (void)close(); }
 
   // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset. A read shorter than
   // the buffer (or a write shorter than the data) also clears the readiness it saw: the queue is empty
@@ -104,11 +108,9 @@ class StreamSocket : public IoResource {
   Result<SocketAddress> local_address() const;
   Result<SocketAddress> peer_address() const;
 
-  // Cancels the completion operations in flight (if any), then deregisters and closes.
-  Error close() {
-    native_.reset();
-    return source_.close();
-  }
+  // Deregisters and closes. With completion operations in flight, cancels the receive and gives the
+  // last send a linger; the fd closes once they have ended (native_stream.h).
+  Error close();
   // The stream's record for completion operations on `executor`'s driver; null: readiness.
   NativeStream* native_record(Executor& executor) {
     return is_open() ? native_.get(executor.native_streams(), fd()) : nullptr;
