@@ -99,6 +99,14 @@ StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
   return *this;
 }
 
+NativeStream* StreamSocket::native_record(Executor& executor) {
+  if (native_.held()) return native_.get(executor.native_streams(), fd());
+  if (!is_open()) return nullptr;
+  NativeStream* record = native_.get(executor.native_streams(), fd());
+  if (record != nullptr) (void)source_.forget_readiness();  // its events would only cost
+  return record;
+}
+
 Error StreamSocket::close() {
   if (!native_.held()) return source_.close();
   Fd fd;

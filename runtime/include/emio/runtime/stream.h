@@ -111,10 +111,10 @@ class StreamSocket : public IoResource {
   // Deregisters and closes. With completion operations in flight, cancels the receive and gives the
   // last send a linger; the fd closes once they have ended (native_stream.h).
   Error close();
-  // The stream's record for completion operations on `executor`'s driver; null: readiness.
-  NativeStream* native_record(Executor& executor) {
-    return is_open() ? native_.get(executor.native_streams(), fd()) : nullptr;
-  }
+  // The stream's record for completion operations on `executor`'s driver; null: readiness. Taking one
+  // drops the stream's readiness registration (PollFd::forget_readiness): readiness awaits and IoWatch
+  // do not apply to a stream on the ring.
+  NativeStream* native_record(Executor& executor);
 
  protected:
   bool connecting_ = false;
