@@ -91,10 +91,10 @@ void StreamTransferOp::cancel() {
 StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
   if (this != &other) {
     (void)close();
-    IoResource::operator=(std::move(other));
     connecting_ = other.connecting_;
     connect_error_ = other.connect_error_;
     native_ = std::move(other.native_);
+    IoResource::operator=(std::move(other));
   }
   return *this;
 }
