@@ -50,6 +50,7 @@ Error Driver::detach(OpSource& source) {
 
 Error Driver::submit(Operation& op) {
   if (shut_down_.load(std::memory_order_acquire) || !initialised_) return Error::shut_down;
+  if (op.kind == OpKind::recv_leased && !takes_leased_receives()) return Error::from_errno(ENOTSUP);
   if (Error refused = operations_.start(op); refused.failed()) return refused;
 #if defined(EMIO_BACKEND_URING)
   if (runs_native_operations()) {
@@ -60,6 +61,21 @@ Error Driver::submit(Operation& op) {
 #endif
   readiness_operations_.submit(op);
   return Error{};
+}
+
+bool Driver::takes_leased_receives() const {
+#if defined(EMIO_BACKEND_URING)
+  return runs_native_operations() && backend_.uring().has_receive_buffers();
+#else
+  return false;
+#endif
+}
+
+void Driver::release_buffer(Operation& op) {
+#if defined(EMIO_BACKEND_URING)
+  if (runs_native_operations()) backend_.uring().release_buffer(op);
+#endif
+  op.buffer = nullptr;
 }
 
 void Driver::cancel_operations() {

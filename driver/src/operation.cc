@@ -19,6 +19,7 @@ Operation** slot_of(Operation& op) {
     case OpKind::accept:
     case OpKind::accept_multishot:
     case OpKind::recv_multishot:
+    case OpKind::recv_leased:
     case OpKind::recv:
     case OpKind::read:
       return &op.source->reader;
@@ -90,6 +91,12 @@ void prepare_accept_multishot(Operation& op, OpSource& listener, Waker on_comple
 
 void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete) {
   prepare(op, OpKind::recv_multishot, &socket, on_complete);
+  op.buffer = nullptr;
+  op.length = 0;
+}
+
+void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete) {
+  prepare(op, OpKind::recv_leased, &socket, on_complete);
   op.buffer = nullptr;
   op.length = 0;
 }

@@ -98,6 +98,11 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
       io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
       sqe->buf_group = 0;
       break;
+    case OpKind::recv_leased:
+      // No buffer yet: the kernel takes one from group 0 when bytes arrive, not while the receive waits.
+      io_uring_prep_recv(sqe, fd, nullptr, buffer_size_, 0);
+      sqe->buf_group = 0;
+      break;
     case OpKind::send:
       io_uring_prep_send(sqe, fd, op.buffer, op.length, MSG_NOSIGNAL);
       break;
@@ -132,7 +137,7 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
   }
   // Set after the prep helpers, which clear the flags.
   if (fixed && op.kind != OpKind::close) sqe->flags |= IOSQE_FIXED_FILE;
-  if (op.kind == OpKind::recv_multishot) sqe->flags |= IOSQE_BUFFER_SELECT;
+  if (op.kind == OpKind::recv_multishot || op.kind == OpKind::recv_leased) sqe->flags |= IOSQE_BUFFER_SELECT;
 }
 
 void UringBackend::cancel_operations() {
@@ -191,7 +196,28 @@ void UringBackend::complete(const io_uring_cqe& cqe) {
   int32_t result = cqe.res;
   if (op.kind == OpKind::timeout && result == -ETIME) result = 0;  // the time passed: that is success
   if (op.kind == OpKind::close) op.source->fd = -1;                // gone even on error (close(2))
+  if (op.kind == OpKind::recv_leased) lease_buffer(op, cqe);
   ledger_->finish(op, result);
+}
+
+void UringBackend::lease_buffer(Operation& op, const io_uring_cqe& cqe) {
+  op.buffer = nullptr;
+  if ((cqe.flags & IORING_CQE_F_BUFFER) == 0) return;
+  const auto buffer_id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  // Bytes go to the caller until release_buffer; a buffer taken for nothing goes back at once.
+  if (cqe.res > 0) {
+    op.buffer = buffers_ + size_t{buffer_id} * buffer_size_;
+  } else {
+    recycle_buffer(buffer_id);
+  }
+}
+
+void UringBackend::release_buffer(Operation& op) {
+  if (op.buffer == nullptr) return;
+  const auto offset = static_cast<size_t>(static_cast<std::byte*>(op.buffer) - buffers_);
+  assert(offset % buffer_size_ == 0 && offset / buffer_size_ < buffer_count_);
+  recycle_buffer(static_cast<uint16_t>(offset / buffer_size_));
+  op.buffer = nullptr;
 }
 
 void UringBackend::complete_multishot(Operation& op, const io_uring_cqe& cqe) {

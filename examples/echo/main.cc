@@ -4,6 +4,7 @@
 // Prints the backend in use and the bound address at start-up; SIGTERM or SIGINT closes every
 // connection and exits 0; SIGHUP and SIGPIPE are ignored. Bad flags: one line on stderr, exit 2; a
 // failure at start-up (port in use, no memory): one line on stderr, exit 1.
+#include <algorithm>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -79,6 +80,11 @@ int read_options(int argc, char** argv, EchoOptions* options) {
   return keep_running;
 }
 
+// Receive buffers (shared, one per native connection) and send buffers of 2 KiB: an echo request bigger
+// than that is read and written back in several pieces.
+constexpr uint32_t max_native_connections = 4096;
+constexpr uint32_t native_buffer_bytes = 2048;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +94,9 @@ int main(int argc, char** argv) {
   emio::Executor executor;
   emio::ExecutorConfig config = executor_config(options.backend, options.max_connections, 2);
   config.coop_budget = static_cast<uint16_t>(options.coop_budget);
+  // On io_uring the connections read and write through the ring (batched, no recv/send calls); past
+  // this many at once the others use readiness.
+  config.native_streams = {std::min(options.max_connections, max_native_connections), native_buffer_bytes};
   if (!start_executor(program, executor, config)) return exit_failure;
   if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;
   std::optional<emio::SignalListener> signals;

@@ -58,8 +58,12 @@ Executor::~Executor() {
 
 Error Executor::init(const ExecutorConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
-  if (Error error = driver_.init(config.driver); error.failed()) return error;
+  if (Error error = driver_.init(NativeStreamPool::driver_config(config.driver, config.native_streams));
+      error.failed()) {
+    return error;
+  }
   driver_started_ = true;
+  if (Error error = native_streams_.init(driver_, config.native_streams); error.failed()) return error;
   const Error timers =
       config.timer_storage.empty() ? timers_.init(config.timer_capacity) : timers_.init(config.timer_storage);
   if (timers.failed()) return timers;

@@ -37,11 +37,22 @@ Result<PollFd> PollFd::adopt(Handle handle, Fd fd, Interest interest) {
 }
 
 Error PollFd::close() {
+  Fd closing;
+  return release(closing);  // closes when `closing` goes
+}
+
+Error PollFd::release(Fd& fd) {
   if (!fd_.valid()) return Error{};
   // Deregister first: epoll interest belongs to the open file description, not to the fd.
+  const Error deregistered = forget_readiness();
+  fd = std::move(fd_);
+  return deregistered;
+}
+
+Error PollFd::forget_readiness() {
+  if (registration_.io == nullptr) return Error{};
   const Error deregistered = handle_.deregister(registration_);
   registration_ = {};
-  fd_.reset();
   return deregistered;
 }
 
@@ -59,7 +70,7 @@ Error PollFd::failed(uint64_t seen, Direction direction) {
   const int error = errno;
   if (error == EAGAIN || error == EWOULDBLOCK) {
     // Clears only what was seen before the call: an event that arrived since moved the tick and stays.
-    registration_.io->clear_readiness_seen(seen, direction);
+    if (registration_.io != nullptr) registration_.io->clear_readiness_seen(seen, direction);
     return would_block;
   }
   return Error::from_errno(error);

@@ -11,6 +11,11 @@
 namespace emio {
 namespace {
 
+// A read's buffer, kept as the bytes every StreamTransferOp holds.
+std::span<std::byte> writable(std::span<const std::byte> bytes) {
+  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+}
+
 constexpr Interest readable_and_writable = Interest::readable | Interest::writable;
 
 // socket() + connect() for `address`, registered, as a `Stream` that knows whether it is still connecting.
@@ -31,6 +36,84 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 }
 
 }  // namespace
+
+IoOp<Result<size_t>, StreamTransferOp::Attempt> StreamTransferOp::readiness_op(StreamSocket& stream, Kind kind,
+                                                                               std::span<const std::byte> bytes) {
+  const Direction direction = kind == Kind::read ? Direction::read : Direction::write;
+  return {stream.registration(), direction, Attempt{&stream, bytes, kind}};
+}
+
+Result<size_t> StreamTransferOp::Attempt::operator()() {
+  if (kind == Kind::read) return stream->try_read(writable(bytes));
+  if (kind == Kind::write) return stream->try_write(bytes);
+  while (written < bytes.size()) {
+    Result<size_t> sent = stream->try_write(bytes.subspan(written));
+    if (!sent.ok()) return sent.error();  // would_block: waits, resumes
+    written += sent.value();
+  }
+  return written;
+}
+
+bool StreamTransferOp::poll(PollContext& context) {
+  if (!chosen_) {
+    chosen_ = true;
+    native_ = stream_->native_record(context.executor);
+  }
+  return native_ != nullptr ? poll_native(context) : readiness_.poll(context);
+}
+
+bool StreamTransferOp::poll_native(PollContext& context) {
+  if (kind_ == Kind::read) return native_->poll_read(writable(bytes_), context.waker, output_);
+  for (;;) {
+    if (kind_ == Kind::write_all && written_ == bytes_.size()) {
+      output_.emplace(written_);
+      return true;
+    }
+    std::optional<Result<size_t>> sent;
+    if (!native_->poll_write(bytes_.subspan(written_), context.waker, sent)) return false;
+    if (kind_ == Kind::write || !sent->ok()) {
+      output_.emplace(std::move(*sent));
+      return true;
+    }
+    written_ += sent->value();
+  }
+}
+
+void StreamTransferOp::cancel() {
+  if (native_ == nullptr) return readiness_.cancel();
+  if (kind_ == Kind::read) {
+    native_->forget_reader();
+  } else {
+    native_->forget_writer();
+  }
+}
+
+StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    connecting_ = other.connecting_;
+    connect_error_ = other.connect_error_;
+    native_ = std::move(other.native_);
+    IoResource::operator=(std::move(other));
+  }
+  return *this;
+}
+
+NativeStream* StreamSocket::native_record(Executor& executor) {
+  if (native_.held()) return native_.get(executor.native_streams(), fd());
+  if (!is_open()) return nullptr;
+  NativeStream* record = native_.get(executor.native_streams(), fd());
+  if (record != nullptr) (void)source_.forget_readiness();  // its events would only cost
+  return record;
+}
+
+Error StreamSocket::close() {
+  if (!native_.held()) return source_.close();
+  Fd fd;
+  const Error deregistered = source_.release(fd);
+  native_.reset(std::move(fd));
+  return deregistered;
+}
 
 // A byte stream: a short transfer drained the direction (see PollFd::try_io).
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {

@@ -122,6 +122,20 @@ class Driver {
   // with ENOBUFS (the driver fuzz target, docs/testing.md, allows exactly that).
   Error submit(Operation& op);
   uint32_t operations_in_flight() const { return operations_.count(); }
+  uint32_t operation_capacity() const { return operations_.capacity(); }
+  // True when recv_leased operations run: io_uring with receive buffers (DriverConfig::receive_buffers).
+  bool takes_leased_receives() const;
+  // Gives the buffer a completed recv_leased operation holds back to the kernel; op.buffer is null then.
+  void release_buffer(Operation& op);
+  // True when the backend carries operations out natively (io_uring, which may have fallen back to epoll
+  // at init: decided per driver at run time), false on readiness (epoll, kqueue).
+  bool runs_native_operations() const {
+#if defined(EMIO_BACKEND_URING)
+    return backend_.kind() == DynamicBackend::Kind::uring;
+#else
+    return false;
+#endif
+  }
 
  private:
   friend class Handle;
@@ -154,14 +168,6 @@ class Driver {
   Result<uint64_t> check_pollable(int fd);
   Error remove_locked(Registration registration, ScheduledIo*& removed);
   int fd_of_slot(uint32_t slot) { return registrations_.at(slot).fd(); }
-  // True when the backend carries operations out natively (io_uring), false on readiness (epoll).
-  bool runs_native_operations() const {
-#if defined(EMIO_BACKEND_URING)
-    return backend_.kind() == DynamicBackend::Kind::uring;
-#else
-    return false;
-#endif
-  }
 
   Backend backend_;
   std::span<Backend::Event> events_{};

@@ -48,6 +48,7 @@ class DynamicBackend {
   Error fallback_reason() const { return fallback_reason_; }
   Kind kind() const { return kind_; }
   UringBackend& uring() { return uring_; }
+  const UringBackend& uring() const { return uring_; }
 
  private:
   Kind kind_ = Kind::epoll;

@@ -64,6 +64,7 @@ enum class OpKind : uint8_t {
   cancel,
   accept_multishot,  // completes once per accepted connection, until cancelled or failed
   recv_multishot,    // completes once per received chunk, in a buffer the driver picks, until the end
+  recv_leased,       // io_uring: one receive into a provided buffer the caller holds until release_buffer
 };
 
 enum class OpState : uint8_t {
@@ -135,12 +136,21 @@ void prepare_cancel(Operation& op, Operation& target, Waker on_complete);
 void prepare_accept_multishot(Operation& op, OpSource& listener, Waker on_complete);
 void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete);
 
+// One receive into a buffer the kernel picks from the provided buffer ring (DriverConfig::receive_buffers)
+// when bytes arrive, so that the kernel only ever writes driver-owned memory: a caller that abandons the
+// wait leaves nothing of its own exposed. With result > 0, `buffer` holds the bytes and stays the caller's
+// until Driver::release_buffer(op); otherwise no buffer is held. ENOBUFS: every buffer was taken.
+// io_uring only: a readiness backend refuses it and so does io_uring without receive
+// buffers: ENOTSUP (Driver::takes_leased_receives() says whether it runs).
+void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete);
+
 // In-flight records, shared by every engine: started on submit, finished exactly once.
 class OperationLedger {
  public:
   void set_capacity(uint32_t capacity) { capacity_ = capacity; }
   bool full() const { return count_ >= capacity_; }
   uint32_t count() const { return count_; }
+  uint32_t capacity() const { return capacity_; }
   Operation* first() const { return head_; }
 
   // Claims the source's direction and links the record. EBUSY: full, or the direction is taken.

@@ -113,6 +113,9 @@ class UringBackend {
   Error submit(Operation& op);
   // Driver shutdown: cancels every operation in flight and reaps until each has completed.
   void cancel_operations();
+  // Gives a recv_leased operation's buffer back to the provided buffer ring (nothing if it holds none).
+  void release_buffer(Operation& op);
+  bool has_receive_buffers() const { return buffer_count_ > 0; }
 
   // Kernel-bypass mode: puts `fd` in the registered files and returns its slot (ENFILE: table full,
   // or no table configured, or a kernel without sparse tables).
@@ -176,6 +179,7 @@ class UringBackend {
   Error resubmit(Operation& op);
   void recycle_buffer(uint16_t id);
   void complete_multishot(Operation& op, const io_uring_cqe& cqe);
+  void lease_buffer(Operation& op, const io_uring_cqe& cqe);
 
   // The submission queue, driver thread only.
   io_uring_sqe* next_sqe();

@@ -23,6 +23,7 @@
 
 #include "emio/driver/driver.h"
 #include "emio/runtime/frame_pool.h"
+#include "emio/runtime/native_stream.h"
 #include "emio/runtime/ready_queue.h"
 #include "emio/runtime/task.h"
 #include "emio/runtime/timer.h"
@@ -48,6 +49,10 @@ struct ExecutorConfig {
   // Cooperative budget: operations a coroutine may complete without waiting, per run, before it yields to
   // the other ready tasks (Tokio uses 128). 0 turns it off (a task then runs until it waits).
   uint16_t coop_budget = 128;
+  // Streams that read and write through completion operations when the driver runs them natively
+  // (io_uring; native_stream.h); none by default. init() sizes the driver for them
+  // (NativeStreamPool::driver_config).
+  NativeStreamOptions native_streams{};
   // Caller storage (static arrays, see ExecutorStorage). A non-empty span is used instead of an
   // allocation, and its size replaces the matching capacity above.
   std::span<detail::TaskSlot> task_storage{};
@@ -167,6 +172,8 @@ class Executor {
   Handle handle() { return driver_.handle(); }
   // The driver itself, for its stats and completion operations; turn it only through this executor.
   Driver& driver() { return driver_; }
+  // The records of streams on completion operations (empty unless configured and the driver runs them).
+  NativeStreamPool& native_streams() { return native_streams_; }
   // The timers the loop fires; start caller-owned Timers here (executor thread only).
   TimerQueue& timers() { return timers_; }
   // The coroutine frame pool, for its counters (frames_in_use, allocation_failures).
@@ -207,6 +214,7 @@ class Executor {
   void destroy_tasks();
 
   Driver driver_;
+  NativeStreamPool native_streams_;  // after driver_: destroyed first, once the driver completed every record
   TimerQueue timers_;
   FramePool frame_pool_;
   ReadyQueue ready_;

@@ -104,6 +104,13 @@ class PollFd {
 
   // Deregisters and closes; a second call does nothing. Returns the deregistration's error, if any.
   Error close();
+  // Deregisters and hands the fd to `fd` instead of closing it (for an owner whose operations the
+  // kernel still holds: the fd must stay open until they end, or its number could name another file).
+  Error release(Fd& fd);
+  // Deregisters and keeps the fd: for a stream whose IO goes through completion operations, where the
+  // readiness events would only cost. try_ calls still work (without readiness bookkeeping); readiness
+  // awaits then end with stale_token.
+  Error forget_readiness();
   bool is_open() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
   // Token and ScheduledIo of the registration: for IoWatch, emio::ready() and readiness snapshots.
@@ -123,13 +130,15 @@ class PollFd {
     // Closed (or never opened): the awaitable forms say the same (found by review: this dereferenced null).
     if (registration_.io == nullptr) return Error::stale_token;
     // Taken before the call: an event that lands during it moves the tick, and the clear below keeps it.
-    const uint64_t seen = registration_.io->snapshot();
+    const uint64_t seen = registration_.io != nullptr ? registration_.io->snapshot() : 0;
     ssize_t done;
     do {
       done = syscall();
     } while (done < 0 && errno == EINTR);
     if (done < 0) return failed(seen, direction);
-    if (static_cast<size_t>(done) < drained_below) registration_.io->clear_readiness_seen(seen, direction);
+    if (static_cast<size_t>(done) < drained_below && registration_.io != nullptr) {
+      registration_.io->clear_readiness_seen(seen, direction);
+    }
     return static_cast<size_t>(done);
   }
 

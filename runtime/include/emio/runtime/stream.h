@@ -19,9 +19,48 @@
 #include "emio/runtime/address.h"
 #include "emio/runtime/errors.h"
 #include "emio/runtime/executor.h"
+#include "emio/runtime/native_stream.h"
 #include "emio/runtime/poll_fd.h"
 
 namespace emio {
+
+class StreamSocket;
+
+// The awaitable of StreamSocket::read, write and write_all, Result<size_t>: through the stream's record of
+// completion operations when its driver runs them (chosen at the first poll), else by readiness (IoOp).
+class [[nodiscard]] StreamTransferOp {
+ public:
+  using Output = Result<size_t>;
+  enum class Kind : uint8_t { read, write, write_all };
+  StreamTransferOp(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes)
+      : stream_(&stream), bytes_(bytes), readiness_(readiness_op(stream, kind, bytes)), kind_(kind) {}
+  StreamTransferOp(StreamTransferOp&& other) noexcept = default;
+
+  bool poll(PollContext& context);
+  Output take_output() { return native_ != nullptr ? std::move(*output_) : readiness_.take_output(); }
+  void cancel();
+
+ private:
+  // The readiness form: one attempt (try_read / try_write), or write_all's loop of them.
+  struct Attempt {
+    StreamSocket* stream;
+    std::span<const std::byte> bytes;
+    Kind kind;
+    size_t written = 0;
+    Result<size_t> operator()();
+  };
+  static IoOp<Result<size_t>, Attempt> readiness_op(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes);
+  bool poll_native(PollContext& context);
+
+  StreamSocket* stream_;
+  std::span<const std::byte> bytes_;
+  IoOp<Result<size_t>, Attempt> readiness_;
+  NativeStream* native_ = nullptr;
+  std::optional<Result<size_t>> output_;
+  size_t written_ = 0;  // write_all: bytes sent so far
+  Kind kind_;
+  bool chosen_ = false;  // the first poll chose native_ or readiness
+};
 
 // What TcpStream and UnixStream share.
 class StreamSocket : public IoResource {
@@ -29,6 +68,11 @@ class StreamSocket : public IoResource {
   StreamSocket() = default;
   explicit StreamSocket(PollFd source, bool connecting = false)
       : IoResource(std::move(source)), connecting_(connecting) {}
+  StreamSocket(StreamSocket&& other) noexcept = default;
+  StreamSocket& operator=(StreamSocket&& other) noexcept;
+  StreamSocket(const StreamSocket&) = delete;
+  StreamSocket& operator=(const StreamSocket&) = delete;
+  ~StreamSocket() { (void)close(); }
 
   // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset. A read shorter than
   // the buffer (or a write shorter than the data) also clears the readiness it saw: the queue is empty
@@ -36,30 +80,24 @@ class StreamSocket : public IoResource {
   Result<size_t> try_read(std::span<std::byte> buffer);
   // send(2) with MSG_NOSIGNAL (no SIGPIPE): bytes written, maybe fewer than given. EPIPE once closed.
   Result<size_t> try_write(std::span<const std::byte> data);
-  // Awaitables, Result<size_t>: once something could be read / written.
-  auto read(std::span<std::byte> buffer) {
-    return make_io_op<Result<size_t>>(registration(), Direction::read, [this, buffer] { return try_read(buffer); });
+  // Awaitables, Result<size_t>: once something could be read / written. On a driver that runs completion
+  // operations natively they go through the ring (native_stream.h; a write then takes at most
+  // NativeStreamOptions::buffer_bytes at a time), else through readiness and recv/send.
+  StreamTransferOp read(std::span<std::byte> buffer) {
+    return StreamTransferOp(*this, StreamTransferOp::Kind::read, buffer);
   }
-  auto write(std::span<const std::byte> data) {
-    return make_io_op<Result<size_t>>(registration(), Direction::write, [this, data] { return try_write(data); });
+  StreamTransferOp write(std::span<const std::byte> data) {
+    return StreamTransferOp(*this, StreamTransferOp::Kind::write, data);
   }
   // The same for text: characters are bytes here.
-  auto read(std::span<char> buffer) { return read(std::as_writable_bytes(buffer)); }
-  auto write(std::string_view text) { return write(std::as_bytes(std::span(text))); }
+  StreamTransferOp read(std::span<char> buffer) { return read(std::as_writable_bytes(buffer)); }
+  StreamTransferOp write(std::string_view text) { return write(std::as_bytes(std::span(text))); }
   // Awaitable, Result<size_t>: writes all of `data`, however many sends and waits it takes; the size of
   // `data` once done, or the first error (bytes before it were sent). `data` must stay valid until then.
-  auto write_all(std::span<const std::byte> data) {
-    return make_io_op<Result<size_t>>(registration(), Direction::write,
-                                      [this, data, written = size_t{0}]() mutable -> Result<size_t> {
-                                        while (written < data.size()) {
-                                          Result<size_t> sent = try_write(data.subspan(written));
-                                          if (!sent.ok()) return sent.error();  // would_block: waits, resumes
-                                          written += sent.value();
-                                        }
-                                        return written;
-                                      });
+  StreamTransferOp write_all(std::span<const std::byte> data) {
+    return StreamTransferOp(*this, StreamTransferOp::Kind::write_all, data);
   }
-  auto write_all(std::string_view text) { return write_all(std::as_bytes(std::span(text))); }
+  StreamTransferOp write_all(std::string_view text) { return write_all(std::as_bytes(std::span(text))); }
   // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
   Error shutdown_write();
 
@@ -70,9 +108,18 @@ class StreamSocket : public IoResource {
   Result<SocketAddress> local_address() const;
   Result<SocketAddress> peer_address() const;
 
+  // Deregisters and closes. With completion operations in flight, cancels the receive and gives the
+  // last send a linger; the fd closes once they have ended (native_stream.h).
+  Error close();
+  // The stream's record for completion operations on `executor`'s driver; null: readiness. Taking one
+  // drops the stream's readiness registration (PollFd::forget_readiness): readiness awaits and IoWatch
+  // do not apply to a stream on the ring.
+  NativeStream* native_record(Executor& executor);
+
  protected:
   bool connecting_ = false;
   Error connect_error_{};
+  NativeStreamLease native_;  // destroyed before the fd closes: cancels first
 };
 
 // The awaitable connect of TcpStream::connect and UnixStream::connect: Result<Stream>, connected or the

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// Streams over completion operations: what a stream's read and write await when the driver runs
+// operations natively (io_uring with receive buffers, Driver::takes_leased_receives()). The choice is made
+// per driver at run time, since an io_uring build may run epoll; the user code is the same either way.
+//
+// Each stream's operations live in a record of a fixed pool the Executor owns, not in the stream nor in
+// the awaiting coroutine frame: the kernel may complete them after either is gone. A receive goes into a
+// provided buffer the kernel picks when bytes arrive (recv_leased), so the kernel only ever writes driver
+// memory; a send goes from the record's own send buffer, a copy of the caller's data, and the write
+// returns once it is copied (written behind; the next write waits for that send, and reports its error).
+// So an await abandoned by a timeout exposes nothing of the caller's: its receive stays in flight and its
+// bytes are kept for the next read. A closing stream cancels its receive and gives its last send a
+// linger of 2 s; the record frees after its last completion. See docs/runtime.md, "Streams on io_uring".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "emio/driver/driver.h"
+#include "emio/driver/operation.h"
+#include "emio/driver/waker.h"
+#include "emio/port/error.h"
+#include "emio/port/fd.h"
+#include "emio/port/result.h"
+
+namespace emio {
+
+class NativeStreamPool;
+
+// Sizes of the pool; capacity 0 (the default) keeps every stream on readiness.
+struct NativeStreamOptions {
+  uint32_t capacity = 0;         // streams reading and writing through completion operations at once
+  uint32_t buffer_bytes = 4096;  // each receive buffer and each stream's send buffer; at most this per await
+};
+
+// One stream's operations. Executor thread only.
+class NativeStream {
+ public:
+  // The read await: true once `output` holds bytes read (leftovers of an earlier receive first), 0 at end
+  // of stream, or the receive's error; false while a receive is in flight (`waker` is called when it ends).
+  bool poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output);
+  // The write await, written behind: true once up to the send buffer's size of `data` is copied and its
+  // send submitted (`output`: that length), or with the error of the previous send, which failed after
+  // its write returned; false while the previous send is in flight (`waker` is called when it ends).
+  bool poll_write(std::span<const std::byte> data, Waker waker, std::optional<Result<size_t>>& output);
+  // The await is abandoned: forget its waker; the operation in flight goes on (see the file comment).
+  void forget_reader() { reader_ = {}; }
+  void forget_writer() { writer_ = {}; }
+
+ private:
+  friend class NativeStreamPool;
+  friend class NativeStreamLease;
+  static void on_received(void* record);
+  static void on_sent(void* record);
+  static void on_cancelled(void* record);
+  static void on_linger_ended(void* record);
+  Error submit_send();
+  Result<size_t> take_received(std::span<std::byte> buffer);
+  bool busy() const {
+    return receive_.in_flight() || send_.in_flight() || cancel_receive_.in_flight() || cancel_send_.in_flight();
+  }
+
+  OpSource source_;
+  Fd fd_;              // once the stream closed: its fd, open until the kernel holds nothing of the record's
+  Operation receive_;  // recv_leased; once completed, its buffer holds the bytes not read yet
+  Operation send_;
+  Operation cancel_receive_;
+  Operation cancel_send_;  // at close: the linger's timeout, then the send's cancel
+  Waker reader_{};
+  Waker writer_{};
+  std::byte* send_buffer_ = nullptr;
+  NativeStreamPool* pool_ = nullptr;
+  uint32_t received_offset_ = 0;  // bytes of receive_'s buffer already read
+  uint32_t send_length_ = 0;      // bytes of send_buffer_ the write took
+  uint32_t send_done_ = 0;        // of which the kernel has taken this many
+  int32_t send_error_ = 0;        // -errno of a send that failed after its write returned
+  uint32_t next_free_ = 0;
+  bool received_ = false;  // receive_ completed and its outcome is not read yet
+  bool open_ = false;      // a stream owns the record; false and not busy: free
+};
+
+// The fixed pool of records, made in Executor::init. Records never move.
+class NativeStreamPool {
+ public:
+  NativeStreamPool() = default;
+  NativeStreamPool(const NativeStreamPool&) = delete;
+  NativeStreamPool& operator=(const NativeStreamPool&) = delete;
+  ~NativeStreamPool();
+
+  // The driver settings the pool needs: a receive buffer per record (unless the caller chose its own
+  // ring) and four operations per record (receive, send and their cancels at close).
+  static DriverConfig driver_config(DriverConfig config, const NativeStreamOptions& options);
+  // One allocation; none at all when the driver does not take leased receives (readiness backends).
+  Error init(Driver& driver, const NativeStreamOptions& options);
+  // A record attached to `fd`, or null: no pool, the pool is full, or the driver refused the fd.
+  NativeStream* acquire(int fd);
+  // The stream closes: its receive is cancelled, its last send lingers; `fd` (the stream's, deregistered)
+  // closes when the record frees, after its last completion.
+  void release(NativeStream& stream, Fd fd);
+  uint32_t in_use() const { return in_use_; }
+  uint32_t capacity() const { return capacity_; }
+  uint32_t buffer_bytes() const { return buffer_bytes_; }
+  Driver& driver() { return *driver_; }
+
+ private:
+  friend class NativeStream;
+  void cancel(NativeStream& stream, Operation& cancel, Operation& target);
+  void free_if_done(NativeStream& stream);
+
+  Driver* driver_ = nullptr;
+  NativeStream* records_ = nullptr;
+  std::byte* send_buffers_ = nullptr;
+  uint32_t capacity_ = 0;
+  uint32_t buffer_bytes_ = 0;
+  uint32_t free_head_ = 0;
+  uint32_t in_use_ = 0;
+};
+
+// A stream's claim on a record: taken at its first await on a native driver, given back when the stream
+// closes. Moves with the stream.
+class NativeStreamLease {
+ public:
+  NativeStreamLease() = default;
+  NativeStreamLease(NativeStreamLease&& other) noexcept;
+  NativeStreamLease& operator=(NativeStreamLease&& other) noexcept;
+  NativeStreamLease(const NativeStreamLease&) = delete;
+  NativeStreamLease& operator=(const NativeStreamLease&) = delete;
+  ~NativeStreamLease() { reset(Fd{}); }
+
+  // The record, taken from `pool` for `fd` if the stream has none yet; null: readiness for this await.
+  NativeStream* get(NativeStreamPool& pool, int fd) {
+    if (stream_ == nullptr) stream_ = pool.acquire(fd);
+    return stream_;
+  }
+  bool held() const { return stream_ != nullptr; }
+  // Gives the record back (see NativeStreamPool::release), with the stream's fd to close once it frees.
+  void reset(Fd fd);
+
+ private:
+  NativeStream* stream_ = nullptr;
+};
+
+}  // namespace emio

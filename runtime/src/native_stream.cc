@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+#include "emio/runtime/native_stream.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace emio {
+namespace {
+
+constexpr uint32_t end_of_list = UINT32_MAX;
+// Receive, send, and a cancel for each when the stream closes with them in flight.
+constexpr uint32_t operations_per_stream = 4;
+constexpr uint32_t max_sq_entries = 32768;
+// How long a closed stream's last send may wait for the peer to take its bytes before it is cancelled.
+constexpr uint64_t linger_ns = 2'000'000'000;
+
+}  // namespace
+
+// --- NativeStream ---
+
+bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output) {
+  // ENOBUFS: every buffer was held when bytes came (a ring shared with the caller's own receives, see
+  // NativeStreamPool::driver_config): receive again, once the buffers the others hold come back.
+  if (received_ && receive_.result == -ENOBUFS) received_ = false;
+  if (received_) {
+    output.emplace(take_received(buffer));
+    return true;
+  }
+  reader_ = waker;
+  if (receive_.in_flight()) return false;  // an earlier, abandoned await's receive: its bytes come here
+  prepare_recv_leased(receive_, source_, {on_received, this});
+  if (const Error refused = pool_->driver().submit(receive_); refused.failed()) {
+    reader_ = {};
+    output.emplace(refused);  // shut_down once the executor is going away
+    return true;
+  }
+  return false;
+}
+
+bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std::optional<Result<size_t>>& output) {
+  writer_ = waker;
+  if (send_.in_flight()) return false;  // the previous write's bytes go first
+  writer_ = {};
+  if (send_error_ != 0) {  // the previous write's send failed after that write had returned
+    output.emplace(Error::from_errno(-std::exchange(send_error_, 0)));
+    return true;
+  }
+  // Written behind: the bytes are copied, so the caller's buffer is free at once and the task goes on
+  // (to its next read, whose receive then leaves in the same io_uring_enter as this send).
+  const size_t length = std::min<size_t>(data.size(), pool_->buffer_bytes());
+  if (length > 0) std::memcpy(send_buffer_, data.data(), length);
+  send_length_ = static_cast<uint32_t>(length);
+  send_done_ = 0;
+  if (const Error refused = submit_send(); refused.failed()) {
+    output.emplace(refused);  // shut_down once the executor is going away
+    return true;
+  }
+  output.emplace(length);
+  return true;
+}
+
+Error NativeStream::submit_send() {
+  const std::span<const std::byte> rest(send_buffer_ + send_done_, send_length_ - send_done_);
+  prepare_send(send_, source_, rest, {on_sent, this});
+  return pool_->driver().submit(send_);
+}
+
+Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
+  const int32_t result = receive_.result;
+  if (result <= 0) {
+    received_ = false;
+    if (result == 0) return size_t{0};
+    return Error::from_errno(-result);
+  }
+  const auto remaining = static_cast<uint32_t>(result) - received_offset_;
+  const size_t length = std::min<size_t>(buffer.size(), remaining);
+  std::memcpy(buffer.data(), static_cast<const std::byte*>(receive_.buffer) + received_offset_, length);
+  received_offset_ += static_cast<uint32_t>(length);
+  if (received_offset_ == static_cast<uint32_t>(result)) {  // all read: the buffer goes back to the ring
+    pool_->driver().release_buffer(receive_);
+    received_offset_ = 0;
+    received_ = false;
+  }
+  return length;
+}
+
+void NativeStream::on_received(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  stream.received_ = true;
+  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  std::exchange(stream.reader_, Waker{}).wake();
+}
+
+void NativeStream::on_sent(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  if (stream.send_.result < 0) {
+    stream.send_error_ = stream.send_.result;
+  } else if (stream.send_done_ += stream.send_.value(); stream.send_done_ < stream.send_length_) {
+    // A short send (the socket's queue filled): the rest goes next, even after close, within the linger.
+    if (const Error refused = stream.submit_send(); refused.ok()) return;
+    stream.send_error_ = -ECANCELED;
+  }
+  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  std::exchange(stream.writer_, Waker{}).wake();
+}
+
+void NativeStream::on_linger_ended(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  // The bytes written before close had their time; a peer that does not read does not keep the record.
+  if (stream.send_.in_flight()) stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  stream.pool_->free_if_done(stream);
+}
+
+void NativeStream::on_cancelled(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  stream.pool_->free_if_done(stream);
+}
+
+// --- NativeStreamPool ---
+
+NativeStreamPool::~NativeStreamPool() {
+  delete[] records_;
+  delete[] send_buffers_;
+}
+
+DriverConfig NativeStreamPool::driver_config(DriverConfig config, const NativeStreamOptions& options) {
+  if (options.capacity == 0) return config;
+  // A buffer per record: each holds at most one, so the ring never runs dry. A caller's own ring (for
+  // its recv_multishot operations) is shared instead, and may: poll_read then receives again.
+  if (config.receive_buffers.count == 0) {
+    config.receive_buffers = {std::bit_ceil(options.capacity), options.buffer_bytes};
+  }
+  config.operation_capacity += operations_per_stream * options.capacity;
+  // The completion queue (twice the submission queue) must hold every operation in flight.
+  while (config.uring.sq_entries * 2 < config.operation_capacity && config.uring.sq_entries < max_sq_entries) {
+    config.uring.sq_entries *= 2;
+  }
+  return config;
+}
+
+Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options) {
+  driver_ = &driver;
+  if (options.capacity == 0 || !driver.takes_leased_receives()) return Error{};
+  if (options.buffer_bytes == 0) return Error::from_errno(EINVAL);
+  records_ = new (std::nothrow) NativeStream[options.capacity];
+  send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
+  if (records_ == nullptr || send_buffers_ == nullptr) return Error::no_storage;
+  capacity_ = options.capacity;
+  buffer_bytes_ = options.buffer_bytes;
+  for (uint32_t i = 0; i < capacity_; ++i) {
+    records_[i].pool_ = this;
+    records_[i].send_buffer_ = send_buffers_ + size_t{i} * buffer_bytes_;
+    records_[i].next_free_ = i + 1 < capacity_ ? i + 1 : end_of_list;
+  }
+  free_head_ = capacity_ > 0 ? 0 : end_of_list;
+  return Error{};
+}
+
+NativeStream* NativeStreamPool::acquire(int fd) {
+  if (capacity_ == 0 || free_head_ == end_of_list) return nullptr;
+  NativeStream& stream = records_[free_head_];
+  if (driver_->attach(stream.source_, fd).failed()) return nullptr;  // a full registered file table
+  free_head_ = stream.next_free_;
+  in_use_ += 1;
+  stream.open_ = true;
+  stream.received_ = false;
+  stream.send_error_ = 0;
+  stream.received_offset_ = 0;
+  return &stream;
+}
+
+void NativeStreamPool::release(NativeStream& stream, Fd fd) {
+  stream.fd_ = std::move(fd);
+  stream.open_ = false;
+  stream.reader_ = {};
+  stream.writer_ = {};
+  cancel(stream, stream.cancel_receive_, stream.receive_);
+  // Bytes written before close still go, as close(2) lets the kernel send them, but for linger_ns at most.
+  if (stream.send_.in_flight()) {
+    prepare_timeout(stream.cancel_send_, linger_ns, {NativeStream::on_linger_ended, &stream});
+    if (driver_->submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
+  }
+  free_if_done(stream);
+}
+
+void NativeStreamPool::cancel(NativeStream& stream, Operation& cancel, Operation& target) {
+  if (!target.in_flight()) return;
+  prepare_cancel(cancel, target, {NativeStream::on_cancelled, &stream});
+  (void)driver_->submit(cancel);  // refused only after shutdown, which completes the target itself
+}
+
+void NativeStreamPool::free_if_done(NativeStream& stream) {
+  if (stream.open_ || stream.busy()) return;
+  driver_->release_buffer(stream.receive_);  // bytes that came after the stream closed
+  stream.received_ = false;
+  (void)driver_->detach(stream.source_);
+  stream.fd_.reset();  // only now: no submission of the record's names the fd any more
+  stream.next_free_ = free_head_;
+  free_head_ = static_cast<uint32_t>(&stream - records_);
+  in_use_ -= 1;
+}
+
+// --- NativeStreamLease ---
+
+NativeStreamLease::NativeStreamLease(NativeStreamLease&& other) noexcept
+    : stream_(std::exchange(other.stream_, nullptr)) {}
+
+NativeStreamLease& NativeStreamLease::operator=(NativeStreamLease&& other) noexcept {
+  if (this != &other) {
+    reset(Fd{});
+    stream_ = std::exchange(other.stream_, nullptr);
+  }
+  return *this;
+}
+
+void NativeStreamLease::reset(Fd fd) {
+  if (stream_ == nullptr) return;
+  NativeStream& stream = *std::exchange(stream_, nullptr);
+  stream.pool_->release(stream, std::move(fd));
+}
+
+}  // namespace emio

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+// Streams on completion operations (native_stream.h): on io_uring reads and writes go through the ring,
+// on epoll through readiness, and the behaviour is the same: bytes in order, leftovers of a receive kept
+// for the next read, a read abandoned by a timeout losing nothing, a closed stream giving its record and
+// buffer back once the kernel answered, and no heap after warm-up.
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+
+#include "emio/port/clock.h"
+#include "emio/runtime/runtime.h"
+#include "runtime/runtime_fixture.h"
+#include "support/allocation_counter.h"
+#include "support/check.h"
+
+using emio::Error;
+using emio::Result;
+using emio::UnixStream;
+
+namespace {
+
+constexpr uint32_t pool_capacity = 4;
+constexpr uint32_t buffer_bytes = 64;  // small: leftovers and multi-send writes happen at test sizes
+
+emio::ExecutorConfig native_config() {
+  emio::ExecutorConfig config = emio_test::executor_config(8);
+  config.native_streams = {pool_capacity, buffer_bytes};
+  return config;
+}
+
+emio::Task<> read_once(UnixStream& stream, std::span<std::byte> buffer, std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await stream.read(buffer));
+}
+
+emio::Task<> read_with_timeout(UnixStream& stream, uint32_t timeout_ms, std::optional<Result<size_t>>& outcome) {
+  std::byte buffer[16];
+  outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.read(buffer)));
+}
+
+// Reads until `expected.size()` bytes came, `chunk_bytes` at most per read.
+emio::Task<> read_all(UnixStream& stream, size_t chunk_bytes, std::span<std::byte> into, Error& outcome) {
+  size_t done = 0;
+  while (done < into.size()) {
+    Result<size_t> got = co_await stream.read(into.subspan(done, std::min(chunk_bytes, into.size() - done)));
+    if (!got.ok() || got.value() == 0) {
+      outcome = got.ok() ? Error::from_errno(EPIPE) : got.error();
+      co_return;
+    }
+    done += got.value();
+  }
+  outcome = Error{};
+}
+
+emio::Task<> write_all(UnixStream& stream, std::span<const std::byte> data, std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await stream.write_all(data));
+}
+
+emio::Task<> echo_rounds(UnixStream& client, UnixStream& server, int rounds, Error& outcome) {
+  std::byte request[8] = {};
+  std::byte echoed[8] = {};
+  for (int round = 0; round < rounds; ++round) {
+    std::memset(request, round, sizeof request);
+    Result<size_t> sent = co_await client.write(request);
+    Result<size_t> got = co_await server.read(echoed);
+    if (!sent.ok() || !got.ok() || got.value() != sizeof echoed) {
+      outcome = Error::from_errno(EIO);
+      co_return;
+    }
+    Result<size_t> back = co_await server.write_all(echoed);
+    Result<size_t> reply = co_await client.read(echoed);
+    if (!back.ok() || !reply.ok() || std::memcmp(request, echoed, sizeof echoed) != 0) {
+      outcome = Error::from_errno(EIO);
+      co_return;
+    }
+  }
+  outcome = Error{};
+}
+
+emio::Task<> write_with_timeout(UnixStream& stream, std::string_view text, uint32_t timeout_ms,
+                                std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.write(text)));
+}
+
+// Reads until a read ends with `last`; keeps the two bytes before the end in `tail`.
+emio::Task<> read_until(UnixStream& stream, char last, char (&tail)[3], Error& outcome) {
+  char chunk[256];
+  for (;;) {
+    Result<size_t> got = co_await stream.read(std::span(chunk));
+    if (!got.ok() || got.value() == 0) {
+      outcome = got.ok() ? Error::from_errno(EPIPE) : got.error();
+      co_return;
+    }
+    const size_t length = got.value();
+    tail[0] = length >= 2 ? chunk[length - 2] : tail[1];
+    tail[1] = chunk[length - 1];
+    if (tail[1] == last) break;
+  }
+  outcome = Error{};
+}
+
+// Writes filler until the socket takes no more (a small send buffer, so that this is quick).
+void fill_send_queue(UnixStream& stream) {
+  const int send_buffer_bytes = 4096;
+  CHECK(::setsockopt(stream.fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes) == 0);
+  char filler[512];
+  std::memset(filler, 'a', sizeof filler);
+  while (stream.try_write(std::as_bytes(std::span(filler))).ok()) {
+  }
+}
+
+void fill_pattern(std::span<std::byte> bytes) {
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 7 + 3) & 0xFF);
+}
+
+}  // namespace
+
+TEST_GROUP(NativeStream) {
+  emio::Executor executor;
+  void setup() override { CHECK_OK(executor.init(native_config())); }
+
+  // Records a stream holds: on a driver that runs operations natively, one per stream that awaited.
+  uint32_t records_for(uint32_t streams) { return executor.driver().takes_leased_receives() ? streams : 0; }
+  // Runs iterations until every record is free again, or a bound runs out.
+  void run_until_records_free() {
+    // Up to 4 s: a closed stream's last send may linger for 2 s.
+    for (int round = 0; round < 400 && executor.native_streams().in_use() > 0; ++round) {
+      CHECK_OK(executor.run_once(10));
+    }
+  }
+};
+
+TEST(NativeStream, IoUringDriverTakesLeasedReceives) {
+  if (std::string_view(executor.backend_name()) != "uring") return;  // epoll, or io_uring refused here
+  CHECK(executor.driver().takes_leased_receives());
+}
+
+TEST(NativeStream, AwaitedReadAndWriteUseOneRecordPerStream) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(echo_rounds(pair.first, pair.second, 3, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  CHECK_EQUAL(records_for(2), executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());  // nothing left in flight after the last await
+}
+
+TEST(NativeStream, ClosedStreamsGiveTheirRecordsBack) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(echo_rounds(pair.first, pair.second, 1, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(pair.first.close());
+  CHECK_OK(pair.second.close());
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+}
+
+TEST(NativeStream, LeftoverBytesOfAReceiveAreKeptForTheNextReads) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::byte sent[50];
+  fill_pattern(sent);
+  CHECK_EQUAL(sizeof sent, REQUIRE_VALUE(pair.first.try_write(sent)));
+  std::byte received[sizeof sent] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_all(pair.second, 7, received, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  MEMCMP_EQUAL(sent, received, sizeof sent);
+}
+
+TEST(NativeStream, BytesArriveInOrderAcrossManyWrites) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::byte sent[buffer_bytes * 5 + 13];  // more than one send buffer: write_all takes several sends
+  fill_pattern(sent);
+  std::byte received[sizeof sent] = {};
+  std::optional<Result<size_t>> written;
+  Error outcome = Error::shut_down;
+  CHECK(executor.spawn(write_all(pair.first, sent, written)).ok());
+  Result<emio::TaskId> reader = executor.spawn(read_all(pair.second, sizeof received, received, outcome));
+  emio_test::run_to_completion(executor, reader);
+  CHECK_OK(outcome);
+  CHECK_EQUAL(sizeof sent, REQUIRE_VALUE(*written));
+  MEMCMP_EQUAL(sent, received, sizeof sent);
+}
+
+TEST(NativeStream, ReadAbandonedByATimeoutLosesNoBytes) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> first = executor.spawn(read_with_timeout(pair.second, 20, abandoned));
+  emio_test::run_to_completion(executor, first);
+  CHECK_FALSE(abandoned->ok());
+  CHECK_ERROR(emio::timed_out, abandoned->error());
+  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("late"))));
+  char received[16] = {};
+  std::optional<Result<size_t>> next;
+  Result<emio::TaskId> second =
+      executor.spawn(read_once(pair.second, std::as_writable_bytes(std::span(received)), next));
+  emio_test::run_to_completion(executor, second);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*next));
+  STRCMP_EQUAL("late", received);
+}
+
+TEST(NativeStream, BytesOfAnAbandonedReadAreReadExactlyOnce) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> first = executor.spawn(read_with_timeout(pair.second, 20, abandoned));
+  emio_test::run_to_completion(executor, first);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("once"))));
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> second = executor.spawn(read_with_timeout(pair.second, 1000, got));
+  emio_test::run_to_completion(executor, second);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+  std::optional<Result<size_t>> again;
+  Result<emio::TaskId> third = executor.spawn(read_with_timeout(pair.second, 20, again));
+  emio_test::run_to_completion(executor, third);
+  CHECK_FALSE(again->ok());
+  CHECK_ERROR(emio::timed_out, again->error());
+}
+
+TEST(NativeStream, WriteIntoAFullQueueReturnsAtOnceOnTheRingAndItsBytesGoBeforeTheNext) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  fill_send_queue(pair.first);
+  std::optional<Result<size_t>> first;
+  Result<emio::TaskId> writer = executor.spawn(write_with_timeout(pair.first, "X", 20, first));
+  emio_test::run_to_completion(executor, writer);
+  std::optional<Result<size_t>> next;
+  CHECK(executor.spawn(write_with_timeout(pair.first, "Y", 5000, next)).ok());
+  char tail[3] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> reader = executor.spawn(read_until(pair.second, 'Y', tail, outcome));
+  emio_test::run_to_completion(executor, reader);
+  CHECK_OK(outcome);
+  if (executor.driver().takes_leased_receives()) {  // written behind, from the record's copy
+    CHECK_EQUAL(1u, REQUIRE_VALUE(*first));
+    STRCMP_EQUAL("XY", tail);
+  } else {  // readiness: no room, no send
+    CHECK_ERROR(emio::timed_out, first->error());
+    STRCMP_EQUAL("aY", tail);
+  }
+}
+
+TEST(NativeStream, SendThatFailsAfterItsWriteReturnedIsReportedByTheNextWrite) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_OK(pair.second.close());
+  std::optional<Result<size_t>> first;
+  std::optional<Result<size_t>> second;
+  Result<emio::TaskId> one = executor.spawn(write_with_timeout(pair.first, "a", 1000, first));
+  emio_test::run_to_completion(executor, one);
+  Result<emio::TaskId> two = executor.spawn(write_with_timeout(pair.first, "b", 1000, second));
+  emio_test::run_to_completion(executor, two);
+  if (executor.driver().takes_leased_receives()) {
+    CHECK_EQUAL(1u, REQUIRE_VALUE(*first));
+    CHECK_ERROR(emio::Error::from_errno(EPIPE), second->error());
+  } else {
+    CHECK_ERROR(emio::Error::from_errno(EPIPE), first->error());
+  }
+}
+
+TEST(NativeStream, BytesWrittenJustBeforeCloseReachThePeer) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> written;
+  Result<emio::TaskId> writer = executor.spawn(write_with_timeout(pair.first, "bye", 1000, written));
+  emio_test::run_to_completion(executor, writer);
+  CHECK_OK(pair.first.close());  // before any turn: the send has not even left for the kernel
+  char tail[3] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> reader = executor.spawn(read_until(pair.second, 'e', tail, outcome));
+  emio_test::run_to_completion(executor, reader);
+  CHECK_OK(outcome);
+  STRCMP_EQUAL("ye", tail);
+}
+
+TEST(NativeStream, LastSendThePeerNeverTakesIsCancelledAfterTheLinger) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  fill_send_queue(pair.first);
+  std::optional<Result<size_t>> written;
+  Result<emio::TaskId> writer = executor.spawn(write_with_timeout(pair.first, "X", 20, written));
+  emio_test::run_to_completion(executor, writer);
+  CHECK_OK(pair.first.close());
+  const uint64_t closed_ms = emio::monotonic_now_ms();
+  run_until_records_free();
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());
+  CHECK(emio::monotonic_now_ms() - closed_ms < 2500 + 1000);  // the 2 s linger, and a loaded machine's slack
+}
+
+TEST(NativeStream, StreamClosedWithAReadInFlightFreesItsRecordOnceCancelled) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 10, abandoned));
+  emio_test::run_to_completion(executor, task);
+  CHECK_EQUAL(records_for(1), executor.driver().operations_in_flight());  // the abandoned receive
+  CHECK_OK(pair.second.close());
+  run_until_records_free();
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());
+}
+
+TEST(NativeStream, BuffersOfClosedStreamsGoBackToTheRing) {
+  // Each round leaves a received buffer unread in a stream that then closes; more rounds than the ring
+  // has buffers, so a buffer that did not go back would starve the last round's read.
+  for (uint32_t round = 0; round < 3 * pool_capacity; ++round) {
+    emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+    std::optional<Result<size_t>> abandoned;
+    Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 5, abandoned));
+    emio_test::run_to_completion(executor, task);
+    CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("held"))));
+    CHECK_OK(executor.run_once(10));  // the receive completes into a ring buffer the stream holds
+    CHECK_OK(pair.second.close());
+    run_until_records_free();
+  }
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(echo_rounds(pair.first, pair.second, 2, outcome));
+  emio_test::run_to_completion(executor, task, 5000);
+  CHECK_OK(outcome);
+}
+
+TEST(NativeStream, EndOfStreamReadsZero) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_OK(pair.first.close());
+  std::byte buffer[8];
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> task = executor.spawn(read_once(pair.second, buffer, got));
+  emio_test::run_to_completion(executor, task);
+  CHECK_EQUAL(0u, REQUIRE_VALUE(*got));
+}
+
+TEST(NativeStream, StreamsBeyondThePoolCapacityRunOnReadiness) {
+  emio::UnixStreamPair pairs[3] = {REQUIRE_TAKE(UnixStream::pair(executor.handle())),
+                                   REQUIRE_TAKE(UnixStream::pair(executor.handle())),
+                                   REQUIRE_TAKE(UnixStream::pair(executor.handle()))};
+  for (emio::UnixStreamPair& pair : pairs) {
+    Error outcome = Error::shut_down;
+    Result<emio::TaskId> task = executor.spawn(echo_rounds(pair.first, pair.second, 2, outcome));
+    emio_test::run_to_completion(executor, task);
+    CHECK_OK(outcome);
+  }
+  CHECK_EQUAL(records_for(pool_capacity), executor.native_streams().in_use());
+}
+
+TEST(NativeStream, StreamClosedJustBeforeTheExecutorGoesAwayIsCompletedByItsShutdown) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  emio::NativeStream* record = pair.second.native_record(executor);
+  if (record == nullptr) return;  // readiness backend: nothing in flight to complete
+  std::byte buffer[8];
+  std::optional<Result<size_t>> output;
+  CHECK_FALSE(record->poll_read(buffer, emio::Waker{}, output));  // a receive in flight
+  CHECK_OK(executor.run_once(0));                                 // submitted
+  CHECK_OK(pair.second.close());                                  // its cancel is queued, not yet sent
+  CHECK_EQUAL(1u, executor.native_streams().in_use());
+}  // ~Executor: the driver's shutdown completes both; ASan would see a record touched after its pool went
+
+TEST(NativeStream, EchoAllocatesNothingAfterWarmUp) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> warm_up = executor.spawn(echo_rounds(pair.first, pair.second, 2, outcome));
+  emio_test::run_to_completion(executor, warm_up);
+  const uint64_t before = emio_test::allocations_so_far();
+  Result<emio::TaskId> task = executor.spawn(echo_rounds(pair.first, pair.second, 50, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  CHECK_EQUAL(before, emio_test::allocations_so_far());
+}
