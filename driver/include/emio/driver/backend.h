@@ -31,6 +31,11 @@ using Backend = EpollBackend;
 namespace emio {
 using Backend = KqueueBackend;
 }
+#elif defined(EMIO_BACKEND_SIM)
+#include "emio/driver/sim_backend.h"
+namespace emio {
+using Backend = SimBackend;  // tests only: epoll under a seeded schedule
+}
 #else
 #error "emio/config.h names no backend this tree provides"
 #endif
@@ -75,6 +80,9 @@ static_assert(BackendShape<KqueueBackend>, "the kqueue backend does not have the
 static_assert(OwnsDriverWake<KqueueBackend>, "the kqueue backend must wake the driver through EVFILT_USER");
 #else
 static_assert(BackendShape<EpollBackend>, "the epoll backend does not have the shape the driver expects");
+#endif
+#if defined(EMIO_BACKEND_SIM)
+static_assert(BackendShape<SimBackend>, "the sim backend does not have the shape the driver expects");
 #endif
 #if defined(EMIO_BACKEND_URING)
 static_assert(BackendShape<UringBackend>, "the io_uring backend does not have the shape the driver expects");
