@@ -6,7 +6,6 @@
 
 #include <cassert>
 #include <cerrno>
-#include <cstring>
 #include <new>
 #include <utility>
 
@@ -72,7 +71,7 @@ void SimBackend::close() {
   capacity_ = 0;
   wake_ = Watched{};
   removed_next_ = 0;
-  std::memset(removed_, 0, sizeof removed_);
+  removed_count_ = 0;
 }
 
 Error SimBackend::add(int fd, Token token, Interest interest) {
@@ -80,7 +79,7 @@ Error SimBackend::add(int fd, Token token, Interest interest) {
   std::lock_guard<std::mutex> guard(lock_);
   // epoll took the number, so an older registration holding it had its file closed: it forgets the fd.
   if (Watched* older = watched_fd(fd); older != nullptr) older->fd = -1;
-  const Watched entry{token.bits(), fd, interest};
+  const Watched entry{true, token.bits(), fd, interest};
   if (token.tag() != 0) {
     wake_ = entry;
   } else {
@@ -93,10 +92,11 @@ Error SimBackend::add(int fd, Token token, Interest interest) {
 Error SimBackend::remove(int fd, Token token) {
   const Error removed = kernel_.remove(fd, token);
   std::lock_guard<std::mutex> guard(lock_);
-  if (token.tag() == 0 && token.index() < capacity_ && watched_[token.index()].token_bits == token.bits()) {
+  if (token.tag() == 0 && is_live(token.bits())) {
     watched_[token.index()] = Watched{};
     removed_[removed_next_] = token.bits();
     removed_next_ = (removed_next_ + 1) % removed_ring_size;
+    if (removed_count_ < removed_ring_size) removed_count_ += 1;
   }
   return removed;
 }
@@ -148,7 +148,7 @@ void SimBackend::add_spurious_and_stale() {
     const uint32_t start = static_cast<uint32_t>(draw() % capacity_);
     for (uint32_t step = 0; step < capacity_; ++step) {
       const Watched& source = watched_[(start + step) % capacity_];
-      if (source.token_bits == 0) continue;
+      if (!source.live) continue;
       // Within the interest: a kernel never reports a direction nobody asked for.
       const bool readable = source.interest.contains(Interest::readable);
       const bool writable = source.interest.contains(Interest::writable);
@@ -159,44 +159,43 @@ void SimBackend::add_spurious_and_stale() {
       break;
     }
   }
-  if (has_room && draw() % per_mille < schedule_.stale_per_mille) {
-    const uint64_t stale = removed_[draw() % removed_ring_size];
-    if (stale != 0) queue(event_for(stale, directions), 0);
+  if (has_room && removed_count_ != 0 && draw() % per_mille < schedule_.stale_per_mille) {
+    queue(event_for(removed_[draw() % removed_count_], directions), 0);
   }
 }
 
 uint32_t SimBackend::deliver(std::span<Event> events) {
-  // The due events to the front, shuffled: the order the driver sees them in is the stream's.
-  uint32_t due = 0;
+  // The due events in the order they came (so none waits longer than the buffer makes it), then
+  // shuffled: the order the driver sees them in is the stream's. The rest keep their order.
+  uint32_t count = 0;
+  uint32_t kept = 0;
   for (uint32_t i = 0; i < pending_count_; ++i) {
-    if (pending_[i].hold_waits == 0) std::swap(pending_[i], pending_[due++]);
+    Pending entry = pending_[i];
+    if (entry.hold_waits == 0 && count < events.size()) {
+      events[count++] = entry.event;
+      sim_registry::count(sim_registry::Counter::delivered);
+      if (entry.late) sim_registry::count(sim_registry::Counter::held);
+      if (!is_live(entry.event.data.u64)) sim_registry::count(sim_registry::Counter::stale_delivered);
+      continue;
+    }
+    if (entry.hold_waits != 0) entry.hold_waits -= 1;
+    pending_[kept++] = entry;
   }
-  for (uint32_t i = due; i > 1; --i) std::swap(pending_[i - 1], pending_[draw() % i]);
-  const uint32_t count = due < events.size() ? due : static_cast<uint32_t>(events.size());
-  for (uint32_t i = 0; i < count; ++i) {
-    events[i] = pending_[i].event;
-    sim_registry::count(sim_registry::Counter::delivered);
-    if (pending_[i].late) sim_registry::count(sim_registry::Counter::held);
-    if (!is_live(pending_[i].event.data.u64)) sim_registry::count(sim_registry::Counter::stale_delivered);
-  }
-  pending_count_ -= count;
-  std::memmove(pending_, pending_ + count, pending_count_ * sizeof(Pending));
-  for (uint32_t i = 0; i < pending_count_; ++i) {
-    if (pending_[i].hold_waits != 0) pending_[i].hold_waits -= 1;
-  }
+  pending_count_ = kept;
+  for (uint32_t i = count; i > 1; --i) std::swap(events[i - 1], events[draw() % i]);
   return count;
 }
 
 bool SimBackend::is_live(uint64_t token_bits) const {
   const Token token = Token::from_bits(token_bits);
-  if (token.tag() != 0) return wake_.token_bits == token_bits;
-  return token.index() < capacity_ && watched_[token.index()].token_bits == token_bits;
+  const Watched* entry = token.tag() != 0 ? &wake_ : token.index() < capacity_ ? &watched_[token.index()] : nullptr;
+  return entry != nullptr && entry->live && entry->token_bits == token_bits;
 }
 
 SimBackend::Watched* SimBackend::watched_fd(int fd) {
   if (fd < 0) return nullptr;
   for (uint32_t i = 0; i < capacity_; ++i) {
-    if (watched_[i].token_bits != 0 && watched_[i].fd == fd) return &watched_[i];
+    if (watched_[i].live && watched_[i].fd == fd) return &watched_[i];
   }
   return nullptr;
 }

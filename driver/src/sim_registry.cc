@@ -15,10 +15,17 @@ namespace {
 constexpr uint64_t default_seed = 1;
 constexpr uint64_t golden_gamma = 0x9e3779b97f4a7c15ULL;
 
+uint64_t read_seed() {
+  const char* text = std::getenv("EMIO_SIM_SEED");
+  if (text == nullptr || *text == '\0') return default_seed;
+  return std::strtoull(text, nullptr, 0);
+}
+
 struct Registry {
   std::mutex lock;  // taken before any backend's own lock, never after
   SimBackend* backends[sim_registry::max_backends] = {};
   SimSchedule schedule{};
+  std::atomic<uint64_t> seed{read_seed()};
   std::atomic<uint64_t> opened{0};
   std::atomic<uint64_t> counters[static_cast<uint32_t>(sim_registry::Counter::count_)] = {};
   std::atomic<uint32_t> cutting_backends{0};
@@ -46,12 +53,6 @@ bool is_byte_stream(int fd) {
   int type = 0;
   socklen_t length = sizeof type;
   return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
-}
-
-uint64_t read_seed() {
-  const char* text = std::getenv("EMIO_SIM_SEED");
-  if (text == nullptr || *text == '\0') return default_seed;
-  return std::strtoull(text, nullptr, 0);
 }
 
 }  // namespace
@@ -86,7 +87,10 @@ SimSchedule schedule() {
   return shared.schedule;
 }
 
-uint64_t stream_for_next_backend() { return sim_seed() + golden_gamma * (registry().opened.fetch_add(1) + 1); }
+uint64_t stream_for_next_backend() {
+  Registry& shared = registry();
+  return shared.seed.load() + golden_gamma * (shared.opened.fetch_add(1) + 1);
+}
 
 void count(Counter counter) { registry().counters[static_cast<uint32_t>(counter)].fetch_add(1); }
 
@@ -94,9 +98,12 @@ void count_kernel_allocations(uint64_t allocations) { registry().kernel_allocati
 
 }  // namespace sim_registry
 
-uint64_t sim_seed() {
-  static const uint64_t seed = read_seed();
-  return seed;
+uint64_t sim_seed() { return registry().seed.load(); }
+
+void set_sim_seed(uint64_t seed) {
+  Registry& shared = registry();
+  shared.seed.store(seed);
+  shared.opened.store(0);
 }
 
 void set_sim_schedule(const SimSchedule& schedule) {

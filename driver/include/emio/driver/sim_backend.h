@@ -46,8 +46,10 @@ struct SimStats {
   uint64_t cuts = 0;             // transfers cut short, each followed by its event
 };
 
-// The seed every sim backend derives its stream from: EMIO_SIM_SEED, or 1. Read once.
+// The seed every sim backend derives its stream from: EMIO_SIM_SEED (read once), or 1.
 uint64_t sim_seed();
+// Starts the run again from `seed`: the next backend opened gets the first stream, as in a new process.
+void set_sim_seed(uint64_t seed);
 // Applies to backends opened afterwards; set it before Driver::init (tests reset it in teardown).
 void set_sim_schedule(const SimSchedule& schedule);
 SimStats sim_stats();
@@ -104,7 +106,8 @@ class SimBackend {
     bool late;  // held back at least one wait, for the stats
   };
   struct Watched {
-    uint64_t token_bits;  // 0: the slot watches nothing
+    bool live;            // the first token of slot 0 is all zero bits: liveness needs its own flag
+    uint64_t token_bits;
     int fd;               // -1 once another registration took the number (it was closed)
     Interest interest;
   };
@@ -128,6 +131,7 @@ class SimBackend {
   Watched wake_{};
   uint32_t capacity_ = 0;
   uint64_t removed_[removed_ring_size] = {};
+  uint32_t removed_count_ = 0;
   uint32_t removed_next_ = 0;
   uint64_t stream_ = 0;
   SimSchedule schedule_{};
