@@ -228,25 +228,25 @@ bool Workload::reopen(Source& source) {
 bool Workload::settle() {
   figures_.settles += 1;
   uint32_t idle = 0;
-  while (!settled()) {
+  for (const Source* waiting = unsettled(); waiting != nullptr; waiting = unsettled()) {
     const uint64_t moved_before = moved_;
     if (!turn_and_serve()) return false;
     for (Source& source : sources_) {
       if (!read_out(source)) return false;
     }
     idle = moved_ == moved_before ? idle + 1 : 0;
-    if (idle == stalled_turns) return fail("bytes wait at a source that was never told (a lost event)", nullptr);
+    if (idle == stalled_turns) return fail("bytes wait at a source that was never told (a lost event)", waiting);
   }
   return check_accounts();
 }
 
-bool Workload::settled() const {
+const Workload::Source* Workload::unsettled() const {
   for (const Source& source : sources_) {
     if (!source.registered) continue;
-    if (source.interest.contains(emio::Interest::readable) && source.in_read != source.in_written) return false;
-    if (source.interest.contains(emio::Interest::writable) && source.out_wanted != 0) return false;
+    if (source.interest.contains(emio::Interest::readable) && source.in_read != source.in_written) return &source;
+    if (source.interest.contains(emio::Interest::writable) && source.out_wanted != 0) return &source;
   }
-  return true;
+  return nullptr;
 }
 
 // Every event the schedule delivered was dispatched, dropped as stale, or the driver's wake; and the

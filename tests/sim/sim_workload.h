@@ -69,7 +69,7 @@ class Workload {
   bool toggle_registration(Source& source);
   bool reopen(Source& source);
   bool settle();
-  bool settled() const;
+  const Source* unsettled() const;  // the first registered source still owed bytes, or nullptr
   bool check_accounts();
   bool fail(const char* what, const Source* source);
 

@@ -4,9 +4,8 @@
 // macOS it swaps the default malloc zone's entry points (see there).
 #include "support/allocation_counter.h"
 
-#include "emio/config.h"
 #include "support/sanitizers.h"
-#if defined(EMIO_BACKEND_SIM)
+#if defined(EMIO_TEST_SIM_KERNEL)
 #include "emio/driver/sim_backend.h"
 #endif
 
@@ -133,7 +132,7 @@ void emio_test::install_allocation_counter() {}
 #endif
 
 uint64_t emio_test::allocations_so_far() {
-#if defined(EMIO_BACKEND_SIM)
+#if defined(EMIO_TEST_SIM_KERNEL)
   // The simulated kernel's tables stand for kernel memory, as libkqueue's knotes do: counted apart.
   return allocation_count.load(std::memory_order_relaxed) - emio::sim_kernel_allocations();
 #else
