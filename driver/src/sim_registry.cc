@@ -117,8 +117,8 @@ SimStats sim_stats() {
     return registry().counters[static_cast<uint32_t>(counter)].load();
   };
   using sim_registry::Counter;
-  return SimStats{value(Counter::waits),    value(Counter::delivered),       value(Counter::split),
-                  value(Counter::held),     value(Counter::spurious),        value(Counter::stale_delivered),
+  return SimStats{value(Counter::waits), value(Counter::delivered), value(Counter::split),
+                  value(Counter::held),  value(Counter::spurious),  value(Counter::stale_delivered),
                   value(Counter::cuts)};
 }
 

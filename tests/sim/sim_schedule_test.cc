@@ -148,7 +148,8 @@ TEST(SimSchedule, TheSameSeedReplaysTheSameSchedule) {
     emio::Driver replayed;
     if (replayed.init(emio_test::driver_config()).failed()) return uint64_t{0};
     auto pair = emio_test::make_socketpair(SOCK_STREAM);
-    if (!replayed.handle().add_source(pair.first.get(), Interest::readable | Interest::writable).ok()) return uint64_t{0};
+    if (!replayed.handle().add_source(pair.first.get(), Interest::readable | Interest::writable).ok())
+      return uint64_t{0};
     uint64_t record = 0;
     for (int turn = 0; turn < 64; ++turn) {
       if (turn % 4 == 0) (void)emio_test::write_bytes(pair.second.get(), 1);

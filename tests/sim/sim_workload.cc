@@ -12,9 +12,9 @@
 namespace emio_sim {
 namespace {
 
-constexpr uint32_t max_chunk_bytes = 256;       // one write into a source
-constexpr uint32_t max_transfer_bytes = 512;    // one read or write by a served source
-constexpr uint32_t max_wanted_bytes = 4096;     // one request for a source to send
+constexpr uint32_t max_chunk_bytes = 256;     // one write into a source
+constexpr uint32_t max_transfer_bytes = 512;  // one read or write by a served source
+constexpr uint32_t max_wanted_bytes = 4096;   // one request for a source to send
 constexpr uint64_t operations_per_settle = 1000;
 // A settle ends once every source is served; this many turns in a row that move nothing, with bytes
 // still unannounced, is a lost event (the schedule holds an event back at most 3 waits).
@@ -266,8 +266,7 @@ bool Workload::check_accounts() {
 bool Workload::fail(const char* what, const Source* source) {
   const long index = source == nullptr ? -1 : static_cast<long>(source - sources_);
   std::snprintf(failure_, sizeof failure_, "%s (operation %llu, source %ld; EMIO_SIM_SEED=%llu replays it)", what,
-                static_cast<unsigned long long>(operation_), index,
-                static_cast<unsigned long long>(emio::sim_seed()));
+                static_cast<unsigned long long>(operation_), index, static_cast<unsigned long long>(emio::sim_seed()));
   return false;
 }
 

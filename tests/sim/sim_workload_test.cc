@@ -46,9 +46,10 @@ void print_figures(const emio_sim::WorkloadFigures& figures) {
 
 }  // namespace
 
-TEST_GROUP(SimWorkload) {
-  void teardown() override { emio::set_sim_schedule(emio::SimSchedule{}); }
-};
+TEST_GROUP(SimWorkload){void teardown() override{emio::set_sim_schedule(emio::SimSchedule{});
+}
+}
+;
 
 TEST(SimWorkload, EveryByteAndEventReachesItsOwnSourceUnderTheSeededSchedule) {
   emio::set_sim_schedule(every_liberty());

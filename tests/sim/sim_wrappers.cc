@@ -30,11 +30,13 @@ ssize_t simulated(int fd, emio::SimTransfer direction, size_t length, Transfer&&
 extern "C" {
 
 ssize_t __wrap_read(int fd, void* buffer, size_t length) {
-  return simulated(fd, emio::SimTransfer::read, length, [&](size_t allowed) { return __real_read(fd, buffer, allowed); });
+  return simulated(fd, emio::SimTransfer::read, length,
+                   [&](size_t allowed) { return __real_read(fd, buffer, allowed); });
 }
 
 ssize_t __wrap_write(int fd, const void* data, size_t length) {
-  return simulated(fd, emio::SimTransfer::write, length, [&](size_t allowed) { return __real_write(fd, data, allowed); });
+  return simulated(fd, emio::SimTransfer::write, length,
+                   [&](size_t allowed) { return __real_write(fd, data, allowed); });
 }
 
 ssize_t __wrap_recv(int fd, void* buffer, size_t length, int flags) {

@@ -106,9 +106,9 @@ class SimBackend {
     bool late;  // held back at least one wait, for the stats
   };
   struct Watched {
-    bool live;            // the first token of slot 0 is all zero bits: liveness needs its own flag
+    bool live;  // the first token of slot 0 is all zero bits: liveness needs its own flag
     uint64_t token_bits;
-    int fd;               // -1 once another registration took the number (it was closed)
+    int fd;  // -1 once another registration took the number (it was closed)
     Interest interest;
   };
   static constexpr uint32_t removed_ring_size = 8;
