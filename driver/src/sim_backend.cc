@@ -20,13 +20,6 @@ constexpr uint32_t directions = EPOLLIN | EPOLLOUT;
 // about both directions (EpollBackend::ready_of), so each half reports them.
 constexpr uint32_t both_halves = EPOLLHUP | EPOLLERR;
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t mixed = (state += 0x9e3779b97f4a7c15ULL);
-  mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
-  return mixed ^ (mixed >> 31);
-}
-
 epoll_event event_for(uint64_t token_bits, uint32_t flags) {
   epoll_event event{};
   event.events = flags;
@@ -200,7 +193,7 @@ SimBackend::Watched* SimBackend::watched_fd(int fd) {
   return nullptr;
 }
 
-uint64_t SimBackend::draw() { return splitmix64(stream_); }
+uint64_t SimBackend::draw() { return sim_next(stream_); }
 
 size_t SimBackend::cut_length(int fd, SimTransfer transfer, size_t length) {
   if (!cuts_transfers() || length < 2) return length;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 
 namespace emio {
 namespace {
@@ -28,15 +29,16 @@ struct Registry {
   std::atomic<uint64_t> seed{read_seed()};
   std::atomic<uint64_t> opened{0};
   std::atomic<uint64_t> counters[static_cast<uint32_t>(sim_registry::Counter::count_)] = {};
-  std::atomic<uint32_t> cutting_backends{0};
-  std::atomic<uint64_t> kernel_allocations{0};  // the wrappers' fast path: no cut anywhere
+  std::atomic<uint32_t> cutting_backends{0};  // the wrappers' fast path: no cut anywhere
+  std::atomic<uint64_t> kernel_allocations{0};
 };
 
-// Trivially destructible storage would outlive static drivers; a function-local static is enough here:
-// the tests destroy their drivers before exit.
+// Built on first use in static storage and never destroyed: a Driver in static storage may close its
+// backend after every other static object is gone, and the registry must still be there for it.
 Registry& registry() {
-  static Registry instance;
-  return instance;
+  alignas(Registry) static unsigned char storage[sizeof(Registry)];
+  static Registry* const instance = new (storage) Registry();
+  return *instance;
 }
 
 // The wrappers call back into the process from inside the simulation (the driver's wake writes its
@@ -55,31 +57,27 @@ bool is_byte_stream(int fd) {
   return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_STREAM;
 }
 
+// Puts `to` in the entry that holds `from` (nullptr: a free one); false when none does.
+bool replace_entry(SimBackend* from, SimBackend* to) {
+  Registry& shared = registry();
+  std::lock_guard<std::mutex> guard(shared.lock);
+  for (SimBackend*& entry : shared.backends) {
+    if (entry != from) continue;
+    entry = to;
+    if (to != nullptr && to->cuts_transfers()) shared.cutting_backends.fetch_add(1);
+    if (from != nullptr && from->cuts_transfers()) shared.cutting_backends.fetch_sub(1);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 namespace sim_registry {
 
-Error enter(SimBackend* backend) {
-  Registry& shared = registry();
-  std::lock_guard<std::mutex> guard(shared.lock);
-  for (SimBackend*& entry : shared.backends) {
-    if (entry != nullptr) continue;
-    entry = backend;
-    if (backend->cuts_transfers()) shared.cutting_backends.fetch_add(1);
-    return Error{};
-  }
-  return Error::from_errno(ENOMEM);
-}
+Error enter(SimBackend* backend) { return replace_entry(nullptr, backend) ? Error{} : Error::from_errno(ENOMEM); }
 
-void leave(SimBackend* backend) {
-  Registry& shared = registry();
-  std::lock_guard<std::mutex> guard(shared.lock);
-  for (SimBackend*& entry : shared.backends) {
-    if (entry != backend) continue;
-    entry = nullptr;
-    if (backend->cuts_transfers()) shared.cutting_backends.fetch_sub(1);
-  }
-}
+void leave(SimBackend* backend) { (void)replace_entry(backend, nullptr); }
 
 SimSchedule schedule() {
   Registry& shared = registry();

@@ -21,13 +21,6 @@ constexpr uint64_t operations_per_settle = 1000;
 constexpr uint32_t stalled_turns = 16;
 constexpr uint32_t outbound_stream_bit = 0x80000000u;
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t mixed = (state += 0x9e3779b97f4a7c15ULL);
-  mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
-  return mixed ^ (mixed >> 31);
-}
-
 // The byte at `position` of `stream`: a lost, repeated, reordered or foreign byte differs from it.
 uint8_t pattern(uint32_t stream, uint64_t position) {
   return static_cast<uint8_t>((position * 0x9e3779b97f4a7c15ULL + stream * 0xbf58476d1ce4e5b9ULL) >> 56);
@@ -56,7 +49,7 @@ Workload::~Workload() {
   }
 }
 
-uint64_t Workload::draw() { return splitmix64(stream_state_); }
+uint64_t Workload::draw() { return emio::sim_next(stream_state_); }
 
 bool Workload::run(uint64_t operations) {
   for (Source& source : sources_) {

@@ -46,6 +46,15 @@ struct SimStats {
   uint64_t cuts = 0;             // transfers cut short, each followed by its event
 };
 
+// The stream every decision of the sim comes from (splitmix64): one step of `state`. The sim workload
+// draws its operations from it too.
+inline uint64_t sim_next(uint64_t& state) {
+  uint64_t mixed = (state += 0x9e3779b97f4a7c15ULL);
+  mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
+  return mixed ^ (mixed >> 31);
+}
+
 // The seed every sim backend derives its stream from: EMIO_SIM_SEED (read once), or 1.
 uint64_t sim_seed();
 // Starts the run again from `seed`: the next backend opened gets the first stream, as in a new process.
