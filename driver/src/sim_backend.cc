@@ -99,8 +99,10 @@ Result<uint32_t> SimBackend::wait(std::span<Event> events, int timeout_ms) {
   {
     std::lock_guard<std::mutex> guard(lock_);
     if (pending_count_ != 0) timeout_ms = 0;
-    const uint32_t free = pending_capacity_ - pending_count_;
-    const uint32_t room = free > reserved_for_follow_ups() ? (free - reserved_for_follow_ups()) / 2 : 0;
+    const uint32_t free_entries = pending_capacity_ - pending_count_;
+    const uint32_t reserved = reserved_for_follow_ups();
+    // Each kernel event may become two entries.
+    const uint32_t room = free_entries > reserved ? (free_entries - reserved) / 2 : 0;
     fetch = room < events.size() ? room : static_cast<uint32_t>(events.size());
     kernel_waiting_ = timeout_ms != 0;
   }
@@ -118,15 +120,13 @@ void SimBackend::take_kernel_events(std::span<Event> scratch, uint32_t count) {
   for (uint32_t i = 0; i < count; ++i) {
     const epoll_event event = scratch[i];
     if ((event.events & directions) != directions) {
-      queue(event, static_cast<uint32_t>(draw() % (schedule_.max_hold_waits + 1)));
+      queue(event, draw_hold_waits());
       continue;
     }
     // Two events for one edge, as kqueue reports it: the readiness word merges them.
     sim_registry::count(sim_registry::Counter::split);
-    queue(event_for(event.data.u64, event.events & ~uint32_t{EPOLLOUT}),
-          static_cast<uint32_t>(draw() % (schedule_.max_hold_waits + 1)));
-    queue(event_for(event.data.u64, EPOLLOUT | (event.events & both_halves)),
-          static_cast<uint32_t>(draw() % (schedule_.max_hold_waits + 1)));
+    queue(event_for(event.data.u64, event.events & ~uint32_t{EPOLLOUT}), draw_hold_waits());
+    queue(event_for(event.data.u64, EPOLLOUT | (event.events & both_halves)), draw_hold_waits());
   }
 }
 
@@ -194,6 +194,8 @@ SimBackend::Watched* SimBackend::watched_fd(int fd) {
 }
 
 uint64_t SimBackend::draw() { return sim_next(stream_); }
+
+uint32_t SimBackend::draw_hold_waits() { return static_cast<uint32_t>(draw() % (schedule_.max_hold_waits + 1)); }
 
 size_t SimBackend::cut_length(int fd, SimTransfer transfer, size_t length) {
   if (!cuts_transfers() || length < 2) return length;

@@ -129,6 +129,7 @@ class SimBackend {
   uint32_t deliver(std::span<Event> events);
   bool is_live(uint64_t token_bits) const;
   uint64_t draw();
+  uint32_t draw_hold_waits();  // 0..max_hold_waits
   Watched* watched_fd(int fd);
 
   EpollBackend kernel_;
