@@ -6,13 +6,16 @@
 #          when the kernel refuses io_uring.
 #   kqueue kqueue alone: native on macOS and the BSDs; on Linux through libkqueue (for tests), found by
 #          pkg-config under EMIO_LIBKQUEUE_PREFIX (scripts/build-libkqueue.sh builds it into build/libkqueue).
+#   sim    tests only: epoll on real fds with a seeded schedule of event order, delays, spurious events
+#          and short transfers between the kernel and the driver (driver/include/emio/driver/sim_backend.h).
+#          Refused in release builds and without the tests; installs nothing.
 #   auto   kqueue on macOS and the BSDs. On Linux: uring when liburing is found and the target is not
 #          32-bit ARM, else epoll. libuv turned io_uring off on 32-bit ARM kernels after Raspberry Pi
 #          regressions (libuv#4158): there it stays an explicit choice.
-set(EMIO_BACKEND "auto" CACHE STRING "IO backend: auto, epoll, uring, kqueue or iocp")
-set_property(CACHE EMIO_BACKEND PROPERTY STRINGS auto epoll uring kqueue iocp)
+set(EMIO_BACKEND "auto" CACHE STRING "IO backend: auto, epoll, uring, kqueue, iocp or sim (tests only)")
+set_property(CACHE EMIO_BACKEND PROPERTY STRINGS auto epoll uring kqueue iocp sim)
 
-set(emio_known_backends auto epoll uring kqueue iocp)
+set(emio_known_backends auto epoll uring kqueue iocp sim)
 if(NOT EMIO_BACKEND IN_LIST emio_known_backends)
   message(FATAL_ERROR "EMIO_BACKEND='${EMIO_BACKEND}' is not a backend. Choose one of: ${emio_known_backends}")
 endif()
@@ -44,7 +47,7 @@ if(emio_backend STREQUAL "auto")
   endif()
 endif()
 
-if(emio_backend MATCHES "^(epoll|uring)$" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+if(emio_backend MATCHES "^(epoll|uring|sim)$" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
   message(FATAL_ERROR "EMIO_BACKEND=${emio_backend} needs Linux; the target system is ${CMAKE_SYSTEM_NAME}")
 endif()
 if(emio_backend STREQUAL "iocp" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
@@ -55,6 +58,13 @@ if(emio_backend STREQUAL "iocp")
   # The Windows port so far: alloc/, port/ and the driver with their tests under wine; the runtime and
   # the examples are not written yet (docs/design.md, "Windows").
   message(STATUS "emio: EMIO_BACKEND=iocp builds alloc/, port/ and driver/ only: no runtime on Windows yet")
+endif()
+if(emio_backend STREQUAL "sim")
+  # A simulated kernel in a daemon would be a defect nobody sees: the backend exists for the test binaries.
+  if(NOT EMIO_BUILD_TESTS OR CMAKE_BUILD_TYPE MATCHES "^(Release|MinSizeRel|RelWithDebInfo)$")
+    message(FATAL_ERROR "EMIO_BACKEND=sim is for tests only: it needs EMIO_BUILD_TESTS=ON and a Debug build "
+                        "(the sim preset); CMAKE_BUILD_TYPE is '${CMAKE_BUILD_TYPE}'")
+  endif()
 endif()
 if(emio_backend STREQUAL "uring")
   # Debian's liburing-dev ships liburing.pc; set PKG_CONFIG_LIBDIR to the target's folder when crossing.
@@ -91,9 +101,12 @@ string(TOUPPER "${emio_backend}" emio_backend_upper)
 set(EMIO_BACKEND_MACRO "EMIO_BACKEND_${emio_backend_upper}")
 set(EMIO_RESOLVED_BACKEND "${emio_backend}")
 # The --backend names a program of this build can run (the tests run each): an io_uring build carries
-# epoll as its fallback, and io_uring with SQPOLL; a kqueue build has kqueue alone.
+# epoll as its fallback, and io_uring with SQPOLL; a kqueue build has kqueue alone; a sim build runs its
+# simulated epoll for the name epoll.
 if(emio_backend STREQUAL "uring")
   set(EMIO_BACKEND_NAMES epoll uring uring-sqpoll)
+elseif(emio_backend STREQUAL "sim")
+  set(EMIO_BACKEND_NAMES epoll)
 else()
   set(EMIO_BACKEND_NAMES ${emio_backend})
 endif()

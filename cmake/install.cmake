@@ -2,11 +2,14 @@
 # Install rules: headers, the libraries (static, or shared with BUILD_SHARED_LIBS), a CMake package
 # (find_package(emio): emio::emio and emio::emio_c) and emio.pc / emio-c.pc, so that
 # Yocto, Buildroot or a plain CMake firmware build consumes emio without patches.
+if(EMIO_RESOLVED_BACKEND STREQUAL "sim")
+  return()  # the simulated kernel is for the test binaries: nothing of a sim build is installed
+endif()
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY alloc/include/ port/include/ driver/include/ runtime/include/ "${EMIO_GENERATED_INCLUDE_DIR}/"
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN sim_backend.h EXCLUDE)
 install(TARGETS emio emio_alloc emio_port emio_driver emio_runtime EXPORT emioTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

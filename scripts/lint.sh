@@ -9,6 +9,8 @@ sources() { git ls-files '*.h' '*.cc' '*.c'; }
 library_sources() { git ls-files 'alloc/*.cc' 'port/*.cc' 'driver/*.cc' 'runtime/*.cc' 'capi/*.cc' 'examples/*.cc'; }
 # Compiled in a kqueue build only (<sys/event.h>): tidied with the kqueue-linux build's flags.
 kqueue_sources() { git ls-files 'driver/src/kqueue_backend.cc'; }
+# Compiled in a sim build only (tests): tidied with the sim build's flags.
+sim_sources() { git ls-files 'driver/src/sim_*.cc'; }
 # Compiled for Windows only: tidied with the windows build's flags and mingw's headers (clang's own
 # intrinsic headers, not GCC's, which clang cannot parse).
 windows_sources() { git ls-files 'port/src/*_windows.cc' 'driver/src/afd_poll.cc' 'driver/src/iocp_backend.cc'; }
@@ -36,7 +38,7 @@ case "${1:-all}" in
     build=build/lint
     cmake --preset debug -B "$build" >/dev/null
     cmake --build "$build" >/dev/null  # generated headers and compile_commands.json
-    library_sources | grep -v -F -x -f <(kqueue_sources; windows_sources) |
+    library_sources | grep -v -F -x -f <(kqueue_sources; sim_sources; windows_sources) |
       xargs -P 2 -n 4 clang-tidy -p "$build" --quiet 2>/dev/null
     if command -v x86_64-w64-mingw32-g++-posix >/dev/null && [ -f build/tools/windows/cpputest/lib/libCppUTest.a ]; then
       windows_build=build/lint-windows
@@ -47,6 +49,10 @@ case "${1:-all}" in
       echo "lint: port/src/*_windows.cc not tidied: no mingw-w64 or Windows CppUTest (scripts/install-windows-deps.sh,"
       echo "      scripts/build-cpputest-windows.sh)"
     fi
+    sim_build=build/lint-sim
+    cmake --preset sim -B "$sim_build" >/dev/null
+    cmake --build "$sim_build" --target emio_driver >/dev/null
+    sim_sources | xargs clang-tidy -p "$sim_build" --quiet 2>/dev/null
     # The kqueue backend needs libkqueue's header here (scripts/build-libkqueue.sh); without it, skipped.
     if [ -f build/libkqueue/lib/libkqueue.a ]; then
       kqueue_build=build/lint-kqueue

@@ -85,6 +85,9 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 presets=(debug epoll clang-debug release asan tsan)
 for preset in "${presets[@]}"; do run_preset "$preset"; done
 run_preset fuzz  # libFuzzer targets, 25 s each (docs/testing.md)
+# The seeded simulation backend: the shared driver and runtime suites and the sim label (its workload at
+# two seeds, 10^6 operations each); scripts/sim.sh --seeds N for long runs (docs/testing.md).
+run_preset sim
 
 # kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
 # EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.

@@ -18,8 +18,9 @@ constexpr ChoiceName choice_names[] = {
     {BackendChoice::uring_sqpoll, "uring-sqpoll"}, {BackendChoice::kqueue, "kqueue"}, {BackendChoice::iocp, "iocp"},
 };
 
-// An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone.
-#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL)
+// An io_uring build carries epoll as its fallback; a kqueue build has kqueue alone; a sim build runs
+// its simulated epoll when epoll is asked for.
+#if defined(EMIO_BACKEND_URING) || defined(EMIO_BACKEND_EPOLL) || defined(EMIO_BACKEND_SIM)
 constexpr bool epoll_compiled_in = true;
 #else
 constexpr bool epoll_compiled_in = false;

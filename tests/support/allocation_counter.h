@@ -14,6 +14,8 @@ uint64_t allocations_so_far();
 // malloc'ed in the process, inside kqueue() and kevent(). Those are counted here instead of above
 // (libkqueue_allocations.cc wraps both calls); zero in every other build.
 uint64_t libkqueue_allocations_so_far();
+// A sim build's simulated kernel (emio::sim_kernel_allocations) is left out of allocations_so_far() the
+// same way.
 // Set by the wrappers around libkqueue's entry points for the calling thread.
 void enter_libkqueue();
 void leave_libkqueue();

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "emio/config.h"
 #include "support/allocation_counter.h"
 #include "support/driver_fixture.h"
 #include "support/sanitizers.h"
@@ -21,6 +22,17 @@ const char* backend_run_for(emio::BackendChoice choice) {
   emio::DriverConfig config = emio_test::driver_config(1, 1);
   config.backend = choice;
   return driver.init(config).ok() ? driver.backend_name() : "none (init failed)";
+}
+
+// A sim build's schedule comes from one seed: every run says it, and a failed run says how to replay it.
+void report_sim_seed(int failures) {
+#if defined(EMIO_BACKEND_SIM)
+  const auto seed = static_cast<unsigned long long>(emio::sim_seed());
+  if (failures == 0) std::printf("=== sim seed %llu\n", seed);
+  if (failures != 0) std::printf("=== sim seed %llu: FAILED; EMIO_SIM_SEED=%llu replays this run\n", seed, seed);
+#else
+  (void)failures;
+#endif
 }
 
 }  // namespace
@@ -52,5 +64,6 @@ int main(int argc, char** argv) {
     std::printf("=== backend %s (runs %s)\n", emio::backend_choice_name(backend), backend_run_for(backend));
     failures += CommandLineTestRunner::RunAllTests(argc, argv);
   }
+  report_sim_seed(failures);
   return failures;
 }

@@ -36,6 +36,11 @@ using Backend = KqueueBackend;
 namespace emio {
 using Backend = IocpBackend;
 }
+#elif defined(EMIO_BACKEND_SIM)
+#include "emio/driver/sim_backend.h"
+namespace emio {
+using Backend = SimBackend;  // tests only: epoll under a seeded schedule
+}
 #else
 #error "emio/config.h names no backend this tree provides"
 #endif
@@ -84,6 +89,9 @@ static_assert(BackendShape<IocpBackend>, "the IOCP backend does not have the sha
 static_assert(OwnsDriverWake<IocpBackend>, "the IOCP backend must wake the driver through a posted completion");
 #else
 static_assert(BackendShape<EpollBackend>, "the epoll backend does not have the shape the driver expects");
+#endif
+#if defined(EMIO_BACKEND_SIM)
+static_assert(BackendShape<SimBackend>, "the sim backend does not have the shape the driver expects");
 #endif
 #if defined(EMIO_BACKEND_URING)
 static_assert(BackendShape<UringBackend>, "the io_uring backend does not have the shape the driver expects");
