@@ -208,19 +208,31 @@ void NativeStreamPool::free_if_done(NativeStream& stream) {
 // --- NativeStreamLease ---
 
 NativeStreamLease::NativeStreamLease(NativeStreamLease&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)) {}
+    : stream_(std::exchange(other.stream_, nullptr)), driver_(other.driver_) {}
 
 NativeStreamLease& NativeStreamLease::operator=(NativeStreamLease&& other) noexcept {
   if (this != &other) {
     reset(Fd{});
     stream_ = std::exchange(other.stream_, nullptr);
+    driver_ = other.driver_;
   }
   return *this;
+}
+
+NativeStream* NativeStreamLease::get(NativeStreamPool& pool, int fd) {
+  if (stream_ == nullptr) {
+    stream_ = pool.acquire(fd);
+    driver_ = pool.driver().handle();
+  }
+  return stream_;
 }
 
 void NativeStreamLease::reset(Fd fd) {
   if (stream_ == nullptr) return;
   NativeStream& stream = *std::exchange(stream_, nullptr);
+  // The record lives in the Executor's pool: once the Executor is gone it is freed memory (defect 2 of
+  // the review: a heap-use-after-free here). `fd` closes on return.
+  if (!driver_.driver_alive("release (a native stream's record)")) return;
   stream.pool_->release(stream, std::move(fd));
 }
 

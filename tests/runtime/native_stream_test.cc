@@ -4,12 +4,15 @@
 // for the next read, a read abandoned by a timeout losing nothing, a closed stream giving its record and
 // buffer back once the kernel answered, and no heap after warm-up.
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <optional>
 
 #include "emio/port/clock.h"
+#include "emio/port/log.h"
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
 #include "support/allocation_counter.h"
@@ -362,4 +365,43 @@ TEST(NativeStream, EchoAllocatesNothingAfterWarmUp) {
   emio_test::run_to_completion(executor, task);
   CHECK_OK(outcome);
   CHECK_EQUAL(before, emio_test::allocations_so_far());
+}
+
+namespace {
+
+// The child of StreamThatOutlivesItsExecutorIsCaughtNotFollowed: stops at the diagnostic's log line, which
+// comes before the debug assert, so that either build type shows it the same way.
+constexpr int caught_exit_status = 42;
+
+void exit_when_caught(emio::LogLevel /*level*/, const char* message, void* /*context*/) {
+  if (std::strstr(message, "outlived its Executor") != nullptr) ::_exit(caught_exit_status);
+}
+
+// A stream with a record, destroyed after its Executor (the record's pool) is gone.
+void outlive_the_executor() {
+  std::optional<emio::UnixStreamPair> pair;  // declared first: destroyed after the executor
+  {
+    emio::Executor executor;
+    emio::ExecutorConfig config = native_config();
+    config.frame_count = 0;  // the test runner's executor holds the process's frame pool
+    if (executor.init(config).failed()) ::_exit(2);
+    pair.emplace(std::move(UnixStream::pair(executor.handle()).value()));
+    if (pair->second.native_record(executor) == nullptr) ::_exit(caught_exit_status);  // readiness: no record
+  }
+  emio::set_log_hook(exit_when_caught, nullptr);
+  pair.reset();
+  ::_exit(0);
+}
+
+}  // namespace
+
+// Defect 2 of the review: the record lives in the Executor's pool; it was followed into freed memory.
+TEST(NativeStream, StreamThatOutlivesItsExecutorIsCaughtNotFollowed) {
+  const pid_t child = ::fork();
+  CHECK(child >= 0);
+  if (child == 0) outlive_the_executor();
+  int status = 0;
+  CHECK_EQUAL(child, ::waitpid(child, &status, 0));
+  CHECK(WIFEXITED(status));
+  CHECK_EQUAL(caught_exit_status, WEXITSTATUS(status));
 }

@@ -19,6 +19,7 @@
 #include <span>
 
 #include "emio/driver/driver.h"
+#include "emio/driver/handle.h"
 #include "emio/driver/operation.h"
 #include "emio/driver/waker.h"
 #include "emio/port/error.h"
@@ -130,16 +131,16 @@ class NativeStreamLease {
   ~NativeStreamLease() { reset(Fd{}); }
 
   // The record, taken from `pool` for `fd` if the stream has none yet; null: readiness for this await.
-  NativeStream* get(NativeStreamPool& pool, int fd) {
-    if (stream_ == nullptr) stream_ = pool.acquire(fd);
-    return stream_;
-  }
+  NativeStream* get(NativeStreamPool& pool, int fd);
   bool held() const { return stream_ != nullptr; }
   // Gives the record back (see NativeStreamPool::release), with the stream's fd to close once it frees.
+  // A stream that outlived its Executor has no pool to give it to: caught as Handle calls are (handle.h),
+  // and the fd closes now.
   void reset(Fd fd);
 
  private:
   NativeStream* stream_ = nullptr;
+  Handle driver_;  // the pool's driver: tells whether the pool (the Executor) still lives
 };
 
 }  // namespace emio
