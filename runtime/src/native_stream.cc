@@ -34,7 +34,7 @@ bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::opti
   reader_ = waker;
   if (receive_.in_flight()) return false;  // an earlier, abandoned await's receive: its bytes come here
   prepare_recv_leased(receive_, source_, {on_received, this});
-  if (const Error refused = pool_->driver().submit(receive_); refused.failed()) {
+  if (const Error refused = pool_->submit(receive_); refused.failed()) {
     reader_ = {};
     output.emplace(refused);  // shut_down once the executor is going away
     return true;
@@ -67,7 +67,7 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
 Error NativeStream::submit_send() {
   const std::span<const std::byte> rest(send_buffer_ + send_done_, send_length_ - send_done_);
   prepare_send(send_, source_, rest, {on_sent, this});
-  return pool_->driver().submit(send_);
+  return pool_->submit(send_);
 }
 
 Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
@@ -147,6 +147,11 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
   driver_ = &driver;
   if (options.capacity == 0 || !driver.takes_leased_receives()) return Error{};
   if (options.buffer_bytes == 0) return Error::from_errno(EINVAL);
+  // The records' own share of the ledger (driver_config added it): a closing stream's cancels, and reads
+  // and writes, are never refused because other operations filled the ledger (review defects 3 and 4).
+  if (Error refused = driver.reserve_operations(operations_per_stream * options.capacity); refused.failed()) {
+    return refused;
+  }
   records_ = new (std::nothrow) NativeStream[options.capacity];
   send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
   if (records_ == nullptr || send_buffers_ == nullptr) return Error::no_storage;
@@ -183,7 +188,7 @@ void NativeStreamPool::release(NativeStream& stream, Fd fd) {
   // Bytes written before close still go, as close(2) lets the kernel send them, but for linger_ns at most.
   if (stream.send_.in_flight()) {
     prepare_timeout(stream.cancel_send_, linger_ns, {NativeStream::on_linger_ended, &stream});
-    if (driver_->submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
+    if (submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
   }
   free_if_done(stream);
 }
@@ -191,8 +196,10 @@ void NativeStreamPool::release(NativeStream& stream, Fd fd) {
 void NativeStreamPool::cancel(NativeStream& stream, Operation& cancel, Operation& target) {
   if (!target.in_flight()) return;
   prepare_cancel(cancel, target, {NativeStream::on_cancelled, &stream});
-  (void)driver_->submit(cancel);  // refused only after shutdown, which completes the target itself
+  (void)submit(cancel);  // refused only after shutdown (the share is reserved), which completes the target itself
 }
+
+Error NativeStreamPool::submit(Operation& op) { return driver_->submit_reserved(op); }
 
 void NativeStreamPool::free_if_done(NativeStream& stream) {
   if (stream.open_ || stream.busy()) return;

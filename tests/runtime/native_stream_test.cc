@@ -113,6 +113,21 @@ void fill_send_queue(UnixStream& stream) {
   }
 }
 
+// The caller's own completion operations, enough to fill the driver's ledger.
+emio::Operation ledger_fillers[512];
+
+// Submits long timeouts until the driver refuses one: the ledger is full for ordinary operations. They
+// end with ECANCELED when the executor shuts down.
+uint32_t fill_ledger(emio::Driver& driver) {
+  uint32_t submitted = 0;
+  for (emio::Operation& filler : ledger_fillers) {
+    emio::prepare_timeout(filler, 60'000'000'000ULL, emio::Waker{});
+    if (driver.submit(filler).failed()) break;
+    submitted += 1;
+  }
+  return submitted;
+}
+
 void fill_pattern(std::span<std::byte> bytes) {
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 7 + 3) & 0xFF);
 }
@@ -404,4 +419,31 @@ TEST(NativeStream, StreamThatOutlivesItsExecutorIsCaughtNotFollowed) {
   CHECK_EQUAL(child, ::waitpid(child, &status, 0));
   CHECK(WIFEXITED(status));
   CHECK_EQUAL(caught_exit_status, WEXITSTATUS(status));
+}
+
+// Defect 3 of the review: the close's cancel was refused (EBUSY) and dropped, so the record, and the
+// socket with it, were never given back.
+TEST(NativeStream, StreamClosedWhileTheLedgerIsFullStillFreesItsRecord) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 5, abandoned));
+  emio_test::run_to_completion(executor, task);  // its receive stays in flight
+  CHECK(fill_ledger(executor.driver()) > 0);
+  CHECK_OK(pair.second.close());
+  run_until_records_free();
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  char byte = 0;
+  CHECK_EQUAL(0, ::recv(pair.first.fd(), &byte, 1, MSG_DONTWAIT));  // end of stream: the socket closed
+}
+
+// Defect 4 of the review: with the ledger full, a read failed with EBUSY though bytes were waiting.
+TEST(NativeStream, ReadWhileTheLedgerIsFullTakesTheWaitingBytes) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_OK(executor.run_once(0));
+  CHECK(fill_ledger(executor.driver()) > 0);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("data"))));
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 1000, got));
+  emio_test::run_to_completion(executor, task);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
 }

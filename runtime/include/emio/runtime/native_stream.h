@@ -91,7 +91,8 @@ class NativeStreamPool {
   ~NativeStreamPool();
 
   // The driver settings the pool needs: a receive buffer per record (unless the caller chose its own
-  // ring) and four operations per record (receive, send and their cancels at close).
+  // ring) and four operations per record (receive, send and their cancels at close), which init reserves
+  // for the pool in the driver's ledger.
   static DriverConfig driver_config(DriverConfig config, const NativeStreamOptions& options);
   // One allocation; none at all when the driver does not take leased receives (readiness backends).
   Error init(Driver& driver, const NativeStreamOptions& options);
@@ -107,6 +108,8 @@ class NativeStreamPool {
 
  private:
   friend class NativeStream;
+  // Every operation of a record goes from the pool's reserved share of the driver's ledger.
+  Error submit(Operation& op);
   void cancel(NativeStream& stream, Operation& cancel, Operation& target);
   void free_if_done(NativeStream& stream);
 
