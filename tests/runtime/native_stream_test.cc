@@ -447,3 +447,35 @@ TEST(NativeStream, ReadWhileTheLedgerIsFullTakesTheWaitingBytes) {
   emio_test::run_to_completion(executor, task);
   CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
 }
+
+namespace {
+
+// Reads a 4-byte header with read(), then one line with a LineReader, copied into `line`.
+emio::Task<> read_header_then_line(UnixStream& stream, char (&header)[4], char (&line)[16], Error& outcome) {
+  (void)co_await stream.read(std::span(header));
+  char storage[64];
+  emio::LineReader lines(storage);
+  Result<std::string_view> next = co_await emio::with_timeout(1000, lines.next(stream));
+  if (!next.ok()) {
+    outcome = next.error();
+    co_return;
+  }
+  std::memcpy(line, next.value().data(), std::min(next.value().size(), sizeof line - 1));
+  outcome = Error{};
+}
+
+}  // namespace
+
+// Defect 6 of the review: LineReader read with try_read, past the bytes read() had left in the record.
+TEST(NativeStream, LineReaderAfterAReadStartsWithTheBytesThatReadLeft) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_EQUAL(10u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("ABCDhello\n"))));
+  char header[4] = {};
+  char line[16] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_header_then_line(pair.second, header, line, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  MEMCMP_EQUAL("ABCD", header, sizeof header);
+  STRCMP_EQUAL("hello", line);
+}
