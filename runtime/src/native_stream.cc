@@ -9,6 +9,8 @@
 #include <new>
 #include <utility>
 
+#include "emio/port/log.h"
+
 namespace emio {
 namespace {
 
@@ -136,11 +138,30 @@ DriverConfig NativeStreamPool::driver_config(DriverConfig config, const NativeSt
     config.receive_buffers = {std::bit_ceil(options.capacity), options.buffer_bytes};
   }
   config.operation_capacity += operations_per_stream * options.capacity;
-  // The completion queue (twice the submission queue) must hold every operation in flight.
-  while (config.uring.sq_entries * 2 < config.operation_capacity && config.uring.sq_entries < max_sq_entries) {
+  // The completion queue (twice the submission queue) must hold every operation in flight. A size of 0
+  // is left for the driver to refuse (EINVAL), as without native streams: doubled, it never grew (the
+  // loop never ended, review defect 7).
+  while (config.uring.sq_entries != 0 && config.uring.sq_entries * 2 < config.operation_capacity &&
+         config.uring.sq_entries < max_sq_entries) {
     config.uring.sq_entries *= 2;
   }
   return config;
+}
+
+void NativeStreamPool::explain_refusal(Error refused, const DriverConfig& sized, const NativeStreamOptions& options) {
+  const uint32_t completion_queue = 2 * sized.uring.sq_entries;
+  // A queue size of 0 is refused for itself (see driver_config).
+  if (refused != Error::from_errno(EINVAL) || options.capacity == 0 || completion_queue == 0 ||
+      sized.operation_capacity <= completion_queue) {
+    return;
+  }
+  // io_uring's EINVAL alone did not say that the pool's share of the ledger is what did not fit (defect 7).
+  const uint32_t others = sized.operation_capacity - operations_per_stream * options.capacity;
+  const uint32_t most = completion_queue > others ? (completion_queue - others) / operations_per_stream : 0;
+  log_message(LogLevel::error,
+              "native_streams.capacity %u needs %u operations in flight, more than io_uring's completion queue "
+              "holds (%u): at most %u native streams with these settings",
+              options.capacity, sized.operation_capacity, completion_queue, most);
 }
 
 Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options) {

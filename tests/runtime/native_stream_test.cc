@@ -479,3 +479,51 @@ TEST(NativeStream, LineReaderAfterAReadStartsWithTheBytesThatReadLeft) {
   MEMCMP_EQUAL("ABCD", header, sizeof header);
   STRCMP_EQUAL("hello", line);
 }
+
+namespace {
+
+bool refusal_explained = false;
+
+void note_explanation(emio::LogLevel /*level*/, const char* message, void* /*context*/) {
+  if (std::strstr(message, "native_streams.capacity") != nullptr) refusal_explained = true;
+}
+
+// What Executor::init of a config did, as the exit status of the child it ran in (the runner's executor
+// holds the frame pool; a hang is ended by an alarm, 128 + SIGALRM).
+enum InitOutcome : int { init_ok = 0, refused_with_explanation = 1, refused_unexplained = 2, other_error = 3 };
+
+int child_init_status(emio::ExecutorConfig config) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(5);
+    emio::set_log_hook(note_explanation, nullptr);
+    config.frame_count = 0;
+    emio::Executor executor;
+    const Error refused = executor.init(config);
+    if (refused.ok()) ::_exit(init_ok);
+    if (refused != Error::from_errno(EINVAL)) ::_exit(other_error);
+    ::_exit(refusal_explained ? refused_with_explanation : refused_unexplained);
+  }
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+// Defect 7 of the review: the submission queue's size, doubled from 0, never grew: init never returned,
+// even on epoll. Now io_uring refuses the size, as without native streams.
+TEST(NativeStream, InitWithNoSubmissionQueueEntriesReturnsInsteadOfHanging) {
+  emio::ExecutorConfig config = native_config();
+  config.driver.uring.sq_entries = 0;
+  const int expected = executor.driver().runs_native_operations() ? refused_unexplained : init_ok;
+  CHECK_EQUAL(expected, child_init_status(config));
+}
+
+// Defect 7 of the review: a pool too big for io_uring's completion queue failed with an unexplained EINVAL.
+TEST(NativeStream, PoolTooBigForTheCompletionQueueIsExplained) {
+  if (!executor.driver().runs_native_operations()) return;  // epoll: no completion queue, no limit
+  emio::ExecutorConfig config = native_config();
+  config.native_streams.capacity = 20000;
+  CHECK_EQUAL(refused_with_explanation, child_init_status(config));
+}

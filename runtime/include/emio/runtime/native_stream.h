@@ -94,6 +94,9 @@ class NativeStreamPool {
   // ring) and four operations per record (receive, send and their cancels at close), which init reserves
   // for the pool in the driver's ledger.
   static DriverConfig driver_config(DriverConfig config, const NativeStreamOptions& options);
+  // Logs why the driver refused `sized` (driver_config's result) when the pool is the cause: more
+  // operations than io_uring's completion queue holds (at most 65,536: about 16,000 streams).
+  static void explain_refusal(Error refused, const DriverConfig& sized, const NativeStreamOptions& options);
   // One allocation; none at all when the driver does not take leased receives (readiness backends).
   Error init(Driver& driver, const NativeStreamOptions& options);
   // A record attached to `fd`, or null: no pool, the pool is full, or the driver refused the fd.
