@@ -20,21 +20,25 @@ constexpr uint32_t operations_per_stream = 4;
 constexpr uint32_t max_sq_entries = 32768;
 // How long a closed stream's last send may wait for the peer to take its bytes before it is cancelled.
 constexpr uint64_t linger_ns = 2'000'000'000;
+// How long a receive that found the caller's shared ring empty (ENOBUFS) waits before it tries again:
+// resubmitted at once, it came straight back and the executor spun (review defect 5).
+constexpr uint64_t buffer_wait_ns = 1'000'000;
 
 }  // namespace
 
 // --- NativeStream ---
 
 bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output) {
-  // ENOBUFS: every buffer was held when bytes came (a ring shared with the caller's own receives, see
-  // NativeStreamPool::driver_config): receive again, once the buffers the others hold come back.
+  // ENOBUFS kept only when the wait for a buffer could not be submitted (shutdown): receive again, which
+  // reports it.
   if (received_ && receive_.result == -ENOBUFS) received_ = false;
   if (received_) {
     output.emplace(take_received(buffer));
     return true;
   }
   reader_ = waker;
-  if (receive_.in_flight()) return false;  // an earlier, abandoned await's receive: its bytes come here
+  // An earlier, abandoned await's receive, or the wait for a ring buffer before it: its bytes come here.
+  if (receive_.in_flight() || cancel_receive_.in_flight()) return false;
   prepare_recv_leased(receive_, source_, {on_received, this});
   if (const Error refused = pool_->submit(receive_); refused.failed()) {
     reader_ = {};
@@ -93,8 +97,26 @@ Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
 
 void NativeStream::on_received(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
+  if (stream.receive_.result == -ENOBUFS && stream.open_ && stream.wait_for_buffer().ok()) return;
   stream.received_ = true;
   if (!stream.open_) return stream.pool_->free_if_done(stream);
+  std::exchange(stream.reader_, Waker{}).wake();
+}
+
+Error NativeStream::wait_for_buffer() {
+  // Every buffer of a ring shared with the caller's own receives (NativeStreamPool::driver_config) was
+  // held: the others give theirs back in time; until then the reader stays parked. While open the record
+  // does not need cancel_receive_, which times the wait.
+  prepare_timeout(cancel_receive_, buffer_wait_ns, {on_buffer_wait_ended, this});
+  return pool_->submit(cancel_receive_);
+}
+
+void NativeStream::on_buffer_wait_ended(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  prepare_recv_leased(stream.receive_, stream.source_, {on_received, &stream});
+  if (stream.pool_->submit(stream.receive_).ok()) return;
+  stream.received_ = true;  // shutdown: the reader's next poll receives again and is told
   std::exchange(stream.reader_, Waker{}).wake();
 }
 

@@ -527,3 +527,63 @@ TEST(NativeStream, PoolTooBigForTheCompletionQueueIsExplained) {
   config.native_streams.capacity = 20000;
   CHECK_EQUAL(refused_with_explanation, child_init_status(config));
 }
+
+namespace {
+
+// Reads 2 of the 10 bytes waiting: the stream keeps the rest, and with it a ring buffer.
+emio::Task<> hold_a_ring_buffer(emio::UnixStreamPair& pair) {
+  (void)pair.first.try_write(emio_test::bytes_of("0123456789"));
+  char two[2];
+  (void)co_await pair.second.read(std::span(two));
+}
+
+}  // namespace
+
+// An Executor whose native streams share the caller's own ring of two buffers, both held by streams
+// that read only part of what came.
+struct SharedRingExecutor {
+  emio::Executor executor;
+  emio::UnixStreamPair holders[2];
+  bool init() {
+    emio::ExecutorConfig config = native_config();
+    config.driver.receive_buffers = {2, buffer_bytes};
+    config.frame_count = 0;  // the runner's executor holds the frame pool
+    CHECK_OK(executor.init(config));
+    if (!executor.driver().takes_leased_receives()) return false;  // readiness: no ring
+    for (emio::UnixStreamPair& holder : holders) {
+      holder = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+      emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(hold_a_ring_buffer(holder))));
+    }
+    return true;
+  }
+};
+
+// Defect 5 of the review: with the caller's ring shared and empty, a waiting read resubmitted its receive
+// on every ENOBUFS, and the executor spun (thousands of iterations in 100 ms) instead of sleeping.
+TEST(NativeStream, ReadWaitingForAnEmptySharedRingDoesNotSpin) {
+  SharedRingExecutor shared;
+  if (!shared.init()) return;
+  emio::UnixStreamPair waiting = REQUIRE_TAKE(UnixStream::pair(shared.executor.handle()));
+  std::optional<Result<size_t>> got;
+  const uint64_t before = shared.executor.stats().iterations;
+  emio_test::run_to_completion(shared.executor,
+                               REQUIRE_VALUE(shared.executor.spawn(read_with_timeout(waiting.second, 100, got))));
+  CHECK_ERROR(emio::timed_out, got->error());
+  CHECK(shared.executor.stats().iterations - before < 400);  // a retry a millisecond, not a spin
+}
+
+// The other side of not spinning: the waiting read takes its bytes once a buffer came back.
+TEST(NativeStream, ReadWaitingForAnEmptySharedRingGetsItsBytesOnceABufferIsBack) {
+  SharedRingExecutor shared;
+  if (!shared.init()) return;
+  emio::UnixStreamPair waiting = REQUIRE_TAKE(UnixStream::pair(shared.executor.handle()));
+  CHECK_EQUAL(4u, REQUIRE_VALUE(waiting.first.try_write(emio_test::bytes_of("late"))));
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> reader = shared.executor.spawn(read_with_timeout(waiting.second, 2000, got));
+  CHECK_OK(shared.executor.run_once(10));  // the read finds the ring empty
+  std::optional<Result<size_t>> leftover;
+  CHECK(shared.executor.spawn(read_with_timeout(shared.holders[0].second, 1000, leftover)).ok());  // gives one back
+  emio_test::run_to_completion(shared.executor, REQUIRE_VALUE(std::move(reader)));
+  CHECK_EQUAL(8u, REQUIRE_VALUE(*leftover));
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+}

@@ -57,6 +57,8 @@ class NativeStream {
   static void on_sent(void* record);
   static void on_cancelled(void* record);
   static void on_linger_ended(void* record);
+  static void on_buffer_wait_ended(void* record);
+  Error wait_for_buffer();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
   bool busy() const {
@@ -67,8 +69,8 @@ class NativeStream {
   Fd fd_;              // once the stream closed: its fd, open until the kernel holds nothing of the record's
   Operation receive_;  // recv_leased; once completed, its buffer holds the bytes not read yet
   Operation send_;
-  Operation cancel_receive_;
-  Operation cancel_send_;  // at close: the linger's timeout, then the send's cancel
+  Operation cancel_receive_;  // at close: the receive's cancel; while open: the wait for a ring buffer
+  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel
   Waker reader_{};
   Waker writer_{};
   std::byte* send_buffer_ = nullptr;
