@@ -101,9 +101,15 @@ void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete) {
   op.length = 0;
 }
 
-Error OperationLedger::start(Operation& op) {
+Error OperationLedger::reserve(uint32_t count) {
+  if (count > capacity_ - reserved_) return Error::from_errno(EINVAL);
+  reserved_ += count;
+  return Error{};
+}
+
+Error OperationLedger::start(Operation& op, bool reserved) {
   if (op.in_flight()) return Error::from_errno(EALREADY);
-  if (full()) return Error::from_errno(EBUSY);
+  if (reserved ? reserved_count_ >= reserved_ : full()) return Error::from_errno(EBUSY);
   if (op.kind == OpKind::close && (op.source->reader != nullptr || op.source->writer != nullptr)) {
     return Error::from_errno(EBUSY);
   }
@@ -113,6 +119,8 @@ Error OperationLedger::start(Operation& op) {
   }
   op.result = 0;
   op.cancel_requested = false;
+  op.reserved = reserved;
+  reserved_count_ += reserved ? 1 : 0;
   op.state = OpState::queued;
   op.previous = nullptr;
   op.next = head_;
@@ -128,6 +136,8 @@ void OperationLedger::unlink(Operation& op) {
   if (head_ == &op) head_ = op.next;
   op.next = op.previous = nullptr;
   count_ -= 1;
+  reserved_count_ -= op.reserved ? 1 : 0;
+  op.reserved = false;
   if (Operation** slot = slot_of(op); slot != nullptr) *slot = nullptr;
   op.state = OpState::idle;
 }

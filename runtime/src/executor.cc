@@ -58,8 +58,9 @@ Executor::~Executor() {
 
 Error Executor::init(const ExecutorConfig& config) {
   if (initialised_) return Error::from_errno(EALREADY);
-  if (Error error = driver_.init(NativeStreamPool::driver_config(config.driver, config.native_streams));
-      error.failed()) {
+  const DriverConfig driver_config = NativeStreamPool::driver_config(config.driver, config.native_streams);
+  if (Error error = driver_.init(driver_config); error.failed()) {
+    NativeStreamPool::explain_refusal(error, driver_config, config.native_streams);
     return error;
   }
   driver_started_ = true;

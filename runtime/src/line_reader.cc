@@ -57,6 +57,14 @@ LineReader::Buffered LineReader::next_buffered(std::string_view* line) {
   }
 }
 
+bool LineOp::poll_read(PollContext& context, std::optional<Result<size_t>>& got) {
+  if (!read_) read_.emplace(stream_->read(reader_->free_space()));
+  if (!read_->poll(context)) return false;
+  got.emplace(read_->take_output());
+  read_.reset();
+  return true;
+}
+
 bool LineOp::poll(PollContext& context) {
   for (uint32_t reads = 0;; ++reads) {
     const LineReader::Buffered buffered = reader_->next_buffered(&line_);
@@ -71,8 +79,9 @@ bool LineOp::poll(PollContext& context) {
       context.waker.wake();
       return false;
     }
-    if (!read_.poll(context)) return false;
-    const Result<size_t> got = read_.take_output();
+    std::optional<Result<size_t>> read;
+    if (!poll_read(context, read)) return false;
+    const Result<size_t>& got = *read;
     if (!got.ok()) {
       error_ = got.error();
       return true;

@@ -9,6 +9,8 @@
 #include <new>
 #include <utility>
 
+#include "emio/port/log.h"
+
 namespace emio {
 namespace {
 
@@ -18,23 +20,27 @@ constexpr uint32_t operations_per_stream = 4;
 constexpr uint32_t max_sq_entries = 32768;
 // How long a closed stream's last send may wait for the peer to take its bytes before it is cancelled.
 constexpr uint64_t linger_ns = 2'000'000'000;
+// How long a receive that found the caller's shared ring empty (ENOBUFS) waits before it tries again:
+// resubmitted at once, it came straight back and the executor spun (review defect 5).
+constexpr uint64_t buffer_wait_ns = 1'000'000;
 
 }  // namespace
 
 // --- NativeStream ---
 
 bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output) {
-  // ENOBUFS: every buffer was held when bytes came (a ring shared with the caller's own receives, see
-  // NativeStreamPool::driver_config): receive again, once the buffers the others hold come back.
+  // ENOBUFS kept only when the wait for a buffer could not be submitted (shutdown): receive again, which
+  // reports it.
   if (received_ && receive_.result == -ENOBUFS) received_ = false;
   if (received_) {
     output.emplace(take_received(buffer));
     return true;
   }
   reader_ = waker;
-  if (receive_.in_flight()) return false;  // an earlier, abandoned await's receive: its bytes come here
+  // An earlier, abandoned await's receive, or the wait for a ring buffer before it: its bytes come here.
+  if (receive_.in_flight() || cancel_receive_.in_flight()) return false;
   prepare_recv_leased(receive_, source_, {on_received, this});
-  if (const Error refused = pool_->driver().submit(receive_); refused.failed()) {
+  if (const Error refused = pool_->submit(receive_); refused.failed()) {
     reader_ = {};
     output.emplace(refused);  // shut_down once the executor is going away
     return true;
@@ -67,7 +73,7 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
 Error NativeStream::submit_send() {
   const std::span<const std::byte> rest(send_buffer_ + send_done_, send_length_ - send_done_);
   prepare_send(send_, source_, rest, {on_sent, this});
-  return pool_->driver().submit(send_);
+  return pool_->submit(send_);
 }
 
 Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
@@ -91,8 +97,26 @@ Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
 
 void NativeStream::on_received(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
+  if (stream.receive_.result == -ENOBUFS && stream.open_ && stream.wait_for_buffer().ok()) return;
   stream.received_ = true;
   if (!stream.open_) return stream.pool_->free_if_done(stream);
+  std::exchange(stream.reader_, Waker{}).wake();
+}
+
+Error NativeStream::wait_for_buffer() {
+  // Every buffer of a ring shared with the caller's own receives (NativeStreamPool::driver_config) was
+  // held: the others give theirs back in time; until then the reader stays parked. While open the record
+  // does not need cancel_receive_, which times the wait.
+  prepare_timeout(cancel_receive_, buffer_wait_ns, {on_buffer_wait_ended, this});
+  return pool_->submit(cancel_receive_);
+}
+
+void NativeStream::on_buffer_wait_ended(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  prepare_recv_leased(stream.receive_, stream.source_, {on_received, &stream});
+  if (stream.pool_->submit(stream.receive_).ok()) return;
+  stream.received_ = true;  // shutdown: the reader's next poll receives again and is told
   std::exchange(stream.reader_, Waker{}).wake();
 }
 
@@ -136,17 +160,41 @@ DriverConfig NativeStreamPool::driver_config(DriverConfig config, const NativeSt
     config.receive_buffers = {std::bit_ceil(options.capacity), options.buffer_bytes};
   }
   config.operation_capacity += operations_per_stream * options.capacity;
-  // The completion queue (twice the submission queue) must hold every operation in flight.
-  while (config.uring.sq_entries * 2 < config.operation_capacity && config.uring.sq_entries < max_sq_entries) {
+  // The completion queue (twice the submission queue) must hold every operation in flight. A size of 0
+  // is left for the driver to refuse (EINVAL), as without native streams: doubled, it never grew (the
+  // loop never ended, review defect 7).
+  while (config.uring.sq_entries != 0 && config.uring.sq_entries * 2 < config.operation_capacity &&
+         config.uring.sq_entries < max_sq_entries) {
     config.uring.sq_entries *= 2;
   }
   return config;
+}
+
+void NativeStreamPool::explain_refusal(Error refused, const DriverConfig& sized, const NativeStreamOptions& options) {
+  const uint32_t completion_queue = 2 * sized.uring.sq_entries;
+  // A queue size of 0 is refused for itself (see driver_config).
+  if (refused != Error::from_errno(EINVAL) || options.capacity == 0 || completion_queue == 0 ||
+      sized.operation_capacity <= completion_queue) {
+    return;
+  }
+  // io_uring's EINVAL alone did not say that the pool's share of the ledger is what did not fit (defect 7).
+  const uint32_t others = sized.operation_capacity - operations_per_stream * options.capacity;
+  const uint32_t most = completion_queue > others ? (completion_queue - others) / operations_per_stream : 0;
+  log_message(LogLevel::error,
+              "native_streams.capacity %u needs %u operations in flight, more than io_uring's completion queue "
+              "holds (%u): at most %u native streams with these settings",
+              options.capacity, sized.operation_capacity, completion_queue, most);
 }
 
 Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options) {
   driver_ = &driver;
   if (options.capacity == 0 || !driver.takes_leased_receives()) return Error{};
   if (options.buffer_bytes == 0) return Error::from_errno(EINVAL);
+  // The records' own share of the ledger (driver_config added it): a closing stream's cancels, and reads
+  // and writes, are never refused because other operations filled the ledger (review defects 3 and 4).
+  if (Error refused = driver.reserve_operations(operations_per_stream * options.capacity); refused.failed()) {
+    return refused;
+  }
   records_ = new (std::nothrow) NativeStream[options.capacity];
   send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
   if (records_ == nullptr || send_buffers_ == nullptr) return Error::no_storage;
@@ -183,7 +231,7 @@ void NativeStreamPool::release(NativeStream& stream, Fd fd) {
   // Bytes written before close still go, as close(2) lets the kernel send them, but for linger_ns at most.
   if (stream.send_.in_flight()) {
     prepare_timeout(stream.cancel_send_, linger_ns, {NativeStream::on_linger_ended, &stream});
-    if (driver_->submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
+    if (submit(stream.cancel_send_).failed()) cancel(stream, stream.cancel_send_, stream.send_);
   }
   free_if_done(stream);
 }
@@ -191,8 +239,10 @@ void NativeStreamPool::release(NativeStream& stream, Fd fd) {
 void NativeStreamPool::cancel(NativeStream& stream, Operation& cancel, Operation& target) {
   if (!target.in_flight()) return;
   prepare_cancel(cancel, target, {NativeStream::on_cancelled, &stream});
-  (void)driver_->submit(cancel);  // refused only after shutdown, which completes the target itself
+  (void)submit(cancel);  // refused only after shutdown (the share is reserved), which completes the target itself
 }
+
+Error NativeStreamPool::submit(Operation& op) { return driver_->submit_reserved(op); }
 
 void NativeStreamPool::free_if_done(NativeStream& stream) {
   if (stream.open_ || stream.busy()) return;
@@ -208,19 +258,31 @@ void NativeStreamPool::free_if_done(NativeStream& stream) {
 // --- NativeStreamLease ---
 
 NativeStreamLease::NativeStreamLease(NativeStreamLease&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)) {}
+    : stream_(std::exchange(other.stream_, nullptr)), driver_(other.driver_) {}
 
 NativeStreamLease& NativeStreamLease::operator=(NativeStreamLease&& other) noexcept {
   if (this != &other) {
     reset(Fd{});
     stream_ = std::exchange(other.stream_, nullptr);
+    driver_ = other.driver_;
   }
   return *this;
+}
+
+NativeStream* NativeStreamLease::get(NativeStreamPool& pool, int fd) {
+  if (stream_ == nullptr) {
+    stream_ = pool.acquire(fd);
+    driver_ = pool.driver().handle();
+  }
+  return stream_;
 }
 
 void NativeStreamLease::reset(Fd fd) {
   if (stream_ == nullptr) return;
   NativeStream& stream = *std::exchange(stream_, nullptr);
+  // The record lives in the Executor's pool: once the Executor is gone it is freed memory (defect 2 of
+  // the review: a heap-use-after-free here). `fd` closes on return.
+  if (!driver_.driver_alive("release (a native stream's record)")) return;
   stream.pool_->release(stream, std::move(fd));
 }
 

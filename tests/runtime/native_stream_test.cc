@@ -3,13 +3,17 @@
 // on epoll through readiness, and the behaviour is the same: bytes in order, leftovers of a receive kept
 // for the next read, a read abandoned by a timeout losing nothing, a closed stream giving its record and
 // buffer back once the kernel answered, and no heap after warm-up.
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <optional>
 
 #include "emio/port/clock.h"
+#include "emio/port/log.h"
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
 #include "support/allocation_counter.h"
@@ -108,6 +112,21 @@ void fill_send_queue(UnixStream& stream) {
   std::memset(filler, 'a', sizeof filler);
   while (stream.try_write(std::as_bytes(std::span(filler))).ok()) {
   }
+}
+
+// The caller's own completion operations, enough to fill the driver's ledger.
+emio::Operation ledger_fillers[512];
+
+// Submits long timeouts until the driver refuses one: the ledger is full for ordinary operations. They
+// end with ECANCELED when the executor shuts down.
+uint32_t fill_ledger(emio::Driver& driver) {
+  uint32_t submitted = 0;
+  for (emio::Operation& filler : ledger_fillers) {
+    emio::prepare_timeout(filler, 60'000'000'000ULL, emio::Waker{});
+    if (driver.submit(filler).failed()) break;
+    submitted += 1;
+  }
+  return submitted;
 }
 
 void fill_pattern(std::span<std::byte> bytes) {
@@ -362,4 +381,224 @@ TEST(NativeStream, EchoAllocatesNothingAfterWarmUp) {
   emio_test::run_to_completion(executor, task);
   CHECK_OK(outcome);
   CHECK_EQUAL(before, emio_test::allocations_so_far());
+}
+
+namespace {
+
+// The child of StreamThatOutlivesItsExecutorIsCaughtNotFollowed: stops at the diagnostic's log line, which
+// comes before the debug assert, so that either build type shows it the same way.
+constexpr int caught_exit_status = 42;
+
+void exit_when_caught(emio::LogLevel /*level*/, const char* message, void* /*context*/) {
+  if (std::strstr(message, "outlived its Executor") != nullptr) ::_exit(caught_exit_status);
+}
+
+// A stream with a record, destroyed after its Executor (the record's pool) is gone.
+void outlive_the_executor() {
+  std::optional<emio::UnixStreamPair> pair;  // declared first: destroyed after the executor
+  {
+    emio::Executor executor;
+    emio::ExecutorConfig config = native_config();
+    config.frame_count = 0;  // the test runner's executor holds the process's frame pool
+    if (executor.init(config).failed()) ::_exit(2);
+    pair.emplace(std::move(UnixStream::pair(executor.handle()).value()));
+    if (pair->second.native_record(executor) == nullptr) ::_exit(caught_exit_status);  // readiness: no record
+  }
+  emio::set_log_hook(exit_when_caught, nullptr);
+  pair.reset();
+  ::_exit(0);
+}
+
+}  // namespace
+
+// Defect 2 of the review: the record lives in the Executor's pool; it was followed into freed memory.
+TEST(NativeStream, StreamThatOutlivesItsExecutorIsCaughtNotFollowed) {
+  const pid_t child = ::fork();
+  CHECK(child >= 0);
+  if (child == 0) outlive_the_executor();
+  int status = 0;
+  CHECK_EQUAL(child, ::waitpid(child, &status, 0));
+  CHECK(WIFEXITED(status));
+  CHECK_EQUAL(caught_exit_status, WEXITSTATUS(status));
+}
+
+// Defect 3 of the review: the close's cancel was refused (EBUSY) and dropped, so the record, and the
+// socket with it, were never given back.
+TEST(NativeStream, StreamClosedWhileTheLedgerIsFullStillFreesItsRecord) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> abandoned;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 5, abandoned));
+  emio_test::run_to_completion(executor, task);  // its receive stays in flight
+  CHECK(fill_ledger(executor.driver()) > 0);
+  CHECK_OK(pair.second.close());
+  run_until_records_free();
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  char byte = 0;
+  CHECK_EQUAL(0, ::recv(pair.first.fd(), &byte, 1, MSG_DONTWAIT));  // end of stream: the socket closed
+}
+
+// Defect 4 of the review: with the ledger full, a read failed with EBUSY though bytes were waiting.
+TEST(NativeStream, ReadWhileTheLedgerIsFullTakesTheWaitingBytes) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_OK(executor.run_once(0));
+  CHECK(fill_ledger(executor.driver()) > 0);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("data"))));
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(pair.second, 1000, got));
+  emio_test::run_to_completion(executor, task);
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+}
+
+namespace {
+
+// Reads a 4-byte header with read(), then one line with a LineReader, copied into `line`.
+emio::Task<> read_header_then_line(UnixStream& stream, char (&header)[4], char (&line)[16], Error& outcome) {
+  (void)co_await stream.read(std::span(header));
+  char storage[64];
+  emio::LineReader lines(storage);
+  Result<std::string_view> next = co_await emio::with_timeout(1000, lines.next(stream));
+  if (!next.ok()) {
+    outcome = next.error();
+    co_return;
+  }
+  std::memcpy(line, next.value().data(), std::min(next.value().size(), sizeof line - 1));
+  outcome = Error{};
+}
+
+}  // namespace
+
+// Defect 6 of the review: LineReader read with try_read, past the bytes read() had left in the record.
+TEST(NativeStream, LineReaderAfterAReadStartsWithTheBytesThatReadLeft) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  CHECK_EQUAL(10u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("ABCDhello\n"))));
+  char header[4] = {};
+  char line[16] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_header_then_line(pair.second, header, line, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  MEMCMP_EQUAL("ABCD", header, sizeof header);
+  STRCMP_EQUAL("hello", line);
+}
+
+namespace {
+
+bool refusal_explained = false;
+
+void note_explanation(emio::LogLevel /*level*/, const char* message, void* /*context*/) {
+  if (std::strstr(message, "native_streams.capacity") != nullptr) refusal_explained = true;
+}
+
+// What Executor::init of a config did, as the exit status of the child it ran in (the runner's executor
+// holds the frame pool; a hang is ended by an alarm, 128 + SIGALRM).
+enum InitOutcome : int { init_ok = 0, refused_with_explanation = 1, refused_unexplained = 2, other_error = 3 };
+
+int child_init_status(emio::ExecutorConfig config) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(5);
+    emio::set_log_hook(note_explanation, nullptr);
+    config.frame_count = 0;
+    emio::Executor executor;
+    const Error refused = executor.init(config);
+    if (refused.ok()) ::_exit(init_ok);
+    if (refused != Error::from_errno(EINVAL)) ::_exit(other_error);
+    ::_exit(refusal_explained ? refused_with_explanation : refused_unexplained);
+  }
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+// Defect 7 of the review: the submission queue's size, doubled from 0, never grew: init never returned,
+// even on epoll. Now io_uring refuses the size, as without native streams.
+TEST(NativeStream, InitWithNoSubmissionQueueEntriesReturnsInsteadOfHanging) {
+  emio::ExecutorConfig config = native_config();
+  config.driver.uring.sq_entries = 0;
+  const int expected = executor.driver().runs_native_operations() ? refused_unexplained : init_ok;
+  CHECK_EQUAL(expected, child_init_status(config));
+}
+
+// Defect 7 of the review: a pool too big for io_uring's completion queue failed with an unexplained EINVAL.
+TEST(NativeStream, PoolTooBigForTheCompletionQueueIsExplained) {
+  if (!executor.driver().runs_native_operations()) return;  // epoll: no completion queue, no limit
+  emio::ExecutorConfig config = native_config();
+  config.native_streams.capacity = 20000;
+  CHECK_EQUAL(refused_with_explanation, child_init_status(config));
+}
+
+namespace {
+
+// Reads 2 of the 10 bytes waiting: the stream keeps the rest, and with it a ring buffer.
+emio::Task<> hold_a_ring_buffer(emio::UnixStreamPair& pair) {
+  (void)pair.first.try_write(emio_test::bytes_of("0123456789"));
+  char two[2];
+  (void)co_await pair.second.read(std::span(two));
+}
+
+}  // namespace
+
+// An Executor whose native streams share the caller's own ring of two buffers, both held by streams
+// that read only part of what came.
+struct SharedRingExecutor {
+  emio::Executor executor;
+  emio::UnixStreamPair holders[2];
+  bool init() {
+    emio::ExecutorConfig config = native_config();
+    config.driver.receive_buffers = {2, buffer_bytes};
+    config.frame_count = 0;  // the runner's executor holds the frame pool
+    CHECK_OK(executor.init(config));
+    if (!executor.driver().takes_leased_receives()) return false;  // readiness: no ring
+    for (emio::UnixStreamPair& holder : holders) {
+      holder = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+      emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(hold_a_ring_buffer(holder))));
+    }
+    return true;
+  }
+};
+
+// Defect 5 of the review: with the caller's ring shared and empty, a waiting read resubmitted its receive
+// on every ENOBUFS, and the executor spun (thousands of iterations in 100 ms) instead of sleeping.
+TEST(NativeStream, ReadWaitingForAnEmptySharedRingDoesNotSpin) {
+  SharedRingExecutor shared;
+  if (!shared.init()) return;
+  emio::UnixStreamPair waiting = REQUIRE_TAKE(UnixStream::pair(shared.executor.handle()));
+  std::optional<Result<size_t>> got;
+  const uint64_t before = shared.executor.stats().iterations;
+  emio_test::run_to_completion(shared.executor,
+                               REQUIRE_VALUE(shared.executor.spawn(read_with_timeout(waiting.second, 100, got))));
+  CHECK_ERROR(emio::timed_out, got->error());
+  CHECK(shared.executor.stats().iterations - before < 400);  // a retry a millisecond, not a spin
+}
+
+// The other side of not spinning: the waiting read takes its bytes once a buffer came back.
+TEST(NativeStream, ReadWaitingForAnEmptySharedRingGetsItsBytesOnceABufferIsBack) {
+  SharedRingExecutor shared;
+  if (!shared.init()) return;
+  emio::UnixStreamPair waiting = REQUIRE_TAKE(UnixStream::pair(shared.executor.handle()));
+  CHECK_EQUAL(4u, REQUIRE_VALUE(waiting.first.try_write(emio_test::bytes_of("late"))));
+  std::optional<Result<size_t>> got;
+  Result<emio::TaskId> reader = shared.executor.spawn(read_with_timeout(waiting.second, 2000, got));
+  CHECK_OK(shared.executor.run_once(10));  // the read finds the ring empty
+  std::optional<Result<size_t>> leftover;
+  CHECK(shared.executor.spawn(read_with_timeout(shared.holders[0].second, 1000, leftover)).ok());  // gives one back
+  emio_test::run_to_completion(shared.executor, REQUIRE_VALUE(std::move(reader)));
+  CHECK_EQUAL(8u, REQUIRE_VALUE(*leftover));
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+}
+
+// Defect 1 of the review (no longer reproduced; kept so): a submission not yet handed to the kernel names
+// the fd by number, so a closed stream's fd stays open, its number not reusable, until its record frees.
+TEST(NativeStream, ClosedStreamKeepsItsFdOpenUntilItsRecordFrees) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> written;
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(write_with_timeout(pair.first, "x", 1000, written))));
+  const int fd = pair.first.fd();
+  CHECK_OK(pair.first.close());  // its send not yet entered
+  if (executor.driver().takes_leased_receives()) CHECK(::fcntl(fd, F_GETFD) != -1);
+  run_until_records_free();
+  CHECK_EQUAL(-1, ::fcntl(fd, F_GETFD));
 }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 
 #include "emio/runtime/runtime.h"
@@ -30,6 +31,23 @@ Task<> read_until_end(UnixStream& stream, std::string& received) {
     if (!got.ok() || got.value() == 0) co_return;
     received.append(buffer, got.value());
   }
+}
+
+// A buffer with a NUL inside: a strlen would stop after "ab".
+constexpr size_t char_buffer_bytes = 6;
+
+Task<> write_char_buffer(UnixStream& stream, bool all, std::optional<Result<size_t>>& outcome) {
+  char buffer[char_buffer_bytes] = {'a', 'b', '\0', 'c', 'd', 'e'};
+  // Not `all ? co_await ... : co_await ...`: GCC 12 runs both awaits of such a conditional.
+  if (all) {
+    outcome.emplace(co_await stream.write_all(buffer));
+  } else {
+    outcome.emplace(co_await stream.write(buffer));
+  }
+}
+
+Task<> write_literal(UnixStream& stream, std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await stream.write("hi"));
 }
 
 struct Lines {
@@ -139,4 +157,28 @@ TEST(StreamHelpers, AnEndlessLineLetsTheOtherTasksRun) {
   emio_test::run_to_completion(executor, task);
   CHECK_TEXT(queued.when_it_ran > flood_bytes / 2, "the reader read most of the flood before the other task ran");
   STRCMP_EQUAL("<EMSGSIZE><ENODATA>", lines.joined.c_str());
+}
+
+// Defect 8 of the review: a char array went through std::string_view, measured by strlen.
+TEST(StreamHelpers, WriteOfACharArraySendsAllOfItsBytes) {
+  std::optional<Result<size_t>> written;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(write_char_buffer(pair.first, false, written))));
+  CHECK_EQUAL(char_buffer_bytes, REQUIRE_VALUE(*written));
+  char received[16] = {};
+  const ssize_t got = ::recv(pair.second.fd(), received, sizeof received, 0);
+  CHECK_EQUAL(static_cast<ssize_t>(char_buffer_bytes), got);
+  MEMCMP_EQUAL("ab\0cde", received, char_buffer_bytes);
+}
+
+TEST(StreamHelpers, WriteAllOfACharArraySendsAllOfItsBytes) {
+  std::optional<Result<size_t>> written;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(write_char_buffer(pair.first, true, written))));
+  CHECK_EQUAL(char_buffer_bytes, REQUIRE_VALUE(*written));
+}
+
+// The other side of the char array overloads: a literal is text, written without its terminating NUL.
+TEST(StreamHelpers, WriteOfAStringLiteralLeavesItsNulOut) {
+  std::optional<Result<size_t>> written;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(write_literal(pair.first, written))));
+  CHECK_EQUAL(2u, REQUIRE_VALUE(*written));
 }

@@ -121,6 +121,12 @@ class Driver {
   // source takes a registration slot at its first EAGAIN: with the table full, its operation completes
   // with ENOBUFS (the driver fuzz target, docs/testing.md, allows exactly that).
   Error submit(Operation& op);
+  // Sets `count` of operation_capacity aside for submit_reserved (EINVAL: more than is left). For an owner
+  // whose operations must never be refused because others filled the ledger (NativeStreamPool: a closing
+  // stream's cancel, review defect 3).
+  Error reserve_operations(uint32_t count) { return operations_.reserve(count); }
+  // As submit, from the reserved share: EBUSY only once the reserved operations are all in flight.
+  Error submit_reserved(Operation& op);
   uint32_t operations_in_flight() const { return operations_.count(); }
   uint32_t operation_capacity() const { return operations_.capacity(); }
   // True when recv_leased operations run: io_uring with receive buffers (DriverConfig::receive_buffers).
@@ -160,6 +166,7 @@ class Driver {
   Error init_events(const DriverConfig& config);
   Error init_fd_index(const DriverConfig& config);
   Error init_operations(const DriverConfig& config);
+  Error start_operation(Operation& op, bool reserved);
   void cancel_operations();
   // Handle's work, under registrations_lock_ (driver_registrations.cc).
   Result<Registration> add_locked(int fd, Interest interest);

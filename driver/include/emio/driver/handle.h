@@ -34,11 +34,11 @@ class Handle {
   void wake() const;
 
   bool valid() const { return driver_ != nullptr; }
-
- private:
-  // False, after saying so, when the driver is gone.
+  // False, after saying so (the assert, or the log line, above), when the driver is gone. Also for what
+  // the driver's owner keeps beside it (a native stream's record, runtime/native_stream.h).
   bool driver_alive(const char* call) const;
 
+ private:
   Driver* driver_ = nullptr;
   driver_registry::Instance instance_ = 0;
 };

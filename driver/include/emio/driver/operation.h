@@ -96,6 +96,8 @@ struct Operation {
   bool more = false;
   // io_uring: a cancel was submitted for it, so a multishot operation that ends must not start again.
   bool cancel_requested = false;
+  // Started from the ledger's reserved share (Driver::submit_reserved), which it gives back when it ends.
+  bool reserved = false;
 
   // --- The driver's bookkeeping ---
   Operation* next = nullptr;  // in-flight list
@@ -144,17 +146,25 @@ void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete);
 // buffers: ENOTSUP (Driver::takes_leased_receives() says whether it runs).
 void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete);
 
-// In-flight records, shared by every engine: started on submit, finished exactly once.
+// In-flight records, shared by every engine: started on submit, finished exactly once. A share of the
+// capacity may be reserved for one owner (NativeStreamPool): other operations never take it, so the
+// owner's are never refused for a ledger the others filled.
 class OperationLedger {
  public:
-  void set_capacity(uint32_t capacity) { capacity_ = capacity; }
-  bool full() const { return count_ >= capacity_; }
+  void set_capacity(uint32_t capacity) {
+    capacity_ = capacity;
+    reserved_ = 0;
+  }
+  // EINVAL when `count` is more than the capacity left unreserved.
+  Error reserve(uint32_t count);
+  bool full() const { return count_ - reserved_count_ >= capacity_ - reserved_; }
   uint32_t count() const { return count_; }
   uint32_t capacity() const { return capacity_; }
   Operation* first() const { return head_; }
 
-  // Claims the source's direction and links the record. EBUSY: full, or the direction is taken.
-  Error start(Operation& op);
+  // Claims the source's direction and links the record. EBUSY: full (its share of the ledger, the reserved
+  // one when `reserved`), or the direction is taken.
+  Error start(Operation& op, bool reserved = false);
   // Unlinks the record, stores `result`, frees the source's direction, then calls on_complete.
   void finish(Operation& op, int32_t result);
   // One completion of a multishot operation that stays in flight: stores `result`, calls on_complete.
@@ -168,6 +178,8 @@ class OperationLedger {
   Operation* head_ = nullptr;
   uint32_t count_ = 0;
   uint32_t capacity_ = 0;
+  uint32_t reserved_ = 0;
+  uint32_t reserved_count_ = 0;  // of count_, started from the reserved share
 };
 
 }  // namespace emio

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -65,27 +66,27 @@ class LineReader {
 class [[nodiscard]] LineOp {
  public:
   using Output = Result<std::string_view>;
-  LineOp(LineReader& reader, StreamSocket& stream)
-      : reader_(&reader),
-        read_(make_io_op<Result<size_t>>(stream.registration(), Direction::read, ReadMore{&reader, &stream})) {}
-  LineOp(LineOp&& other) noexcept : reader_(other.reader_), read_(std::move(other.read_)) {}
+  LineOp(LineReader& reader, StreamSocket& stream) : reader_(&reader), stream_(&stream) {}
+  LineOp(LineOp&& other) noexcept : reader_(other.reader_), stream_(other.stream_), read_(std::move(other.read_)) {}
 
   bool poll(PollContext& context);
   Output take_output() const { return error_.failed() ? Output(error_) : Output(line_); }
-  void cancel() { read_.cancel(); }
+  void cancel() {
+    if (read_) read_->cancel();
+  }
 
   // Reads one poll makes before it yields to the other tasks (see poll).
   static constexpr uint32_t max_reads_per_poll = 8;
 
  private:
-  struct ReadMore {
-    LineReader* reader;
-    StreamSocket* stream;
-    Result<size_t> operator()() const { return stream->try_read(reader->free_space()); }
-  };
+  // The read of more bytes in progress. It is the stream's own read(), so that on a native stream the
+  // bytes a read() left in the stream's record come first (review defect 6: try_read skipped them), and
+  // readiness behaves as before.
+  bool poll_read(PollContext& context, std::optional<Result<size_t>>& got);
 
   LineReader* reader_;
-  IoOp<Result<size_t>, ReadMore> read_;
+  StreamSocket* stream_;
+  std::optional<StreamTransferOp> read_;
   std::string_view line_;
   Error error_;
 };

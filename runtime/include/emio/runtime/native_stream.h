@@ -19,6 +19,7 @@
 #include <span>
 
 #include "emio/driver/driver.h"
+#include "emio/driver/handle.h"
 #include "emio/driver/operation.h"
 #include "emio/driver/waker.h"
 #include "emio/port/error.h"
@@ -56,6 +57,8 @@ class NativeStream {
   static void on_sent(void* record);
   static void on_cancelled(void* record);
   static void on_linger_ended(void* record);
+  static void on_buffer_wait_ended(void* record);
+  Error wait_for_buffer();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
   bool busy() const {
@@ -66,8 +69,8 @@ class NativeStream {
   Fd fd_;              // once the stream closed: its fd, open until the kernel holds nothing of the record's
   Operation receive_;  // recv_leased; once completed, its buffer holds the bytes not read yet
   Operation send_;
-  Operation cancel_receive_;
-  Operation cancel_send_;  // at close: the linger's timeout, then the send's cancel
+  Operation cancel_receive_;  // at close: the receive's cancel; while open: the wait for a ring buffer
+  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel
   Waker reader_{};
   Waker writer_{};
   std::byte* send_buffer_ = nullptr;
@@ -90,8 +93,12 @@ class NativeStreamPool {
   ~NativeStreamPool();
 
   // The driver settings the pool needs: a receive buffer per record (unless the caller chose its own
-  // ring) and four operations per record (receive, send and their cancels at close).
+  // ring) and four operations per record (receive, send and their cancels at close), which init reserves
+  // for the pool in the driver's ledger.
   static DriverConfig driver_config(DriverConfig config, const NativeStreamOptions& options);
+  // Logs why the driver refused `sized` (driver_config's result) when the pool is the cause: more
+  // operations than io_uring's completion queue holds (at most 65,536: about 16,000 streams).
+  static void explain_refusal(Error refused, const DriverConfig& sized, const NativeStreamOptions& options);
   // One allocation; none at all when the driver does not take leased receives (readiness backends).
   Error init(Driver& driver, const NativeStreamOptions& options);
   // A record attached to `fd`, or null: no pool, the pool is full, or the driver refused the fd.
@@ -106,6 +113,8 @@ class NativeStreamPool {
 
  private:
   friend class NativeStream;
+  // Every operation of a record goes from the pool's reserved share of the driver's ledger.
+  Error submit(Operation& op);
   void cancel(NativeStream& stream, Operation& cancel, Operation& target);
   void free_if_done(NativeStream& stream);
 
@@ -130,16 +139,16 @@ class NativeStreamLease {
   ~NativeStreamLease() { reset(Fd{}); }
 
   // The record, taken from `pool` for `fd` if the stream has none yet; null: readiness for this await.
-  NativeStream* get(NativeStreamPool& pool, int fd) {
-    if (stream_ == nullptr) stream_ = pool.acquire(fd);
-    return stream_;
-  }
+  NativeStream* get(NativeStreamPool& pool, int fd);
   bool held() const { return stream_ != nullptr; }
   // Gives the record back (see NativeStreamPool::release), with the stream's fd to close once it frees.
+  // A stream that outlived its Executor has no pool to give it to: caught as Handle calls are (handle.h),
+  // and the fd closes now.
   void reset(Fd fd);
 
  private:
   NativeStream* stream_ = nullptr;
+  Handle driver_;  // the pool's driver: tells whether the pool (the Executor) still lives
 };
 
 }  // namespace emio

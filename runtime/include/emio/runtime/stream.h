@@ -92,12 +92,32 @@ class StreamSocket : public IoResource {
   // The same for text: characters are bytes here.
   StreamTransferOp read(std::span<char> buffer) { return read(std::as_writable_bytes(buffer)); }
   StreamTransferOp write(std::string_view text) { return write(std::as_bytes(std::span(text))); }
+  // A char array is measured by its size, never by strlen (through std::string_view, a `char buf[N]` was
+  // cut at its first NUL, or read past its end without one: review defect 8). A writable array is a
+  // buffer, as for read: all N bytes. A const one is text, a literal: without its terminating NUL.
+  template <size_t N>
+  StreamTransferOp write(char (&buffer)[N]) {
+    return write(std::as_bytes(std::span(buffer)));
+  }
+  template <size_t N>
+  StreamTransferOp write(const char (&text)[N]) {
+    return write(text_bytes(text));
+  }
   // Awaitable, Result<size_t>: writes all of `data`, however many sends and waits it takes; the size of
   // `data` once done, or the first error (bytes before it were sent). `data` must stay valid until then.
   StreamTransferOp write_all(std::span<const std::byte> data) {
     return StreamTransferOp(*this, StreamTransferOp::Kind::write_all, data);
   }
   StreamTransferOp write_all(std::string_view text) { return write_all(std::as_bytes(std::span(text))); }
+  // Char arrays as for write.
+  template <size_t N>
+  StreamTransferOp write_all(char (&buffer)[N]) {
+    return write_all(std::as_bytes(std::span(buffer)));
+  }
+  template <size_t N>
+  StreamTransferOp write_all(const char (&text)[N]) {
+    return write_all(text_bytes(text));
+  }
   // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
   Error shutdown_write();
 
@@ -117,6 +137,12 @@ class StreamSocket : public IoResource {
   NativeStream* native_record(Executor& executor);
 
  protected:
+  // A const char array's text: all of it but a terminating NUL.
+  template <size_t N>
+  static std::span<const std::byte> text_bytes(const char (&text)[N]) {
+    return std::as_bytes(std::span(text, text[N - 1] == '\0' ? N - 1 : N));
+  }
+
   bool connecting_ = false;
   Error connect_error_{};
   NativeStreamLease native_;  // destroyed before the fd closes: cancels first
