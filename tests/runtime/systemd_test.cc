@@ -37,14 +37,15 @@ void place_socket_at(int fd) {
 
 }  // namespace
 
-TEST_GROUP(Systemd) {
-  void setup() override { CHECK_EQUAL(0, ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1)); }
-  void teardown() override {
-    ::unsetenv("LISTEN_PID");
-    ::unsetenv("LISTEN_FDS");
-    ::unsetenv("WATCHDOG_USEC");
-  }
-};
+TEST_GROUP(Systemd){void setup() override{CHECK_EQUAL(0, ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1));
+}
+void teardown() override {
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("WATCHDOG_USEC");
+}
+}
+;
 
 TEST(Systemd, AListenFdAboveIndex31IsHandedOutOnce) {
   const uint32_t index = next_high_index++;
