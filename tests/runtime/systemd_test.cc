@@ -37,15 +37,25 @@ void place_socket_at(int fd) {
 
 }  // namespace
 
-TEST_GROUP(Systemd){void setup() override{CHECK_EQUAL(0, ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1));
-}
-void teardown() override {
-  ::unsetenv("LISTEN_PID");
-  ::unsetenv("LISTEN_FDS");
-  ::unsetenv("WATCHDOG_USEC");
-}
-}
-;
+TEST_GROUP(Systemd) {
+  emio::Executor executor;
+  emio::systemd::Watchdog watchdog;
+  void setup() override {
+    CHECK_EQUAL(0, ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1));
+    CHECK_OK(executor.init(emio_test::executor_config(4)));
+  }
+  void teardown() override {
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("WATCHDOG_USEC");
+  }
+  // Starts `watchdog` on `executor` as if systemd had set WATCHDOG_USEC to `interval_us`.
+  void start_watchdog(const char* interval_us) {
+    CHECK_EQUAL(0, ::setenv("WATCHDOG_USEC", interval_us, 1));
+    CHECK_OK(watchdog.start(executor));
+    CHECK(watchdog.running());
+  }
+};
 
 TEST(Systemd, AListenFdAboveIndex31IsHandedOutOnce) {
   const uint32_t index = next_high_index++;
@@ -92,22 +102,12 @@ TEST(Systemd, ANumberWithASignOrASpaceIsNotAWatchdogInterval) {
 
 TEST(Systemd, AWatchdogIntervalBeyondATimersPeriodPingsAtTheLongestPeriod) {
   // 2^32 ms and a little more, halved: a 32-bit cut would have pinged every second.
-  CHECK_EQUAL(0, ::setenv("WATCHDOG_USEC", "8589936592000", 1));
-  emio::Executor executor;
-  CHECK_OK(executor.init(emio_test::executor_config(4)));
-  emio::systemd::Watchdog watchdog;
-  CHECK_OK(watchdog.start(executor));
-  CHECK(watchdog.running());
+  start_watchdog("8589936592000");
   CHECK(executor.timers().next_timeout_ms(emio::monotonic_now_ms()) > 24 * 3600 * 1000);
 }
 
 TEST(Systemd, AStoppedWatchdogIsNotRunning) {
-  CHECK_EQUAL(0, ::setenv("WATCHDOG_USEC", "2000000", 1));
-  emio::Executor executor;
-  CHECK_OK(executor.init(emio_test::executor_config(4)));
-  emio::systemd::Watchdog watchdog;
-  CHECK_OK(watchdog.start(executor));
-  CHECK(watchdog.running());
+  start_watchdog("2000000");
   watchdog.stop();
   CHECK_FALSE(watchdog.running());
   CHECK_EQUAL(0u, executor.timers().size());
