@@ -11,6 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 build="$repo/build/release-lib-musl"
 work="$repo/build/musl-test"
+mkdir -p "$work"  # the checks write their logs here from the first one on
 # shellcheck disable=SC2034  # read by counted-checks.sh
 check_name=musl
 # shellcheck source=counted-checks.sh

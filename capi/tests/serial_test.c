@@ -2,6 +2,7 @@
 /* The C API's serial ports, on a pseudo-terminal pair standing in for a board's UART. */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 and posix_openpt */
 #define _DEFAULT_SOURCE   /* glibc: CRTSCTS, which POSIX does not name */
+#define _DARWIN_C_SOURCE  /* macOS: the same; _XOPEN_SOURCE alone hides it there */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,7 @@
 #include <windows.h>
 #else
 #include <dirent.h>
+#include <unistd.h>  // dup2: glibc brings it through other headers, macOS does not
 #endif
 
 #include "emio/driver/driver.h"

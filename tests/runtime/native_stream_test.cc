@@ -517,8 +517,14 @@ int child_init_status(emio::ExecutorConfig config) {
 TEST(NativeStream, InitWithNoSubmissionQueueEntriesReturnsInsteadOfHanging) {
   emio::ExecutorConfig config = native_config();
   config.driver.uring.sq_entries = 0;
-  const int expected = executor.driver().runs_native_operations() ? refused_unexplained : init_ok;
-  CHECK_EQUAL(expected, child_init_status(config));
+  const int status = child_init_status(config);
+  if (executor.driver().runs_native_operations()) {
+    CHECK_EQUAL(refused_unexplained, status);
+  } else {
+    // On epoll (or where io_uring fell back, as under qemu-user) what init answers depends on where the
+    // fallback was decided; that it answers at all is the point: 128 + SIGALRM was the hang.
+    CHECK_TEXT(status >= 0 && status < 128, "init did not return (the child's alarm ended it)");
+  }
 }
 
 // Defect 7 of the review: a pool too big for io_uring's completion queue failed with an unexplained EINVAL.
