@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The C API's Unix stream listeners: bound to a path in /tmp (or an abstract name), or adopted. */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 */
-#define _DARWIN_C_SOURCE /* macOS: POSIX alone hides INADDR_LOOPBACK there */
+#define _DARWIN_C_SOURCE  /* macOS: POSIX alone hides INADDR_LOOPBACK there */
 
 #include <errno.h>
 #include <netinet/in.h>

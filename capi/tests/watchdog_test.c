@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The C API's systemd watchdog, pinging a notify socket the test listens on as systemd would. */
 #define _XOPEN_SOURCE 700 /* POSIX 2008: setenv */
-#define _DARWIN_C_SOURCE /* macOS: POSIX alone hides MSG_DONTWAIT there */
+#define _DARWIN_C_SOURCE  /* macOS: POSIX alone hides MSG_DONTWAIT there */
 
 #include <errno.h>
 #include <stdio.h>
