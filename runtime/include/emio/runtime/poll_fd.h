@@ -128,7 +128,8 @@ class PollFd {
   template <typename Syscall>
   Result<size_t> try_io(Direction direction, Syscall&& syscall, size_t drained_below = 0) {
     // Closed (or never opened): the awaitable forms say the same (found by review: this dereferenced null).
-    if (registration_.io == nullptr) return Error::stale_token;
+    // Not a test of the registration: after forget_readiness() the fd stays open without one, and works.
+    if (!fd_.valid()) return Error::stale_token;
     // Taken before the call: an event that lands during it moves the tick, and the clear below keeps it.
     const uint64_t seen = registration_.io != nullptr ? registration_.io->snapshot() : 0;
     ssize_t done;
