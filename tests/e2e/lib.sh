@@ -115,11 +115,33 @@ lowest_free_fd() {
 
 # run_out_of_fds PID NAME: lowers PID's soft RLIMIT_NOFILE to its next fd number (saving the old one in
 # saved_soft_limit); restore_fds PID puts it back.
+# An fd the daemon closes just after the limit was read (the session of the last metrics scrape, which
+# under qemu-user closes late) would leave one fd of room, and a queued client would be accepted while "out
+# of fds" (seen under qemu-aarch64): the table must settle first, and then the limit follows the lowest
+# free fd down until it stays put.
 run_out_of_fds() {
-  local limit
-  limit=$(lowest_free_fd "$1")  # no room for another fd
   saved_soft_limit=$(prlimit --pid "$1" --nofile --output SOFT --noheadings | tr -d ' ')
-  prlimit --pid "$1" --nofile="$limit:" || fail "cannot lower the fd limit"  # the soft one only
+  follow_lowest_free_fd "$1" watch
+  follow_lowest_free_fd "$1" lower
+}
+
+# follow_lowest_free_fd PID watch|lower: sets fd_limit to PID's lowest free fd once it stayed the same for
+# five samples 100 ms apart; with "lower", PID's soft fd limit is set to each new value on the way.
+follow_lowest_free_fd() {
+  local lowest steady=0 deadline=$((SECONDS + E2E_TIMEOUT_S))
+  fd_limit=$(lowest_free_fd "$1")
+  if [ "$2" = lower ]; then prlimit --pid "$1" --nofile="$fd_limit:" || fail "cannot lower the fd limit"; fi
+  while [ "$steady" -lt 5 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the fd table of $1 did not settle"
+    sleep 0.1
+    lowest=$(lowest_free_fd "$1")
+    if [ "$lowest" -eq "$fd_limit" ]; then
+      steady=$((steady + 1))
+      continue
+    fi
+    fd_limit=$lowest steady=0
+    if [ "$2" = lower ]; then prlimit --pid "$1" --nofile="$fd_limit:" || fail "cannot lower the fd limit"; fi
+  done
 }
 restore_fds() { prlimit --pid "$1" --nofile="$saved_soft_limit:" || fail "cannot restore the fd limit"; }
 
