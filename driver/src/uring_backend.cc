@@ -192,7 +192,8 @@ void UringBackend::close_ring() {
   requests_ = nullptr;
   removals_ = nullptr;
   request_capacity_ = add_request_limit_ = request_head_ = request_count_ = 0;
-  removal_capacity_ = removal_count_ = removal_retry_count_ = 0;
+  removal_capacity_ = removal_count_ = removal_retry_count_ = named_removal_count_ = 0;
+  named_removal_asked_again_ = false;
   table_bytes_ = 0;
   bound_.store(false, std::memory_order_release);
   driver_thread_ = std::thread::id{};
@@ -574,7 +575,10 @@ Result<uint32_t> UringBackend::wait(std::span<Event> events, int timeout_ms) {
   Reaped more = reap(events.subspan(reaped.events));
   // A removal refused because its poll was being woken (EALREADY) is asked again at once, now that the
   // wake-up's work has run: the socket closes within this turn.
-  for (int round = 0; round < removal_retry_rounds && removal_retry_count_ > 0 && failure.ok(); ++round) {
+  for (int round = 0;
+       round < removal_retry_rounds && (removal_retry_count_ > 0 || named_removal_asked_again_) && failure.ok();
+       ++round) {
+    named_removal_asked_again_ = false;
     submit_removal_retries();
     failure = enter(0, 0);
     const Reaped extra = reap(events.subspan(reaped.events + more.events));
@@ -615,9 +619,13 @@ UringBackend::Reaped UringBackend::reap(std::span<Event> events) {
       reaped.completions += 1;
       continue;
     }
-    if (tag == internal_tag) {
-      (void)reap_removal(copy);
-      io_uring_cqe_seen(&ring_, cqe);
+    if (tag == internal_tag || tag == named_removal_tag) {
+      io_uring_cqe_seen(&ring_, cqe);  // first: asking again may need the slot
+      if (tag == internal_tag) {
+        (void)reap_removal(copy);
+      } else {
+        reap_named_removal(copy);
+      }
       continue;
     }
     // A poll's CQE, a source's or the wake's.

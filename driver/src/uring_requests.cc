@@ -82,23 +82,52 @@ void UringBackend::start_removal(uint64_t token_bits) {
   for (uint32_t index = 0; index < removal_capacity_ && chosen < 0; ++index) {
     if (!removals_[index].used) chosen = static_cast<int32_t>(index);
   }
-  // Full (it takes a burst of 2C + 2 removals within one turn): a confirmed removal only waits for its
-  // poll's -ECANCELED, which the driver then drops as a stale event. Reuse one of those.
+  // A confirmed removal only waits for its poll's -ECANCELED, which the driver then drops as a stale
+  // event: reuse one of those.
   for (uint32_t index = 0; index < removal_capacity_ && chosen < 0; ++index) {
     if (removals_[index].confirmed) chosen = static_cast<int32_t>(index);
   }
   if (chosen < 0) {
-    log_message(LogLevel::error, "io_uring removal table full: a poll removal is not confirmed");
-    if (io_uring_sqe* sqe = next_sqe(); sqe != nullptr) {
-      io_uring_prep_cancel64(sqe, token_bits, 0);
-      io_uring_sqe_set_data64(sqe, internal_data(Internal::ignored, 0));
-    }
+    // Full: no bound holds on the driver thread, where one slot may be added and removed any number of
+    // times between two turns, each removal's answer reaped only at the next (a daemon accepting and
+    // dropping connections within one turn's callbacks; found by the driver fuzz run). The cancel then
+    // carries the token itself, and its answer is all the state a retry needs: no entry, no heap.
+    submit_named_removal(token_bits);
     return;
   }
   const auto index = static_cast<uint32_t>(chosen);
   if (!removals_[index].used) removal_count_ += 1;
   removals_[index] = Removal{token_bits, true, false, false, false, false};
   (void)submit_removal(index);
+}
+
+void UringBackend::submit_named_removal(uint64_t token_bits) {
+  assert(Token::from_bits(token_bits).tag() == 0 && "only sources are removed: their token fits under the tag");
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) {
+    // next_sqe failed to flush: the kernel takes no submissions at all (arm_poll says the same).
+    log_message(LogLevel::error, "io_uring: no submission entry for a poll removal: its file may stay open");
+    return;
+  }
+  io_uring_prep_cancel64(sqe, token_bits, 0);
+  io_uring_sqe_set_data64(sqe, (named_removal_tag << Token::tag_shift) | token_bits);
+  named_removal_count_ += 1;
+}
+
+void UringBackend::reap_named_removal(const io_uring_cqe& cqe) {
+  assert(named_removal_count_ > 0);
+  named_removal_count_ -= 1;
+  const uint64_t token_bits = cqe.user_data & ((uint64_t{1} << Token::tag_shift) - 1);
+  // 0: cancelled; the poll's -ECANCELED reaches the driver, which drops it as stale (no entry to match
+  // it here). ENOENT: the poll had ended. EALREADY: it was being woken, ask again (a free entry now, if
+  // the table has one).
+  if (cqe.res == -EALREADY) {
+    named_removal_asked_again_ = true;
+    start_removal(token_bits);
+  } else if (cqe.res != 0 && cqe.res != -ENOENT) {
+    log_message(LogLevel::error, "io_uring poll removal failed (%s): its file may stay open",
+                Error::from_errno(-cqe.res).name());
+  }
 }
 
 Error UringBackend::submit_removal(uint32_t index) {

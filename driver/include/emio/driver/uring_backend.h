@@ -130,7 +130,7 @@ class UringBackend {
   bool ring_fd_registered() const { return ring_fd_registered_; }
   // Requests waiting for the driver thread, and removals the kernel has not confirmed yet (tests).
   uint32_t queued_requests();
-  uint32_t pending_removals() const { return removal_count_; }
+  uint32_t pending_removals() const { return removal_count_ + named_removal_count_; }
 
  private:
   struct Reaped {
@@ -158,6 +158,9 @@ class UringBackend {
   // user_data of the backend's own submissions: internal_tag in the top byte, a kind, an index.
   static constexpr uint64_t operation_tag = 0xFE;
   static constexpr uint64_t internal_tag = 0xFD;
+  // A removal that found the table full: the cancel's user_data is the removed source's token (tag 0,
+  // so its 56 bits fit under this tag), and the kernel's answer says whom to ask again.
+  static constexpr uint64_t named_removal_tag = 0xFC;
   enum class Internal : uint8_t { ignored = 0, removal = 1 };
   static uint64_t internal_data(Internal kind, uint32_t index) {
     return (internal_tag << Token::tag_shift) | (uint64_t{static_cast<uint8_t>(kind)} << 32) | index;
@@ -198,7 +201,8 @@ class UringBackend {
   bool cancel_queued_add(uint64_t token_bits);
   void apply_requests();
   void start_removal(uint64_t token_bits);
-  uint32_t removal_retries_due() const;
+  void submit_named_removal(uint64_t token_bits);
+  void reap_named_removal(const io_uring_cqe& cqe);
   void submit_removal_retries();
   int32_t find_removal(uint64_t token_bits) const;
   void free_removal(uint32_t index);
@@ -236,6 +240,8 @@ class UringBackend {
   uint32_t removal_capacity_ = 0;
   uint32_t removal_count_ = 0;
   uint32_t removal_retry_count_ = 0;
+  uint32_t named_removal_count_ = 0;        // named cancels sent and not answered yet (they need no entry)
+  bool named_removal_asked_again_ = false;  // one answered EALREADY and left again: wait() reaps once more
   size_t table_bytes_ = 0;
 
   // Provided buffers for multishot receives (mmap'd at init; see docs/io_uring.md for their size).
