@@ -311,7 +311,9 @@ Error UringBackend::open_tables(uint32_t registration_capacity) {
   const uint32_t capacity = std::max<uint32_t>(registration_capacity, 1);
   request_capacity_ = 2 * capacity + 2;
   add_request_limit_ = capacity + 1;
-  // Removals wait for the kernel's word here: at most one per registration removed within a turn or two.
+  // Removals wait for the kernel's word here: one per registration removed within a turn or two, in the
+  // common case. Churn on the driver thread can exceed any size; those removals go out named by their
+  // token instead (start_removal), so the size is a cost, not a limit.
   removal_capacity_ = 2 * capacity + 2;
   table_bytes_ = size_t{request_capacity_} * sizeof(Request) + size_t{removal_capacity_} * sizeof(Removal);
   void* memory = ::mmap(nullptr, table_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
