@@ -99,7 +99,7 @@ StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
   return *this;
 }
 
-NativeStream* StreamSocket::native_record(Executor& executor) {
+NativeStream* StreamSocket::take_native_record(Executor& executor) {
   if (native_.held()) return native_.get(executor.native_streams(), fd());
   if (!is_open()) return nullptr;
   NativeStream* record = native_.get(executor.native_streams(), fd());
