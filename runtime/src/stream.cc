@@ -18,6 +18,19 @@ std::span<std::byte> writable(std::span<const std::byte> bytes) {
 
 constexpr Interest readable_and_writable = Interest::readable | Interest::writable;
 
+// recv(2) and send(2) of a stream, `seen` taken before the call (PollFd::transfer_seen). A byte stream: a
+// short transfer drained the direction (see PollFd::try_io).
+Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
+  return source.transfer_seen(
+      seen, Direction::read, [&] { return ::recv(source.fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+}
+
+Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
+  return source.transfer_seen(
+      seen, Direction::write,
+      [&] { return ::send(source.fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
+}
+
 // socket() + connect() for `address`, registered, as a `Stream` that knows whether it is still connecting.
 template <typename Stream>
 Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
@@ -37,29 +50,48 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 
 }  // namespace
 
-IoOp<Result<size_t>, StreamTransferOp::Attempt> StreamTransferOp::readiness_op(StreamSocket& stream, Kind kind,
-                                                                               std::span<const std::byte> bytes) {
-  const Direction direction = kind == Kind::read ? Direction::read : Direction::write;
-  return {stream.registration(), direction, Attempt{&stream, bytes, kind}};
-}
-
-Result<size_t> StreamTransferOp::Attempt::operator()() {
-  if (kind == Kind::read) return stream->try_read(writable(bytes));
-  if (kind == Kind::write) return stream->try_write(bytes);
-  while (written < bytes.size()) {
-    Result<size_t> sent = stream->try_write(bytes.subspan(written));
-    if (!sent.ok()) return sent.error();  // would_block: waits, resumes
-    written += sent.value();
-  }
-  return written;
-}
-
 bool StreamTransferOp::poll(PollContext& context) {
-  if (!chosen_) {
-    chosen_ = true;
+  if (route_ == Route::unchosen) {
     native_ = stream_->native_record(context.executor);
+    route_ = native_ != nullptr ? Route::native : Route::readiness;
   }
-  return native_ != nullptr ? poll_native(context) : readiness_.poll(context);
+  if (route_ == Route::native) return poll_native(context);
+  switch (kind_) {
+    case Kind::read: return poll_readiness<Kind::read>(context.waker);
+    case Kind::write: return poll_readiness<Kind::write>(context.waker);
+    case Kind::write_all: break;
+  }
+  return poll_readiness<Kind::write_all>(context.waker);
+}
+
+// IoOp's rounds (poll_fd.h), with the transfer written out for each kind (its direction a constant, the
+// readiness word loaded once per attempt): write_all sends until done, and a send that filled the queue
+// cleared the readiness it saw, so the next gate parks without a send that would say EAGAIN.
+template <StreamTransferOp::Kind kind>
+bool StreamTransferOp::poll_readiness(const Waker& waker) {
+  constexpr Direction direction = kind == Kind::read ? Direction::read : Direction::write;
+  PollFd& source = stream_->source();
+  waiting_ = false;
+  for (int blocked = 0; blocked < io_attempt_rounds;) {
+    uint64_t seen = 0;
+    switch (readiness_gate<direction>(source.registration(), waker, seen)) {
+      case IoGate::stale: return finish(Error::stale_token);
+      case IoGate::shut_down: return finish(Error::shut_down);
+      case IoGate::wait: waiting_ = true; return false;
+      case IoGate::go: break;
+    }
+    if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
+    Result<size_t> done = kind == Kind::read ? receive(source, seen, writable(bytes_))
+                                             : send_some(source, seen, bytes_.subspan(written_));
+    if (is_would_block(done)) {
+      blocked += 1;
+      continue;
+    }
+    if (kind != Kind::write_all || !done.ok()) return finish(std::move(done));
+    written_ += done.value();
+  }
+  waker.wake();
+  return false;
 }
 
 bool StreamTransferOp::poll_native(PollContext& context) {
@@ -80,7 +112,13 @@ bool StreamTransferOp::poll_native(PollContext& context) {
 }
 
 void StreamTransferOp::cancel() {
-  if (native_ == nullptr) return readiness_.cancel();
+  if (route_ == Route::readiness) {
+    const Registration registration = stream_->registration();
+    if (waiting_ && is_live(registration)) registration.io->clear_waker(direction());
+    waiting_ = false;
+    return;
+  }
+  if (route_ == Route::unchosen) return;
   if (kind_ == Kind::read) {
     native_->forget_reader();
   } else {
@@ -115,15 +153,14 @@ Error StreamSocket::close() {
   return deregistered;
 }
 
-// A byte stream: a short transfer drained the direction (see PollFd::try_io).
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
-  return source_.try_io(
-      Direction::read, [&] { return ::recv(fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+  if (!is_open()) return Error::stale_token;
+  return receive(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, buffer);
 }
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
-  return source_.try_io(
-      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
+  if (!is_open()) return Error::stale_token;
+  return send_some(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, data);
 }
 
 Error StreamSocket::shutdown_write() {

@@ -27,39 +27,39 @@ namespace emio {
 class StreamSocket;
 
 // The awaitable of StreamSocket::read, write and write_all, Result<size_t>: through the stream's record of
-// completion operations when its driver runs them (chosen at the first poll), else by readiness (IoOp).
+// completion operations when its driver runs them (chosen at the first poll), else by readiness: the
+// system call first when the readiness word says ready, the waker stored only when it does not.
 class [[nodiscard]] StreamTransferOp {
  public:
   using Output = Result<size_t>;
   enum class Kind : uint8_t { read, write, write_all };
   StreamTransferOp(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes)
-      : stream_(&stream), bytes_(bytes), readiness_(readiness_op(stream, kind, bytes)), kind_(kind) {}
+      : stream_(&stream), bytes_(bytes), kind_(kind) {}
   StreamTransferOp(StreamTransferOp&& other) noexcept = default;
 
   bool poll(PollContext& context);
-  Output take_output() { return native_ != nullptr ? std::move(*output_) : readiness_.take_output(); }
+  Output take_output() { return std::move(*output_); }
   void cancel();
 
  private:
-  // The readiness form: one attempt (try_read / try_write), or write_all's loop of them.
-  struct Attempt {
-    StreamSocket* stream;
-    std::span<const std::byte> bytes;
-    Kind kind;
-    size_t written = 0;
-    Result<size_t> operator()();
-  };
-  static IoOp<Result<size_t>, Attempt> readiness_op(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes);
+  enum class Route : uint8_t { unchosen, readiness, native };
+  template <Kind kind>
+  bool poll_readiness(const Waker& waker);
   bool poll_native(PollContext& context);
+  bool finish(Result<size_t> output) {
+    output_.emplace(std::move(output));
+    return true;
+  }
+  Direction direction() const { return kind_ == Kind::read ? Direction::read : Direction::write; }
 
   StreamSocket* stream_;
   std::span<const std::byte> bytes_;
-  IoOp<Result<size_t>, Attempt> readiness_;
   NativeStream* native_ = nullptr;
   std::optional<Result<size_t>> output_;
   size_t written_ = 0;  // write_all: bytes sent so far
   Kind kind_;
-  bool chosen_ = false;  // the first poll chose native_ or readiness
+  Route route_ = Route::unchosen;  // chosen at the first poll
+  bool waiting_ = false;           // readiness: the waker is stored
 };
 
 // What TcpStream and UnixStream share.
