@@ -11,25 +11,7 @@
 namespace emio {
 namespace {
 
-// A read's buffer, kept as the bytes every StreamTransferOp holds.
-std::span<std::byte> writable(std::span<const std::byte> bytes) {
-  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-}
-
 constexpr Interest readable_and_writable = Interest::readable | Interest::writable;
-
-// recv(2) and send(2) of a stream, `seen` taken before the call (PollFd::transfer_seen). A byte stream: a
-// short transfer drained the direction (see PollFd::try_io).
-Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
-  return source.transfer_seen(
-      seen, Direction::read, [&] { return ::recv(source.fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
-}
-
-Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
-  return source.transfer_seen(
-      seen, Direction::write,
-      [&] { return ::send(source.fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
-}
 
 // socket() + connect() for `address`, registered, as a `Stream` that knows whether it is still connecting.
 template <typename Stream>
@@ -50,52 +32,8 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 
 }  // namespace
 
-bool StreamTransferOp::poll(PollContext& context) {
-  if (route_ == Route::unchosen) {
-    native_ = stream_->native_record(context.executor);
-    route_ = native_ != nullptr ? Route::native : Route::readiness;
-  }
-  if (route_ == Route::native) return poll_native(context);
-  switch (kind_) {
-    case Kind::read: return poll_readiness<Kind::read>(context.waker);
-    case Kind::write: return poll_readiness<Kind::write>(context.waker);
-    case Kind::write_all: break;
-  }
-  return poll_readiness<Kind::write_all>(context.waker);
-}
-
-// IoOp's rounds (poll_fd.h), with the transfer written out for each kind (its direction a constant, the
-// readiness word loaded once per attempt): write_all sends until done, and a send that filled the queue
-// cleared the readiness it saw, so the next gate parks without a send that would say EAGAIN.
-template <StreamTransferOp::Kind kind>
-bool StreamTransferOp::poll_readiness(const Waker& waker) {
-  constexpr Direction direction = kind == Kind::read ? Direction::read : Direction::write;
-  PollFd& source = stream_->source();
-  waiting_ = false;
-  for (int blocked = 0; blocked < io_attempt_rounds;) {
-    uint64_t seen = 0;
-    switch (readiness_gate<direction>(source.registration(), waker, seen)) {
-      case IoGate::stale: return finish(Error::stale_token);
-      case IoGate::shut_down: return finish(Error::shut_down);
-      case IoGate::wait: waiting_ = true; return false;
-      case IoGate::go: break;
-    }
-    if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
-    Result<size_t> done = kind == Kind::read ? receive(source, seen, writable(bytes_))
-                                             : send_some(source, seen, bytes_.subspan(written_));
-    if (is_would_block(done)) {
-      blocked += 1;
-      continue;
-    }
-    if (kind != Kind::write_all || !done.ok()) return finish(std::move(done));
-    written_ += done.value();
-  }
-  waker.wake();
-  return false;
-}
-
 bool StreamTransferOp::poll_native(PollContext& context) {
-  if (kind_ == Kind::read) return native_->poll_read(writable(bytes_), context.waker, output_);
+  if (kind_ == Kind::read) return native_->poll_read(detail::writable(bytes_), context.waker, output_);
   for (;;) {
     if (kind_ == Kind::write_all && written_ == bytes_.size()) {
       output_.emplace(written_);
@@ -155,12 +93,12 @@ Error StreamSocket::close() {
 
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
   if (!is_open()) return Error::stale_token;
-  return receive(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, buffer);
+  return detail::receive(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, buffer);
 }
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
   if (!is_open()) return Error::stale_token;
-  return send_some(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, data);
+  return detail::send_some(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, data);
 }
 
 Error StreamSocket::shutdown_write() {

@@ -8,7 +8,10 @@
 // try_read returning 0 means the peer closed its side (end of stream).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -16,6 +19,7 @@
 
 #include "emio/driver/handle.h"
 #include "emio/port/result.h"
+#include "emio/port/socket.h"
 #include "emio/runtime/address.h"
 #include "emio/runtime/errors.h"
 #include "emio/runtime/executor.h"
@@ -37,6 +41,8 @@ class [[nodiscard]] StreamTransferOp {
       : stream_(&stream), bytes_(bytes), kind_(kind) {}
   StreamTransferOp(StreamTransferOp&& other) noexcept = default;
 
+  // Inline, with the readiness path below: every await polls at least once, and the calls down to the
+  // system call cost more than the steps they take (bench/results/lean-path.md).
   bool poll(PollContext& context);
   Output take_output() { return std::move(*output_); }
   void cancel();
@@ -154,6 +160,70 @@ class StreamSocket : public IoResource {
   Error connect_error_{};
   NativeStreamLease native_;  // destroyed before the fd closes: cancels first
 };
+
+namespace detail {
+// A read's buffer, kept as the bytes every StreamTransferOp holds.
+inline std::span<std::byte> writable(std::span<const std::byte> bytes) {
+  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+}
+
+// recv(2) and send(2) of a stream, `seen` taken before the call (PollFd::transfer_seen). A byte stream: a
+// short transfer drained the direction (see PollFd::try_io).
+inline Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
+  return source.transfer_seen(
+      seen, Direction::read, [&] { return ::recv(source.fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+}
+
+inline Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
+  return source.transfer_seen(
+      seen, Direction::write, [&] { return ::send(source.fd(), data.data(), data.size(), send_flags_no_sigpipe); },
+      data.size());
+}
+}  // namespace detail
+
+inline bool StreamTransferOp::poll(PollContext& context) {
+  if (route_ == Route::unchosen) {
+    native_ = stream_->native_record(context.executor);
+    route_ = native_ != nullptr ? Route::native : Route::readiness;
+  }
+  if (route_ == Route::native) return poll_native(context);
+  switch (kind_) {
+    case Kind::read: return poll_readiness<Kind::read>(context.waker);
+    case Kind::write: return poll_readiness<Kind::write>(context.waker);
+    case Kind::write_all: break;
+  }
+  return poll_readiness<Kind::write_all>(context.waker);
+}
+
+// IoOp's rounds (poll_fd.h), with the transfer written out for each kind (its direction a constant, the
+// readiness word loaded once per attempt): write_all sends until done, and a send that filled the queue
+// cleared the readiness it saw, so the next gate parks without a send that would say EAGAIN.
+template <StreamTransferOp::Kind kind>
+bool StreamTransferOp::poll_readiness(const Waker& waker) {
+  constexpr Direction direction = kind == Kind::read ? Direction::read : Direction::write;
+  PollFd& source = stream_->source();
+  waiting_ = false;
+  for (int blocked = 0; blocked < io_attempt_rounds;) {
+    uint64_t seen = 0;
+    switch (readiness_gate<direction>(source.registration(), waker, seen)) {
+      case IoGate::stale: return finish(Error::stale_token);
+      case IoGate::shut_down: return finish(Error::shut_down);
+      case IoGate::wait: waiting_ = true; return false;
+      case IoGate::go: break;
+    }
+    if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
+    Result<size_t> done = kind == Kind::read ? detail::receive(source, seen, detail::writable(bytes_))
+                                             : detail::send_some(source, seen, bytes_.subspan(written_));
+    if (is_would_block(done)) {
+      blocked += 1;
+      continue;
+    }
+    if (kind != Kind::write_all || !done.ok()) return finish(std::move(done));
+    written_ += done.value();
+  }
+  waker.wake();
+  return false;
+}
 
 // The awaitable connect of TcpStream::connect and UnixStream::connect: Result<Stream>, connected or the
 // reason it failed. Uses the awaiting task's executor for the driver handle.
