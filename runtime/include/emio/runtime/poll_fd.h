@@ -90,10 +90,15 @@ class [[nodiscard]] IoOp {
     for (int round = 0; round < io_attempt_rounds; ++round) {
       uint64_t seen = 0;  // try_io takes its own
       switch (readiness_gate(registration_, direction_, context.waker, seen)) {
-        case IoGate::stale: return finish(Error::stale_token);
-        case IoGate::shut_down: return finish(Error::shut_down);
-        case IoGate::wait: waiting_ = true; return false;
-        case IoGate::go: break;
+        case IoGate::stale:
+          return finish(Error::stale_token);
+        case IoGate::shut_down:
+          return finish(Error::shut_down);
+        case IoGate::wait:
+          waiting_ = true;
+          return false;
+        case IoGate::go:
+          break;
       }
       output_.emplace(attempt_());
       if (!is_would_block(*output_)) return true;

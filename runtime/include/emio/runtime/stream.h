@@ -142,7 +142,7 @@ class StreamSocket : public IoResource {
   // do not apply to a stream on the ring.
   NativeStream* native_record(Executor& executor) {
     // A readiness driver has no records: answered here, inline, since every await asks (the out-of-line
-    // lease lookup cost emio-echo on epoll 54 instructions per request, bench/results/lean-path.md).
+    // lease lookup cost emio-echo on epoll about 60 instructions per request, bench/results/lean-path.md).
     if (!native_.held() && executor.native_streams().capacity() == 0) return nullptr;
     return take_native_record(executor);
   }
@@ -188,9 +188,12 @@ inline bool StreamTransferOp::poll(PollContext& context) {
   }
   if (route_ == Route::native) return poll_native(context);
   switch (kind_) {
-    case Kind::read: return poll_readiness<Kind::read>(context.waker);
-    case Kind::write: return poll_readiness<Kind::write>(context.waker);
-    case Kind::write_all: break;
+    case Kind::read:
+      return poll_readiness<Kind::read>(context.waker);
+    case Kind::write:
+      return poll_readiness<Kind::write>(context.waker);
+    case Kind::write_all:
+      break;
   }
   return poll_readiness<Kind::write_all>(context.waker);
 }
@@ -206,10 +209,15 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
   for (int blocked = 0; blocked < io_attempt_rounds;) {
     uint64_t seen = 0;
     switch (readiness_gate<direction>(source.registration(), waker, seen)) {
-      case IoGate::stale: return finish(Error::stale_token);
-      case IoGate::shut_down: return finish(Error::shut_down);
-      case IoGate::wait: waiting_ = true; return false;
-      case IoGate::go: break;
+      case IoGate::stale:
+        return finish(Error::stale_token);
+      case IoGate::shut_down:
+        return finish(Error::shut_down);
+      case IoGate::wait:
+        waiting_ = true;
+        return false;
+      case IoGate::go:
+        break;
     }
     if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
     Result<size_t> done = kind == Kind::read ? detail::receive(source, seen, detail::writable(bytes_))
