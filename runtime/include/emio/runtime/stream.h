@@ -228,6 +228,7 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
     }
     if (kind != Kind::write_all || !done.ok()) return finish(std::move(done));
     written_ += done.value();
+    if (written_ == bytes_.size()) return finish(written_);  // without another look at the readiness
   }
   waker.wake();
   return false;
