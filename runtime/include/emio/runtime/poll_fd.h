@@ -68,6 +68,9 @@ inline IoGate readiness_gate(const Registration& registration, Direction directi
                                       : readiness_gate<Direction::write>(registration, waker, seen);
 }
 
+// What an operation reports for a gate that neither goes nor waits.
+inline Error gate_error(IoGate gate) { return gate == IoGate::stale ? Error::stale_token : Error::shut_down; }
+
 // Rounds of readiness_gate and attempt an operation makes per poll. A few cover an event that lands
 // between the attempt and the waker store; past them the source reports a readiness the operation cannot
 // use (a final state with EAGAIN), so the operation looks again next iteration instead of spinning.
@@ -89,17 +92,12 @@ class [[nodiscard]] IoOp {
     waiting_ = false;
     for (int round = 0; round < io_attempt_rounds; ++round) {
       uint64_t seen = 0;  // try_io takes its own
-      switch (readiness_gate(registration_, direction_, context.waker, seen)) {
-        case IoGate::stale:
-          return finish(Error::stale_token);
-        case IoGate::shut_down:
-          return finish(Error::shut_down);
-        case IoGate::wait:
-          waiting_ = true;
-          return false;
-        case IoGate::go:
-          break;
+      const IoGate gate = readiness_gate(registration_, direction_, context.waker, seen);
+      if (gate == IoGate::wait) {
+        waiting_ = true;
+        return false;
       }
+      if (gate != IoGate::go) return finish(gate_error(gate));
       output_.emplace(attempt_());
       if (!is_would_block(*output_)) return true;
     }
