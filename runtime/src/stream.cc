@@ -11,11 +11,6 @@
 namespace emio {
 namespace {
 
-// A read's buffer, kept as the bytes every StreamTransferOp holds.
-std::span<std::byte> writable(std::span<const std::byte> bytes) {
-  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-}
-
 constexpr Interest readable_and_writable = Interest::readable | Interest::writable;
 
 // socket() + connect() for `address`, registered, as a `Stream` that knows whether it is still connecting.
@@ -37,33 +32,8 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 
 }  // namespace
 
-IoOp<Result<size_t>, StreamTransferOp::Attempt> StreamTransferOp::readiness_op(StreamSocket& stream, Kind kind,
-                                                                               std::span<const std::byte> bytes) {
-  const Direction direction = kind == Kind::read ? Direction::read : Direction::write;
-  return {stream.registration(), direction, Attempt{&stream, bytes, kind}};
-}
-
-Result<size_t> StreamTransferOp::Attempt::operator()() {
-  if (kind == Kind::read) return stream->try_read(writable(bytes));
-  if (kind == Kind::write) return stream->try_write(bytes);
-  while (written < bytes.size()) {
-    Result<size_t> sent = stream->try_write(bytes.subspan(written));
-    if (!sent.ok()) return sent.error();  // would_block: waits, resumes
-    written += sent.value();
-  }
-  return written;
-}
-
-bool StreamTransferOp::poll(PollContext& context) {
-  if (!chosen_) {
-    chosen_ = true;
-    native_ = stream_->native_record(context.executor);
-  }
-  return native_ != nullptr ? poll_native(context) : readiness_.poll(context);
-}
-
 bool StreamTransferOp::poll_native(PollContext& context) {
-  if (kind_ == Kind::read) return native_->poll_read(writable(bytes_), context.waker, output_);
+  if (kind_ == Kind::read) return native_->poll_read(detail::writable(bytes_), context.waker, output_);
   for (;;) {
     if (kind_ == Kind::write_all && written_ == bytes_.size()) {
       output_.emplace(written_);
@@ -80,7 +50,13 @@ bool StreamTransferOp::poll_native(PollContext& context) {
 }
 
 void StreamTransferOp::cancel() {
-  if (native_ == nullptr) return readiness_.cancel();
+  if (route_ == Route::readiness) {
+    const Registration registration = stream_->registration();
+    if (waiting_ && is_live(registration)) registration.io->clear_waker(direction());
+    waiting_ = false;
+    return;
+  }
+  if (route_ == Route::unchosen) return;
   if (kind_ == Kind::read) {
     native_->forget_reader();
   } else {
@@ -99,7 +75,7 @@ StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
   return *this;
 }
 
-NativeStream* StreamSocket::native_record(Executor& executor) {
+NativeStream* StreamSocket::take_native_record(Executor& executor) {
   if (native_.held()) return native_.get(executor.native_streams(), fd());
   if (!is_open()) return nullptr;
   NativeStream* record = native_.get(executor.native_streams(), fd());
@@ -115,15 +91,14 @@ Error StreamSocket::close() {
   return deregistered;
 }
 
-// A byte stream: a short transfer drained the direction (see PollFd::try_io).
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
-  return source_.try_io(
-      Direction::read, [&] { return ::recv(fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+  if (!is_open()) return Error::stale_token;
+  return detail::receive(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, buffer);
 }
 
 Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
-  return source_.try_io(
-      Direction::write, [&] { return ::send(fd(), data.data(), data.size(), send_flags_no_sigpipe); }, data.size());
+  if (!is_open()) return Error::stale_token;
+  return detail::send_some(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, data);
 }
 
 Error StreamSocket::shutdown_write() {

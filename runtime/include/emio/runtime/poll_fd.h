@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "emio/driver/handle.h"
 #include "emio/driver/interest.h"
 #include "emio/driver/registration.h"
+#include "emio/driver/scheduled_io.h"
 #include "emio/port/error.h"
 #include "emio/port/fd.h"
 #include "emio/port/result.h"
@@ -30,8 +32,53 @@
 
 namespace emio {
 
+// Where an operation on one direction of a source stands before its system call (readiness_gate).
+enum class IoGate : uint8_t { go, wait, stale, shut_down };
+
+// Readiness first, as Tokio's poll_read does: a direction known not to be ready parks without a system
+// call that would only say EAGAIN again (a fresh registration learns its state from the event the next
+// turn brings). go: try the call now, `seen` is the readiness word to clear from if it drains the
+// direction or says EAGAIN; wait: `waker` is stored; stale: the registration is gone (closed,
+// deregistered); shut_down: the driver is. One load of the readiness word decides the common case (ready,
+// live, no waker stored or running); only the others go through ScheduledIo::poll_ready, so a transfer
+// that need not wait builds no ReadyEvent and stores no waker (bench/results/lean-path.md).
+template <Direction direction>
+inline IoGate readiness_gate(const Registration& registration, const Waker& waker, uint64_t& seen) {
+  constexpr bool reading = direction == Direction::read;
+  constexpr uint64_t ready_bits = (reading ? ScheduledIo::read_mask : ScheduledIo::write_mask).bits();
+  // A stored or running waker must be cleared before the operation completes (the waker contract), and
+  // a shutdown must be reported: poll_ready does both.
+  constexpr uint64_t slow_bits = ScheduledIo::shut_down_bit | ScheduledIo::waker_running_bit |
+                                 (reading ? ScheduledIo::reader_waiting_bit : ScheduledIo::writer_waiting_bit);
+  if (registration.io == nullptr) return IoGate::stale;
+  ScheduledIo& io = *registration.io;
+  seen = io.snapshot();
+  if ((seen >> ScheduledIo::generation_shift) != registration.token.generation()) return IoGate::stale;
+  if ((seen & ready_bits) != 0 && (seen & slow_bits) == 0) return IoGate::go;
+  const ReadyEvent event = io.poll_ready(direction, waker);
+  if (event.shut_down) return IoGate::shut_down;
+  if (!event.is_ready()) return IoGate::wait;
+  seen = io.snapshot();
+  return IoGate::go;
+}
+
+inline IoGate readiness_gate(const Registration& registration, Direction direction, const Waker& waker,
+                             uint64_t& seen) {
+  return direction == Direction::read ? readiness_gate<Direction::read>(registration, waker, seen)
+                                      : readiness_gate<Direction::write>(registration, waker, seen);
+}
+
+// What an operation reports for a gate that neither goes nor waits.
+inline Error gate_error(IoGate gate) { return gate == IoGate::stale ? Error::stale_token : Error::shut_down; }
+
+// Rounds of readiness_gate and attempt an operation makes per poll. A few cover an event that lands
+// between the attempt and the waker store; past them the source reports a readiness the operation cannot
+// use (a final state with EAGAIN), so the operation looks again next iteration instead of spinning.
+inline constexpr int io_attempt_rounds = 3;
+
 // The awaitable shape of every IO operation: `attempt()` returns an Output (Result<X> or Error) and
-// would_block when it cannot progress; the op then waits for `direction` readiness and tries again.
+// would_block when it cannot progress; the op then waits for `direction` readiness and tries again. An
+// attempt that meets EAGAIN clears the readiness it saw (PollFd::try_io), so the next round parks.
 template <typename OutputType, typename Attempt>
 class [[nodiscard]] IoOp {
  public:
@@ -43,20 +90,14 @@ class [[nodiscard]] IoOp {
 
   bool poll(PollContext& context) {
     waiting_ = false;
-    // Readiness first, as Tokio's poll_read does: a direction known not to be ready parks without a
-    // system call that would only say EAGAIN again (a fresh registration learns its state from the
-    // event the next turn brings). An attempt that meets EAGAIN clears the readiness it saw, so the
-    // next round parks. A few rounds cover an event that lands between the attempt and the waker
-    // store; past them the source reports a readiness the operation cannot use (a final state with
-    // EAGAIN), so look again next iteration instead of spinning here.
-    for (int round = 0; round < 3; ++round) {
-      if (!is_live(registration_)) return finish(Error::stale_token);
-      const ReadyEvent event = registration_.io->poll_ready(direction_, context.waker);
-      if (event.shut_down) return finish(Error::shut_down);
-      if (!event.is_ready()) {
+    for (int round = 0; round < io_attempt_rounds; ++round) {
+      uint64_t seen = 0;  // try_io takes its own
+      const IoGate gate = readiness_gate(registration_, direction_, context.waker, seen);
+      if (gate == IoGate::wait) {
         waiting_ = true;
         return false;
       }
+      if (gate != IoGate::go) return finish(gate_error(gate));
       output_.emplace(attempt_());
       if (!is_would_block(*output_)) return true;
     }
@@ -132,6 +173,12 @@ class PollFd {
     if (!fd_.valid()) return Error::stale_token;
     // Taken before the call: an event that lands during it moves the tick, and the clear below keeps it.
     const uint64_t seen = registration_.io != nullptr ? registration_.io->snapshot() : 0;
+    return transfer_seen(seen, direction, syscall, drained_below);
+  }
+  // try_io for an operation whose readiness_gate said go: `seen` is the gate's snapshot (taken before the
+  // call, as try_io's is), so the word is loaded once per attempt.
+  template <typename Syscall>
+  Result<size_t> transfer_seen(uint64_t seen, Direction direction, Syscall&& syscall, size_t drained_below) {
     ssize_t done;
     do {
       done = syscall();

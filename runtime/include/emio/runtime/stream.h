@@ -8,7 +8,10 @@
 // try_read returning 0 means the peer closed its side (end of stream).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -16,6 +19,7 @@
 
 #include "emio/driver/handle.h"
 #include "emio/port/result.h"
+#include "emio/port/socket.h"
 #include "emio/runtime/address.h"
 #include "emio/runtime/errors.h"
 #include "emio/runtime/executor.h"
@@ -27,39 +31,41 @@ namespace emio {
 class StreamSocket;
 
 // The awaitable of StreamSocket::read, write and write_all, Result<size_t>: through the stream's record of
-// completion operations when its driver runs them (chosen at the first poll), else by readiness (IoOp).
+// completion operations when its driver runs them (chosen at the first poll), else by readiness: the
+// system call first when the readiness word says ready, the waker stored only when it does not.
 class [[nodiscard]] StreamTransferOp {
  public:
   using Output = Result<size_t>;
   enum class Kind : uint8_t { read, write, write_all };
   StreamTransferOp(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes)
-      : stream_(&stream), bytes_(bytes), readiness_(readiness_op(stream, kind, bytes)), kind_(kind) {}
+      : stream_(&stream), bytes_(bytes), kind_(kind) {}
   StreamTransferOp(StreamTransferOp&& other) noexcept = default;
 
+  // Inline, with the readiness path below: every await polls at least once, and the calls down to the
+  // system call cost more than the steps they take (bench/results/lean-path.md).
   bool poll(PollContext& context);
-  Output take_output() { return native_ != nullptr ? std::move(*output_) : readiness_.take_output(); }
+  Output take_output() { return std::move(*output_); }
   void cancel();
 
  private:
-  // The readiness form: one attempt (try_read / try_write), or write_all's loop of them.
-  struct Attempt {
-    StreamSocket* stream;
-    std::span<const std::byte> bytes;
-    Kind kind;
-    size_t written = 0;
-    Result<size_t> operator()();
-  };
-  static IoOp<Result<size_t>, Attempt> readiness_op(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes);
+  enum class Route : uint8_t { unchosen, readiness, native };
+  template <Kind kind>
+  bool poll_readiness(const Waker& waker);
   bool poll_native(PollContext& context);
+  bool finish(Result<size_t> output) {
+    output_.emplace(std::move(output));
+    return true;
+  }
+  Direction direction() const { return kind_ == Kind::read ? Direction::read : Direction::write; }
 
   StreamSocket* stream_;
   std::span<const std::byte> bytes_;
-  IoOp<Result<size_t>, Attempt> readiness_;
   NativeStream* native_ = nullptr;
   std::optional<Result<size_t>> output_;
   size_t written_ = 0;  // write_all: bytes sent so far
   Kind kind_;
-  bool chosen_ = false;  // the first poll chose native_ or readiness
+  Route route_ = Route::unchosen;  // chosen at the first poll
+  bool waiting_ = false;           // readiness: the waker is stored
 };
 
 // What TcpStream and UnixStream share.
@@ -134,7 +140,12 @@ class StreamSocket : public IoResource {
   // The stream's record for completion operations on `executor`'s driver; null: readiness. Taking one
   // drops the stream's readiness registration (PollFd::forget_readiness): readiness awaits and IoWatch
   // do not apply to a stream on the ring.
-  NativeStream* native_record(Executor& executor);
+  NativeStream* native_record(Executor& executor) {
+    // A readiness driver has no records: answered here, inline, since every await asks (the out-of-line
+    // lease lookup cost emio-echo on epoll about 60 instructions per request, bench/results/lean-path.md).
+    if (!native_.held() && executor.native_streams().capacity() == 0) return nullptr;
+    return take_native_record(executor);
+  }
 
  protected:
   // A const char array's text: all of it but a terminating NUL.
@@ -143,10 +154,85 @@ class StreamSocket : public IoResource {
     return std::as_bytes(std::span(text, text[N - 1] == '\0' ? N - 1 : N));
   }
 
+  NativeStream* take_native_record(Executor& executor);
+
   bool connecting_ = false;
   Error connect_error_{};
   NativeStreamLease native_;  // destroyed before the fd closes: cancels first
 };
+
+namespace detail {
+// A read's buffer, kept as the bytes every StreamTransferOp holds.
+inline std::span<std::byte> writable(std::span<const std::byte> bytes) {
+  return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+}
+
+// recv(2) and send(2) of a stream, `seen` taken before the call (PollFd::transfer_seen). A byte stream: a
+// short transfer drained the direction (see PollFd::try_io).
+inline Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
+  return source.transfer_seen(
+      seen, Direction::read, [&] { return ::recv(source.fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+}
+
+inline Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
+  return source.transfer_seen(
+      seen, Direction::write, [&] { return ::send(source.fd(), data.data(), data.size(), send_flags_no_sigpipe); },
+      data.size());
+}
+}  // namespace detail
+
+inline bool StreamTransferOp::poll(PollContext& context) {
+  if (route_ == Route::unchosen) {
+    native_ = stream_->native_record(context.executor);
+    route_ = native_ != nullptr ? Route::native : Route::readiness;
+  }
+  if (route_ == Route::native) return poll_native(context);
+  switch (kind_) {
+    case Kind::read:
+      return poll_readiness<Kind::read>(context.waker);
+    case Kind::write:
+      return poll_readiness<Kind::write>(context.waker);
+    case Kind::write_all:
+      break;
+  }
+  return poll_readiness<Kind::write_all>(context.waker);
+}
+
+// IoOp's rounds (poll_fd.h), with the transfer written out for each kind (its direction a constant, the
+// readiness word loaded once per attempt): write_all sends until done, and a send that filled the queue
+// cleared the readiness it saw, so the next gate parks without a send that would say EAGAIN.
+template <StreamTransferOp::Kind kind>
+bool StreamTransferOp::poll_readiness(const Waker& waker) {
+  constexpr Direction direction = kind == Kind::read ? Direction::read : Direction::write;
+  PollFd& source = stream_->source();
+  waiting_ = false;
+  for (int blocked = 0; blocked < io_attempt_rounds;) {
+    uint64_t seen = 0;
+    switch (readiness_gate<direction>(source.registration(), waker, seen)) {
+      case IoGate::stale:
+        return finish(Error::stale_token);
+      case IoGate::shut_down:
+        return finish(Error::shut_down);
+      case IoGate::wait:
+        waiting_ = true;
+        return false;
+      case IoGate::go:
+        break;
+    }
+    if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
+    Result<size_t> done = kind == Kind::read ? detail::receive(source, seen, detail::writable(bytes_))
+                                             : detail::send_some(source, seen, bytes_.subspan(written_));
+    if (is_would_block(done)) {
+      blocked += 1;
+      continue;
+    }
+    if (kind != Kind::write_all || !done.ok()) return finish(std::move(done));
+    written_ += done.value();
+    if (written_ == bytes_.size()) return finish(written_);  // without another look at the readiness
+  }
+  waker.wake();
+  return false;
+}
 
 // The awaitable connect of TcpStream::connect and UnixStream::connect: Result<Stream>, connected or the
 // reason it failed. Uses the awaiting task's executor for the driver handle.
