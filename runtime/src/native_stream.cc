@@ -129,14 +129,24 @@ void NativeStream::on_sent(void* record) {
     if (const Error refused = stream.submit_send(); refused.ok()) return;
     stream.send_error_ = -ECANCELED;
   }
-  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
+}
+
+void NativeStream::end_linger() {
+  // The last send of a closed stream ended: its linger has nothing left to time, and the record and fd
+  // would otherwise be held for the whole 2 s. The send's own record, idle now, carries the cancel.
+  if (cancel_send_.in_flight() && cancel_send_.kind == OpKind::timeout) pool_->cancel(*this, send_, cancel_send_);
+  pool_->free_if_done(*this);
 }
 
 void NativeStream::on_linger_ended(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
   // The bytes written before close had their time; a peer that does not read does not keep the record.
-  if (stream.send_.in_flight()) stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  // Unless the send ended first: send_ then carries the cancel of this linger (end_linger).
+  if (stream.send_.in_flight() && stream.send_.kind == OpKind::send) {
+    stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  }
   stream.pool_->free_if_done(stream);
 }
 

@@ -58,6 +58,7 @@ class NativeStream {
   static void on_cancelled(void* record);
   static void on_linger_ended(void* record);
   static void on_buffer_wait_ended(void* record);
+  void end_linger();
   Error wait_for_buffer();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
@@ -70,7 +71,8 @@ class NativeStream {
   Operation receive_;  // recv_leased; once completed, its buffer holds the bytes not read yet
   Operation send_;
   Operation cancel_receive_;  // at close: the receive's cancel; while open: the wait for a ring buffer
-  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel
+  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel (send_ then may carry
+                              // the cancel of the linger, once the send ended first)
   Waker reader_{};
   Waker writer_{};
   std::byte* send_buffer_ = nullptr;
