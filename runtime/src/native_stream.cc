@@ -24,6 +24,12 @@ constexpr uint64_t linger_ns = 2'000'000'000;
 // resubmitted at once, it came straight back and the executor spun (review defect 5).
 constexpr uint64_t buffer_wait_ns = 1'000'000;
 
+// The share of the driver's ledger the records take (reserved at init).
+uint32_t pool_operations(const NativeStreamOptions& options) {
+  return operations_per_stream * options.capacity +
+         NativeListenerPool::operations_per_listener * options.listener_capacity;
+}
+
 }  // namespace
 
 // --- NativeStream ---
@@ -129,14 +135,24 @@ void NativeStream::on_sent(void* record) {
     if (const Error refused = stream.submit_send(); refused.ok()) return;
     stream.send_error_ = -ECANCELED;
   }
-  if (!stream.open_) return stream.pool_->free_if_done(stream);
+  if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
+}
+
+void NativeStream::end_linger() {
+  // The last send of a closed stream ended: its linger has nothing left to time, and the record and fd
+  // would otherwise be held for the whole 2 s. The send's own record, idle now, carries the cancel.
+  if (cancel_send_.in_flight() && cancel_send_.kind == OpKind::timeout) pool_->cancel(*this, send_, cancel_send_);
+  pool_->free_if_done(*this);
 }
 
 void NativeStream::on_linger_ended(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
   // The bytes written before close had their time; a peer that does not read does not keep the record.
-  if (stream.send_.in_flight()) stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  // Unless the send ended first: send_ then carries the cancel of this linger (end_linger).
+  if (stream.send_.in_flight() && stream.send_.kind == OpKind::send) {
+    stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
+  }
   stream.pool_->free_if_done(stream);
 }
 
@@ -159,7 +175,7 @@ DriverConfig NativeStreamPool::driver_config(DriverConfig config, const NativeSt
   if (config.receive_buffers.count == 0) {
     config.receive_buffers = {std::bit_ceil(options.capacity), options.buffer_bytes};
   }
-  config.operation_capacity += operations_per_stream * options.capacity;
+  config.operation_capacity += pool_operations(options);
   // The completion queue (twice the submission queue) must hold every operation in flight. A size of 0
   // is left for the driver to refuse (EINVAL), as without native streams: doubled, it never grew (the
   // loop never ended, review defect 7).
@@ -178,7 +194,7 @@ void NativeStreamPool::explain_refusal(Error refused, const DriverConfig& sized,
     return;
   }
   // io_uring's EINVAL alone did not say that the pool's share of the ledger is what did not fit (defect 7).
-  const uint32_t others = sized.operation_capacity - operations_per_stream * options.capacity;
+  const uint32_t others = sized.operation_capacity - pool_operations(options);
   const uint32_t most = completion_queue > others ? (completion_queue - others) / operations_per_stream : 0;
   log_message(LogLevel::error,
               "native_streams.capacity %u needs %u operations in flight, more than io_uring's completion queue "
@@ -192,9 +208,8 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
   if (options.buffer_bytes == 0) return Error::from_errno(EINVAL);
   // The records' own share of the ledger (driver_config added it): a closing stream's cancels, and reads
   // and writes, are never refused because other operations filled the ledger (review defects 3 and 4).
-  if (Error refused = driver.reserve_operations(operations_per_stream * options.capacity); refused.failed()) {
-    return refused;
-  }
+  if (Error refused = driver.reserve_operations(pool_operations(options)); refused.failed()) return refused;
+  if (Error refused = listeners_.init(driver, options.listener_capacity); refused.failed()) return refused;
   records_ = new (std::nothrow) NativeStream[options.capacity];
   send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
   if (records_ == nullptr || send_buffers_ == nullptr) return Error::no_storage;
@@ -253,37 +268,6 @@ void NativeStreamPool::free_if_done(NativeStream& stream) {
   stream.next_free_ = free_head_;
   free_head_ = static_cast<uint32_t>(&stream - records_);
   in_use_ -= 1;
-}
-
-// --- NativeStreamLease ---
-
-NativeStreamLease::NativeStreamLease(NativeStreamLease&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)), driver_(other.driver_) {}
-
-NativeStreamLease& NativeStreamLease::operator=(NativeStreamLease&& other) noexcept {
-  if (this != &other) {
-    reset(Fd{});
-    stream_ = std::exchange(other.stream_, nullptr);
-    driver_ = other.driver_;
-  }
-  return *this;
-}
-
-NativeStream* NativeStreamLease::get(NativeStreamPool& pool, int fd) {
-  if (stream_ == nullptr) {
-    stream_ = pool.acquire(fd);
-    driver_ = pool.driver().handle();
-  }
-  return stream_;
-}
-
-void NativeStreamLease::reset(Fd fd) {
-  if (stream_ == nullptr) return;
-  NativeStream& stream = *std::exchange(stream_, nullptr);
-  // The record lives in the Executor's pool: once the Executor is gone it is freed memory (defect 2 of
-  // the review: a heap-use-after-free here). `fd` closes on return.
-  if (!driver_.driver_alive("release (a native stream's record)")) return;
-  stream.pool_->release(stream, std::move(fd));
 }
 
 }  // namespace emio

@@ -30,6 +30,27 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
   return Stream(std::move(source.value()), connecting);
 }
 
+// A resource's record of `pool`, held from its first await: taking one drops the resource's readiness
+// registration (PollFd::forget_readiness), whose events would only cost.
+template <typename Record>
+Record* record_of(NativeLease<Record>& lease, typename Record::Pool& pool, PollFd& source) {
+  if (lease.held()) return lease.get(pool, source.fd());
+  if (!source.is_open()) return nullptr;
+  Record* record = lease.get(pool, source.fd());
+  if (record != nullptr) (void)source.forget_readiness();
+  return record;
+}
+
+// Deregisters; the fd closes now, or with a record once the kernel holds nothing of it.
+template <typename Record>
+Error close_leased(NativeLease<Record>& lease, PollFd& source) {
+  if (!lease.held()) return source.close();
+  Fd fd;
+  const Error deregistered = source.release(fd);
+  lease.reset(std::move(fd));
+  return deregistered;
+}
+
 }  // namespace
 
 bool StreamTransferOp::poll_native(PollContext& context) {
@@ -76,20 +97,10 @@ StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
 }
 
 NativeStream* StreamSocket::take_native_record(Executor& executor) {
-  if (native_.held()) return native_.get(executor.native_streams(), fd());
-  if (!is_open()) return nullptr;
-  NativeStream* record = native_.get(executor.native_streams(), fd());
-  if (record != nullptr) (void)source_.forget_readiness();  // its events would only cost
-  return record;
+  return record_of(native_, executor.native_streams(), source_);
 }
 
-Error StreamSocket::close() {
-  if (!native_.held()) return source_.close();
-  Fd fd;
-  const Error deregistered = source_.release(fd);
-  native_.reset(std::move(fd));
-  return deregistered;
-}
+Error StreamSocket::close() { return close_leased(native_, source_); }
 
 Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
   if (!is_open()) return Error::stale_token;
@@ -195,9 +206,40 @@ Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
   if (!accepted.ok()) return accepted.error();
   Fd connection(static_cast<int>(accepted.value()));
   if (peer != nullptr) *peer = SocketAddress::from_native(native, length);
-  Result<PollFd> source = PollFd::adopt(source_.handle(), std::move(connection), readable_and_writable);
+  return adopt_accepted(std::move(connection), nullptr);
+}
+
+template <typename Stream>
+Result<Stream> StreamListener<Stream>::adopt_accepted(Result<Fd> accepted, SocketAddress* peer) {
+  if (!accepted.ok()) return accepted.error();
+  if (peer != nullptr) {  // a multishot accept has no address buffer per connection: ask the socket
+    Result<SocketAddress> address = detail::socket_name(accepted.value().get(), true);
+    if (!address.ok()) return address.error();
+    *peer = address.value();
+  }
+  Result<PollFd> source = PollFd::adopt(source_.handle(), std::move(accepted.value()), readable_and_writable);
   if (!source.ok()) return source.error();
   return Stream(std::move(source.value()));
+}
+
+template <typename Stream>
+StreamListener<Stream>& StreamListener<Stream>::operator=(StreamListener&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    native_ = std::move(other.native_);
+    IoResource::operator=(std::move(other));
+  }
+  return *this;
+}
+
+template <typename Stream>
+NativeListener* StreamListener<Stream>::native_record(Executor& executor) {
+  return record_of(native_, executor.native_streams().listeners(), source_);
+}
+
+template <typename Stream>
+Error StreamListener<Stream>::close() {
+  return close_leased(native_, source_);
 }
 
 template <typename Stream>

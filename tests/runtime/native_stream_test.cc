@@ -304,6 +304,21 @@ TEST(NativeStream, LastSendThePeerNeverTakesIsCancelledAfterTheLinger) {
   CHECK(emio::monotonic_now_ms() - closed_ms < 2500 + 1000);  // the 2 s linger, and a loaded machine's slack
 }
 
+TEST(NativeStream, LastSendThatEndsSoonAfterCloseFreesTheRecordWithoutWaitingForTheLinger) {
+  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  std::optional<Result<size_t>> written;
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(write_with_timeout(pair.first, "x", 1000, written))));
+  const int fd = pair.first.fd();
+  CHECK_OK(pair.first.close());  // its send not yet entered; the peer has room, so it ends at once
+  const uint64_t closed_ms = emio::monotonic_now_ms();
+  run_until_records_free();
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());  // the linger's timer too
+  CHECK_EQUAL(-1, ::fcntl(fd, F_GETFD));
+  CHECK(emio::monotonic_now_ms() - closed_ms < 1000);  // half the 2 s linger: slack for a loaded machine
+}
+
 TEST(NativeStream, StreamClosedWithAReadInFlightFreesItsRecordOnceCancelled) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
   std::optional<Result<size_t>> abandoned;

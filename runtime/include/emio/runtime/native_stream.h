@@ -25,6 +25,8 @@
 #include "emio/port/error.h"
 #include "emio/port/fd.h"
 #include "emio/port/result.h"
+#include "emio/runtime/native_lease.h"
+#include "emio/runtime/native_listener.h"
 
 namespace emio {
 
@@ -34,11 +36,18 @@ class NativeStreamPool;
 struct NativeStreamOptions {
   uint32_t capacity = 0;         // streams reading and writing through completion operations at once
   uint32_t buffer_bytes = 4096;  // each receive buffer and each stream's send buffer; at most this per await
+  // Listeners accepting through multishot accept (native_listener.h) at once, when capacity is not 0;
+  // others accept on readiness. Off by default: emio-echo's out-of-fds e2e test sees no EMFILE through
+  // the multishot yet (under investigation, docs/io_uring.md).
+  uint32_t listener_capacity = 0;
 };
 
 // One stream's operations. Executor thread only.
 class NativeStream {
  public:
+  using Pool = NativeStreamPool;
+  static constexpr const char* kind_name = "release (a native stream's record)";
+
   // The read await: true once `output` holds bytes read (leftovers of an earlier receive first), 0 at end
   // of stream, or the receive's error; false while a receive is in flight (`waker` is called when it ends).
   bool poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output);
@@ -52,12 +61,14 @@ class NativeStream {
 
  private:
   friend class NativeStreamPool;
-  friend class NativeStreamLease;
+  template <typename>
+  friend class NativeLease;
   static void on_received(void* record);
   static void on_sent(void* record);
   static void on_cancelled(void* record);
   static void on_linger_ended(void* record);
   static void on_buffer_wait_ended(void* record);
+  void end_linger();
   Error wait_for_buffer();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
@@ -70,7 +81,8 @@ class NativeStream {
   Operation receive_;  // recv_leased; once completed, its buffer holds the bytes not read yet
   Operation send_;
   Operation cancel_receive_;  // at close: the receive's cancel; while open: the wait for a ring buffer
-  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel
+  Operation cancel_send_;     // at close: the linger's timeout, then the send's cancel (send_ then may carry
+                              // the cancel of the linger, once the send ended first)
   Waker reader_{};
   Waker writer_{};
   std::byte* send_buffer_ = nullptr;
@@ -93,8 +105,8 @@ class NativeStreamPool {
   ~NativeStreamPool();
 
   // The driver settings the pool needs: a receive buffer per record (unless the caller chose its own
-  // ring) and four operations per record (receive, send and their cancels at close), which init reserves
-  // for the pool in the driver's ledger.
+  // ring) and four operations per record (receive, send and their cancels at close), and two per listener
+  // record (the accept and its cancel), which init reserves for the pool in the driver's ledger.
   static DriverConfig driver_config(DriverConfig config, const NativeStreamOptions& options);
   // Logs why the driver refused `sized` (driver_config's result) when the pool is the cause: more
   // operations than io_uring's completion queue holds (at most 65,536: about 16,000 streams).
@@ -109,6 +121,7 @@ class NativeStreamPool {
   uint32_t in_use() const { return in_use_; }
   uint32_t capacity() const { return capacity_; }
   uint32_t buffer_bytes() const { return buffer_bytes_; }
+  NativeListenerPool& listeners() { return listeners_; }
   Driver& driver() { return *driver_; }
 
  private:
@@ -125,30 +138,10 @@ class NativeStreamPool {
   uint32_t buffer_bytes_ = 0;
   uint32_t free_head_ = 0;
   uint32_t in_use_ = 0;
+  NativeListenerPool listeners_;
 };
 
-// A stream's claim on a record: taken at its first await on a native driver, given back when the stream
-// closes. Moves with the stream.
-class NativeStreamLease {
- public:
-  NativeStreamLease() = default;
-  NativeStreamLease(NativeStreamLease&& other) noexcept;
-  NativeStreamLease& operator=(NativeStreamLease&& other) noexcept;
-  NativeStreamLease(const NativeStreamLease&) = delete;
-  NativeStreamLease& operator=(const NativeStreamLease&) = delete;
-  ~NativeStreamLease() { reset(Fd{}); }
-
-  // The record, taken from `pool` for `fd` if the stream has none yet; null: readiness for this await.
-  NativeStream* get(NativeStreamPool& pool, int fd);
-  bool held() const { return stream_ != nullptr; }
-  // Gives the record back (see NativeStreamPool::release), with the stream's fd to close once it frees.
-  // A stream that outlived its Executor has no pool to give it to: caught as Handle calls are (handle.h),
-  // and the fd closes now.
-  void reset(Fd fd);
-
- private:
-  NativeStream* stream_ = nullptr;
-  Handle driver_;  // the pool's driver: tells whether the pool (the Executor) still lives
-};
+// A stream's claim on its record (native_lease.h).
+using NativeStreamLease = NativeLease<NativeStream>;
 
 }  // namespace emio

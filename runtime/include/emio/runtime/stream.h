@@ -325,11 +325,64 @@ struct UnixStreamPair {
   UnixStream second;
 };
 
+template <typename Stream>
+class StreamListener;
+
+// The awaitable of StreamListener::accept, Result<Stream>: through the listener's multishot accept when
+// its driver runs operations natively (native_listener.h; chosen at the first poll), else by readiness
+// and accept4 (IoOp).
+template <typename Stream>
+class [[nodiscard]] AcceptOp {
+ public:
+  using Output = Result<Stream>;
+  AcceptOp(StreamListener<Stream>& listener, SocketAddress* peer)
+      : listener_(&listener),
+        peer_(peer),
+        readiness_(listener.registration(), Direction::read, Attempt{&listener, peer}) {}
+  AcceptOp(AcceptOp&& other) noexcept = default;
+
+  bool poll(PollContext& context) {
+    if (!chosen_) {
+      chosen_ = true;
+      native_ = listener_->native_record(context.executor);
+    }
+    if (native_ == nullptr) return readiness_.poll(context);
+    std::optional<Result<Fd>> accepted;
+    if (!native_->poll_accept(context.waker, accepted)) return false;
+    output_.emplace(listener_->adopt_accepted(std::move(*accepted), peer_));
+    return true;
+  }
+  Output take_output() { return native_ != nullptr ? std::move(*output_) : readiness_.take_output(); }
+  void cancel() {
+    if (native_ == nullptr) return readiness_.cancel();
+    native_->forget_waiter();
+  }
+
+ private:
+  struct Attempt {
+    StreamListener<Stream>* listener;
+    SocketAddress* peer;
+    Result<Stream> operator()() { return listener->try_accept(peer); }
+  };
+
+  StreamListener<Stream>* listener_;
+  SocketAddress* peer_;
+  IoOp<Result<Stream>, Attempt> readiness_;
+  NativeListener* native_ = nullptr;
+  std::optional<Result<Stream>> output_;
+  bool chosen_ = false;  // the first poll chose native_ or readiness
+};
+
 // A listening socket whose accepted connections are `Stream`s.
 template <typename Stream>
 class StreamListener : public IoResource {
  public:
   StreamListener() = default;
+  StreamListener(StreamListener&& other) noexcept = default;
+  StreamListener& operator=(StreamListener&& other) noexcept;
+  StreamListener(const StreamListener&) = delete;
+  StreamListener& operator=(const StreamListener&) = delete;
+  ~StreamListener() { (void)close(); }
 
   // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT), bind(),
   // listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
@@ -342,18 +395,29 @@ class StreamListener : public IoResource {
   static Result<StreamListener> adopt(Handle handle, Fd fd);
 
   // accept4(2): the connection, registered; would_block when none waits; EMFILE/ENFILE when out of fds
-  // (the connection stays queued in the kernel). `peer` receives the peer's address if non-null.
+  // (the connection stays queued in the kernel). `peer` receives the peer's address if non-null. Once the
+  // listener accepts through the ring (accept), connections the ring took wait for accept, not for this.
   Result<Stream> try_accept(SocketAddress* peer = nullptr);
-  // Awaitable: Result<Stream>.
-  auto accept(SocketAddress* peer = nullptr) {
-    return make_io_op<Result<Stream>>(registration(), Direction::read, [this, peer] { return try_accept(peer); });
-  }
+  // Awaitable: Result<Stream>, the same errors as try_accept but would_block. On a driver that runs
+  // completion operations natively, through a multishot accept (native_listener.h), else by readiness.
+  AcceptOp<Stream> accept(SocketAddress* peer = nullptr) { return AcceptOp<Stream>(*this, peer); }
 
   // The bound address: with port 0, the port the kernel picked.
   Result<SocketAddress> local_address() const;
 
+  // Deregisters and closes. With a multishot accept in flight, cancels it; the fd closes once it ended.
+  Error close();
+
  private:
+  friend class AcceptOp<Stream>;
   explicit StreamListener(PollFd source) : IoResource(std::move(source)) {}
+  // The listener's record for multishot accept on `executor`'s driver; null: readiness. Taking one drops
+  // the listener's readiness registration, whose events would only cost.
+  NativeListener* native_record(Executor& executor);
+  // An accepted connection as a registered `Stream`, `peer` filled in if non-null.
+  Result<Stream> adopt_accepted(Result<Fd> accepted, SocketAddress* peer);
+
+  NativeListenerLease native_;  // destroyed before the fd closes: cancels first
 };
 
 using TcpListener = StreamListener<TcpStream>;

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// A resource's claim on a record of one of the Executor's fixed pools of completion-operation records
+// (NativeStreamPool's streams, NativeListenerPool's listeners): taken at its first await on a native
+// driver, given back when the resource closes. Moves with the resource.
+#pragma once
+
+#include <utility>
+
+#include "emio/driver/handle.h"
+#include "emio/port/fd.h"
+
+namespace emio {
+
+// `Record` names its pool (Record::Pool, with acquire(fd), release(record, fd) and driver()), keeps a
+// pointer to it (pool_) and says what it is for the log (Record::kind_name).
+template <typename Record>
+class NativeLease {
+ public:
+  NativeLease() = default;
+  NativeLease(NativeLease&& other) noexcept : record_(std::exchange(other.record_, nullptr)), driver_(other.driver_) {}
+  NativeLease& operator=(NativeLease&& other) noexcept {
+    if (this != &other) {
+      reset(Fd{});
+      record_ = std::exchange(other.record_, nullptr);
+      driver_ = other.driver_;
+    }
+    return *this;
+  }
+  NativeLease(const NativeLease&) = delete;
+  NativeLease& operator=(const NativeLease&) = delete;
+  ~NativeLease() { reset(Fd{}); }
+
+  // The record, taken from `pool` for `fd` if the resource has none yet; null: readiness for this await.
+  Record* get(typename Record::Pool& pool, int fd) {
+    if (record_ == nullptr) {
+      record_ = pool.acquire(fd);
+      if (record_ != nullptr) driver_ = pool.driver().handle();
+    }
+    return record_;
+  }
+  bool held() const { return record_ != nullptr; }
+  // Gives the record back (Pool::release), with the resource's fd to close once it frees. A resource that
+  // outlived its Executor has no pool to give it to: caught as Handle calls are (handle.h; a
+  // heap-use-after-free otherwise, review defect 2), and the fd closes now.
+  void reset(Fd fd) {
+    if (record_ == nullptr) return;
+    Record& record = *std::exchange(record_, nullptr);
+    if (!driver_.driver_alive(Record::kind_name)) return;
+    record.pool_->release(record, std::move(fd));
+  }
+
+ private:
+  Record* record_ = nullptr;
+  Handle driver_;  // the pool's driver: tells whether the pool (the Executor) still lives
+};
+
+}  // namespace emio

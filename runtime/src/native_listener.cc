@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#include "emio/runtime/native_listener.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+#include <utility>
+
+namespace emio {
+namespace {
+
+constexpr uint32_t end_of_list = UINT32_MAX;
+
+}  // namespace
+
+// --- NativeListener ---
+
+NativeListener::~NativeListener() {
+  while (count_ > 0) (void)pop();
+}
+
+bool NativeListener::poll_accept(Waker waker, std::optional<Result<Fd>>& output) {
+  if (count_ > 0) {
+    output.emplace(pop());
+    // Room again after a stop for a full queue (or an error): the next connections come through the ring.
+    if (idle() && count_ < stop_at) (void)arm();
+    return true;
+  }
+  if (error_ != 0) {  // what ended the multishot, as accept4 would have said it; the next accept arms again
+    output.emplace(Error::from_errno(-std::exchange(error_, 0)));
+    return true;
+  }
+  waiter_ = waker;
+  // A cancel still in flight names the accept by its record, as a new one would be named: armed once it
+  // is done (on_cancelled wakes the waiter).
+  if (!idle()) return false;
+  if (const Error refused = arm(); refused.failed()) {
+    waiter_ = {};
+    output.emplace(refused);  // shut_down once the executor is going away
+    return true;
+  }
+  return false;
+}
+
+Error NativeListener::arm() {
+  prepare_accept_multishot(accept_, source_, {on_accepted, this});
+  return pool_->driver().submit_reserved(accept_);
+}
+
+void NativeListener::push(int fd) {
+  if (!open_ || count_ == queue_capacity) {  // closed, or more than stop_at left room for (see stop_at)
+    (void)::close(fd);
+    return;
+  }
+  queue_[(head_ + count_) % queue_capacity] = fd;
+  count_ += 1;
+}
+
+Fd NativeListener::pop() {
+  Fd oldest(queue_[head_]);
+  head_ = (head_ + 1) % queue_capacity;
+  count_ -= 1;
+  return oldest;
+}
+
+void NativeListener::on_accepted(void* record) {
+  auto& listener = *static_cast<NativeListener*>(record);
+  const Operation& accept = listener.accept_;
+  if (accept.more) {  // a connection; the multishot goes on
+    listener.push(accept.result);
+    if (listener.count_ >= stop_at && listener.open_) listener.pool_->cancel(listener);
+  } else if (accept.result != -ECANCELED) {
+    listener.error_ = accept.result;  // EMFILE, ENFILE, ...: ended; reported by the next accept
+  }
+  if (!listener.open_) return listener.pool_->free_if_done(listener);
+  std::exchange(listener.waiter_, Waker{}).wake();
+}
+
+void NativeListener::on_cancelled(void* record) {
+  auto& listener = *static_cast<NativeListener*>(record);
+  if (!listener.open_) return listener.pool_->free_if_done(listener);
+  std::exchange(listener.waiter_, Waker{}).wake();  // its poll arms the accept again
+}
+
+// --- NativeListenerPool ---
+
+NativeListenerPool::~NativeListenerPool() { delete[] records_; }
+
+Error NativeListenerPool::init(Driver& driver, uint32_t capacity) {
+  driver_ = &driver;
+  if (capacity == 0) return Error{};
+  records_ = new (std::nothrow) NativeListener[capacity];
+  if (records_ == nullptr) return Error::no_storage;
+  capacity_ = capacity;
+  for (uint32_t i = 0; i < capacity_; ++i) {
+    records_[i].pool_ = this;
+    records_[i].next_free_ = i + 1 < capacity_ ? i + 1 : end_of_list;
+  }
+  free_head_ = 0;
+  return Error{};
+}
+
+NativeListener* NativeListenerPool::acquire(int fd) {
+  if (capacity_ == 0 || free_head_ == end_of_list) return nullptr;
+  NativeListener& listener = records_[free_head_];
+  if (driver_->attach(listener.source_, fd).failed()) return nullptr;  // a full registered file table
+  free_head_ = listener.next_free_;
+  in_use_ += 1;
+  listener.open_ = true;
+  listener.error_ = 0;
+  return &listener;
+}
+
+void NativeListenerPool::release(NativeListener& listener, Fd fd) {
+  listener.fd_ = std::move(fd);
+  listener.open_ = false;
+  listener.waiter_ = {};
+  while (listener.count_ > 0) listener.pop();  // accepted, never taken: closed, as close(2) resets the backlog's
+  cancel(listener);
+  free_if_done(listener);
+}
+
+void NativeListenerPool::cancel(NativeListener& listener) {
+  if (!listener.accept_.in_flight() || listener.cancel_.in_flight()) return;
+  prepare_cancel(listener.cancel_, listener.accept_, {NativeListener::on_cancelled, &listener});
+  (void)driver_->submit_reserved(listener.cancel_);  // refused only after shutdown, which completes the accept
+}
+
+void NativeListenerPool::free_if_done(NativeListener& listener) {
+  if (listener.open_ || !listener.idle()) return;
+  (void)driver_->detach(listener.source_);
+  listener.fd_.reset();  // only now: no submission of the record's names the fd any more
+  listener.next_free_ = free_head_;
+  free_head_ = static_cast<uint32_t>(&listener - records_);
+  in_use_ -= 1;
+}
+
+}  // namespace emio
