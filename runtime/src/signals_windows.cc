@@ -19,6 +19,7 @@
 #include "emio/port/mutex.h"
 #include "emio/port/socket.h"
 #include "emio/runtime/signals.h"
+#include "signals_windows.h"
 #include "socket_calls.h"
 #include "socket_ops.h"
 
@@ -47,8 +48,9 @@ int signal_of_event(DWORD event) {
   }
 }
 
-// TRUE: handled, the next handler (at the end of the chain: ExitProcess) does not run.
-BOOL WINAPI on_console_event(DWORD event) {
+}  // namespace
+
+BOOL WINAPI detail::on_console_event(DWORD event) {
   const int signal_number = signal_of_event(event);
   const SignalSet caught = SignalSet().with(signal_number);
   if (signal_number == 0 || (caught_signals.load(std::memory_order_acquire) & caught.bits()) == 0) return FALSE;
@@ -58,6 +60,8 @@ BOOL WINAPI on_console_event(DWORD event) {
   if (sender_fd >= 0) (void)detail::send_fd(sender_fd, &byte, 1);
   return TRUE;
 }
+
+namespace {
 
 // What a console can send.
 bool listenable(SignalSet signals) {
@@ -102,7 +106,7 @@ Result<SignalListener> SignalListener::open(Handle handle, SignalSet signals) {
   Result<LoopbackPair> pair = loopback_pair();
   if (!pair.ok()) return pair.error();
   // Installed once and kept: until a listener catches an event, the handler passes it on (FALSE).
-  if (!handler_installed.exchange(true) && ::SetConsoleCtrlHandler(&on_console_event, TRUE) == 0) {
+  if (!handler_installed.exchange(true) && ::SetConsoleCtrlHandler(&detail::on_console_event, TRUE) == 0) {
     handler_installed.store(false);
     return Error::last_windows_error();
   }
@@ -139,7 +143,7 @@ Error SignalListener::close_and_restore() {
   const Error closed = close();
   if (holds_previous_) {
     caught_signals.fetch_and(~signals_.bits(), std::memory_order_release);
-    if (handler_installed.exchange(false)) (void)::SetConsoleCtrlHandler(&on_console_event, FALSE);
+    if (handler_installed.exchange(false)) (void)::SetConsoleCtrlHandler(&detail::on_console_event, FALSE);
   }
   holds_previous_ = false;
   return closed;
