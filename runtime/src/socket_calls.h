@@ -35,6 +35,13 @@ int shutdown_write_fd(int fd);
 int get_option_fd(int fd, int level, int name, int* value);
 int set_option_fd(int fd, int level, int name, int value);
 int socket_name_fd(int fd, bool peer, sockaddr* address, socklen_t* address_length);
+// SO_ERROR, read and cleared: a Winsock code there, made an errno value here.
+int pending_error_fd(int fd, int* errno_value);
+// What a listener sets so that a restarted daemon rebinds at once. SO_REUSEADDR on Windows would let
+// another socket bind the same port and steal connections; there a listener in TIME_WAIT's way does not
+// stop a bind anyway, and SO_EXCLUSIVEADDRUSE keeps other sockets off the port (Microsoft, "Using
+// SO_REUSEADDR and SO_EXCLUSIVEADDRUSE").
+inline constexpr int listener_address_option = SO_EXCLUSIVEADDRUSE;
 #else
 inline ssize_t read_fd(int fd, void* buffer, size_t length) { return ::read(fd, buffer, length); }
 inline ssize_t write_fd(int fd, const void* data, size_t length) { return ::write(fd, data, length); }
@@ -66,6 +73,9 @@ inline int set_option_fd(int fd, int level, int name, int value) {
 inline int socket_name_fd(int fd, bool peer, sockaddr* address, socklen_t* address_length) {
   return peer ? ::getpeername(fd, address, address_length) : ::getsockname(fd, address, address_length);
 }
+inline int pending_error_fd(int fd, int* errno_value) { return get_option_fd(fd, SOL_SOCKET, SO_ERROR, errno_value); }
+// A restarted daemon rebinds at once despite connections in TIME_WAIT.
+inline constexpr int listener_address_option = SO_REUSEADDR;
 #endif
 
 }  // namespace emio::detail

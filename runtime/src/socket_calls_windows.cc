@@ -69,4 +69,11 @@ int socket_name_fd(int fd, bool peer, sockaddr* address, socklen_t* address_leng
                                 : ::getsockname(socket, address, address_length));
 }
 
+int pending_error_fd(int fd, int* errno_value) {
+  int code = 0;
+  if (get_option_fd(fd, SOL_SOCKET, SO_ERROR, &code) < 0) return -1;
+  *errno_value = Error::from_windows(static_cast<unsigned long>(code)).value();
+  return 0;
+}
+
 }  // namespace emio::detail

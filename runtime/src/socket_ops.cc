@@ -34,7 +34,7 @@ Error set_socket_option(int fd, int level, int name, int value) {
 
 Error take_socket_error(int fd) {
   int pending = 0;
-  if (get_option_fd(fd, SOL_SOCKET, SO_ERROR, &pending) < 0) return Error::last_os_error();
+  if (pending_error_fd(fd, &pending) < 0) return Error::last_os_error();
   return Error::from_errno(pending);
 }
 
