@@ -32,3 +32,11 @@ set(emio_runtime_groups_left_out
 set(emio_runtime_windows_test_sources console_signals_test.cc)
 set(emio_runtime_windows_test_groups ConsoleSignals)
 add_subdirectory(runtime)
+
+# End to end: emio-echo.exe under wine serves a native Linux client over loopback, and a Ctrl-C (wine turns
+# a SIGINT into one) stops it with exit 0.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+add_test(NAME e2e.echo.windows.serves_a_linux_client_and_stops_on_ctrl_c
+         COMMAND Python3::Interpreter ${CMAKE_CURRENT_SOURCE_DIR}/e2e/echo_windows_test.py
+                 ${PROJECT_SOURCE_DIR}/scripts/wine-run.sh $<TARGET_FILE:emio-echo>)
+set_tests_properties(e2e.echo.windows.serves_a_linux_client_and_stops_on_ctrl_c PROPERTIES TIMEOUT 300)
