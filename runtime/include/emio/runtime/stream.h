@@ -245,8 +245,8 @@ class StreamListener : public IoResource {
  public:
   StreamListener() = default;
 
-  // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT; Windows: SO_EXCLUSIVEADDRUSE), bind(),
-  // listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
+  // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT; Windows:
+  // SO_EXCLUSIVEADDRUSE), bind(), listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
   // wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
   static Result<StreamListener> bind(Handle handle, const SocketAddress& address, int backlog = 128);
   // Takes a socket that is already bound and listening, such as one systemd passed (systemd.h): checks
