@@ -38,9 +38,9 @@ bool fit_open_file_limit(const char* program, const char* flag, uint32_t connect
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
 
 // Ignores SIGPIPE process-wide (a write to a pipe or tty whose reader is gone then fails with EPIPE
-// instead of killing the daemon; ignore_broken_pipes), makes stdout line-buffered (start-up lines reach a pipe or a log at once), routes the
-// library's log messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor and prints "PROGRAM:
-// backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
+// instead of killing the daemon; ignore_broken_pipes), makes stdout line-buffered (start-up lines reach a pipe or a log
+// at once), routes the library's log messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor
+// and prints "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);
 
 // SIGPIPE ignored process-wide (nothing to do on Windows, which has none).

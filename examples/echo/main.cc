@@ -44,7 +44,8 @@ constexpr uint32_t other_fds = 16;
 // SIGHUP conventionally asks a daemon to reload; emio-echo has no configuration to reload, and a daemon
 // killed by a stray SIGHUP (its terminal closed, a careless `pkill -HUP`) would drop every client.
 void on_signal(int signal_number, void*) {
-  if (reload_signals().contains(signal_number)) emio::log_message(emio::LogLevel::info, "SIGHUP ignored: nothing to reload");
+  if (reload_signals().contains(signal_number))
+    emio::log_message(emio::LogLevel::info, "SIGHUP ignored: nothing to reload");
 }
 
 struct EchoOptions {

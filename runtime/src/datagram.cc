@@ -22,13 +22,13 @@ Error DatagramSocket::connect(const SocketAddress& peer) {
 }
 
 Result<size_t> DatagramSocket::try_send(std::span<const std::byte> datagram) {
-  return source_.try_io(Direction::write,
-                        [&] { return detail::send_fd(fd(), datagram.data(), datagram.size()); });
+  return source_.try_io(Direction::write, [&] { return detail::send_fd(fd(), datagram.data(), datagram.size()); });
 }
 
 Result<size_t> DatagramSocket::try_send_to(std::span<const std::byte> datagram, const SocketAddress& destination) {
   return source_.try_io(Direction::write, [&] {
-    return detail::send_to_fd(fd(), datagram.data(), datagram.size(), destination.native(), destination.native_length());
+    return detail::send_to_fd(fd(), datagram.data(), datagram.size(), destination.native(),
+                              destination.native_length());
   });
 }
 

@@ -82,7 +82,8 @@ Result<LoopbackPair> loopback_pair() {
   loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   Result<Fd> receiver = detail::open_socket(AF_INET, SOCK_DGRAM);
   if (!receiver.ok()) return receiver.error();
-  const SocketAddress any_port = SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback);
+  const SocketAddress any_port =
+      SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback);
   if (Error error = detail::bind_socket(receiver.value().get(), any_port); error.failed()) return error;
   Result<SocketAddress> bound = detail::socket_name(receiver.value().get(), false);
   if (!bound.ok()) return bound.error();

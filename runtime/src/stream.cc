@@ -179,7 +179,8 @@ Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const
   Result<Fd> fd = detail::open_socket(address.family(), SOCK_STREAM);
   if (!fd.ok()) return fd.error();
   if (address.is_ip()) {
-    if (Error error = detail::set_socket_option(fd.value().get(), SOL_SOCKET, detail::listener_address_option, 1); error.failed()) {
+    if (Error error = detail::set_socket_option(fd.value().get(), SOL_SOCKET, detail::listener_address_option, 1);
+        error.failed()) {
       return error;
     }
   }

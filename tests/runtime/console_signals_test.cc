@@ -107,11 +107,13 @@ TEST(ConsoleSignals, CloseAndRestorePassesTheEventsOnAgain) {
 
 TEST(ConsoleSignals, ASecondListenerIsRefusedWhileOneIsOpen) {
   open(SignalSet().with(SIGINT));
-  CHECK_ERROR(emio::Error::from_errno(EBUSY), SignalListener::open(executor.handle(), SignalSet().with(SIGBREAK)).error());
+  CHECK_ERROR(emio::Error::from_errno(EBUSY),
+              SignalListener::open(executor.handle(), SignalSet().with(SIGBREAK)).error());
 }
 
 TEST(ConsoleSignals, ASignalNoConsoleSendsIsRefused) {
-  CHECK_ERROR(emio::Error::from_errno(EINVAL), SignalListener::open(executor.handle(), SignalSet().with(SIGSEGV)).error());
+  CHECK_ERROR(emio::Error::from_errno(EINVAL),
+              SignalListener::open(executor.handle(), SignalSet().with(SIGSEGV)).error());
   CHECK_ERROR(emio::Error::from_errno(EINVAL), SignalListener::open(executor.handle(), SignalSet()).error());
 }
 

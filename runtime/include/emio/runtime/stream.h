@@ -246,8 +246,8 @@ class StreamListener : public IoResource {
   StreamListener() = default;
 
   // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT; Windows:
-  // SO_EXCLUSIVEADDRUSE), bind(), listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
-  // wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
+  // SO_EXCLUSIVEADDRUSE), bind(), listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an
+  // address of the wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
   static Result<StreamListener> bind(Handle handle, const SocketAddress& address, int backlog = 128);
   // Takes a socket that is already bound and listening, such as one systemd passed (systemd.h): checks
   // that it is a listening stream socket of this kind's family, makes it non-blocking and registers it.
