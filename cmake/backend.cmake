@@ -55,9 +55,9 @@ if(emio_backend STREQUAL "iocp" AND NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
                       "the target system is ${CMAKE_SYSTEM_NAME}")
 endif()
 if(emio_backend STREQUAL "iocp")
-  # The Windows port so far: alloc/, port/ and the driver with their tests under wine; the runtime and
-  # the examples are not written yet (docs/design.md, "Windows").
-  message(STATUS "emio: EMIO_BACKEND=iocp builds alloc/, port/ and driver/ only: no runtime on Windows yet")
+  # The Windows port: alloc/, port/, the driver, the runtime and emio-echo, with their tests under wine;
+  # no pipes, serial ports, Unix sockets or systemd, no C API, no install (docs/developing-on-windows.md).
+  message(STATUS "emio: EMIO_BACKEND=iocp builds alloc/, port/, driver/, runtime/ and emio-echo (no C API)")
 endif()
 if(emio_backend STREQUAL "sim")
   # A simulated kernel in a daemon would be a defect nobody sees: the backend exists for the test binaries.

@@ -13,7 +13,10 @@ kqueue_sources() { git ls-files 'driver/src/kqueue_backend.cc'; }
 sim_sources() { git ls-files 'driver/src/sim_*.cc'; }
 # Compiled for Windows only: tidied with the windows build's flags and mingw's headers (clang's own
 # intrinsic headers, not GCC's, which clang cannot parse).
-windows_sources() { git ls-files 'port/src/*_windows.cc' 'driver/src/afd_poll.cc' 'driver/src/iocp_backend.cc'; }
+windows_sources() {
+  git ls-files 'port/src/*_windows.cc' 'runtime/src/*_windows.cc' 'examples/common/*_windows.cc' 'driver/src/afd_poll.cc' \
+    'driver/src/iocp_backend.cc'
+}
 mingw_header_arguments() {
   x86_64-w64-mingw32-g++-posix -E -x c++ - -v </dev/null 2>&1 |
     sed -n '/#include <...> search starts here/,/End of search/p' | sed -n 's/^ \(\/.*\)/\1/p' |

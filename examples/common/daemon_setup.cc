@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "common/daemon_setup.h"
 
-#include <sys/resource.h>
-
 #include <cinttypes>
-#include <csignal>
 #include <cstdio>
 
 #include "emio/port/log.h"
-#include "emio/runtime/systemd.h"
 
 #include "common/command_line.h"
 
@@ -39,27 +35,6 @@ bool parse_backend_flag(const char* program, const char* text, emio::BackendChoi
   return true;
 }
 
-bool fit_open_file_limit(const char* program, const char* flag, uint32_t connection_capacity, uint32_t other_fds) {
-  const rlim_t needed = rlim_t{connection_capacity} + other_fds;
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return true;
-  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
-    (void)usage_error(program, "--%s %" PRIu32 " needs %ju open files; the hard limit is %ju (ulimit -Hn)", flag,
-                      connection_capacity, static_cast<uintmax_t>(needed), static_cast<uintmax_t>(limit.rlim_max));
-    return false;
-  }
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = needed;
-  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    (void)usage_error(program, "--%s %" PRIu32 " needs %ju open files; the limit is %ju and cannot be raised", flag,
-                      connection_capacity, static_cast<uintmax_t>(needed), static_cast<uintmax_t>(before));
-    return false;
-  }
-  std::printf("%s: raised the open-file limit from %ju to %ju for --%s %" PRIu32 "\n", program,
-              static_cast<uintmax_t>(before), static_cast<uintmax_t>(needed), flag, connection_capacity);
-  return true;
-}
-
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity,
                                      uint32_t extra_sources) {
   emio::ExecutorConfig config;
@@ -87,7 +62,7 @@ void print_library_message(emio::LogLevel level, const char* message, void* cont
 }  // namespace
 
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config) {
-  (void)std::signal(SIGPIPE, SIG_IGN);
+  ignore_broken_pipes();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   emio::set_log_hook(print_library_message, const_cast<char*>(program));
   const emio::Error error = executor.init(config);
@@ -118,34 +93,6 @@ int exit_code_after_run(const char* program, emio::Error ran) {
   std::fprintf(stderr, "%s: %s (%s)\n", program, ran.name(), ran.description());
   return exit_failure;
 }
-
-bool adopt_activated_listener(const char* program, emio::Executor& executor, const char* fd_name, bool first_if_unnamed,
-                              emio::TcpListener* listener, bool* adopted) {
-  *adopted = false;
-  if (emio::systemd::listen_fd_count() == 0) return true;
-  int index = emio::systemd::listen_fd_index(fd_name);
-  if (index < 0 && first_if_unnamed) index = 0;
-  if (index < 0) return true;
-  emio::Result<emio::TcpListener> taken =
-      emio::TcpListener::adopt(executor.handle(), emio::systemd::listen_fd(static_cast<uint32_t>(index)));
-  if (!taken.ok()) {
-    std::fprintf(stderr, "%s: cannot use the socket systemd passed as %s: %s (%s)\n", program, fd_name,
-                 taken.error().name(), taken.error().description());
-    return false;
-  }
-  *listener = std::move(taken.value());
-  *adopted = true;
-  return true;
-}
-
-void notify_ready(const char* status) {
-  char state[160];
-  (void)std::snprintf(state, sizeof state, "READY=1\nSTATUS=%s", status);
-  const emio::Error sent = emio::systemd::notify(state);
-  if (sent.failed()) emio::log_message(emio::LogLevel::warning, "sd_notify READY: %s", sent.name());
-}
-
-void notify_stopping() { (void)emio::systemd::notify("STOPPING=1\nSTATUS=stopping"); }
 
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener) {
   char text[emio::SocketAddress::max_text_bytes] = "?";

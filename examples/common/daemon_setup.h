@@ -10,7 +10,12 @@
 #include "emio/driver/backend_config.h"
 #include "emio/runtime/address.h"
 #include "emio/runtime/executor.h"
+#include "emio/runtime/signals.h"
 #include "emio/runtime/stream.h"
+
+#if !defined(_WIN32)
+#include "emio/runtime/systemd.h"
+#endif
 
 namespace emio_examples {
 
@@ -33,10 +38,19 @@ bool fit_open_file_limit(const char* program, const char* flag, uint32_t connect
 emio::ExecutorConfig executor_config(emio::BackendChoice backend, uint32_t connection_capacity, uint32_t extra_sources);
 
 // Ignores SIGPIPE process-wide (a write to a pipe or tty whose reader is gone then fails with EPIPE
-// instead of killing the daemon), makes stdout line-buffered (start-up lines reach a pipe or a log at once), routes the
-// library's log messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor and prints "PROGRAM:
-// backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
+// instead of killing the daemon; ignore_broken_pipes), makes stdout line-buffered (start-up lines reach a pipe or a log
+// at once), routes the library's log messages to stdout as "PROGRAM: MESSAGE" (errors to stderr), starts the executor
+// and prints "PROGRAM: backend NAME"; prints "PROGRAM: cannot start: REASON" and returns false on failure.
 bool start_executor(const char* program, emio::Executor& executor, const emio::ExecutorConfig& config);
+
+// SIGPIPE ignored process-wide (nothing to do on Windows, which has none).
+void ignore_broken_pipes();
+
+// The signals that ask a daemon to reload: SIGHUP; none on Windows.
+emio::SignalSet reload_signals();
+
+// Whether the service manager passed listening sockets (systemd's LISTEN_FDS; never on Windows).
+bool socket_activated();
 
 // Binds a TCP listener; prints "PROGRAM: cannot listen on ADDR: REASON" and returns false on failure.
 bool bind_listener(const char* program, emio::Executor& executor, const emio::SocketAddress& address,
@@ -57,6 +71,19 @@ bool adopt_activated_listener(const char* program, emio::Executor& executor, con
 // outside systemd; a failed notification is logged, never fatal.
 void notify_ready(const char* status);
 void notify_stopping();
+
+// The service manager's watchdog, fed from the loop's timers: systemd's while WatchdogSec= is set (else it
+// does nothing); none on Windows. start prints "PROGRAM: cannot start the watchdog: REASON" on failure.
+class ServiceWatchdog {
+ public:
+  bool start(const char* program, emio::Executor& executor);
+  void stop();
+
+ private:
+#if !defined(_WIN32)
+  emio::systemd::Watchdog watchdog_;
+#endif
+};
 
 // "PROGRAM: WHAT on ADDR:PORT" with the listener's bound address.
 void print_bound_address(const char* program, const char* what, const emio::TcpListener& listener);

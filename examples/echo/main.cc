@@ -3,7 +3,9 @@
 //   emio-echo --listen 127.0.0.1:7000 [--backend NAME] [--max-connections N]
 // Prints the backend in use and the bound address at start-up; SIGTERM or SIGINT closes every
 // connection and exits 0; SIGHUP and SIGPIPE are ignored. Bad flags: one line on stderr, exit 2; a
-// failure at start-up (port in use, no memory): one line on stderr, exit 1.
+// failure at start-up (port in use, no memory): one line on stderr, exit 1. Windows: Ctrl-C (SIGINT, the
+// runtime's console signal source) and closing the console (SIGTERM) stop it the same way; no SIGHUP, no
+// systemd.
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
@@ -15,7 +17,6 @@
 #include "common/signal_task.h"
 #include "echo/echo_server.h"
 #include "emio/port/log.h"
-#include "emio/runtime/systemd.h"
 
 namespace {
 
@@ -43,7 +44,8 @@ constexpr uint32_t other_fds = 16;
 // SIGHUP conventionally asks a daemon to reload; emio-echo has no configuration to reload, and a daemon
 // killed by a stray SIGHUP (its terminal closed, a careless `pkill -HUP`) would drop every client.
 void on_signal(int signal_number, void*) {
-  if (signal_number == SIGHUP) emio::log_message(emio::LogLevel::info, "SIGHUP ignored: nothing to reload");
+  if (reload_signals().contains(signal_number))
+    emio::log_message(emio::LogLevel::info, "SIGHUP ignored: nothing to reload");
 }
 
 struct EchoOptions {
@@ -60,7 +62,7 @@ int read_options(int argc, char** argv, EchoOptions* options) {
   const ParseOutcome outcome = parse_flags(program, flag_specs, values, argc, argv, help_notes);
   if (outcome == ParseOutcome::help_shown) return exit_ok;
   if (outcome == ParseOutcome::usage_error) return exit_usage;
-  options->socket_activated = emio::systemd::listen_fd_count() > 0;
+  options->socket_activated = socket_activated();
   if (values[flag_listen] == nullptr && !options->socket_activated) {
     return usage_error(program, "--listen ADDR:PORT is required (or a socket from systemd)");
   }
@@ -100,7 +102,7 @@ int main(int argc, char** argv) {
   if (!start_executor(program, executor, config)) return exit_failure;
   if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;
   std::optional<emio::SignalListener> signals;
-  if (!start_signal_task(program, executor, signals, emio::SignalSet().with(SIGHUP), on_signal)) return exit_failure;
+  if (!start_signal_task(program, executor, signals, reload_signals(), on_signal)) return exit_failure;
   EchoServer server;  // destroyed before the executor: its connections deregister from a live driver
   if (server.init(options.max_connections).failed()) {
     std::fprintf(stderr, "%s: not enough memory for %" PRIu32 " connections\n", program, options.max_connections);
@@ -116,11 +118,8 @@ int main(int argc, char** argv) {
     return exit_failure;
   }
 
-  emio::systemd::Watchdog watchdog;  // WATCHDOG=1 from the loop's timers while WatchdogSec= is set
-  if (const emio::Error error = watchdog.start(executor); error.failed()) {
-    std::fprintf(stderr, "%s: cannot start the watchdog: %s\n", program, error.name());
-    return exit_failure;
-  }
+  ServiceWatchdog watchdog;  // WATCHDOG=1 from the loop's timers while WatchdogSec= is set
+  if (!watchdog.start(program, executor)) return exit_failure;
   notify_ready("echoing");
   const emio::Error ran = executor.run();
   notify_stopping();

@@ -42,6 +42,10 @@ int socket_nonblocking(int family, int type, int protocol) {
   return adopt(::WSASocketW(family, type, protocol, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT));
 }
 
+// Winsock has no socketpair (nor a Unix-domain pair to make one from): UnixStream::pair and
+// UnixDatagram::pair say so.
+int socketpair_nonblocking(int, int, int*) { return failed_with(Error::from_errno(EAFNOSUPPORT)); }
+
 int accept_nonblocking(int listener, sockaddr* address, socklen_t* address_length) {
   return adopt(::accept(socket_of_fd(listener), address, address_length));
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "emio/runtime/address.h"
 
+#if defined(_WIN32)
+#include <afunix.h>  // sockaddr_un: Windows 10 names Unix-domain addresses as POSIX does
+#else
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#endif
 
 #include <cerrno>
 #include <cstdio>
@@ -90,7 +94,7 @@ Result<SocketAddress> SocketAddress::unix_path(std::string_view path) {
 
 SocketAddress SocketAddress::from_native(const sockaddr* native, socklen_t length) {
   SocketAddress address;
-  if (length > sizeof address.storage_) length = sizeof address.storage_;
+  if (static_cast<size_t>(length) > sizeof address.storage_) length = sizeof address.storage_;
   std::memcpy(&address.storage_, native, length);
   address.length_ = length;
   return address;
@@ -115,7 +119,7 @@ size_t SocketAddress::format(std::span<char> text) const {
   } else if (family() == AF_UNIX) {
     const auto* local = reinterpret_cast<const sockaddr_un*>(&storage_);
     const size_t offset = offsetof(sockaddr_un, sun_path);
-    const bool unnamed = length_ <= offset;  // what getsockname/accept report for it: no sun_path
+    const bool unnamed = static_cast<size_t>(length_) <= offset;  // what getsockname/accept report for it: no sun_path
     const bool abstract = !unnamed && local->sun_path[0] == '\0';
     // An abstract name has no NUL of its own: its length is what the kernel counted.
     const int name_length = abstract ? static_cast<int>(length_ - offset - 1) : -1;

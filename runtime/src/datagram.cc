@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "emio/runtime/datagram.h"
 
-#include <sys/socket.h>
-
 #include "emio/port/socket.h"
+#include "emio/runtime/socket_calls.h"
 #include "socket_ops.h"
 
 namespace emio {
@@ -18,19 +17,18 @@ Result<PollFd> DatagramSocket::open_source(Handle handle, int family, const Sock
 }
 
 Error DatagramSocket::connect(const SocketAddress& peer) {
-  if (::connect(fd(), peer.native(), peer.native_length()) < 0) return Error::last_os_error();
+  if (detail::connect_fd(fd(), peer.native(), peer.native_length()) < 0) return Error::last_os_error();
   return Error{};
 }
 
 Result<size_t> DatagramSocket::try_send(std::span<const std::byte> datagram) {
-  return source_.try_io(Direction::write,
-                        [&] { return ::send(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe); });
+  return source_.try_io(Direction::write, [&] { return detail::send_fd(fd(), datagram.data(), datagram.size()); });
 }
 
 Result<size_t> DatagramSocket::try_send_to(std::span<const std::byte> datagram, const SocketAddress& destination) {
   return source_.try_io(Direction::write, [&] {
-    return ::sendto(fd(), datagram.data(), datagram.size(), send_flags_no_sigpipe, destination.native(),
-                    destination.native_length());
+    return detail::send_to_fd(fd(), datagram.data(), datagram.size(), destination.native(),
+                              destination.native_length());
   });
 }
 
@@ -41,7 +39,7 @@ Result<size_t> DatagramSocket::try_recv_from(std::span<std::byte> buffer, Socket
   socklen_t length = sizeof storage;
   auto* native = reinterpret_cast<sockaddr*>(&storage);
   Result<size_t> received = source_.try_io(
-      Direction::read, [&] { return ::recvfrom(fd(), buffer.data(), buffer.size(), 0, native, &length); });
+      Direction::read, [&] { return detail::recv_from_fd(fd(), buffer.data(), buffer.size(), native, &length); });
   if (received.ok() && from != nullptr) *from = SocketAddress::from_native(native, length);
   return received;
 }

@@ -291,7 +291,7 @@ void Executor::stop() {
 
 Error Executor::push_inbox(const InboxEntry& entry) {
   {
-    std::lock_guard<std::mutex> guard(inbox_lock_);
+    std::lock_guard<Mutex> guard(inbox_lock_);
     if (!initialised_) return Error::shut_down;
     if (inbox_size_ == inbox_capacity_) return capacity_full;
     inbox_[(inbox_head_ + inbox_size_) % inbox_capacity_] = entry;
@@ -302,7 +302,7 @@ Error Executor::push_inbox(const InboxEntry& entry) {
 }
 
 void Executor::drain_inbox() {
-  std::lock_guard<std::mutex> guard(inbox_lock_);
+  std::lock_guard<Mutex> guard(inbox_lock_);
   // Entries wait in the inbox, in order, while the task table is full.
   while (inbox_size_ > 0 && free_head_ != end_of_list) {
     const InboxEntry entry = inbox_[inbox_head_];

@@ -47,6 +47,7 @@ Error FramePool::init(std::span<std::byte> storage, uint32_t frame_size_bytes) {
   frame_count_ = static_cast<uint32_t>(storage.size() / block);
   storage_ = storage.data();
   link_free_blocks();
+  last_oversized_bytes = 0;  // mingw's emulated TLS allocates at a thread's first touch: here, at init
   return Error{};
 }
 
@@ -68,7 +69,7 @@ void* FramePool::allocate(size_t size) {
                   frame_size_bytes_);
     }
   } else {
-    std::lock_guard<std::mutex> guard(lock_);
+    std::lock_guard<Mutex> guard(lock_);
     block = free_list_;
     if (block != nullptr) {
       free_list_ = block->next;
@@ -88,14 +89,14 @@ void FramePool::release(void* frame) {
   if (frame == nullptr) return;
   FramePool* pool = owner_of(frame);
   auto* block = new (static_cast<std::byte*>(frame) - header_bytes) FreeBlock{nullptr};
-  std::lock_guard<std::mutex> guard(pool->lock_);
+  std::lock_guard<Mutex> guard(pool->lock_);
   block->next = pool->free_list_;
   pool->free_list_ = block;
   pool->frames_in_use_ -= 1;
 }
 
 uint32_t FramePool::frames_in_use() const {
-  std::lock_guard<std::mutex> guard(lock_);
+  std::lock_guard<Mutex> guard(lock_);
   return frames_in_use_;
 }
 

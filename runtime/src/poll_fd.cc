@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "emio/runtime/poll_fd.h"
 
-#include <unistd.h>
-
 #include <utility>
+
+#include "emio/runtime/socket_calls.h"
 
 namespace emio {
 
@@ -58,12 +58,14 @@ Error PollFd::forget_readiness() {
 
 Result<size_t> PollFd::try_read(std::span<std::byte> buffer) {
   return try_io(
-      Direction::read, [&] { return ::read(fd(), buffer.data(), buffer.size()); }, byte_stream_ ? buffer.size() : 0);
+      Direction::read, [&] { return detail::read_fd(fd(), buffer.data(), buffer.size()); },
+      byte_stream_ ? buffer.size() : 0);
 }
 
 Result<size_t> PollFd::try_write(std::span<const std::byte> data) {
   return try_io(
-      Direction::write, [&] { return ::write(fd(), data.data(), data.size()); }, byte_stream_ ? data.size() : 0);
+      Direction::write, [&] { return detail::write_fd(fd(), data.data(), data.size()); },
+      byte_stream_ ? data.size() : 0);
 }
 
 Error PollFd::failed(uint64_t seen, Direction direction) {

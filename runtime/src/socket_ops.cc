@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "socket_ops.h"
 
-#include <sys/socket.h>
-
 #include <utility>
 
 #include "emio/port/socket.h"
+#include "emio/runtime/socket_calls.h"
 
 namespace emio::detail {
 
@@ -16,7 +15,7 @@ Result<Fd> open_socket(int family, int type) {
 }
 
 Error bind_socket(int fd, const SocketAddress& address) {
-  if (::bind(fd, address.native(), address.native_length()) < 0) return Error::last_os_error();
+  if (bind_fd(fd, address.native(), address.native_length()) < 0) return Error::last_os_error();
   return Error{};
 }
 
@@ -24,20 +23,18 @@ Result<SocketAddress> socket_name(int fd, bool peer) {
   sockaddr_storage storage{};
   socklen_t length = sizeof storage;
   auto* native = reinterpret_cast<sockaddr*>(&storage);
-  const int done = peer ? ::getpeername(fd, native, &length) : ::getsockname(fd, native, &length);
-  if (done < 0) return Error::last_os_error();
+  if (socket_name_fd(fd, peer, native, &length) < 0) return Error::last_os_error();
   return SocketAddress::from_native(native, length);
 }
 
 Error set_socket_option(int fd, int level, int name, int value) {
-  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) return Error::last_os_error();
+  if (set_option_fd(fd, level, name, value) < 0) return Error::last_os_error();
   return Error{};
 }
 
 Error take_socket_error(int fd) {
   int pending = 0;
-  socklen_t length = sizeof pending;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length) < 0) return Error::last_os_error();
+  if (pending_error_fd(fd, &pending) < 0) return Error::last_os_error();
   return Error::from_errno(pending);
 }
 

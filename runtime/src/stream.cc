@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "emio/runtime/stream.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include "emio/port/socket.h"
+#include "emio/runtime/socket_calls.h"
 #include "socket_ops.h"
 
 namespace emio {
@@ -20,7 +17,7 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
   Result<Fd> fd = detail::open_socket(address.family(), SOCK_STREAM);
   if (!fd.ok()) return fd.error();
   bool connecting = false;
-  if (::connect(fd.value().get(), address.native(), address.native_length()) < 0) {
+  if (detail::connect_fd(fd.value().get(), address.native(), address.native_length()) < 0) {
     // EINPROGRESS: the usual answer of a non-blocking connect; the result comes with writability.
     if (errno != EINPROGRESS) return Error::last_os_error();
     connecting = true;
@@ -113,7 +110,7 @@ Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
 }
 
 Error StreamSocket::shutdown_write() {
-  if (::shutdown(fd(), SHUT_WR) < 0) return Error::last_os_error();
+  if (detail::shutdown_write_fd(fd()) < 0) return Error::last_os_error();
   return Error{};
 }
 
@@ -168,12 +165,13 @@ Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const
   Result<Fd> fd = detail::open_socket(address.family(), SOCK_STREAM);
   if (!fd.ok()) return fd.error();
   if (address.is_ip()) {
-    if (Error error = detail::set_socket_option(fd.value().get(), SOL_SOCKET, SO_REUSEADDR, 1); error.failed()) {
+    if (Error error = detail::set_socket_option(fd.value().get(), SOL_SOCKET, detail::listener_address_option, 1);
+        error.failed()) {
       return error;
     }
   }
   if (Error error = detail::bind_socket(fd.value().get(), address); error.failed()) return error;
-  if (::listen(fd.value().get(), backlog) < 0) return Error::last_os_error();
+  if (detail::listen_on_fd(fd.value().get(), backlog) < 0) return Error::last_os_error();
   Result<PollFd> source = PollFd::adopt(handle, std::move(fd.value()), Interest::readable);
   if (!source.ok()) return source.error();
   return StreamListener(std::move(source.value()));
@@ -182,11 +180,9 @@ Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const
 template <typename Stream>
 Result<StreamListener<Stream>> StreamListener<Stream>::adopt(Handle handle, Fd fd) {
   int value = 0;
-  socklen_t length = sizeof value;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &value, &length) < 0) return Error::last_os_error();  // ENOTSOCK
+  if (detail::get_option_fd(fd.get(), SOL_SOCKET, SO_TYPE, &value) < 0) return Error::last_os_error();  // ENOTSOCK
   if (value != SOCK_STREAM) return Error::from_errno(EINVAL);
-  length = sizeof value;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &value, &length) < 0) return Error::last_os_error();
+  if (detail::get_option_fd(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &value) < 0) return Error::last_os_error();
   if (value == 0) return Error::from_errno(EINVAL);  // bound or connected, but not listening
   Result<SocketAddress> bound = detail::socket_name(fd.get(), false);
   if (!bound.ok()) return bound.error();

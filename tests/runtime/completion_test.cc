@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Awaiting completion operations (driver/operation.h) from coroutines, on every backend: epoll carries
 // them out with readiness, io_uring natively.
-#include <sys/socket.h>
-
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"

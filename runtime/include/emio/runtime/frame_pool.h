@@ -18,10 +18,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
+#include <mutex>  // std::lock_guard
 #include <span>
 
 #include "emio/port/error.h"
+#include "emio/port/mutex.h"
 #include "emio/runtime/errors.h"
 
 namespace emio {
@@ -83,7 +84,7 @@ class FramePool {
   std::byte* owned_storage_ = nullptr;  // what init(size, count) allocated; freed by the destructor
   uint32_t frame_size_bytes_ = 0;
   uint32_t frame_count_ = 0;
-  mutable std::mutex lock_;  // guards free_list_ and frames_in_use_
+  mutable Mutex lock_;  // emio::Mutex (port/mutex.h); guards free_list_ and frames_in_use_
   FreeBlock* free_list_ = nullptr;
   uint32_t frames_in_use_ = 0;
   std::atomic<uint64_t> allocation_failures_{0};

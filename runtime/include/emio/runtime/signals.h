@@ -9,6 +9,9 @@
 // the signals themselves).
 // Other POSIX systems: a self-pipe written by a sigaction handler (compiled off Linux, and in a kqueue
 // build on Linux, which builds what macOS and the BSDs run); one listener per process there.
+// Windows: the console's control events (signals_windows.cc): Ctrl-C arrives as SIGINT, Ctrl-Break as
+// SIGBREAK, closing the console, logging off and shutting down as SIGTERM (Windows ends the process soon
+// after those, whatever the loop does). One listener per process, as for the self-pipe.
 //
 // Closing never hands the signals back to their default action (terminate) by itself: a daemon that
 // stops on the first SIGTERM of a storm must not be killed by the second one while it cleans up (seen:
@@ -28,9 +31,14 @@ namespace emio {
 class SignalSet {
  public:
   constexpr SignalSet() = default;
-  // SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2: what a daemon listens for.
+  // SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2: what a daemon listens for (Windows: SIGTERM, SIGINT and
+  // SIGBREAK, all a console sends).
   static constexpr SignalSet daemon_signals() {
+#if defined(_WIN32)
+    return SignalSet().with(SIGTERM).with(SIGINT).with(SIGBREAK);
+#else
     return SignalSet().with(SIGTERM).with(SIGINT).with(SIGHUP).with(SIGUSR1).with(SIGUSR2);
+#endif
   }
   // Adds `signal_number` (1 to 31). Signals that cannot be caught (SIGKILL, SIGSTOP) or that report a
   // fault of the thread itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL) are refused by SignalListener::open.
@@ -87,7 +95,9 @@ class SignalListener {
  private:
   PollFd source_;
   SignalSet signals_;
+#if !defined(_WIN32)  // Windows has no signal masks
   sigset_t previous_mask_{};
+#endif
   bool holds_previous_ = false;  // open() saved what close_and_restore() puts back, and it has not yet
 };
 

@@ -25,6 +25,7 @@
 #include "emio/runtime/executor.h"
 #include "emio/runtime/native_stream.h"
 #include "emio/runtime/poll_fd.h"
+#include "emio/runtime/socket_calls.h"
 
 namespace emio {
 
@@ -171,13 +172,12 @@ inline std::span<std::byte> writable(std::span<const std::byte> bytes) {
 // short transfer drained the direction (see PollFd::try_io).
 inline Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
   return source.transfer_seen(
-      seen, Direction::read, [&] { return ::recv(source.fd(), buffer.data(), buffer.size(), 0); }, buffer.size());
+      seen, Direction::read, [&] { return recv_fd(source.fd(), buffer.data(), buffer.size()); }, buffer.size());
 }
 
 inline Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
   return source.transfer_seen(
-      seen, Direction::write, [&] { return ::send(source.fd(), data.data(), data.size(), send_flags_no_sigpipe); },
-      data.size());
+      seen, Direction::write, [&] { return send_fd(source.fd(), data.data(), data.size()); }, data.size());
 }
 }  // namespace detail
 
@@ -384,9 +384,9 @@ class StreamListener : public IoResource {
   StreamListener& operator=(const StreamListener&) = delete;
   ~StreamListener() { (void)close(); }
 
-  // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT), bind(),
-  // listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an address of the
-  // wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
+  // socket(), SO_REUSEADDR for IP (a restarted daemon rebinds at once despite TIME_WAIT; Windows:
+  // SO_EXCLUSIVEADDRUSE), bind(), listen(backlog), registered for reading. Errors: EADDRINUSE, EACCES, EINVAL for an
+  // address of the wrong family. A Unix path must not exist yet (EADDRINUSE): remove a stale socket file first.
   static Result<StreamListener> bind(Handle handle, const SocketAddress& address, int backlog = 128);
   // Takes a socket that is already bound and listening, such as one systemd passed (systemd.h): checks
   // that it is a listening stream socket of this kind's family, makes it non-blocking and registers it.
