@@ -69,9 +69,8 @@ bool StreamTransferOp::poll_native(PollContext& context) {
 
 void StreamTransferOp::cancel() {
   if (route_ == Route::readiness) {
-    const Registration registration = stream_->registration();
-    if (waiting_ && is_live(registration)) registration.io->clear_waker(direction());
-    waiting_ = false;
+    if (parked_.io != nullptr && is_live(parked_)) parked_.io->clear_waker(direction());
+    parked_ = {};
     return;
   }
   if (route_ == Route::unchosen) return;

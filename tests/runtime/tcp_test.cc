@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #endif
 
+#include <memory>
+
 #include "emio/runtime/runtime.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"
@@ -35,6 +37,12 @@ Task<> echo_once(TcpListener& listener, Error& outcome) {
   }
   Result<size_t> sent = co_await stream.write(std::span(buffer, got.value()));
   outcome = sent.ok() ? Error{} : sent.error();
+}
+
+Task<> read_once(TcpStream& stream, Error& outcome) {
+  std::byte buffer[8];
+  Result<size_t> got = co_await stream.read(buffer);
+  outcome = got.ok() ? Error{} : got.error();
 }
 
 Task<> ask(SocketAddress address, std::string_view question, char* answer, Error& outcome) {
@@ -184,6 +192,20 @@ TEST(Tcp, ReadAfterThePeerResetFails) {
   CHECK_ERROR(emio::Error::from_errno(ECONNRESET), read_when_ready(server, buffer).error());
 }
 #endif
+
+// A task parked on a read of a stream that was destroyed before the task (emio-echo's shutdown releases
+// its connections, then the executor destroys the parked tasks): cancelling the read must not touch the
+// stream (under ASan this was a heap-use-after-free; emio-echo crashed at SIGTERM with a client connected).
+TEST(Tcp, TaskParkedOnAReadOutlivesItsStream) {
+  TcpStream client;
+  auto server = std::make_unique<TcpStream>();
+  connect_pair(client, *server);
+  Error outcome = Error::shut_down;
+  CHECK(executor.spawn(read_once(*server, outcome)).ok());
+  CHECK_OK(executor.run_once(0));  // the read parks: the client sent nothing
+  server.reset();
+  CHECK(outcome == Error::shut_down);  // never resumed; the executor destroys it at teardown
+}
 
 TEST(Tcp, PeerCloseReadsAsEndOfStream) {
   TcpStream client;

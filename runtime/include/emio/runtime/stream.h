@@ -66,7 +66,10 @@ class [[nodiscard]] StreamTransferOp {
   size_t written_ = 0;  // write_all: bytes sent so far
   Kind kind_;
   Route route_ = Route::unchosen;  // chosen at the first poll
-  bool waiting_ = false;           // readiness: the waker is stored
+  // Readiness: the registration that holds this op's waker (io null: none). A copy, not read through
+  // stream_ at cancel: a task may be destroyed after its stream was (emio-echo's shutdown releases every
+  // connection, then the executor destroys the parked tasks), and the token says whether it still counts.
+  Registration parked_{};
 };
 
 // What TcpStream and UnixStream share.
@@ -205,7 +208,7 @@ template <StreamTransferOp::Kind kind>
 bool StreamTransferOp::poll_readiness(const Waker& waker) {
   constexpr Direction direction = kind == Kind::read ? Direction::read : Direction::write;
   PollFd& source = stream_->source();
-  waiting_ = false;
+  parked_ = {};
   for (int blocked = 0; blocked < io_attempt_rounds;) {
     uint64_t seen = 0;
     switch (readiness_gate<direction>(source.registration(), waker, seen)) {
@@ -214,7 +217,7 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
       case IoGate::shut_down:
         return finish(Error::shut_down);
       case IoGate::wait:
-        waiting_ = true;
+        parked_ = source.registration();
         return false;
       case IoGate::go:
         break;
