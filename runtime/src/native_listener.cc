@@ -3,16 +3,12 @@
 
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <new>
 #include <utility>
 
 namespace emio {
-namespace {
-
-constexpr uint32_t end_of_list = UINT32_MAX;
-
-}  // namespace
 
 // --- NativeListener ---
 
@@ -85,28 +81,25 @@ void NativeListener::on_cancelled(void* record) {
 
 // --- NativeListenerPool ---
 
-NativeListenerPool::~NativeListenerPool() { delete[] records_; }
+NativeListenerPool::~NativeListenerPool() = default;
 
 Error NativeListenerPool::init(Driver& driver, uint32_t capacity) {
   driver_ = &driver;
   if (capacity == 0) return Error{};
-  records_ = new (std::nothrow) NativeListener[capacity];
-  if (records_ == nullptr) return Error::no_storage;
-  capacity_ = capacity;
-  for (uint32_t i = 0; i < capacity_; ++i) {
-    records_[i].pool_ = this;
-    records_[i].next_free_ = i + 1 < capacity_ ? i + 1 : end_of_list;
-  }
-  free_head_ = 0;
+  if (records_.init(capacity) != ArenaStatus::ok) return Error::no_storage;
+  for (uint32_t i = 0; i < capacity; ++i) records_.at(i).pool_ = this;
   return Error{};
 }
 
 NativeListener* NativeListenerPool::acquire(int fd) {
-  if (capacity_ == 0 || free_head_ == end_of_list) return nullptr;
-  NativeListener& listener = records_[free_head_];
-  if (driver_->attach(listener.source_, fd).failed()) return nullptr;  // a full registered file table
-  free_head_ = listener.next_free_;
-  in_use_ += 1;
+  const ArenaAllocation<NativeListener> taken = records_.allocate();
+  if (taken.status != ArenaStatus::ok) return nullptr;  // no pool, or every record is held
+  NativeListener& listener = *taken.value;
+  if (driver_->attach(listener.source_, fd).failed()) {  // a full registered file table
+    (void)records_.release(taken.token);
+    return nullptr;
+  }
+  listener.token_ = taken.token;
   listener.open_ = true;
   listener.error_ = 0;
   return &listener;
@@ -131,9 +124,8 @@ void NativeListenerPool::free_if_done(NativeListener& listener) {
   if (listener.open_ || !listener.idle()) return;
   (void)driver_->detach(listener.source_);
   listener.fd_.reset();  // only now: no submission of the record's names the fd any more
-  listener.next_free_ = free_head_;
-  free_head_ = static_cast<uint32_t>(&listener - records_);
-  in_use_ -= 1;
+  [[maybe_unused]] const ArenaStatus released = records_.release(listener.token_);
+  assert(released == ArenaStatus::ok && "a record frees once");
 }
 
 }  // namespace emio

@@ -14,7 +14,6 @@
 namespace emio {
 namespace {
 
-constexpr uint32_t end_of_list = UINT32_MAX;
 // Receive, send, and a cancel for each when the stream closes with them in flight.
 constexpr uint32_t operations_per_stream = 4;
 constexpr uint32_t max_sq_entries = 32768;
@@ -164,7 +163,7 @@ void NativeStream::on_cancelled(void* record) {
 // --- NativeStreamPool ---
 
 NativeStreamPool::~NativeStreamPool() {
-  delete[] records_;
+  records_.release_storage();  // before the send buffers the records point into
   delete[] send_buffers_;
 }
 
@@ -210,26 +209,26 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
   // and writes, are never refused because other operations filled the ledger (review defects 3 and 4).
   if (Error refused = driver.reserve_operations(pool_operations(options)); refused.failed()) return refused;
   if (Error refused = listeners_.init(driver, options.listener_capacity); refused.failed()) return refused;
-  records_ = new (std::nothrow) NativeStream[options.capacity];
+  // The send buffers first: records (a capacity above 0) exist only with a buffer each.
   send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
-  if (records_ == nullptr || send_buffers_ == nullptr) return Error::no_storage;
-  capacity_ = options.capacity;
+  if (send_buffers_ == nullptr || records_.init(options.capacity) != ArenaStatus::ok) return Error::no_storage;
   buffer_bytes_ = options.buffer_bytes;
-  for (uint32_t i = 0; i < capacity_; ++i) {
-    records_[i].pool_ = this;
-    records_[i].send_buffer_ = send_buffers_ + size_t{i} * buffer_bytes_;
-    records_[i].next_free_ = i + 1 < capacity_ ? i + 1 : end_of_list;
+  for (uint32_t i = 0; i < options.capacity; ++i) {
+    records_.at(i).pool_ = this;
+    records_.at(i).send_buffer_ = send_buffers_ + size_t{i} * buffer_bytes_;
   }
-  free_head_ = capacity_ > 0 ? 0 : end_of_list;
   return Error{};
 }
 
 NativeStream* NativeStreamPool::acquire(int fd) {
-  if (capacity_ == 0 || free_head_ == end_of_list) return nullptr;
-  NativeStream& stream = records_[free_head_];
-  if (driver_->attach(stream.source_, fd).failed()) return nullptr;  // a full registered file table
-  free_head_ = stream.next_free_;
-  in_use_ += 1;
+  const ArenaAllocation<NativeStream> taken = records_.allocate();
+  if (taken.status != ArenaStatus::ok) return nullptr;  // no pool, or every record is held
+  NativeStream& stream = *taken.value;
+  if (driver_->attach(stream.source_, fd).failed()) {  // a full registered file table
+    (void)records_.release(taken.token);
+    return nullptr;
+  }
+  stream.token_ = taken.token;
   stream.open_ = true;
   stream.received_ = false;
   stream.send_error_ = 0;
@@ -265,9 +264,8 @@ void NativeStreamPool::free_if_done(NativeStream& stream) {
   stream.received_ = false;
   (void)driver_->detach(stream.source_);
   stream.fd_.reset();  // only now: no submission of the record's names the fd any more
-  stream.next_free_ = free_head_;
-  free_head_ = static_cast<uint32_t>(&stream - records_);
-  in_use_ -= 1;
+  [[maybe_unused]] const ArenaStatus released = records_.release(stream.token_);
+  assert(released == ArenaStatus::ok && "a record frees once");
 }
 
 }  // namespace emio

@@ -297,13 +297,8 @@ sigterm_exits_zero() {
 serves_on_the_sockets_systemd_passes() {
   start_uart
 
-  read -r port metrics_port < <(python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
-  spawn activate systemd-socket-activate --listen="127.0.0.1:$port" --listen="127.0.0.1:$metrics_port" \
-    --fdname=clients:metrics "$EMIO_BRIDGE" --serial "$host" --baud 115200
-  wait_until "the activator to listen" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  spawn_socket_activator 2 --fdname=clients:metrics "$EMIO_BRIDGE" --serial "$host" --baud 115200
+  port=${activator_ports[0]} metrics_port=${activator_ports[1]}
   connect_client 3
   wait_until "the bridge to start" grep -q "listening on 127.0.0.1:$port" "$E2E_TMP/activate.out"
   wait_until "one client counted" metric_is emio_bridge_clients_connected 1

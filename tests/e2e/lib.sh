@@ -47,6 +47,34 @@ spawn() {
   printf -v "${name//-/_}_pid" '%s' "$!"
 }
 
+# spawn_socket_activator PORT_COUNT ARGS...: systemd-socket-activate listening on PORT_COUNT free loopback
+# ports (activator_ports, in order; --listen flags first, then ARGS), and waits until it listens: the
+# connection that proves it is its first client, which makes it exec the daemon. A port read as free may
+# be taken by another test before the activator binds it (EADDRINUSE, seen under qemu-user with ctest -j 2):
+# the activator then exits, and new ports are tried.
+spawn_socket_activator() {
+  local count=$1 attempt
+  shift
+  for attempt in 1 2 3 4 5; do
+    read -r -a activator_ports < <(python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))' "$count")
+    activator_listening=0
+    spawn activate systemd-socket-activate "${activator_ports[@]/#/--listen=127.0.0.1:}" "$@"
+    wait_until "the activator to listen or exit" activator_settled
+    [ "$activator_listening" -eq 1 ] && return 0
+  done
+  fail "the activator did not listen in $attempt attempts: $(tr '\n' ' ' <"$E2E_TMP/activate.err")"
+}
+activator_settled() {
+  if bash -c "exec 3<>/dev/tcp/127.0.0.1/${activator_ports[0]}" 2>/dev/null; then
+    activator_listening=1
+    return 0
+  fi
+  ! kill -0 "$activate_pid" 2>/dev/null
+}
+
 # wait_until DESCRIPTION COMMAND...: polls COMMAND until it succeeds, or fails the test at the deadline.
 wait_until() {
   local description=$1

@@ -7,8 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 : "${EMIO_ECHO:?path to emio-echo}"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-can_connect() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 # at_least_pings COUNT LOG: the log holds COUNT watchdog pings or more (a function: wait_until re-runs it).
 at_least_pings() { [ "$(grep -c '^WATCHDOG=1$' "$2")" -ge "$1" ]; }
 
@@ -17,9 +15,8 @@ at_least_pings() { [ "$(grep -c '^WATCHDOG=1$' "$2")" -ge "$1" ]; }
 serves_on_the_socket_systemd_passes() {
   command -v systemd-socket-activate >/dev/null || fail "systemd-socket-activate is missing (package systemd)"
   local port
-  port=$(free_port)
-  spawn activate systemd-socket-activate --listen="127.0.0.1:$port" --fdname=echo "$EMIO_ECHO"
-  wait_until "the activator to listen" can_connect "$port"
+  spawn_socket_activator 1 --fdname=echo "$EMIO_ECHO"
+  port=${activator_ports[0]}
   [ "$(exchange "$port" 'first client')" = 'first client' ] || fail "no echo from the activated daemon"
   wait_until "the start-up line" grep -q "listening (socket from systemd) on 127.0.0.1:$port" "$E2E_TMP/activate.out"
   [ "$(exchange "$port" 'second client')" = 'second client' ] || fail "no echo for a second client"

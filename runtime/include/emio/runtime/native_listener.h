@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "emio/alloc/slot_arena.h"
 #include "emio/driver/driver.h"
 #include "emio/driver/operation.h"
 #include "emio/driver/waker.h"
@@ -72,7 +73,7 @@ class NativeListener {
   int32_t error_ = 0;  // -errno that ended the multishot (EMFILE, ENFILE), for the next accept
   uint32_t head_ = 0;  // queue_[head_] is the oldest connection
   uint32_t count_ = 0;
-  uint32_t next_free_ = 0;
+  Token token_{};      // the record's slot in the pool, while a listener or the kernel holds it
   bool open_ = false;  // a listener owns the record; false and nothing in flight: free
   int32_t queue_[queue_capacity];
 };
@@ -95,7 +96,7 @@ class NativeListenerPool {
   // The listener closes: its multishot is cancelled, its queued connections closed; `fd` (the listener's,
   // deregistered) closes when the record frees, after its last completion.
   void release(NativeListener& listener, Fd fd);
-  uint32_t in_use() const { return in_use_; }
+  uint32_t in_use() const { return records_.live_count(); }
   Driver& driver() { return *driver_; }
 
  private:
@@ -104,10 +105,7 @@ class NativeListenerPool {
   void free_if_done(NativeListener& listener);
 
   Driver* driver_ = nullptr;
-  NativeListener* records_ = nullptr;
-  uint32_t capacity_ = 0;
-  uint32_t free_head_ = 0;
-  uint32_t in_use_ = 0;
+  SlotArena<NativeListener> records_;
 };
 
 // A listener's claim on its record (native_lease.h).

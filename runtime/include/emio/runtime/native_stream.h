@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 
+#include "emio/alloc/slot_arena.h"
 #include "emio/driver/driver.h"
 #include "emio/driver/handle.h"
 #include "emio/driver/operation.h"
@@ -91,9 +92,9 @@ class NativeStream {
   uint32_t send_length_ = 0;      // bytes of send_buffer_ the write took
   uint32_t send_done_ = 0;        // of which the kernel has taken this many
   int32_t send_error_ = 0;        // -errno of a send that failed after its write returned
-  uint32_t next_free_ = 0;
-  bool received_ = false;  // receive_ completed and its outcome is not read yet
-  bool open_ = false;      // a stream owns the record; false and not busy: free
+  Token token_{};                 // the record's slot in the pool, while a stream or the kernel holds it
+  bool received_ = false;         // receive_ completed and its outcome is not read yet
+  bool open_ = false;             // a stream owns the record; false and not busy: free
 };
 
 // The fixed pool of records, made in Executor::init. Records never move.
@@ -118,8 +119,8 @@ class NativeStreamPool {
   // The stream closes: its receive is cancelled, its last send lingers; `fd` (the stream's, deregistered)
   // closes when the record frees, after its last completion.
   void release(NativeStream& stream, Fd fd);
-  uint32_t in_use() const { return in_use_; }
-  uint32_t capacity() const { return capacity_; }
+  uint32_t in_use() const { return records_.live_count(); }
+  uint32_t capacity() const { return records_.capacity(); }
   uint32_t buffer_bytes() const { return buffer_bytes_; }
   NativeListenerPool& listeners() { return listeners_; }
   Driver& driver() { return *driver_; }
@@ -132,12 +133,9 @@ class NativeStreamPool {
   void free_if_done(NativeStream& stream);
 
   Driver* driver_ = nullptr;
-  NativeStream* records_ = nullptr;
+  SlotArena<NativeStream> records_;
   std::byte* send_buffers_ = nullptr;
-  uint32_t capacity_ = 0;
   uint32_t buffer_bytes_ = 0;
-  uint32_t free_head_ = 0;
-  uint32_t in_use_ = 0;
   NativeListenerPool listeners_;
 };
 

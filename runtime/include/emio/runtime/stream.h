@@ -8,8 +8,6 @@
 // try_read returning 0 means the peer closed its side (end of stream).
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -211,17 +209,12 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
   parked_ = {};
   for (int blocked = 0; blocked < io_attempt_rounds;) {
     uint64_t seen = 0;
-    switch (readiness_gate<direction>(source.registration(), waker, seen)) {
-      case IoGate::stale:
-        return finish(Error::stale_token);
-      case IoGate::shut_down:
-        return finish(Error::shut_down);
-      case IoGate::wait:
-        parked_ = source.registration();
-        return false;
-      case IoGate::go:
-        break;
+    const IoGate gate = readiness_gate<direction>(source.registration(), waker, seen);
+    if (gate == IoGate::wait) {
+      parked_ = source.registration();
+      return false;
     }
+    if (gate != IoGate::go) return finish(gate_error(gate));
     if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
     Result<size_t> done = kind == Kind::read ? detail::receive(source, seen, detail::writable(bytes_))
                                              : detail::send_some(source, seen, bytes_.subspan(written_));
