@@ -44,13 +44,28 @@ namespace scheduled_io_detail {
 // A waker call in progress on this thread, linked to the one further out: a list on the driver's stack.
 // A waker may clear, reset or re-arm a source whose waker runs further out on this very thread (a
 // completion that shuts the driver down, a callback that deregisters its own source): that call must not
-// wait for itself. On the stack, pushing costs two stores per event, against a bounded thread-local array
-// and its depth checks (bench/dispatch), and no nesting depth has to be guessed.
+// wait for itself. On the stack, so no nesting depth has to be guessed. A turn links one frame for all its
+// events and each waker call only names its source in it (one store), where a frame per event cost a
+// thread-local load and store each way (bench/dispatch). Between two calls `io` still names the source
+// called last: harmless, since that call has returned and cleared its running bit, so nothing waits on it.
 struct WakeFrame {
   const ScheduledIo* io;
   const WakeFrame* outer;
 };
 inline thread_local const WakeFrame* innermost_wake = nullptr;
+
+// Links `frame` as this thread's innermost for its lifetime: a turn's, or one waker call's.
+class LinkedWakeFrame {
+ public:
+  explicit LinkedWakeFrame(const ScheduledIo* io) : frame_{io, innermost_wake} { innermost_wake = &frame_; }
+  ~LinkedWakeFrame() { innermost_wake = frame_.outer; }
+  LinkedWakeFrame(const LinkedWakeFrame&) = delete;
+  LinkedWakeFrame& operator=(const LinkedWakeFrame&) = delete;
+  WakeFrame& frame() { return frame_; }
+
+ private:
+  WakeFrame frame_;
+};
 
 }  // namespace scheduled_io_detail
 
@@ -102,6 +117,8 @@ class ScheduledIo {
   // Merges `ready` if `generation` still owns the slot, then calls the stored wakers of the directions
   // it concerns, one at a time and outside every lock. False when the event is stale: nothing changed.
   bool dispatch(uint32_t generation, Ready ready);
+  // The same, from the driver's turn: `turn_frame` is linked already and names the source called.
+  bool dispatch(uint32_t generation, Ready ready, scheduled_io_detail::WakeFrame& turn_frame);
   // Marks the source shut down and wakes both waiters; they see ReadyEvent::shut_down.
   void shutdown();
 
@@ -177,15 +194,17 @@ class ScheduledIo {
     return event;
   }
 
-  bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned);
+  bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned, scheduled_io_detail::WakeFrame* frame);
   template <Direction direction>
   ReadyEvent clear_and_poll_in(const ReadyEvent& seen, const Waker& waker);
   // Whether `state` makes `direction` ready (or shut down): ReadyEvent::is_ready without building one.
   static constexpr bool is_ready_in(uint64_t state, Direction direction) {
     return (state & (uint64_t{mask_of(direction).bits()} | shut_down_bit)) != 0;
   }
-  // Calls the waker the dispatch CAS took (inline below: every event with a waiter goes through it).
-  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned);
+  // Calls the waker the dispatch CAS took (inline below: every event with a waiter goes through it), with
+  // `frame` (linked) naming this source.
+  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned,
+                    scheduled_io_detail::WakeFrame& frame);
   bool take_writer(uint32_t generation);
   // Cold paths (scheduled_io.cc).
   ReadyEvent store_and_poll(Direction direction, const Waker& waker);
@@ -227,12 +246,12 @@ inline bool ScheduledIo::take_writer(uint32_t generation) {
   }
 }
 
-inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned) {
+inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned,
+                                      scheduled_io_detail::WakeFrame& frame) {
   // Only the driver thread sets the running bit: set before the claim means this thread is already inside
   // a waker of this source (shut down from a completion), and the outer call clears it.
   const bool outermost = (before & waker_running_bit) == 0;
-  const scheduled_io_detail::WakeFrame frame{this, scheduled_io_detail::innermost_wake};
-  scheduled_io_detail::innermost_wake = &frame;
+  frame.io = this;
   // Copied right after the claim: no task writes a field while the running bit is set (store_and_poll).
   const Waker first = waker_for(claimed == reader_waiting_bit ? Direction::read : Direction::write);
   first.wake();
@@ -243,11 +262,11 @@ inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uin
     const Waker second = writer_;
     second.wake();
   }
-  scheduled_io_detail::innermost_wake = frame.outer;
   if (outermost) state_.fetch_and(~waker_running_bit, std::memory_order_release);
 }
 
-inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned) {
+inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned,
+                                        scheduled_io_detail::WakeFrame* frame) {
   uint64_t current = state_.load(std::memory_order_acquire);
   uint64_t next = 0;
   uint64_t claimed = 0;
@@ -262,12 +281,22 @@ inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Read
     if (claimed != 0) next = (next & ~claimed) | waker_running_bit;
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   // Nobody waits on what the event concerns: that was all (the common case under load).
-  if (claimed != 0) wake_claimed(generation, claimed, current, concerned);
+  if (claimed == 0) return true;
+  if (frame != nullptr) {
+    wake_claimed(generation, claimed, current, concerned, *frame);
+  } else {
+    scheduled_io_detail::LinkedWakeFrame linked(this);
+    wake_claimed(generation, claimed, current, concerned, linked.frame());
+  }
   return true;
 }
 
 inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready) {
-  return merge_and_wake(generation, ready.bits(), ready);
+  return merge_and_wake(generation, ready.bits(), ready, nullptr);
+}
+
+inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready, scheduled_io_detail::WakeFrame& turn_frame) {
+  return merge_and_wake(generation, ready.bits(), ready, &turn_frame);
 }
 
 inline bool ScheduledIo::is_stored(Direction direction, const Waker& waker) {
