@@ -8,7 +8,8 @@
 //   bit   9     a task is writing a waker field (held for a few instructions, never across a call)
 //   bit  10     a waker of this source is running on the driver thread (taken, copied, being called)
 //   bits 11-20  read tick: bumped by every event that concerns reading
-//   bits 21-30  write tick: bumped by every event that concerns writing
+//   bit  21     always clear: takes the read tick's carry when it wraps
+//   bits 22-31  write tick: bumped by every event that concerns writing (its carry falls off bit 31)
 //   bits 32-63  generation of the registration that owns the slot
 // The generation in the word makes "is this event still for this registration?", "set readiness" and
 // "take the waiter" one compare-and-swap, so an event whose token went stale never reaches the slot's next
@@ -89,7 +90,8 @@ class ScheduledIo {
   static constexpr uint64_t waker_running_bit = shut_down_bit << 4;
   static constexpr unsigned tick_bits = 10;
   static constexpr unsigned read_tick_shift = Ready::bit_count + 5;
-  static constexpr unsigned write_tick_shift = read_tick_shift + tick_bits;
+  // One guard bit between the ticks, so that an event bumps both with one 32-bit add (merge_and_wake).
+  static constexpr unsigned write_tick_shift = read_tick_shift + tick_bits + 1;
   static constexpr unsigned generation_shift = 32;
   static constexpr uint64_t tick_mask = (uint64_t{1} << tick_bits) - 1;
 
@@ -163,17 +165,34 @@ class ScheduledIo {
 
  private:
   static constexpr uint64_t readiness_mask = (uint64_t{1} << Ready::bit_count) - 1;
+  static constexpr uint32_t tick_guard_bit = uint32_t{1} << (read_tick_shift + tick_bits);
+  static constexpr uint64_t generation_mask = ~uint64_t{0} << generation_shift;
+
+  // What an event with a given set of Ready bits does to the word, looked up instead of worked out per event:
+  // the tick increments (one add bumps both) and the waiter bits it concerns.
+  struct MergeStep {
+    uint32_t tick_increments = 0;
+    uint32_t waiters = 0;
+  };
+  struct MergeSteps {
+    MergeStep of[Ready::all.bits() + 1];
+  };
+  static constexpr MergeSteps make_merge_steps() {
+    MergeSteps steps{};
+    for (unsigned bits = 0; bits <= Ready::all.bits(); ++bits) {
+      const Ready concerned = Ready::from_bits(bits);
+      steps.of[bits].tick_increments = (concerned.intersects(read_mask) ? uint32_t{1} << read_tick_shift : 0) |
+                                       (concerned.intersects(write_mask) ? uint32_t{1} << write_tick_shift : 0);
+      steps.of[bits].waiters = static_cast<uint32_t>(waiters_for(concerned));
+    }
+    return steps;
+  }
 
   static constexpr unsigned tick_shift(Direction direction) {
     return direction == Direction::read ? read_tick_shift : write_tick_shift;
   }
   static constexpr uint16_t tick_of(uint64_t state, Direction direction) {
     return static_cast<uint16_t>((state >> tick_shift(direction)) & tick_mask);
-  }
-  static constexpr uint64_t bump_tick(uint64_t state, Direction direction) {
-    const unsigned shift = tick_shift(direction);
-    const uint64_t next = ((state >> shift) + 1) & tick_mask;
-    return (state & ~(tick_mask << shift)) | (next << shift);
   }
   static constexpr uint32_t generation_of(uint64_t state) { return static_cast<uint32_t>(state >> generation_shift); }
   static constexpr Ready mask_of(Direction direction) { return direction == Direction::read ? read_mask : write_mask; }
@@ -223,8 +242,10 @@ class ScheduledIo {
   Interest interest_;
 };
 
-static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits <= ScheduledIo::generation_shift,
-              "ticks must not overlap the generation");
+static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits == ScheduledIo::generation_shift,
+              "the write tick must end at bit 31, where merge_and_wake's 32-bit add drops its carry");
+static_assert(ScheduledIo::reader_waiting_bit < ScheduledIo::writer_waiting_bit,
+              "merge_and_wake claims the lowest waiter bit first: the reader's");
 static_assert(ScheduledIo::waker_running_bit < (uint64_t{1} << ScheduledIo::read_tick_shift),
               "the waiter bits must not overlap the ticks");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the state word must be lock-free on every target");
@@ -267,17 +288,21 @@ inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uin
 
 inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned,
                                         scheduled_io_detail::WakeFrame* frame) {
+  static constexpr MergeSteps steps = make_merge_steps();
+  const MergeStep step = steps.of[concerned.bits()];
   uint64_t current = state_.load(std::memory_order_acquire);
   uint64_t next = 0;
   uint64_t claimed = 0;
   do {
     if (generation_of(current) != generation) return false;
-    next = current | bits;
-    if (concerned.intersects(read_mask)) next = bump_tick(next, Direction::read);
-    if (concerned.intersects(write_mask)) next = bump_tick(next, Direction::write);
-    // The reader first; a second waiter is taken after the first one's call (wake_claimed).
-    const uint64_t waiters = current & waiters_for(concerned);
-    claimed = (waiters & reader_waiting_bit) != 0 ? reader_waiting_bit : waiters;
+    // Both ticks in one add on the low half: the guard bit takes the read tick's carry (and is cleared
+    // again), the write tick's falls off the top of the 32 bits.
+    const uint32_t low = (static_cast<uint32_t>(current) + step.tick_increments) & ~tick_guard_bit;
+    next = (current & generation_mask) | low | bits;
+    // The reader first, the lower of the two bits; a second waiter is taken after the first one's call
+    // (wake_claimed).
+    const uint64_t waiters = current & step.waiters;
+    claimed = waiters & (~waiters + 1);
     if (claimed != 0) next = (next & ~claimed) | waker_running_bit;
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   // Nobody waits on what the event concerns: that was all (the common case under load).
