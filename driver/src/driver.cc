@@ -207,7 +207,8 @@ template <typename EventReader>
 void Driver::dispatch_all(uint32_t count) {
   // One wake frame for the whole turn, linked once: each waker call only names its source in it.
   scheduled_io_detail::LinkedWakeFrame turn_frame(nullptr);
-  for (uint32_t i = 0; i < count; ++i) dispatch<EventReader>(events_[i], turn_frame.frame());
+  // A local span: a waker may touch the driver, so events_ itself would be read again after every call.
+  for (const Backend::Event& event : events_.first(count)) dispatch<EventReader>(event, turn_frame.frame());
 }
 
 Result<uint32_t> Driver::turn(int max_wait_ms) {

@@ -213,6 +213,13 @@ class ScheduledIo {
     return event;
   }
 
+  // What a task that parked sees: nothing ready. Its tick does not matter (there is nothing to clear), so it
+  // is not read out of the word: the caller's is_ready() then folds away (bench/dispatch).
+  static constexpr ReadyEvent parked_event(Direction direction) {
+    ReadyEvent event;
+    event.direction = direction;
+    return event;
+  }
   bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned, scheduled_io_detail::WakeFrame* frame);
   template <Direction direction>
   ReadyEvent clear_and_poll_in(const ReadyEvent& seen, const Waker& waker);
@@ -344,9 +351,10 @@ inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& wake
     next = is_ready_in(current, direction) ? current & ~waiting_bit(direction) : current | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (!is_ready_in(next, direction)) return parked_event(direction);
   // Ready after all (an event, or a shutdown from inside the running waker, landed before the CAS): as
   // above, the taken waker must have returned before its owner may let go of it.
-  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  if ((current & waker_running_bit) != 0) wait_until_no_waker_runs();
   return event_from(next, direction);
 }
 
@@ -365,8 +373,9 @@ inline ReadyEvent ScheduledIo::clear_and_poll_in(const ReadyEvent& seen, const W
     next = is_ready_in(next, direction) ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (!is_ready_in(next, direction)) return parked_event(direction);
   // Ready: as in poll_ready, a waker the driver took before must have returned.
-  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  if ((current & waker_running_bit) != 0) wait_until_no_waker_runs();
   return event_from(next, direction);
 }
 
