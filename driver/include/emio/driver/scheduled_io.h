@@ -310,7 +310,8 @@ inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Read
     // (wake_claimed).
     const uint64_t waiters = current & step.waiters;
     claimed = waiters & (~waiters + 1);
-    if (claimed != 0) next = (next & ~claimed) | waker_running_bit;
+    // `next` kept the claimed bit from `current`: flipping it clears it.
+    if (claimed != 0) next = (next ^ claimed) | waker_running_bit;
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   // Nobody waits on what the event concerns: that was all (the common case under load).
   if (claimed == 0) return true;
