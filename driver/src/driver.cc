@@ -177,7 +177,7 @@ void Driver::dispatch_wake(const Backend::Event& event) {
 // `EventReader` is the backend that filled the buffer, chosen once per turn (its ready_of is the
 // cheapest reading of its own events).
 template <typename EventReader>
-inline void Driver::dispatch(const Backend::Event& event) {
+inline void Driver::dispatch(const Backend::Event& event, scheduled_io_detail::WakeFrame& turn_frame) {
   const Token token = EventReader::token_of(event);
   // One test for the common case, a source's event: only the driver's own events carry a tag.
   if (token.tag() != 0) {
@@ -195,7 +195,7 @@ inline void Driver::dispatch(const Backend::Event& event) {
   ScheduledIo& io = registrations_.at(token.index());
   // Merges the readiness and calls the waiters, unless the registration was removed (the slot may
   // have a new owner, which this event must not reach).
-  if (!io.dispatch(token.generation(), EventReader::ready_of(event))) {
+  if (!io.dispatch(token.generation(), EventReader::ready_of(event), turn_frame)) {
     stats_.stale_events_dropped += 1;
     return;
   }
@@ -205,7 +205,10 @@ inline void Driver::dispatch(const Backend::Event& event) {
 
 template <typename EventReader>
 void Driver::dispatch_all(uint32_t count) {
-  for (uint32_t i = 0; i < count; ++i) dispatch<EventReader>(events_[i]);
+  // One wake frame for the whole turn, linked once: each waker call only names its source in it.
+  scheduled_io_detail::LinkedWakeFrame turn_frame(nullptr);
+  // A local span: a waker may touch the driver, so events_ itself would be read again after every call.
+  for (const Backend::Event& event : events_.first(count)) dispatch<EventReader>(event, turn_frame.frame());
 }
 
 Result<uint32_t> Driver::turn(int max_wait_ms) {

@@ -77,6 +77,6 @@ void ScheduledIo::reset(uint32_t generation, int fd, Interest interest, uint64_t
   file_identity_ = file_identity;
 }
 
-void ScheduledIo::shutdown() { (void)merge_and_wake(generation(), shut_down_bit, Ready::all); }
+void ScheduledIo::shutdown() { (void)merge_and_wake(generation(), shut_down_bit, Ready::all, nullptr); }
 
 }  // namespace emio

@@ -68,6 +68,23 @@ TEST(ScheduledIo, WriteEventDoesNotBlockClearingReadReadiness) {
   CHECK(io.readiness(Direction::write).ready.is_writable());
 }
 
+TEST(ScheduledIo, ReadTickWrapsWithoutMovingTheWriteTick) {
+  // Both ticks are bumped by one add: the read tick's carry at each wrap must not reach the write tick.
+  constexpr uint32_t tick_period = uint32_t{1} << emio::ScheduledIo::tick_bits;
+  for (uint32_t i = 0; i < 2 * tick_period + 3; ++i) CHECK(io.dispatch(generation, Ready::readable));
+  UNSIGNED_LONGS_EQUAL(3, io.readiness(Direction::read).tick);
+  UNSIGNED_LONGS_EQUAL(0, io.readiness(Direction::write).tick);
+}
+
+TEST(ScheduledIo, WriteTickWrapsWithoutChangingTheGeneration) {
+  // The write tick ends below the generation: its carry at the wrap must not make the owner's events stale.
+  constexpr uint32_t tick_period = uint32_t{1} << emio::ScheduledIo::tick_bits;
+  for (uint32_t i = 0; i < 2 * tick_period + 3; ++i) CHECK(io.dispatch(generation, Ready::writable));
+  UNSIGNED_LONGS_EQUAL(3, io.readiness(Direction::write).tick);
+  UNSIGNED_LONGS_EQUAL(0, io.readiness(Direction::read).tick);
+  UNSIGNED_LONGS_EQUAL(generation, io.generation());
+}
+
 TEST(ScheduledIo, ClosedStatesSurviveClear) {
   CHECK(io.dispatch(generation, Ready::readable | Ready::read_closed));
   io.clear_readiness(io.readiness(Direction::read));

@@ -153,7 +153,7 @@ class Driver {
   // What a registration's ScheduledIo holds now (ReadinessProbe): IOCP's edge emulation asks.
   static Ready readiness_of(void* driver, Token token);
   template <typename EventReader>
-  void dispatch(const Backend::Event& event);
+  void dispatch(const Backend::Event& event, scheduled_io_detail::WakeFrame& turn_frame);
   template <typename EventReader>
   void dispatch_all(uint32_t count);
   void dispatch_wake(const Backend::Event& event);

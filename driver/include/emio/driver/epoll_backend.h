@@ -46,15 +46,10 @@ class EpollBackend {
   Fd epoll_;
 };
 
-// Inline: called once per event, and a call into another translation unit costs more than its work.
-inline Ready EpollBackend::ready_of(const Event& event) {
-  const uint32_t flags = event.events;
-  // The common case, first and cheap: plain readable and/or writable, nothing closed or in error.
-  if ((flags & ~uint32_t{EPOLLIN | EPOLLOUT}) == 0) {
-    if (flags == EPOLLIN) return Ready::readable;
-    if (flags == EPOLLOUT) return Ready::writable;
-    return flags == 0 ? Ready{} : Ready::readable | Ready::writable;
-  }
+namespace epoll_detail {
+
+// What epoll's flags mean (mio's reading). Evaluated at compile time only, into the table below.
+constexpr Ready ready_from_flags(uint32_t flags) {
   Ready ready;
   if (flags & EPOLLIN) ready = ready | Ready::readable;
   if (flags & EPOLLOUT) ready = ready | Ready::writable;
@@ -67,6 +62,38 @@ inline Ready EpollBackend::ready_of(const Event& event) {
     ready = ready | Ready::write_closed;
   }
   return ready;
+}
+
+// The six flags a registration can report, squeezed into a table index: the five low ones stay where they
+// are and EPOLLRDHUP (0x2000) moves down to 0x20. The kernel reports nothing else for what add() asks.
+static_assert(EPOLLIN == 0x1 && EPOLLPRI == 0x2 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 && EPOLLHUP == 0x10 &&
+                  EPOLLRDHUP == 0x2000,
+              "epoll's flag values are Linux ABI");
+constexpr uint32_t low_flags = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP;
+constexpr unsigned rdhup_shift = 8;
+constexpr uint32_t squeezed(uint32_t flags) { return (flags & low_flags) | ((flags & EPOLLRDHUP) >> rdhup_shift); }
+constexpr uint32_t flags_count = 64;
+
+struct ReadyTable {
+  Ready of[flags_count];
+};
+constexpr ReadyTable make_ready_table() {
+  ReadyTable table{};
+  for (uint32_t index = 0; index < flags_count; ++index) {
+    table.of[index] = ready_from_flags((index & low_flags) | ((index << rdhup_shift) & EPOLLRDHUP));
+  }
+  return table;
+}
+inline constexpr ReadyTable ready_table = make_ready_table();
+static_assert(ready_table.of[squeezed(EPOLLIN | EPOLLRDHUP)] == (Ready::readable | Ready::read_closed),
+              "the squeezed index must keep EPOLLRDHUP");
+
+}  // namespace epoll_detail
+
+// Inline: called once per event, and a call into another translation unit costs more than its work. One
+// table load, no branch per flag (the branches were a tenth of the dispatch's own instructions).
+inline Ready EpollBackend::ready_of(const Event& event) {
+  return epoll_detail::ready_table.of[epoll_detail::squeezed(event.events)];
 }
 
 }  // namespace emio

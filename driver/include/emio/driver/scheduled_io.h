@@ -8,7 +8,8 @@
 //   bit   9     a task is writing a waker field (held for a few instructions, never across a call)
 //   bit  10     a waker of this source is running on the driver thread (taken, copied, being called)
 //   bits 11-20  read tick: bumped by every event that concerns reading
-//   bits 21-30  write tick: bumped by every event that concerns writing
+//   bit  21     always clear: takes the read tick's carry when it wraps
+//   bits 22-31  write tick: bumped by every event that concerns writing (its carry falls off bit 31)
 //   bits 32-63  generation of the registration that owns the slot
 // The generation in the word makes "is this event still for this registration?", "set readiness" and
 // "take the waiter" one compare-and-swap, so an event whose token went stale never reaches the slot's next
@@ -44,13 +45,28 @@ namespace scheduled_io_detail {
 // A waker call in progress on this thread, linked to the one further out: a list on the driver's stack.
 // A waker may clear, reset or re-arm a source whose waker runs further out on this very thread (a
 // completion that shuts the driver down, a callback that deregisters its own source): that call must not
-// wait for itself. On the stack, pushing costs two stores per event, against a bounded thread-local array
-// and its depth checks (bench/dispatch), and no nesting depth has to be guessed.
+// wait for itself. On the stack, so no nesting depth has to be guessed. A turn links one frame for all its
+// events and each waker call only names its source in it (one store), where a frame per event cost a
+// thread-local load and store each way (bench/dispatch). Between two calls `io` still names the source
+// called last: harmless, since that call has returned and cleared its running bit, so nothing waits on it.
 struct WakeFrame {
   const ScheduledIo* io;
   const WakeFrame* outer;
 };
 inline thread_local const WakeFrame* innermost_wake = nullptr;
+
+// Links `frame` as this thread's innermost for its lifetime: a turn's, or one waker call's.
+class LinkedWakeFrame {
+ public:
+  explicit LinkedWakeFrame(const ScheduledIo* io) : frame_{io, innermost_wake} { innermost_wake = &frame_; }
+  ~LinkedWakeFrame() { innermost_wake = frame_.outer; }
+  LinkedWakeFrame(const LinkedWakeFrame&) = delete;
+  LinkedWakeFrame& operator=(const LinkedWakeFrame&) = delete;
+  WakeFrame& frame() { return frame_; }
+
+ private:
+  WakeFrame frame_;
+};
 
 }  // namespace scheduled_io_detail
 
@@ -74,7 +90,8 @@ class ScheduledIo {
   static constexpr uint64_t waker_running_bit = shut_down_bit << 4;
   static constexpr unsigned tick_bits = 10;
   static constexpr unsigned read_tick_shift = Ready::bit_count + 5;
-  static constexpr unsigned write_tick_shift = read_tick_shift + tick_bits;
+  // One guard bit between the ticks, so that an event bumps both with one 32-bit add (merge_and_wake).
+  static constexpr unsigned write_tick_shift = read_tick_shift + tick_bits + 1;
   static constexpr unsigned generation_shift = 32;
   static constexpr uint64_t tick_mask = (uint64_t{1} << tick_bits) - 1;
 
@@ -102,6 +119,8 @@ class ScheduledIo {
   // Merges `ready` if `generation` still owns the slot, then calls the stored wakers of the directions
   // it concerns, one at a time and outside every lock. False when the event is stale: nothing changed.
   bool dispatch(uint32_t generation, Ready ready);
+  // The same, from the driver's turn: `turn_frame` is linked already and names the source called.
+  bool dispatch(uint32_t generation, Ready ready, scheduled_io_detail::WakeFrame& turn_frame);
   // Marks the source shut down and wakes both waiters; they see ReadyEvent::shut_down.
   void shutdown();
 
@@ -146,17 +165,34 @@ class ScheduledIo {
 
  private:
   static constexpr uint64_t readiness_mask = (uint64_t{1} << Ready::bit_count) - 1;
+  static constexpr uint32_t tick_guard_bit = uint32_t{1} << (read_tick_shift + tick_bits);
+  static constexpr uint64_t generation_mask = ~uint64_t{0} << generation_shift;
+
+  // What an event with a given set of Ready bits does to the word, looked up instead of worked out per event:
+  // the tick increments (one add bumps both) and the waiter bits it concerns.
+  struct MergeStep {
+    uint32_t tick_increments = 0;
+    uint32_t waiters = 0;
+  };
+  struct MergeSteps {
+    MergeStep of[Ready::all.bits() + 1];
+  };
+  static constexpr MergeSteps make_merge_steps() {
+    MergeSteps steps{};
+    for (unsigned bits = 0; bits <= Ready::all.bits(); ++bits) {
+      const Ready concerned = Ready::from_bits(bits);
+      steps.of[bits].tick_increments = (concerned.intersects(read_mask) ? uint32_t{1} << read_tick_shift : 0) |
+                                       (concerned.intersects(write_mask) ? uint32_t{1} << write_tick_shift : 0);
+      steps.of[bits].waiters = static_cast<uint32_t>(waiters_for(concerned));
+    }
+    return steps;
+  }
 
   static constexpr unsigned tick_shift(Direction direction) {
     return direction == Direction::read ? read_tick_shift : write_tick_shift;
   }
   static constexpr uint16_t tick_of(uint64_t state, Direction direction) {
     return static_cast<uint16_t>((state >> tick_shift(direction)) & tick_mask);
-  }
-  static constexpr uint64_t bump_tick(uint64_t state, Direction direction) {
-    const unsigned shift = tick_shift(direction);
-    const uint64_t next = ((state >> shift) + 1) & tick_mask;
-    return (state & ~(tick_mask << shift)) | (next << shift);
   }
   static constexpr uint32_t generation_of(uint64_t state) { return static_cast<uint32_t>(state >> generation_shift); }
   static constexpr Ready mask_of(Direction direction) { return direction == Direction::read ? read_mask : write_mask; }
@@ -177,15 +213,24 @@ class ScheduledIo {
     return event;
   }
 
-  bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned);
+  // What a task that parked sees: nothing ready. Its tick does not matter (there is nothing to clear), so it
+  // is not read out of the word: the caller's is_ready() then folds away (bench/dispatch).
+  static constexpr ReadyEvent parked_event(Direction direction) {
+    ReadyEvent event;
+    event.direction = direction;
+    return event;
+  }
+  bool merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned, scheduled_io_detail::WakeFrame* frame);
   template <Direction direction>
   ReadyEvent clear_and_poll_in(const ReadyEvent& seen, const Waker& waker);
   // Whether `state` makes `direction` ready (or shut down): ReadyEvent::is_ready without building one.
   static constexpr bool is_ready_in(uint64_t state, Direction direction) {
     return (state & (uint64_t{mask_of(direction).bits()} | shut_down_bit)) != 0;
   }
-  // Calls the waker the dispatch CAS took (inline below: every event with a waiter goes through it).
-  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned);
+  // Calls the waker the dispatch CAS took (inline below: every event with a waiter goes through it), with
+  // `frame` (linked) naming this source.
+  void wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned,
+                    scheduled_io_detail::WakeFrame& frame);
   bool take_writer(uint32_t generation);
   // Cold paths (scheduled_io.cc).
   ReadyEvent store_and_poll(Direction direction, const Waker& waker);
@@ -204,8 +249,10 @@ class ScheduledIo {
   Interest interest_;
 };
 
-static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits <= ScheduledIo::generation_shift,
-              "ticks must not overlap the generation");
+static_assert(ScheduledIo::write_tick_shift + ScheduledIo::tick_bits == ScheduledIo::generation_shift,
+              "the write tick must end at bit 31, where merge_and_wake's 32-bit add drops its carry");
+static_assert(ScheduledIo::reader_waiting_bit < ScheduledIo::writer_waiting_bit,
+              "merge_and_wake claims the lowest waiter bit first: the reader's");
 static_assert(ScheduledIo::waker_running_bit < (uint64_t{1} << ScheduledIo::read_tick_shift),
               "the waiter bits must not overlap the ticks");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the state word must be lock-free on every target");
@@ -227,12 +274,12 @@ inline bool ScheduledIo::take_writer(uint32_t generation) {
   }
 }
 
-inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned) {
+inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uint64_t before, Ready concerned,
+                                      scheduled_io_detail::WakeFrame& frame) {
   // Only the driver thread sets the running bit: set before the claim means this thread is already inside
   // a waker of this source (shut down from a completion), and the outer call clears it.
   const bool outermost = (before & waker_running_bit) == 0;
-  const scheduled_io_detail::WakeFrame frame{this, scheduled_io_detail::innermost_wake};
-  scheduled_io_detail::innermost_wake = &frame;
+  frame.io = this;
   // Copied right after the claim: no task writes a field while the running bit is set (store_and_poll).
   const Waker first = waker_for(claimed == reader_waiting_bit ? Direction::read : Direction::write);
   first.wake();
@@ -243,31 +290,46 @@ inline void ScheduledIo::wake_claimed(uint32_t generation, uint64_t claimed, uin
     const Waker second = writer_;
     second.wake();
   }
-  scheduled_io_detail::innermost_wake = frame.outer;
   if (outermost) state_.fetch_and(~waker_running_bit, std::memory_order_release);
 }
 
-inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned) {
+inline bool ScheduledIo::merge_and_wake(uint32_t generation, uint64_t bits, Ready concerned,
+                                        scheduled_io_detail::WakeFrame* frame) {
+  static constexpr MergeSteps steps = make_merge_steps();
+  const MergeStep step = steps.of[concerned.bits()];
   uint64_t current = state_.load(std::memory_order_acquire);
   uint64_t next = 0;
   uint64_t claimed = 0;
   do {
     if (generation_of(current) != generation) return false;
-    next = current | bits;
-    if (concerned.intersects(read_mask)) next = bump_tick(next, Direction::read);
-    if (concerned.intersects(write_mask)) next = bump_tick(next, Direction::write);
-    // The reader first; a second waiter is taken after the first one's call (wake_claimed).
-    const uint64_t waiters = current & waiters_for(concerned);
-    claimed = (waiters & reader_waiting_bit) != 0 ? reader_waiting_bit : waiters;
-    if (claimed != 0) next = (next & ~claimed) | waker_running_bit;
+    // Both ticks in one add on the low half: the guard bit takes the read tick's carry (and is cleared
+    // again), the write tick's falls off the top of the 32 bits.
+    const uint32_t low = (static_cast<uint32_t>(current) + step.tick_increments) & ~tick_guard_bit;
+    next = (current & generation_mask) | low | bits;
+    // The reader first, the lower of the two bits; a second waiter is taken after the first one's call
+    // (wake_claimed).
+    const uint64_t waiters = current & step.waiters;
+    claimed = waiters & (~waiters + 1);
+    // `next` kept the claimed bit from `current`: flipping it clears it.
+    if (claimed != 0) next = (next ^ claimed) | waker_running_bit;
   } while (!state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
   // Nobody waits on what the event concerns: that was all (the common case under load).
-  if (claimed != 0) wake_claimed(generation, claimed, current, concerned);
+  if (claimed == 0) return true;
+  if (frame != nullptr) {
+    wake_claimed(generation, claimed, current, concerned, *frame);
+  } else {
+    scheduled_io_detail::LinkedWakeFrame linked(this);
+    wake_claimed(generation, claimed, current, concerned, linked.frame());
+  }
   return true;
 }
 
 inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready) {
-  return merge_and_wake(generation, ready.bits(), ready);
+  return merge_and_wake(generation, ready.bits(), ready, nullptr);
+}
+
+inline bool ScheduledIo::dispatch(uint32_t generation, Ready ready, scheduled_io_detail::WakeFrame& turn_frame) {
+  return merge_and_wake(generation, ready.bits(), ready, &turn_frame);
 }
 
 inline bool ScheduledIo::is_stored(Direction direction, const Waker& waker) {
@@ -290,9 +352,10 @@ inline ReadyEvent ScheduledIo::poll_ready(Direction direction, const Waker& wake
     next = is_ready_in(current, direction) ? current & ~waiting_bit(direction) : current | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (!is_ready_in(next, direction)) return parked_event(direction);
   // Ready after all (an event, or a shutdown from inside the running waker, landed before the CAS): as
   // above, the taken waker must have returned before its owner may let go of it.
-  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  if ((current & waker_running_bit) != 0) wait_until_no_waker_runs();
   return event_from(next, direction);
 }
 
@@ -311,8 +374,9 @@ inline ReadyEvent ScheduledIo::clear_and_poll_in(const ReadyEvent& seen, const W
     next = is_ready_in(next, direction) ? next & ~waiting_bit(direction) : next | waiting_bit(direction);
   } while (next != current &&
            !state_.compare_exchange_weak(current, next, std::memory_order_acq_rel, std::memory_order_acquire));
+  if (!is_ready_in(next, direction)) return parked_event(direction);
   // Ready: as in poll_ready, a waker the driver took before must have returned.
-  if (is_ready_in(next, direction) && (current & waker_running_bit) != 0) wait_until_no_waker_runs();
+  if ((current & waker_running_bit) != 0) wait_until_no_waker_runs();
   return event_from(next, direction);
 }
 
