@@ -9,8 +9,10 @@
 // the queue still has room for a backlog's worth more (stop_at), and armed again by the next accept that
 // leaves room. It also ends on an error (EMFILE, ENFILE: the next accept reports it, as on epoll, and
 // arms it again) and early, without IORING_CQE_F_MORE, for reasons of the kernel's own (the driver arms
-// it again: complete_multishot). Closing the listener cancels it; the connections still queued are
-// closed, and the listener's fd stays open until the kernel holds nothing of the record's. See
+// it again: complete_multishot). The kernel holds it to the fd limit it was armed under: a connection it
+// took past a limit lowered since moves under the limit at its accept, or stays queued while accepts
+// report EMFILE, as accept4 would (take_oldest, take_ending_error). Closing the listener cancels it; the connections
+// still queued are closed, and the listener's fd stays open until the kernel holds nothing of the record's. See
 // docs/runtime.md, "Streams on io_uring".
 #pragma once
 
@@ -60,6 +62,8 @@ class NativeListener {
   static void on_accepted(void* record);
   static void on_cancelled(void* record);
   Error arm();
+  Result<Fd> take_oldest();
+  Error take_ending_error();
   bool idle() const { return !accept_.in_flight() && !cancel_.in_flight(); }
   void push(int fd);
   Fd pop();
