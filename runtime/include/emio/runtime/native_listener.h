@@ -49,8 +49,9 @@ class NativeListener {
   // more, and a connection that finds the queue full is closed, as a full backlog would refuse it).
   static constexpr uint32_t stop_at = queue_capacity - 129;
 
-  // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec) or
-  // the error that ended the multishot; false while none waits (`waker` is called when one comes).
+  // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec,
+  // under the fd limit) or the error accept4 would report now (EMFILE while the oldest connection waits
+  // for a free fd, or what ended the multishot); false while none waits (`waker` is called when one comes).
   bool poll_accept(Waker waker, std::optional<Result<Fd>>& output);
   // The await is abandoned: forget its waker; the multishot goes on.
   void forget_waiter() { waiter_ = {}; }
