@@ -2,6 +2,7 @@
 #include "emio/port/fd.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,23 @@ Error set_nonblocking(int fd) {
   if (descriptor_flags < 0 || ::fcntl(fd, F_SETFD, descriptor_flags | FD_CLOEXEC) < 0) {
     return Error::last_os_error();
   }
+  return Error{};
+}
+
+Result<int> fit_under_fd_limit(int fd) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return Error::last_os_error();
+  if (static_cast<rlim_t>(fd) < limit.rlim_cur) return fd;
+  const int lowest = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // the lowest free number; EMFILE if none is under the limit
+  if (lowest < 0) return Error::last_os_error();
+  (void)::close(fd);
+  return lowest;
+}
+
+Error check_fd_free_under_limit(int open_fd) {
+  const int probe = ::fcntl(open_fd, F_DUPFD_CLOEXEC, 0);
+  if (probe < 0) return Error::last_os_error();
+  (void)::close(probe);
   return Error{};
 }
 

@@ -32,6 +32,10 @@ Error set_nonblocking(int fd) {
   return Error{};
 }
 
+Result<int> fit_under_fd_limit(int fd) { return fd; }
+
+Error check_fd_free_under_limit(int) { return Error{}; }
+
 Result<FileIdentity> file_identity(int fd) {
   FileIdentity identity;
   if (is_socket(fd)) {

@@ -18,13 +18,11 @@ NativeListener::~NativeListener() {
 
 bool NativeListener::poll_accept(Waker waker, std::optional<Result<Fd>>& output) {
   if (count_ > 0) {
-    output.emplace(pop());
-    // Room again after a stop for a full queue (or an error): the next connections come through the ring.
-    if (idle() && count_ < stop_at) (void)arm();
+    output.emplace(take_oldest());
     return true;
   }
-  if (error_ != 0) {  // what ended the multishot, as accept4 would have said it; the next accept arms again
-    output.emplace(Error::from_errno(-std::exchange(error_, 0)));
+  if (const Error ended = take_ending_error(); ended.failed()) {
+    output.emplace(ended);
     return true;
   }
   waiter_ = waker;
@@ -37,6 +35,34 @@ bool NativeListener::poll_accept(Waker waker, std::optional<Result<Fd>>& output)
     return true;
   }
   return false;
+}
+
+// The kernel checks the fd limit the multishot was armed under (io_accept_prep keeps
+// rlimit(RLIMIT_NOFILE) for the request's life): after the limit was lowered (prlimit, setrlimit) it
+// accepts past it, where accept4 would fail with EMFILE and leave the connection in the backlog (seen:
+// emio-echo's out_of_fds_backs_off_and_recovers.uring logged no EMFILE). So the oldest connection moves
+// under the limit as it is now, or stays queued while the accept reports EMFILE, as accept4 would; the
+// multishot is cancelled meanwhile, and the accept that takes the connection arms it again.
+Result<Fd> NativeListener::take_oldest() {
+  const Result<int> fitted = fit_under_fd_limit(queue_[head_]);
+  if (!fitted.ok()) {
+    pool_->cancel(*this);
+    return fitted.error();
+  }
+  queue_[head_] = fitted.value();
+  Fd oldest = pop();
+  // Room again after a stop for a full queue (or an error): the next connections come through the ring.
+  if (idle() && count_ < stop_at) (void)arm();
+  return oldest;
+}
+
+// What ended the multishot, as accept4 would say it now; the next accept arms it again. An EMFILE under
+// the limit it was armed under while a number is free under the limit as it is now (raised since, or a
+// connection closed since) is no error any more: accept4 would succeed, so this accept arms it at once.
+Error NativeListener::take_ending_error() {
+  const Error ended = Error::from_errno(-std::exchange(error_, 0));
+  if (ended == Error::from_errno(EMFILE) && check_fd_free_under_limit(source_.fd).ok()) return Error{};
+  return ended;
 }
 
 Error NativeListener::arm() {

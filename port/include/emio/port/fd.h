@@ -40,6 +40,15 @@ class Fd {
 // Makes an fd non-blocking and close-on-exec, as every fd the driver watches must be.
 Error set_nonblocking(int fd);
 
+// `fd` under the process's open file limit as it is now (RLIMIT_NOFILE, which may have been lowered since
+// the kernel handed `fd` out): `fd` itself when below it, else the lowest free number (`fd` closed), or
+// EMFILE with `fd` left open when no number under the limit is free, as accept4 or open would fail then.
+// Windows has no such limit: `fd`.
+Result<int> fit_under_fd_limit(int fd);
+// EMFILE when no number is free under the open file limit as it is now, as accept4 or open would fail
+// then (probed with a duplicate of `open_fd`, closed at once). Windows has no such limit: no error.
+Error check_fd_free_under_limit(int open_fd);
+
 // What an fd number names now: the open file's device and inode in one number (fstat), so that a number
 // closed and reused for another file is told apart. Files on one anonymous inode (eventfd, timerfd,
 // signalfd on Linux) all share one identity. Also says whether the file is a regular file or a

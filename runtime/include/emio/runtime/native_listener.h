@@ -9,8 +9,10 @@
 // the queue still has room for a backlog's worth more (stop_at), and armed again by the next accept that
 // leaves room. It also ends on an error (EMFILE, ENFILE: the next accept reports it, as on epoll, and
 // arms it again) and early, without IORING_CQE_F_MORE, for reasons of the kernel's own (the driver arms
-// it again: complete_multishot). Closing the listener cancels it; the connections still queued are
-// closed, and the listener's fd stays open until the kernel holds nothing of the record's. See
+// it again: complete_multishot). The kernel holds it to the fd limit it was armed under: a connection it
+// took past a limit lowered since moves under the limit at its accept, or stays queued while accepts
+// report EMFILE, as accept4 would (take_oldest, take_ending_error). Closing the listener cancels it; the connections
+// still queued are closed, and the listener's fd stays open until the kernel holds nothing of the record's. See
 // docs/runtime.md, "Streams on io_uring".
 #pragma once
 
@@ -47,8 +49,9 @@ class NativeListener {
   // more, and a connection that finds the queue full is closed, as a full backlog would refuse it).
   static constexpr uint32_t stop_at = queue_capacity - 129;
 
-  // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec) or
-  // the error that ended the multishot; false while none waits (`waker` is called when one comes).
+  // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec,
+  // under the fd limit) or the error accept4 would report now (EMFILE while the oldest connection waits
+  // for a free fd, or what ended the multishot); false while none waits (`waker` is called when one comes).
   bool poll_accept(Waker waker, std::optional<Result<Fd>>& output);
   // The await is abandoned: forget its waker; the multishot goes on.
   void forget_waiter() { waiter_ = {}; }
@@ -60,6 +63,8 @@ class NativeListener {
   static void on_accepted(void* record);
   static void on_cancelled(void* record);
   Error arm();
+  Result<Fd> take_oldest();
+  Error take_ending_error();
   bool idle() const { return !accept_.in_flight() && !cancel_.in_flight(); }
   void push(int fd);
   Fd pop();

@@ -38,9 +38,9 @@ struct NativeStreamOptions {
   uint32_t capacity = 0;         // streams reading and writing through completion operations at once
   uint32_t buffer_bytes = 4096;  // each receive buffer and each stream's send buffer; at most this per await
   // Listeners accepting through multishot accept (native_listener.h) at once, when capacity is not 0;
-  // others accept on readiness. Off by default: emio-echo's out-of-fds e2e test sees no EMFILE through
-  // the multishot yet (under investigation, docs/io_uring.md).
-  uint32_t listener_capacity = 0;
+  // others accept on readiness. A daemon listens on a few sockets (emio-bridge: clients and metrics);
+  // each record is about 1.4 KiB (its queue of 256 accepted fds) and 2 operations of the ledger.
+  uint32_t listener_capacity = 4;
 };
 
 // One stream's operations. Executor thread only.
