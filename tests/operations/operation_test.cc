@@ -278,6 +278,9 @@ struct EchoServer {
   int received_messages = 0;
   bool sending = false;
 
+  // The last reply's send has completed: the peer may read a reply before its completion runs (on IOCP
+  // the packet waits for the next turn), and a shutdown then would refuse the receive it submits.
+  bool receiving_again() const { return !sending; }
   void receive() {
     emio::prepare_recv(op, *source, bytes_of(buffer, sizeof buffer), {on_complete, this});
     CHECK_OK(driver->submit(op));
@@ -307,6 +310,7 @@ TEST(Operations, CompletionMaySubmitItsOwnRecordAgain) {
   server.receive();
   for (int round = 0; round < 20; ++round) CHECK_EQUAL(4, emio_test::echo_round_trip(driver, pair.second.get()));
   CHECK_EQUAL(20, server.received_messages);
+  CHECK(emio_test::turn_until(driver, [&] { return server.receiving_again(); }));
   driver.shutdown();  // completes the record before it goes out of scope
 }
 
@@ -319,6 +323,7 @@ TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
   const uint64_t allocations = emio_test::allocations_in_echo_rounds(driver, pair.second.get(), 200);
   CHECK_EQUAL(200, server.received_messages);
   CHECK_EQUAL(0u, allocations);
+  CHECK(emio_test::turn_until(driver, [&] { return server.receiving_again(); }));
   driver.shutdown();  // completes the record before it goes out of scope
 }
 
