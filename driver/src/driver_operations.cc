@@ -70,11 +70,8 @@ Error Driver::start_operation(Operation& op, bool reserved) {
 #elif defined(EMIO_BACKEND_IOCP)
   if (IocpBackend::runs_natively(op)) {
     const Error refused = backend_.submit(op);
-    if (refused.ok()) return refused;
-    if (refused != Error::from_errno(EWOULDBLOCK)) {
-      operations_.abandon(op);
-      return refused;
-    }
+    if (refused.failed()) operations_.abandon(op);
+    return refused;
   }
 #endif
   readiness_operations_.submit(op);

@@ -52,9 +52,9 @@ struct IocpOperationTable {
   OperationLedger* ledger = nullptr;
   IocpOperationRecord* records = nullptr;
   uint32_t capacity = 0;
-  uint32_t free_head = 0;
-  uint32_t in_use = 0;       // records of operations in flight
-  uint32_t quarantined = 0;  // records waiting for a packet that belongs to no operation
+  uint32_t free_head = 0;  // == capacity: none free
+  uint32_t free_tail = 0;
+  uint32_t in_use = 0;
   // The entries wait() took and the next to complete: a completion that shuts the driver down drains
   // the port from inside that loop, and must complete the rest of the batch first.
   OVERLAPPED_ENTRY* batch = nullptr;
@@ -65,9 +65,9 @@ struct IocpOperationTable {
     return sizeof(IocpOperationTable) + size_t{capacity} * sizeof(IocpOperationRecord);
   }
 
-  bool exhausted() const { return free_head >= capacity; }  // only while records are quarantined
+  bool exhausted() const { return free_head >= capacity; }
   IocpOperationRecord& take(Operation& op) {
-    assert(!exhausted());
+    assert(!exhausted() && "the ledger holds no more operations than there are records");
     IocpOperationRecord& record = records[free_head];
     free_head = record.next_free;
     in_use += 1;
@@ -77,24 +77,16 @@ struct IocpOperationTable {
     return record;
   }
   void give_back(IocpOperationRecord& record) {
-    if (record.op == nullptr) {
-      quarantined -= 1;
-    } else {
-      in_use -= 1;
-    }
-    record = IocpOperationRecord{};
-    record.next_free = free_head;
-    free_head = static_cast<uint32_t>(&record - records);
-  }
-  // A record whose call said it would not queue, yet may still get a packet (wine posts one, with no
-  // bytes): kept from every operation until that packet comes, so that it reaches no other.
-  void quarantine(IocpOperationRecord& record) {
-    if (record.accepted != INVALID_SOCKET) (void)::closesocket(record.accepted);
-    record.accepted = INVALID_SOCKET;
-    record.op->engine = nullptr;
-    record.op = nullptr;
     in_use -= 1;
-    quarantined += 1;
+    // To the back of the list: its OVERLAPPED is handed out again as late as the table allows.
+    record = IocpOperationRecord{.next_free = capacity};
+    const auto index = static_cast<uint32_t>(&record - records);
+    if (exhausted()) {
+      free_head = index;
+    } else {
+      records[free_tail].next_free = index;
+    }
+    free_tail = index;
   }
 };
 
@@ -105,10 +97,19 @@ HANDLE handle_of(const Operation& op) {
   return reinterpret_cast<HANDLE>(socket_of(op));  // NOLINT(performance-no-int-to-ptr): a socket is a handle
 }
 
-// Error{} when the call is under way (its packet will come), else what it said.
-Error pending_or(bool started_at_once, DWORD code) {
-  if (started_at_once || code == ERROR_IO_PENDING) return Error{};
-  return Error::from_windows(code);
+// Error{} when the call is under way or done (its packet will come either way), else what it said. The
+// code is read after the call returned, never as an argument beside it: argument order is unspecified,
+// and a code read first is the previous call's.
+Error socket_call_started(int returned) {
+  if (returned == 0) return Error{};
+  const int code = ::WSAGetLastError();
+  return code == WSA_IO_PENDING ? Error{} : Error::from_windows(static_cast<DWORD>(code));
+}
+Error socket_extension_started(BOOL returned) { return socket_call_started(returned != 0 ? 0 : SOCKET_ERROR); }
+Error file_call_started(BOOL returned) {
+  if (returned != 0) return Error{};
+  const DWORD code = ::GetLastError();
+  return code == ERROR_IO_PENDING ? Error{} : Error::from_windows(code);
 }
 
 template <typename Function>
@@ -142,18 +143,14 @@ Error start_transfer(IocpOperationRecord& record, Operation& op) {
   DWORD flags = 0;
   switch (op.kind) {
     case OpKind::recv:
-      return pending_or(::WSARecv(socket_of(op), &buffer, 1, nullptr, &flags, &record.overlapped, nullptr) == 0,
-                        static_cast<DWORD>(::WSAGetLastError()));
+      return socket_call_started(::WSARecv(socket_of(op), &buffer, 1, nullptr, &flags, &record.overlapped, nullptr));
     case OpKind::send:
-      return pending_or(::WSASend(socket_of(op), &buffer, 1, nullptr, 0, &record.overlapped, nullptr) == 0,
-                        static_cast<DWORD>(::WSAGetLastError()));
+      return socket_call_started(::WSASend(socket_of(op), &buffer, 1, nullptr, 0, &record.overlapped, nullptr));
     case OpKind::read:
-      return pending_or(::ReadFile(handle_of(op), op.buffer, op.length, nullptr, &record.overlapped) != 0,
-                        ::GetLastError());
+      return file_call_started(::ReadFile(handle_of(op), op.buffer, op.length, nullptr, &record.overlapped));
     default:
       assert(op.kind == OpKind::write);
-      return pending_or(::WriteFile(handle_of(op), op.buffer, op.length, nullptr, &record.overlapped) != 0,
-                        ::GetLastError());
+      return file_call_started(::WriteFile(handle_of(op), op.buffer, op.length, nullptr, &record.overlapped));
   }
 }
 
@@ -170,14 +167,14 @@ Error start_accept(const IocpOperationTable& table, IocpOperationRecord& record,
   DWORD bytes = 0;
   const BOOL at_once = table.accept_ex(socket_of(op), record.accepted, record.addresses, 0, accept_address_bytes,
                                        accept_address_bytes, &bytes, &record.overlapped);
-  return pending_or(at_once != 0, static_cast<DWORD>(::WSAGetLastError()));
+  return socket_extension_started(at_once);
 }
 
 Error start_connect(const IocpOperationTable& table, IocpOperationRecord& record, Operation& op) {
   if (Error error = bind_if_unbound(socket_of(op), op.address->sa_family); error.failed()) return error;
   const BOOL at_once = table.connect_ex(socket_of(op), op.address, static_cast<int>(op.address_length), nullptr, 0,
                                         nullptr, &record.overlapped);
-  return pending_or(at_once != 0, static_cast<DWORD>(::WSAGetLastError()));
+  return socket_extension_started(at_once);
 }
 
 // What the packet says: bytes moved, or -errno (NTSTATUS to Win32 to errno, as Error maps them).
@@ -239,8 +236,10 @@ Error IocpBackend::open_operations(OperationLedger* ledger, uint32_t operation_c
   operations_ = new (memory) IocpOperationTable;
   static_assert(sizeof(IocpOperationTable) % alignof(IocpOperationRecord) == 0);
   operations_->records = reinterpret_cast<IocpOperationRecord*>(operations_ + 1);
-  for (uint32_t i = 0; i < operation_capacity; ++i) new (&operations_->records[i]) IocpOperationRecord{.next_free = i + 1};
+  for (uint32_t i = 0; i < operation_capacity; ++i)
+    new (&operations_->records[i]) IocpOperationRecord{.next_free = i + 1};
   operations_->capacity = operation_capacity;
+  operations_->free_tail = operation_capacity - 1;
   operations_->ledger = ledger;
   // The extensions are looked up through a socket of the provider that serves TCP: any TCP socket will do.
   const int probe = socket_nonblocking(AF_INET, SOCK_STREAM);
@@ -286,7 +285,6 @@ bool IocpBackend::runs_natively(const Operation& op) {
 }
 
 Error IocpBackend::submit(Operation& op) {
-  if (operations_->exhausted()) return Error::from_errno(EBUSY);
   IocpOperationRecord& record = operations_->take(op);
   op.state = OpState::in_kernel;
   Error started{};
@@ -304,14 +302,7 @@ Error IocpBackend::submit(Operation& op) {
       started = start_transfer(record, op);
       break;
   }
-  if (started.ok()) return Error{};
-  if (started == Error::from_errno(EWOULDBLOCK)) {
-    // wine 8 answers an overlapped call on a non-blocking socket that cannot go on at once with
-    // WSAEWOULDBLOCK at times, where Windows queues it: the driver's readiness engine takes it over.
-    operations_->quarantine(record);
-    return started;
-  }
-  return post_result(record, -started.value());
+  return started.ok() ? Error{} : post_result(record, -started.value());
 }
 
 void IocpBackend::release(IocpOperationRecord& record) {
@@ -376,7 +367,6 @@ void IocpBackend::continue_batch() {
 void IocpBackend::complete_operation(const Event& entry) {
   IocpOperationTable& table = *operations_;
   auto& record = *reinterpret_cast<IocpOperationRecord*>(entry.lpOverlapped);
-  if (record.op == nullptr) return table.give_back(record);  // a quarantined record's late packet: absorbed
   Operation& op = *record.op;
   int32_t result = packet_result(record, entry);
   if (op.kind == OpKind::accept) result = finish_accept(table, record, result);

@@ -85,8 +85,7 @@ class IocpBackend {
   // engine runs the others (timeout, close, the multishot kinds).
   static bool runs_natively(const Operation& op);
   // Starts the overlapped call. A failure the call reports at once still completes in a later wait(),
-  // through a completion posted to the port: never inside submit. EWOULDBLOCK: the call would not queue
-  // (wine, on a non-blocking socket); the operation is the driver's readiness engine's to run.
+  // through a completion posted to the port: never inside submit.
   Error submit(Operation& op);
   // Driver shutdown: CancelIoEx for every operation in flight, then waits until each has completed.
   void cancel_operations();
