@@ -41,11 +41,7 @@ void check_same_address(const sockaddr_in& expected, const sockaddr_in& actual) 
 
 TEST_GROUP(IocpOperations) {
   emio::Driver driver;
-  void setup() override {
-    emio::DriverConfig config = emio_test::driver_config(16, 16);
-    config.operation_capacity = 8;
-    CHECK_OK(driver.init(config));
-  }
+  void setup() override { CHECK_OK(driver.init(emio_test::operations_config())); }
 };
 
 TEST(IocpOperations, AcceptedSocketKnowsItsPeerAndItsLocalAddress) {
@@ -125,8 +121,8 @@ struct ReceiveAgainWhenCancelled {
     auto& self = *static_cast<ReceiveAgainWhenCancelled*>(context);
     self.completions += 1;
     if (self.pending.recv.error() != emio::Error::from_errno(ECANCELED)) return;
-    emio::prepare_recv(self.pending.recv, self.pending.source, bytes_of(self.pending.buffer, sizeof self.pending.buffer),
-                       {on_complete, &self});
+    emio::prepare_recv(self.pending.recv, self.pending.source,
+                       bytes_of(self.pending.buffer, sizeof self.pending.buffer), {on_complete, &self});
     CHECK_OK(self.driver->submit(self.pending.recv));
   }
 };

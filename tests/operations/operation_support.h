@@ -12,11 +12,19 @@
 #include "emio/port/socket.h"
 #include "support/allocation_counter.h"
 #include "support/check.h"
+#include "support/driver_fixture.h"
 #include "support/sockets.h"
 
 namespace emio_test {
 
 inline constexpr uint64_t generous_deadline_ms = 20000;  // only reached when a completion is lost
+
+// The driver the operations suites run on: 16 registrations and events, 8 operations in flight.
+inline emio::DriverConfig operations_config() {
+  emio::DriverConfig config = driver_config(16, 16);
+  config.operation_capacity = 8;
+  return config;
+}
 
 // Counts the completions of `op` and keeps what they said, including the bytes a multishot receive
 // delivered while they were the caller's.

@@ -17,11 +17,7 @@ using emio_test::turn_until;
 
 TEST_GROUP(Operations) {
   emio::Driver driver;
-  void setup() override {
-    emio::DriverConfig config = emio_test::driver_config(16, 16);
-    config.operation_capacity = 8;
-    CHECK_OK(driver.init(config));
-  }
+  void setup() override { CHECK_OK(driver.init(emio_test::operations_config())); }
 };
 
 TEST(Operations, RecvCompletesWithTheBytesThePeerSent) {
@@ -330,8 +326,7 @@ TEST(Operations, EchoTrafficAfterWarmUpAllocatesNothing) {
 namespace {
 
 emio::DriverConfig multishot_config() {
-  emio::DriverConfig config = emio_test::driver_config(16, 16);
-  config.operation_capacity = 8;
+  emio::DriverConfig config = emio_test::operations_config();
   config.receive_buffers = {4, 32};
   return config;
 }
