@@ -17,19 +17,15 @@ using emio_test::turn_until;
 
 namespace {
 
-sockaddr_in local_address_of(int fd) {
+// getsockname or getpeername, which must succeed.
+sockaddr_in address_from(int (*call)(SOCKET, sockaddr*, int*), int fd) {
   sockaddr_in address{};
   int length = sizeof address;
-  CHECK_EQUAL(0, ::getsockname(emio::socket_of_fd(fd), reinterpret_cast<sockaddr*>(&address), &length));
+  CHECK_EQUAL(0, call(emio::socket_of_fd(fd), reinterpret_cast<sockaddr*>(&address), &length));
   return address;
 }
-
-sockaddr_in peer_address_of(int fd) {
-  sockaddr_in address{};
-  int length = sizeof address;
-  CHECK_EQUAL(0, ::getpeername(emio::socket_of_fd(fd), reinterpret_cast<sockaddr*>(&address), &length));
-  return address;
-}
+sockaddr_in local_address_of(int fd) { return address_from(::getsockname, fd); }
+sockaddr_in peer_address_of(int fd) { return address_from(::getpeername, fd); }
 
 void check_same_address(const sockaddr_in& expected, const sockaddr_in& actual) {
   CHECK_EQUAL(AF_INET, actual.sin_family);
@@ -67,22 +63,14 @@ TEST(IocpOperations, AcceptedSocketKnowsItsPeerAndItsLocalAddress) {
 }
 
 TEST(IocpOperations, ConnectOnANeverBoundSocketBindsItAndConnects) {
-  sockaddr_in listening{};
-  emio::Fd listener_fd = emio_test::loopback_listener(listening);
-  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
-  OpSource client;
-  CHECK_OK(driver.attach(client, client_fd.get()));
-  Operation connect;
-  CompletionLog connected;
-  emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&listening), sizeof listening,
-                        connected.waker());
-  CHECK_OK(driver.submit(connect));
-  CHECK(turn_until(driver, [&] { return connected.calls > 0; }));
-  CHECK_OK(connect.error());
-  CHECK(local_address_of(client_fd.get()).sin_port != 0);
+  emio_test::PendingConnect pending;
+  pending.start(driver);
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
+  CHECK_OK(pending.connect.error());
+  CHECK(local_address_of(pending.client_fd.get()).sin_port != 0);
   // Without SO_UPDATE_CONNECT_CONTEXT getpeername fails on a ConnectEx socket (WSAENOTCONN).
-  check_same_address(listening, peer_address_of(client_fd.get()));
-  CHECK_OK(driver.detach(client));
+  check_same_address(pending.listening, peer_address_of(pending.client_fd.get()));
+  CHECK_OK(driver.detach(pending.client));
 }
 
 TEST(IocpOperations, CancelRacingACompletionCompletesEachExactlyOnceAndLosesNoBytes) {

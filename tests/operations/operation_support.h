@@ -86,6 +86,28 @@ struct PendingRecv {
   }
 };
 
+// A loopback listener and a fresh socket, never bound, with a connect to the listener in flight (after
+// start()). Stays put: the log points at it.
+struct PendingConnect {
+  sockaddr_in listening{};
+  emio::Fd listener_fd = loopback_listener(listening);
+  emio::Fd client_fd{emio::socket_nonblocking(AF_INET, SOCK_STREAM)};
+  emio::OpSource client;
+  emio::Operation connect;
+  CompletionLog done{&connect};
+
+  PendingConnect() = default;
+  PendingConnect(const PendingConnect&) = delete;
+  PendingConnect& operator=(const PendingConnect&) = delete;
+
+  void start(emio::Driver& driver) {
+    CHECK_OK(driver.attach(client, client_fd.get()));
+    emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&listening), sizeof listening,
+                          done.waker());
+    CHECK_OK(driver.submit(connect));
+  }
+};
+
 // One request through an echo server on the other end of `peer_fd`: sends 4 bytes and turns until the
 // reply is back. Returns the reply's length (0 when it never came).
 inline long echo_round_trip(emio::Driver& driver, int peer_fd) {

@@ -71,36 +71,28 @@ TEST(Operations, ReadAndWriteMoveBytesThroughAPipe) {
 }
 
 TEST(Operations, ConnectAndAcceptCompleteWithAConnectedPair) {
-  sockaddr_in address{};
-  emio::Fd listener_fd = emio_test::loopback_listener(address);
-  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
+  emio_test::PendingConnect pending;
   OpSource listener;
-  OpSource client;
-  CHECK_OK(driver.attach(listener, listener_fd.get()));
-  CHECK_OK(driver.attach(client, client_fd.get()));
+  CHECK_OK(driver.attach(listener, pending.listener_fd.get()));
   sockaddr_in peer{};
   Operation accept;
-  Operation connect;
   CompletionLog accepted;
-  CompletionLog connected;
   emio::prepare_accept(accept, listener, reinterpret_cast<sockaddr*>(&peer), sizeof peer, accepted.waker());
-  emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&address), sizeof address,
-                        connected.waker());
   CHECK_OK(driver.submit(accept));
-  CHECK_OK(driver.submit(connect));
-  CHECK(turn_until(driver, [&] { return accepted.calls > 0 && connected.calls > 0; }));
-  CHECK_OK(connect.error());
+  pending.start(driver);
+  CHECK(turn_until(driver, [&] { return accepted.calls > 0 && pending.done.calls > 0; }));
+  CHECK_OK(pending.connect.error());
   CHECK_OK(accept.error());
   emio::Fd server_side(accept.result);
   CHECK_EQUAL(AF_INET, peer.sin_family);
-  CHECK_EQUAL(2, emio_test::write_data(client_fd.get(), "hi", 2));
+  CHECK_EQUAL(2, emio_test::write_data(pending.client_fd.get(), "hi", 2));
   char buffer[4] = {};
   for (int tries = 0; tries < 10000 && emio_test::read_data(server_side.get(), buffer, sizeof buffer) < 0; ++tries) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   STRCMP_EQUAL("hi", buffer);
   CHECK_OK(driver.detach(listener));
-  CHECK_OK(driver.detach(client));
+  CHECK_OK(driver.detach(pending.client));
 }
 
 TEST(Operations, ConnectToAClosedPortCompletesWithConnectionRefused) {
