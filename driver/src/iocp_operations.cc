@@ -130,7 +130,7 @@ Error bind_if_unbound(SOCKET socket, int family) {
   if (::getsockname(socket, reinterpret_cast<sockaddr*>(&local), &length) == 0) return Error{};
   if (::WSAGetLastError() != WSAEINVAL) return Error::last_socket_error();
   sockaddr_storage any{};
-  any.ss_family = static_cast<ADDRESS_FAMILY>(family);
+  any.ss_family = static_cast<decltype(any.ss_family)>(family);
   const int any_length = family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (::bind(socket, reinterpret_cast<const sockaddr*>(&any), any_length) == SOCKET_ERROR) {
     return Error::last_socket_error();
@@ -382,9 +382,9 @@ void IocpBackend::cancel_operations() {
   if (operations_ == nullptr || operations_->in_use == 0) return;
   IocpOperationTable& table = *operations_;
   for (uint32_t i = 0; i < table.capacity; ++i) {
-    const IocpOperationRecord& record = table.records[i];
+    IocpOperationRecord& record = table.records[i];
     if (record.op == nullptr || record.posted || record.op->kind == OpKind::cancel) continue;
-    (void)::CancelIoEx(handle_of(*record.op), const_cast<OVERLAPPED*>(&record.overlapped));  // NOLINT
+    (void)::CancelIoEx(handle_of(*record.op), &record.overlapped);  // ERROR_NOT_FOUND: its packet is queued
   }
   // What a completion that shut the driver down left of its batch, then the port, until every
   // operation's packet came. The deadline only guards against a call the system never completes.
