@@ -97,6 +97,28 @@ TEST(IocpOperations, CancelRacingACompletionCompletesEachExactlyOnceAndLosesNoBy
   CHECK_OK(driver.detach(pending.source));
 }
 
+TEST(IocpOperations, ASecondCancelOfOneTargetSaysEalreadyAndTheFirstStopsIt) {
+  PendingRecv pending;
+  pending.start(driver);
+  Operation first;
+  Operation second;
+  CompletionLog first_done{&first};
+  CompletionLog second_done{&second};
+  emio::prepare_cancel(first, pending.recv, first_done.waker());
+  emio::prepare_cancel(second, pending.recv, second_done.waker());
+  CHECK_OK(driver.submit(first));
+  CHECK_OK(driver.submit(second));
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0 && first_done.calls > 0 && second_done.calls > 0; }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(1, pending.done.calls);
+  CHECK_EQUAL(1, first_done.calls);
+  CHECK_EQUAL(1, second_done.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
+  CHECK_OK(first.error());
+  CHECK_ERROR(emio::Error::from_errno(EALREADY), second.error());
+  CHECK_OK(driver.detach(pending.source));
+}
+
 namespace {
 
 // A receive whose cancelled completion submits the same record again at once.
