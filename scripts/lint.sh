@@ -15,7 +15,7 @@ sim_sources() { git ls-files 'driver/src/sim_*.cc'; }
 # intrinsic headers, not GCC's, which clang cannot parse).
 windows_sources() {
   git ls-files 'port/src/*_windows.cc' 'runtime/src/*_windows.cc' 'examples/common/*_windows.cc' 'driver/src/afd_poll.cc' \
-    'driver/src/iocp_backend.cc'
+    'driver/src/iocp_backend.cc' 'driver/src/iocp_operations.cc'
 }
 mingw_header_arguments() {
   x86_64-w64-mingw32-g++-posix -E -x c++ - -v </dev/null 2>&1 |

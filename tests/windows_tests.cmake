@@ -4,7 +4,7 @@
 # support/sockets_windows.cc's loopback sockets where POSIX has pipes, and Windows' own groups. Included by
 # tests/CMakeLists.txt.
 add_executable(emio_tests ${emio_shared_test_sources} support/sockets_windows.cc port/windows_error_test.cc
-                          iocp/afd_poll_test.cc)
+                          iocp/afd_poll_test.cc iocp/iocp_operations_test.cc)
 target_include_directories(emio_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR})
 target_compile_definitions(emio_tests PRIVATE CPPUTEST_MEM_LEAK_DETECTION_DISABLED)
 # The allocation counter (support/allocation_counter.cc): the CRT's allocator is a DLL import, so the
@@ -12,7 +12,7 @@ target_compile_definitions(emio_tests PRIVATE CPPUTEST_MEM_LEAK_DETECTION_DISABL
 set(emio_windows_allocation_wrappers -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=_aligned_malloc)
 target_link_options(emio_tests PRIVATE ${emio_windows_allocation_wrappers})
 target_link_libraries(emio_tests PRIVATE emio_driver PkgConfig::CPPUTEST emio_build_flags)
-foreach(group IN LISTS emio_shared_test_groups ITEMS WindowsError AfdPoll)
+foreach(group IN LISTS emio_shared_test_groups ITEMS WindowsError AfdPoll IocpOperations)
   add_test(NAME ${group} COMMAND emio_tests -v -sg ${group})
   set_tests_properties(${group} PROPERTIES TIMEOUT 300)
 endforeach()
@@ -25,7 +25,7 @@ set(emio_runtime_groups_left_out
     Systemd     # no systemd on Windows: runtime/src/systemd.cc is not built there
     Signals     # POSIX signals (raise, sigprocmask): the console's Ctrl-C and Ctrl-Break are ConsoleSignals
     FdLimit     # RLIMIT_NOFILE and fork: Windows has neither (a process's handles have no such limit)
-    NativeStream   # built on Unix socketpairs and fork; the IOCP driver runs no native stream operations yet
+    NativeStream   # built on Unix socketpairs and fork (the pool's IOCP operations are driven by no Windows test yet)
     NativeListener # io_uring's multishot accept, on POSIX sockets (sys/socket.h); IOCP has no native listener
     PollFd         # pipes, timerfd, fcntl and regular-file paths: POSIX fds, where Windows polls sockets only
     StreamHelpers) # LineReader and the write helpers over UnixStream pairs (socketpair), which Winsock lacks

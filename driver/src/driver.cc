@@ -215,8 +215,8 @@ Result<uint32_t> Driver::turn(int max_wait_ms) {
   if (shut_down_.load(std::memory_order_acquire) || !initialised_.load(std::memory_order_relaxed)) {
     return Error::shut_down;
   }
-  const bool native = runs_native_operations();
-  const int wait_ms = native ? max_wait_ms : readiness_operations_.clamp_wait_ms(max_wait_ms);
+  const bool readiness = runs_readiness_operations();
+  const int wait_ms = readiness ? readiness_operations_.clamp_wait_ms(max_wait_ms) : max_wait_ms;
   Result<uint32_t> polled = backend_.wait(events_, wait_ms);
   stats_.turns += 1;
   if (!polled.ok() && polled.error() != Error::from_errno(EINTR)) return polled.error();
@@ -231,7 +231,7 @@ Result<uint32_t> Driver::turn(int max_wait_ms) {
 #else
   dispatch_all<Backend>(polled_count);
 #endif
-  if (!native) readiness_operations_.run();
+  if (readiness) readiness_operations_.run();
   return static_cast<uint32_t>(stats_.events_dispatched - dispatched_before);
 }
 

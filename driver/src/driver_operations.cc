@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The Driver's side of completion operations: the ledger every engine shares, and the choice of engine
-// (native on io_uring, readiness on epoll).
+// (native on io_uring; on IOCP native for the socket and handle kinds, readiness for the others; readiness
+// on epoll and kqueue).
 #include <cerrno>
 
 #include "emio/driver/driver.h"
@@ -10,7 +11,7 @@ namespace emio {
 Error Driver::init_operations(const DriverConfig& config) {
   if (config.operation_capacity == 0) return Error::no_storage;
   operations_.set_capacity(config.operation_capacity);
-  const uint32_t receive_buffer_size = runs_native_operations() ? 0 : config.receive_buffers.size;
+  const uint32_t receive_buffer_size = runs_readiness_operations() ? config.receive_buffers.size : 0;
   if (Error error = readiness_operations_.init(&operations_, handle(), receive_buffer_size); error.failed()) {
     return error;
   }
@@ -20,6 +21,8 @@ Error Driver::init_operations(const DriverConfig& config) {
     if (config.operation_capacity > backend_.uring().completion_queue_entries()) return Error::from_errno(EINVAL);
     backend_.uring().use_ledger(&operations_);
   }
+#elif defined(EMIO_BACKEND_IOCP)
+  if (Error error = backend_.open_operations(&operations_, config.operation_capacity); error.failed()) return error;
 #endif
   return Error{};
 }
@@ -33,6 +36,8 @@ Error Driver::attach(OpSource& source, int fd) {
     if (!slot.ok()) return slot.error();
     source.fixed_file = slot.value();
   }
+#elif defined(EMIO_BACKEND_IOCP)
+  return backend_.associate(fd);
 #endif
   return Error{};
 }
@@ -62,6 +67,12 @@ Error Driver::start_operation(Operation& op, bool reserved) {
     if (refused.failed()) operations_.abandon(op);
     return refused;
   }
+#elif defined(EMIO_BACKEND_IOCP)
+  if (IocpBackend::runs_natively(op)) {
+    const Error refused = backend_.submit(op);
+    if (refused.failed()) operations_.abandon(op);
+    return refused;
+  }
 #endif
   readiness_operations_.submit(op);
   return Error{};
@@ -85,6 +96,8 @@ void Driver::release_buffer(Operation& op) {
 void Driver::cancel_operations() {
 #if defined(EMIO_BACKEND_URING)
   if (runs_native_operations()) return backend_.uring().cancel_operations();
+#elif defined(EMIO_BACKEND_IOCP)
+  backend_.cancel_operations();  // first: the readiness engine's cancel_all leaves native records alone
 #endif
   readiness_operations_.cancel_all();
 }

@@ -211,6 +211,7 @@ Error IocpBackend::open(const BackendOptions& options) {
 }
 
 void IocpBackend::close() {
+  close_operations();
   IocpTables::destroy(tables_);
   tables_ = nullptr;
   if (port_ != nullptr) ::CloseHandle(port_);
@@ -268,11 +269,18 @@ Result<uint32_t> IocpBackend::wait(std::span<Event> events, int timeout_ms) {
     const Error error = Error::last_windows_error();
     return error == Error::from_windows(WAIT_TIMEOUT) ? Result<uint32_t>(0u) : Result<uint32_t>(error);
   }
+  return take_events(events.first(count));
+}
+
+uint32_t IocpBackend::take_events(std::span<Event> entries) {
+  // Operations first and outside the lock: their callbacks may add or remove sources, which take it.
+  complete_operations(entries);
   const std::lock_guard<Mutex> guard(tables_->lock);
   uint32_t kept = 0;
-  for (ULONG i = 0; i < count; ++i) {
+  for (Event& entry : entries) {
+    if (entry.lpCompletionKey == operation_key) continue;  // an operation's, completed above
     // No OVERLAPPED: posted by this backend (the wake, a failed poll), already in the event's form.
-    if (events[i].lpOverlapped == nullptr || tables_->complete(events[i])) events[kept++] = events[i];
+    if (entry.lpOverlapped == nullptr || tables_->complete(entry)) entries[kept++] = entry;
   }
   return kept;
 }

@@ -285,7 +285,12 @@ void ReadinessOperations::cancel(Operation& canceller) {
 }
 
 void ReadinessOperations::cancel_all() {
-  while (Operation* op = ledger_->first()) {
+  // This engine's only: on IOCP a native operation the system never completed stays in flight (its
+  // record may still be written). From the head each time: a completion may finish others.
+  for (;;) {
+    Operation* op = ledger_->first();
+    while (op != nullptr && op->engine != this) op = op->next;
+    if (op == nullptr) break;
     if (op->state == OpState::waiting) op->source->registration.io->clear_waker(direction_of(op->kind));
     ledger_->finish(*op, -ECANCELED);
   }

@@ -12,11 +12,19 @@
 #include "emio/port/socket.h"
 #include "support/allocation_counter.h"
 #include "support/check.h"
+#include "support/driver_fixture.h"
 #include "support/sockets.h"
 
 namespace emio_test {
 
 inline constexpr uint64_t generous_deadline_ms = 20000;  // only reached when a completion is lost
+
+// The driver the operations suites run on: 16 registrations and events, 8 operations in flight.
+inline emio::DriverConfig operations_config() {
+  emio::DriverConfig config = driver_config(16, 16);
+  config.operation_capacity = 8;
+  return config;
+}
 
 // Counts the completions of `op` and keeps what they said, including the bytes a multishot receive
 // delivered while they were the caller's.
@@ -75,6 +83,28 @@ struct PendingRecv {
     CHECK_OK(driver.attach(source, pair.first.get()));
     emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), done.waker());
     CHECK_OK(driver.submit(recv));
+  }
+};
+
+// A loopback listener and a fresh socket, never bound, with a connect to the listener in flight (after
+// start()). Stays put: the log points at it.
+struct PendingConnect {
+  sockaddr_in listening{};
+  emio::Fd listener_fd = loopback_listener(listening);
+  emio::Fd client_fd{emio::socket_nonblocking(AF_INET, SOCK_STREAM)};
+  emio::OpSource client;
+  emio::Operation connect;
+  CompletionLog done{&connect};
+
+  PendingConnect() = default;
+  PendingConnect(const PendingConnect&) = delete;
+  PendingConnect& operator=(const PendingConnect&) = delete;
+
+  void start(emio::Driver& driver) {
+    CHECK_OK(driver.attach(client, client_fd.get()));
+    emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&listening), sizeof listening,
+                          done.waker());
+    CHECK_OK(driver.submit(connect));
   }
 };
 

@@ -134,10 +134,13 @@ class Driver {
   // Gives the buffer a completed recv_leased operation holds back to the kernel; op.buffer is null then.
   void release_buffer(Operation& op);
   // True when the backend carries operations out natively (io_uring, which may have fallen back to epoll
-  // at init: decided per driver at run time), false on readiness (epoll, kqueue).
+  // at init: decided per driver at run time; IOCP, for accept, connect, recv, send, read, write and their
+  // cancels), false on readiness (epoll, kqueue).
   bool runs_native_operations() const {
 #if defined(EMIO_BACKEND_URING)
     return backend_.kind() == DynamicBackend::Kind::uring;
+#elif defined(EMIO_BACKEND_IOCP)
+    return true;
 #else
     return false;
 #endif
@@ -149,6 +152,15 @@ class Driver {
   // The driver's own events carry a non-zero tag, which no arena token has.
   static constexpr Token wake_token = Token::make(0, 0, 0xFF);
 
+  // Whether turns run the readiness engine: everywhere but on io_uring, whose kernel runs every kind. On
+  // IOCP it runs timeouts, close and the multishot kinds (docs/design.md, "Windows (IOCP)").
+  bool runs_readiness_operations() const {
+#if defined(EMIO_BACKEND_IOCP)
+    return true;
+#else
+    return !runs_native_operations();
+#endif
+  }
   static void wake_from_backend(void* driver);
   // What a registration's ScheduledIo holds now (ReadinessProbe): IOCP's edge emulation asks.
   static Ready readiness_of(void* driver, Token token);
@@ -184,7 +196,7 @@ class Driver {
   std::atomic<bool> wake_pending_{false};
   DriverStats stats_;
   OperationLedger operations_;
-  ReadinessOperations readiness_operations_;  // the operations engine when the backend is epoll
+  ReadinessOperations readiness_operations_;  // the operations engine on epoll and kqueue, a part of it on IOCP
 
   // Guarded by registrations_lock_: the arena's free list and the shut-down flag. ScheduledIo state is
   // atomic and read by turn() without the lock.

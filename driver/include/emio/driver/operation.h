@@ -5,8 +5,10 @@
 // fields (libxev and TigerBeetle do the same), so a record must stay put and untouched until its
 // completion has run.
 //
-// On io_uring each operation is one native submission. On epoll the driver carries it out with readiness
-// and non-blocking system calls. Either way the completion runs on the driver thread, inside turn() (or
+// On io_uring each operation is one native submission. On IOCP accept, connect, recv, send, read and
+// write are one overlapped call each (AcceptEx, ConnectEx, WSARecv, WSASend, ReadFile, WriteFile) and
+// their cancel is CancelIoEx; the other kinds run as on epoll. On epoll the driver carries it out with
+// readiness and non-blocking system calls. Either way the completion runs on the driver thread, inside turn() (or
 // shutdown()), exactly once per operation, and operations are submitted from the driver thread only.
 #pragma once
 
@@ -72,7 +74,7 @@ enum class OpState : uint8_t {
   queued,     // readiness backends: submitted, to be tried at the next turn
   waiting,    // readiness backends: tried, parked until its source is ready
   timing,     // readiness backends: a timeout that has not expired
-  in_kernel,  // io_uring: submitted to the ring
+  in_kernel,  // native: submitted to io_uring's ring, or an overlapped call on IOCP
 };
 
 struct Operation {

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+// What the completion operations do on IOCP beyond the shared suite (tests/operations): the steps
+// Winsock's extensions need (AcceptEx's and ConnectEx's context updates, ConnectEx's bound socket), a
+// cancel racing its target's completion, and failures the overlapped calls report at once.
+#include <chrono>
+#include <thread>
+
+#include "operations/operation_support.h"
+#include "support/driver_fixture.h"
+
+using emio::Operation;
+using emio::OpSource;
+using emio_test::bytes_of;
+using emio_test::CompletionLog;
+using emio_test::PendingRecv;
+using emio_test::turn_until;
+
+namespace {
+
+// getsockname or getpeername, which must succeed.
+sockaddr_in address_from(int (*call)(SOCKET, sockaddr*, int*), int fd) {
+  sockaddr_in address{};
+  int length = sizeof address;
+  CHECK_EQUAL(0, call(emio::socket_of_fd(fd), reinterpret_cast<sockaddr*>(&address), &length));
+  return address;
+}
+sockaddr_in local_address_of(int fd) { return address_from(::getsockname, fd); }
+sockaddr_in peer_address_of(int fd) { return address_from(::getpeername, fd); }
+
+void check_same_address(const sockaddr_in& expected, const sockaddr_in& actual) {
+  CHECK_EQUAL(AF_INET, actual.sin_family);
+  CHECK_EQUAL(expected.sin_addr.s_addr, actual.sin_addr.s_addr);
+  CHECK_EQUAL(ntohs(expected.sin_port), ntohs(actual.sin_port));
+}
+
+}  // namespace
+
+TEST_GROUP(IocpOperations) {
+  emio::Driver driver;
+  void setup() override { CHECK_OK(driver.init(emio_test::operations_config())); }
+};
+
+TEST(IocpOperations, AcceptedSocketKnowsItsPeerAndItsLocalAddress) {
+  sockaddr_in listening{};
+  emio::Fd listener_fd = emio_test::loopback_listener(listening);
+  OpSource listener;
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  sockaddr_in peer{};
+  Operation accept;
+  CompletionLog accepted;
+  emio::prepare_accept(accept, listener, reinterpret_cast<sockaddr*>(&peer), sizeof peer, accepted.waker());
+  CHECK_OK(driver.submit(accept));
+  emio::Fd client = emio_test::connect_to_loopback(listening);
+  CHECK(turn_until(driver, [&] { return accepted.calls > 0; }));
+  CHECK_OK(accept.error());
+  emio::Fd server_side(accept.result);
+  // Without SO_UPDATE_ACCEPT_CONTEXT both calls fail on an AcceptEx socket (WSAENOTCONN).
+  check_same_address(local_address_of(client.get()), peer_address_of(server_side.get()));
+  check_same_address(listening, local_address_of(server_side.get()));
+  check_same_address(local_address_of(client.get()), peer);
+  CHECK_EQUAL(static_cast<int>(sizeof(sockaddr_in)), accept.address_length);
+  CHECK_OK(driver.detach(listener));
+}
+
+TEST(IocpOperations, ConnectOnANeverBoundSocketBindsItAndConnects) {
+  emio_test::PendingConnect pending;
+  pending.start(driver);
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
+  CHECK_OK(pending.connect.error());
+  CHECK(local_address_of(pending.client_fd.get()).sin_port != 0);
+  // Without SO_UPDATE_CONNECT_CONTEXT getpeername fails on a ConnectEx socket (WSAENOTCONN).
+  check_same_address(pending.listening, peer_address_of(pending.client_fd.get()));
+  CHECK_OK(driver.detach(pending.client));
+}
+
+TEST(IocpOperations, CancelRacingACompletionCompletesEachExactlyOnceAndLosesNoBytes) {
+  PendingRecv pending;
+  pending.start(driver);
+  CHECK_EQUAL(5, emio_test::write_data(pending.pair.second.get(), "hello", 5));
+  // No turn: the receive's packet is (most likely) queued, unseen, when the cancel comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Operation cancel;
+  CompletionLog cancelled{&cancel};
+  emio::prepare_cancel(cancel, pending.recv, cancelled.waker());
+  CHECK_OK(driver.submit(cancel));
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0 && cancelled.calls > 0; }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(1, pending.done.calls);
+  CHECK_EQUAL(1, cancelled.calls);
+  if (pending.recv.error() == emio::Error::from_errno(ECANCELED)) {
+    CHECK_OK(cancel.error());  // stopped in time: the bytes are still in the socket
+  } else {
+    CHECK_EQUAL(5, pending.recv.result);  // completed first: the cancel found nothing left to stop
+    CHECK(cancel.error() == emio::Error::from_errno(ENOENT) || cancel.error() == emio::Error::from_errno(EALREADY));
+  }
+  CHECK_EQUAL(0u, driver.operations_in_flight());
+  CHECK_OK(driver.detach(pending.source));
+}
+
+TEST(IocpOperations, ASecondCancelOfOneTargetSaysEalreadyAndTheFirstStopsIt) {
+  PendingRecv pending;
+  pending.start(driver);
+  Operation first;
+  Operation second;
+  CompletionLog first_done{&first};
+  CompletionLog second_done{&second};
+  emio::prepare_cancel(first, pending.recv, first_done.waker());
+  emio::prepare_cancel(second, pending.recv, second_done.waker());
+  CHECK_OK(driver.submit(first));
+  CHECK_OK(driver.submit(second));
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0 && first_done.calls > 0 && second_done.calls > 0; }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(1, pending.done.calls);
+  CHECK_EQUAL(1, first_done.calls);
+  CHECK_EQUAL(1, second_done.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
+  CHECK_OK(first.error());
+  CHECK_ERROR(emio::Error::from_errno(EALREADY), second.error());
+  CHECK_OK(driver.detach(pending.source));
+}
+
+namespace {
+
+// A receive whose cancelled completion submits the same record again at once.
+struct ReceiveAgainWhenCancelled {
+  PendingRecv pending;
+  int completions = 0;
+  emio::Driver* driver = nullptr;
+
+  static void on_complete(void* context) {
+    auto& self = *static_cast<ReceiveAgainWhenCancelled*>(context);
+    self.completions += 1;
+    if (self.pending.recv.error() != emio::Error::from_errno(ECANCELED)) return;
+    emio::prepare_recv(self.pending.recv, self.pending.source,
+                       bytes_of(self.pending.buffer, sizeof self.pending.buffer), {on_complete, &self});
+    CHECK_OK(self.driver->submit(self.pending.recv));
+  }
+};
+
+}  // namespace
+
+TEST(IocpOperations, ARecordResubmittedFromItsCancelledCompletionGetsOnlyItsOwnBytes) {
+  ReceiveAgainWhenCancelled receiver;
+  receiver.driver = &driver;
+  CHECK_OK(driver.attach(receiver.pending.source, receiver.pending.pair.first.get()));
+  emio::prepare_recv(receiver.pending.recv, receiver.pending.source,
+                     bytes_of(receiver.pending.buffer, sizeof receiver.pending.buffer),
+                     {ReceiveAgainWhenCancelled::on_complete, &receiver});
+  CHECK_OK(driver.submit(receiver.pending.recv));
+  CHECK(driver.turn(0).ok());
+  Operation cancel;
+  CompletionLog cancelled{&cancel};
+  emio::prepare_cancel(cancel, receiver.pending.recv, cancelled.waker());
+  CHECK_OK(driver.submit(cancel));
+  CHECK(turn_until(driver, [&] { return cancelled.calls > 0; }));
+  CHECK_OK(cancel.error());
+  CHECK_EQUAL(1, receiver.completions);
+  CHECK(receiver.pending.recv.in_flight());  // the same record, submitted again
+  CHECK_EQUAL(3, emio_test::write_data(receiver.pending.pair.second.get(), "new", 3));
+  CHECK(turn_until(driver, [&] { return receiver.completions > 1; }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(2, receiver.completions);
+  CHECK_EQUAL(3, receiver.pending.recv.result);
+  STRCMP_EQUAL("new", receiver.pending.buffer);
+  CHECK_OK(driver.detach(receiver.pending.source));
+}
+
+TEST(IocpOperations, AFailureTheCallReportsAtOnceCompletesInALaterTurnNotInsideSubmit) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  CHECK_EQUAL(0, emio_test::shut_down_writing(pair.first.get()));  // WSASend then fails at once (WSAESHUTDOWN)
+  Operation send;
+  CompletionLog done{&send};
+  emio::prepare_send(send, source, bytes_of("lost"), done.waker());
+  CHECK_OK(driver.submit(send));
+  CHECK_EQUAL(0, done.calls);
+  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(1, done.calls);
+  CHECK(send.result < 0);
+  CHECK_OK(driver.detach(source));
+}
+
+TEST(IocpOperations, ARecvIsHandedToTheSystemAtSubmitNotQueuedForATurn) {
+  CHECK(driver.runs_native_operations());
+  PendingRecv pending;
+  pending.start(driver);
+  CHECK(pending.recv.state == emio::OpState::in_kernel);
+  driver.shutdown();  // completes the record before it goes out of scope
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
+}
