@@ -43,10 +43,18 @@ uint64_t emio_test::libkqueue_allocations_so_far() {
 extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
                                                          void (*free_hook)(const volatile void*));
 
+extern "C" void __sanitizer_print_stack_trace();
+
 namespace {
-void on_malloc(const volatile void*, size_t) { count_one(); }
+std::atomic<bool> print_next_stack{false};
+void on_malloc(const volatile void*, size_t) {
+  count_one();
+  if (print_next_stack.exchange(false, std::memory_order_relaxed)) __sanitizer_print_stack_trace();
+}
 void on_free(const volatile void*) {}
 }  // namespace
+
+void emio_test::print_stack_of_next_allocation(bool armed) { print_next_stack.store(armed, std::memory_order_relaxed); }
 
 void emio_test::install_allocation_counter() { (void)__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free); }
 
@@ -164,6 +172,10 @@ void free(void* pointer) { __libc_free(pointer); }
 
 void emio_test::install_allocation_counter() {}
 
+#endif
+
+#if !defined(EMIO_TEST_SANITIZED)
+void emio_test::print_stack_of_next_allocation(bool) {}  // no stack printer without a sanitizer runtime
 #endif
 
 uint64_t emio_test::allocations_so_far() {

@@ -9,6 +9,9 @@ namespace emio_test {
 
 void install_allocation_counter();
 uint64_t allocations_so_far();
+// Under ASan or TSan, while armed: the next allocation, on any thread, prints its stack (once, then it
+// disarms), so that a test that counts one allocation too many says where it was made. Elsewhere nothing.
+void print_stack_of_next_allocation(bool armed);
 
 // kqueue on Linux is libkqueue, a user-space library: the knotes a BSD kernel keeps in kernel memory are
 // malloc'ed in the process, inside kqueue() and kevent(). Those are counted here instead of above
