@@ -5,6 +5,7 @@
 // promises: an EAGAIN or a short transfer on a socket is followed by the wake-up the kernel gives when
 // data or room arrives (emio takes a short transfer as "drained", as Tokio does, and an edge-triggered
 // poller reports the next change only), and a reset is a real RST.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -96,7 +97,15 @@ ssize_t transfer_with_faults(Call call, int fd, size_t length, Transfer&& transf
     case Effect::reset:
       reset_connection(fd);
       return transfer(length);
+    case Effect::planted_undercount: {
+      const ssize_t done = transfer(length);
+      raise_edge();  // the miscount alone: no wake-up lost with it
+      return done > 1 ? done - 1 : done;
+    }
     case Effect::end_poll:
+    case Effect::stall:
+    case Effect::planted_fd_leak:
+    case Effect::count:
       break;
   }
   return transfer(length);
@@ -135,11 +144,13 @@ ssize_t __wrap_send(int fd, const void* data, size_t length, int flags) {
 
 // EMFILE/ENFILE leave the connection queued in the kernel, as a real exhaustion does.
 int __wrap_accept4(int fd, sockaddr* address, socklen_t* address_length, int flags) {
-  if (const Rule* rule = decide_for_fd(Call::accept, fd); rule != nullptr) {
-    return static_cast<int>(fail_with(rule->error));
-  }
+  const Rule* rule = decide_for_fd(Call::accept, fd);
+  if (rule != nullptr && rule->effect == Effect::fail) return static_cast<int>(fail_with(rule->error));
   const int accepted = __real_accept4(fd, address, address_length, flags);
   emio_fault::remember_fd(accepted);
+  if (rule != nullptr && rule->effect == Effect::planted_fd_leak && accepted >= 0) {
+    emio_fault::keep_planted_leak(::fcntl(accepted, F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+  }
   return accepted;
 }
 
@@ -173,6 +184,8 @@ int __real_io_uring_enter2(unsigned fd, unsigned to_submit, unsigned min_complet
 
 namespace {
 
+constexpr useconds_t stall_us = 2000;
+
 // The ring set up last on this thread: where end_poll cancels.
 thread_local io_uring* current_ring = nullptr;
 
@@ -192,10 +205,18 @@ void cancel_polls_of_one_fd() {
 // submitted (the entries stay in the ring); EINTR comes from the wait, after the submission.
 template <typename Enter>
 int enter_with_faults(unsigned min_complete, Enter&& enter) {
+  if (current_ring != nullptr && (IO_URING_READ_ONCE(*current_ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
+    emio_fault::note_cq_overflow();
+  }
   const Rule* rule = emio_fault::decide(Call::uring_submit);
   if (rule == nullptr) return enter(min_complete);
   if (rule->effect == Effect::end_poll) {
     cancel_polls_of_one_fd();
+    return enter(min_complete);
+  }
+  if (rule->effect == Effect::stall) {
+    // Completions keep arriving meanwhile and nobody reaps them: a small CQ ring overflows.
+    (void)::usleep(stall_us);
     return enter(min_complete);
   }
   if (rule->error != EINTR) return -rule->error;
