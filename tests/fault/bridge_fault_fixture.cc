@@ -91,7 +91,6 @@ Task<> check(Bridge& bridge) {
   bridge.ended = true;
 }
 
-
 // Everything the bridge holds, closed.
 void close(Bridge& bridge) {
   (void)bridge.uart_in.read_end.close();

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "fault/bridge_fault_fixture.h"
+#include "fault/uring_only.h"
 
 using emio_fault::Call;
 using emio_fault::Effect;
@@ -18,6 +19,7 @@ TEST(FaultBridge, EintrStormsOnPipesAndSocketsLoseNothing) {
       {Call::wait, Effect::fail, EINTR, 200, 8}, {Call::uring_submit, Effect::fail, EINTR, 200, 8}};
   static constexpr Schedule schedule{"bridge eintr storms", rules};
   survive(schedule);
+  CHECK(injected_ > 0);
 }
 
 TEST(FaultBridge, EagainAndShortTransfersOnTheLinkLoseNothing) {
@@ -27,11 +29,14 @@ TEST(FaultBridge, EagainAndShortTransfersOnTheLinkLoseNothing) {
                                    {Call::send, Effect::short_transfer, 0, 250, 1}};
   static constexpr Schedule schedule{"bridge eagain and short transfers", rules};
   survive(schedule);
+  CHECK(injected_ > 0);
 }
 
 TEST(FaultBridge, PollsTheKernelEndsAndSubmitRefusalsLoseNothing) {
+  emio_fault_test::skip_unless_uring_runs(executor_.driver());
   static constexpr Rule rules[] = {{Call::uring_submit, Effect::end_poll, 0, 100, 1},
                                    {Call::uring_submit, Effect::fail, EAGAIN, 150, 2}};
   static constexpr Schedule schedule{"bridge io_uring faults", rules};
   survive(schedule);
+  CHECK(injected_ > 0);
 }

@@ -90,11 +90,4 @@ uint64_t EchoFaultFixture::survive(const emio_fault::Schedule& schedule, uint32_
   return outcome.injected;
 }
 
-void EchoFaultFixture::skip_unless_uring_runs() {
-  const char* backend = executor_.driver().backend_name();
-  if (SimpleString(backend) == "uring") return;
-  UT_PRINT(StringFromFormat("skipped: io_uring faults, and this driver runs %s", backend));
-  TEST_EXIT;
-}
-
 }  // namespace emio_fault_test

@@ -39,9 +39,6 @@ class EchoFaultFixture : public Utest {
   Outcome examine(const emio_fault::Schedule& schedule, uint32_t client_count = 4);
   // examine, requiring that nothing was found; the faults injected.
   uint64_t survive(const emio_fault::Schedule& schedule, uint32_t client_count = 4);
-  // Ends the test, saying why, unless the executor's driver runs io_uring (an epoll pass, a kqueue
-  // build, qemu-user refusing io_uring): io_uring's faults have nothing to reach there.
-  void skip_unless_uring_runs();
 
   // Declared before the executor: client tasks still parked when a harness test ends refer to them.
   EchoRound faulted_round_;

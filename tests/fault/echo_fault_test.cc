@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "fault/echo_fault_fixture.h"
+#include "fault/uring_only.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"
 #include "support/driver_fixture.h"
@@ -53,7 +54,7 @@ TEST(FaultEcho, ResetsMidTransferAreSurvivedAndCleanedUp) {
 }
 
 TEST(FaultEcho, UringSubmitRefusalsLoseNothing) {
-  skip_unless_uring_runs();
+  emio_fault_test::skip_unless_uring_runs(executor_.driver());
   static constexpr Rule rules[] = {{Call::uring_submit, Effect::fail, EAGAIN, 200, 2},
                                    {Call::uring_submit, Effect::fail, EBUSY, 100, 1}};
   static constexpr Schedule schedule{"io_uring submit refusals", rules};
@@ -61,7 +62,7 @@ TEST(FaultEcho, UringSubmitRefusalsLoseNothing) {
 }
 
 TEST(FaultEcho, PollsTheKernelEndsWithoutMoreAreArmedAgain) {
-  skip_unless_uring_runs();
+  emio_fault_test::skip_unless_uring_runs(executor_.driver());
   static constexpr Rule rules[] = {{Call::uring_submit, Effect::end_poll, 0, 100, 1}};
   static constexpr Schedule schedule{"polls ended without F_MORE", rules};
   CHECK(survive(schedule) > 0);
@@ -77,7 +78,7 @@ start(config);
 ;
 
 TEST(FaultEchoOverflow, CompletionQueueOverflowLosesNothing) {
-  skip_unless_uring_runs();
+  emio_fault_test::skip_unless_uring_runs(executor_.driver());
   // The driver thread stalls before entering while the peers keep the polls firing: the 4-entry CQ
   // ring fills and the kernel keeps the rest (IORING_SQ_CQ_OVERFLOW) and ends the multishot polls
   // that overflowed, without IORING_CQE_F_MORE.

@@ -20,7 +20,7 @@ enum class Call : uint8_t {
   send,          // send(2)
   accept,        // accept4(2)
   socket,        // socket(2)
-  wait,          // epoll_wait(2): the driver's blocking call on epoll
+  wait,          // epoll_wait(2), or kevent(2) waiting in a kqueue build: the driver's blocking call
   uring_setup,   // io_uring_queue_init_params: io_uring_setup(2) and its mmaps
   uring_submit,  // io_uring_enter(2), submitting and maybe waiting
   count,

@@ -19,6 +19,9 @@
 #if defined(EMIO_BACKEND_URING)
 #include <liburing.h>
 #endif
+#if defined(EMIO_BACKEND_KQUEUE)
+#include <sys/event.h>
+#endif
 
 using emio_fault::Call;
 using emio_fault::Effect;
@@ -31,7 +34,6 @@ ssize_t __real_recv(int fd, void* buffer, size_t length, int flags);
 ssize_t __real_send(int fd, const void* data, size_t length, int flags);
 int __real_accept4(int fd, sockaddr* address, socklen_t* address_length, int flags);
 int __real_socket(int family, int type, int protocol);
-int __real_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms);
 }
 
 namespace {
@@ -163,6 +165,25 @@ int __wrap_socket(int family, int type, int protocol) {
   return fd;
 }
 
+#if defined(EMIO_BACKEND_KQUEUE)
+int __real_kevent(int kqueue_fd, const struct kevent* changes, int change_count, struct kevent* events, int capacity,
+                  const timespec* timeout);
+
+// A signal that arrives at once: EINTR before anything was waited for. Only a pure wait: with
+// changes, a BSD kernel applies them before it waits, and a failed change list is a different fault.
+// libkqueue's own epoll_wait, inside this call, is left alone: the driver meets what kevent says.
+int __wrap_kevent(int kqueue_fd, const struct kevent* changes, int change_count, struct kevent* events, int capacity,
+                  const timespec* timeout) {
+  if (change_count == 0 && capacity > 0) {
+    if (const Rule* rule = emio_fault::decide(Call::wait); rule != nullptr) {
+      return static_cast<int>(fail_with(rule->error));
+    }
+  }
+  return __real_kevent(kqueue_fd, changes, change_count, events, capacity, timeout);
+}
+#else
+int __real_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms);
+
 // A signal that arrives at once: EINTR before anything was waited for.
 int __wrap_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms) {
   if (const Rule* rule = emio_fault::decide(Call::wait); rule != nullptr) {
@@ -170,6 +191,7 @@ int __wrap_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeo
   }
   return __real_epoll_wait(epoll_fd, events, capacity, timeout_ms);
 }
+#endif
 
 }  // extern "C"
 

@@ -7,9 +7,18 @@ namespace emio_fault_test {
 namespace {
 
 constexpr std::array<const char*, static_cast<size_t>(Finding::count)> names = {
-    "a turn failed",      "the round did not finish", "the server failed",     "a client failed",
-    "a byte differs",     "bytes missing",            "bytes extra",           "registrations leaked",
-    "tasks leaked",       "frames leaked",            "operations leaked",     "fds leaked",
+    "a turn failed",
+    "the round did not finish",
+    "the server failed",
+    "a client failed",
+    "a byte differs",
+    "bytes missing",
+    "bytes extra",
+    "registrations leaked",
+    "tasks leaked",
+    "frames leaked",
+    "operations leaked",
+    "fds leaked",
     "the clean round after the faults failed"};
 
 }  // namespace

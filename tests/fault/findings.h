@@ -50,7 +50,7 @@ const char* name_of(Finding finding);
 // The check of a run that must find nothing.
 #define CHECK_NO_FINDINGS(findings, seed) CHECK_TEXT((findings).none(), (findings).describe(seed).asCharString())
 // The check of a harness test: its planted defect was seen.
-#define CHECK_FINDING(findings, finding, seed)                                                                   \
+#define CHECK_FINDING(findings, finding, seed)                                                                        \
   CHECK_TEXT((findings).has(finding), (SimpleString("expected ") + ::emio_fault_test::name_of(finding) + ", found " + \
-                                       (findings).describe(seed))                                               \
+                                       (findings).describe(seed))                                                     \
                                           .asCharString())

@@ -25,18 +25,18 @@ constexpr Schedule mild_faults{"eintr on reads", eintr_on_reads};
 
 }  // namespace
 
-TEST_GROUP_BASE(FaultHarnessEcho, emio_fault_test::EchoFaultFixture) {
-  void setup() override {
-    emio_fault_test::EchoFaultFixture::setup();
-    round_deadline_ms_ = stalled_round_deadline_ms;
-  }
-  // `schedule` injected at least once, `finding` reported.
-  void check_reported(const Schedule& schedule, Finding finding) {
-    const Outcome outcome = examine(schedule);
-    CHECK(outcome.injected > 0);
-    CHECK_FINDING(outcome.findings, finding, seed_);
-  }
-};
+TEST_GROUP_BASE(FaultHarnessEcho,
+                emio_fault_test::EchoFaultFixture){void setup() override{emio_fault_test::EchoFaultFixture::setup();
+round_deadline_ms_ = stalled_round_deadline_ms;
+}
+// `schedule` injected at least once, `finding` reported.
+void check_reported(const Schedule& schedule, Finding finding) {
+  const Outcome outcome = examine(schedule);
+  CHECK(outcome.injected > 0);
+  CHECK_FINDING(outcome.findings, finding, seed_);
+}
+}
+;
 
 TEST(FaultHarnessEcho, AReceiveThatLosesAByteIsReportedAsBytesMissing) {
   static constexpr Rule rules[] = {{Call::recv, Effect::planted_undercount, 0, 20, 1}};
@@ -66,17 +66,16 @@ TEST(FaultHarnessEcho, AServerThatStopsServingOnceTheFaultsStopIsReported) {
   check_reported(mild_faults, Finding::stopped_serving);
 }
 
-TEST(FaultHarnessEcho, TheSameRunWithoutAPlantedDefectFindsNothing) {
-  CHECK(survive(mild_faults) > 0);
-}
+TEST(FaultHarnessEcho, TheSameRunWithoutAPlantedDefectFindsNothing) { CHECK(survive(mild_faults) > 0); }
 
-TEST_GROUP_BASE(FaultHarnessBridge, emio_fault_test::BridgeFaultFixture) {
-  void check_reported(const Schedule& schedule, Finding finding) {
+TEST_GROUP_BASE(FaultHarnessBridge,
+                emio_fault_test::BridgeFaultFixture){void check_reported(const Schedule& schedule, Finding finding){
     const emio_fault_test::Findings found = examine(schedule);
-    CHECK(injected_ > 0);
-    CHECK_FINDING(found, finding, seed_);
-  }
-};
+CHECK(injected_ > 0);
+CHECK_FINDING(found, finding, seed_);
+}
+}
+;
 
 TEST(FaultHarnessBridge, AReceiveThatLosesAByteIsReportedAsBytesMissing) {
   static constexpr Rule rules[] = {{Call::recv, Effect::planted_undercount, 0, 20, 1}};
