@@ -31,7 +31,6 @@ enum class Effect : uint8_t {
   short_transfer,  // recv/send: at most part of the bytes, then the kernel's own wake-up (see fault_layer.cc)
   reset,           // recv/send on TCP: the connection is really reset (RST) first, the call reports it
   end_poll,        // uring_submit: the kernel cancels every poll on one fd (IORING_REGISTER_SYNC_CANCEL)
-  stall,           // uring_submit: the thread sleeps 2 ms first, as a busy daemon reaps late
   // Planted defects, not faults: they break the process, so that the harness tests (FaultHarness*)
   // prove the checks see what each does.
   planted_undercount,  // recv/send on TCP: reports one byte fewer than moved (recv: lost; send: sent twice)

@@ -105,7 +105,6 @@ ssize_t transfer_with_faults(Call call, int fd, size_t length, Transfer&& transf
       return done > 1 ? done - 1 : done;
     }
     case Effect::end_poll:
-    case Effect::stall:
     case Effect::planted_fd_leak:
     case Effect::count:
       break;
@@ -206,8 +205,6 @@ int __real_io_uring_enter2(unsigned fd, unsigned to_submit, unsigned min_complet
 
 namespace {
 
-constexpr useconds_t stall_us = 2000;
-
 // The ring set up last on this thread: where end_poll cancels.
 thread_local io_uring* current_ring = nullptr;
 
@@ -234,11 +231,6 @@ int enter_with_faults(unsigned min_complete, Enter&& enter) {
   if (rule == nullptr) return enter(min_complete);
   if (rule->effect == Effect::end_poll) {
     cancel_polls_of_one_fd();
-    return enter(min_complete);
-  }
-  if (rule->effect == Effect::stall) {
-    // Completions keep arriving meanwhile and nobody reaps them: a small CQ ring overflows.
-    (void)::usleep(stall_us);
     return enter(min_complete);
   }
   if (rule->error != EINTR) return -rule->error;
