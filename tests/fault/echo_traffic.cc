@@ -38,8 +38,9 @@ Task<> echo_connection(TcpStream stream, EchoServer& server) {
   }
   if (server.defect == ServerDefect::keeps_ended_connections && server.kept_count < kept_connection_capacity) {
     server.kept[server.kept_count++] = std::move(stream);
+  } else {
+    (void)stream.close();
   }
-  (void)stream.close();
 }
 
 // ServerDefect::stops_serving_after_faults: true once the server has seen a fault-free accept after
