@@ -23,9 +23,9 @@ constexpr uint32_t stalled_round_deadline_ms = 3000;
 
 constexpr Rule eintr_on_reads[] = {{Call::recv, Effect::fail, EINTR, 100, 1}};
 constexpr Schedule mild_faults{"eintr on reads", eintr_on_reads};
-constexpr Rule undercounted_receives[] = {{Call::recv, Effect::planted_undercount, 0, 20, 1}};
+constexpr Rule undercounted_receives[] = {{Call::recv, Effect::planted_undercount, 0, 100, 1}};
 constexpr Schedule receive_loses_a_byte{"planted: recv loses a byte", undercounted_receives};
-constexpr Rule undercounted_sends[] = {{Call::send, Effect::planted_undercount, 0, 20, 1}};
+constexpr Rule undercounted_sends[] = {{Call::send, Effect::planted_undercount, 0, 100, 1}};
 constexpr Schedule send_repeats_a_byte{"planted: send repeats a byte", undercounted_sends};
 
 }  // namespace
