@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "fault/echo_traffic.h"
 
+#include "fault/fault_layer.h"
+
 #include <cerrno>
 #include <utility>
 
@@ -34,12 +36,29 @@ Task<> echo_connection(TcpStream stream, EchoServer& server) {
       break;
     }
   }
-  (void)stream.close();
+  if (server.defect == ServerDefect::keeps_ended_connections && server.kept_count < kept_connection_capacity) {
+    server.kept[server.kept_count++] = std::move(stream);
+  } else {
+    (void)stream.close();
+  }
+}
+
+// ServerDefect::stops_serving_after_faults: true once the server has seen a fault-free accept after
+// faulted ones (the fault layer is per thread, and the server runs on the arming thread).
+bool stops_now(EchoServer& server, bool& saw_faults) {
+  if (server.defect != ServerDefect::stops_serving_after_faults) return false;
+  saw_faults = saw_faults || emio_fault::armed();
+  return saw_faults && !emio_fault::armed();
 }
 
 Task<> accept_loop(EchoServer& server) {
+  bool saw_faults = false;
   for (;;) {
     Result<TcpStream> accepted = co_await server.listener.accept();
+    if (stops_now(server, saw_faults)) {
+      (void)server.listener.close();
+      co_return;
+    }
     if (accepted.ok()) {
       if (Result<emio::TaskId> spawned = server.executor->spawn(echo_connection(std::move(accepted.value()), server));
           !spawned.ok() && server.failure.ok()) {

@@ -14,11 +14,23 @@ namespace emio_fault_test {
 constexpr uint32_t max_clients = 8;
 constexpr size_t chunk_capacity = 1536;
 
+// Defects planted in the server for the harness tests (harness_fault_test.cc): each must be found.
+enum class ServerDefect : uint8_t {
+  none,
+  keeps_ended_connections,     // an ended connection's stream is kept, not closed: its registration leaks
+  stops_serving_after_faults,  // the first connection accepted once the faults stopped ends the server
+};
+
+constexpr uint32_t kept_connection_capacity = 16;
+
 struct EchoServer {
   emio::Executor* executor = nullptr;
   emio::TcpListener listener;
   uint32_t accept_backoffs = 0;  // EMFILE/ENFILE, waited out
   emio::Error failure{};         // the first error no daemon should meet
+  ServerDefect defect = ServerDefect::none;
+  std::array<emio::TcpStream, kept_connection_capacity> kept{};  // ServerDefect::keeps_ended_connections
+  uint32_t kept_count = 0;
 };
 
 struct EchoClient {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "fault/fault_layer.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdlib>
 
@@ -9,6 +11,7 @@ namespace {
 
 constexpr size_t max_rules = 16;
 constexpr size_t remembered_fd_capacity = 32;
+constexpr size_t planted_leak_capacity = 64;
 
 // Per thread: only the thread that armed a schedule sees faults, so CppUTest's output, the sanitizers'
 // helper threads and other tests' threads run untouched.
@@ -17,12 +20,20 @@ struct State {
   uint64_t seed = 0;
   std::array<uint64_t, static_cast<size_t>(Call::count)> calls{};
   std::array<uint32_t, max_rules> burst_left{};
-  std::array<uint64_t, 4> injected_by_effect{};
+  std::array<uint64_t, static_cast<size_t>(Effect::count)> injected_by_effect{};
+  uint64_t cq_overflows = 0;
   uint64_t draws = 0;
   std::array<int, remembered_fd_capacity> fds{};
   uint32_t fd_count = 0;
 };
 thread_local State state;
+
+// Apart from State: arm() resets that, and the leaked fds must stay open until the test has counted them.
+struct PlantedLeaks {
+  std::array<int, planted_leak_capacity> fds{};
+  uint32_t count = 0;
+};
+thread_local PlantedLeaks planted_leaks;
 
 // splitmix64: a stateless hash of (seed, stream, n), so decisions do not depend on one another.
 uint64_t mix(uint64_t value) {
@@ -52,6 +63,28 @@ uint64_t injected() {
 }
 
 uint64_t injected(Effect effect) { return state.injected_by_effect[static_cast<size_t>(effect)]; }
+
+bool armed() { return state.schedule != nullptr; }
+
+uint64_t cq_overflows_seen() { return state.cq_overflows; }
+
+void note_cq_overflow() {
+  if (armed()) state.cq_overflows += 1;
+}
+
+void keep_planted_leak(int fd) {
+  if (fd < 0) return;
+  if (planted_leaks.count == planted_leak_capacity) {
+    (void)::close(fd);  // enough to be seen
+    return;
+  }
+  planted_leaks.fds[planted_leaks.count++] = fd;
+}
+
+void close_planted_leaks() {
+  for (uint32_t i = 0; i < planted_leaks.count; ++i) (void)::close(planted_leaks.fds[i]);
+  planted_leaks.count = 0;
+}
 
 uint64_t seed_from_environment(uint64_t fallback) {
   const char* text = std::getenv("EMIO_FAULT_SEED");

@@ -20,7 +20,7 @@ enum class Call : uint8_t {
   send,          // send(2)
   accept,        // accept4(2)
   socket,        // socket(2)
-  wait,          // epoll_wait(2): the driver's blocking call on epoll
+  wait,          // epoll_wait(2), or kevent(2) waiting in a kqueue build: the driver's blocking call
   uring_setup,   // io_uring_queue_init_params: io_uring_setup(2) and its mmaps
   uring_submit,  // io_uring_enter(2), submitting and maybe waiting
   count,
@@ -31,6 +31,11 @@ enum class Effect : uint8_t {
   short_transfer,  // recv/send: at most part of the bytes, then the kernel's own wake-up (see fault_layer.cc)
   reset,           // recv/send on TCP: the connection is really reset (RST) first, the call reports it
   end_poll,        // uring_submit: the kernel cancels every poll on one fd (IORING_REGISTER_SYNC_CANCEL)
+  // Planted defects, not faults: they break the process, so that the harness tests (FaultHarness*)
+  // prove the checks see what each does.
+  planted_undercount,  // recv/send on TCP: reports one byte fewer than moved (recv: lost; send: sent twice)
+  planted_fd_leak,     // accept: a copy of the accepted fd stays open (close_planted_leaks ends it)
+  count,
 };
 
 struct Rule {
@@ -53,6 +58,12 @@ void disarm();
 // Faults injected since the last arm, in all and of one effect.
 uint64_t injected();
 uint64_t injected(Effect effect);
+bool armed();
+// io_uring enters since the last arm that found IORING_SQ_CQ_OVERFLOW set: completions the full CQ ring
+// could not take, kept by the kernel (FEAT_NODROP) until an enter flushes them.
+uint64_t cq_overflows_seen();
+// Closes the fds Effect::planted_fd_leak kept, if any (they outlive arm and disarm).
+void close_planted_leaks();
 
 // EMIO_FAULT_SEED when set (decimal), else `fallback`: a failing run prints its seed, this replays it.
 uint64_t seed_from_environment(uint64_t fallback);
@@ -64,5 +75,7 @@ uint64_t draw();
 // The fds sockets and accepted connections got lately, for end_poll to pick from.
 void remember_fd(int fd);
 int pick_remembered_fd();
+void note_cq_overflow();
+void keep_planted_leak(int fd);
 
 }  // namespace emio_fault

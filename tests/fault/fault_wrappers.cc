@@ -5,6 +5,7 @@
 // promises: an EAGAIN or a short transfer on a socket is followed by the wake-up the kernel gives when
 // data or room arrives (emio takes a short transfer as "drained", as Tokio does, and an edge-triggered
 // poller reports the next change only), and a reset is a real RST.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -18,6 +19,9 @@
 #if defined(EMIO_BACKEND_URING)
 #include <liburing.h>
 #endif
+#if defined(EMIO_BACKEND_KQUEUE)
+#include <sys/event.h>
+#endif
 
 using emio_fault::Call;
 using emio_fault::Effect;
@@ -30,7 +34,6 @@ ssize_t __real_recv(int fd, void* buffer, size_t length, int flags);
 ssize_t __real_send(int fd, const void* data, size_t length, int flags);
 int __real_accept4(int fd, sockaddr* address, socklen_t* address_length, int flags);
 int __real_socket(int family, int type, int protocol);
-int __real_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms);
 }
 
 namespace {
@@ -96,7 +99,14 @@ ssize_t transfer_with_faults(Call call, int fd, size_t length, Transfer&& transf
     case Effect::reset:
       reset_connection(fd);
       return transfer(length);
+    case Effect::planted_undercount: {
+      const ssize_t done = transfer(length);
+      raise_edge();  // the miscount alone: no wake-up lost with it
+      return done > 1 ? done - 1 : done;
+    }
     case Effect::end_poll:
+    case Effect::planted_fd_leak:
+    case Effect::count:
       break;
   }
   return transfer(length);
@@ -135,11 +145,13 @@ ssize_t __wrap_send(int fd, const void* data, size_t length, int flags) {
 
 // EMFILE/ENFILE leave the connection queued in the kernel, as a real exhaustion does.
 int __wrap_accept4(int fd, sockaddr* address, socklen_t* address_length, int flags) {
-  if (const Rule* rule = decide_for_fd(Call::accept, fd); rule != nullptr) {
-    return static_cast<int>(fail_with(rule->error));
-  }
+  const Rule* rule = decide_for_fd(Call::accept, fd);
+  if (rule != nullptr && rule->effect == Effect::fail) return static_cast<int>(fail_with(rule->error));
   const int accepted = __real_accept4(fd, address, address_length, flags);
   emio_fault::remember_fd(accepted);
+  if (rule != nullptr && rule->effect == Effect::planted_fd_leak && accepted >= 0) {
+    emio_fault::keep_planted_leak(::fcntl(accepted, F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+  }
   return accepted;
 }
 
@@ -152,6 +164,25 @@ int __wrap_socket(int family, int type, int protocol) {
   return fd;
 }
 
+#if defined(EMIO_BACKEND_KQUEUE)
+int __real_kevent(int kqueue_fd, const struct kevent* changes, int change_count, struct kevent* events, int capacity,
+                  const timespec* timeout);
+
+// A signal that arrives at once: EINTR before anything was waited for. Only a pure wait: with
+// changes, a BSD kernel applies them before it waits, and a failed change list is a different fault.
+// libkqueue's own epoll_wait, inside this call, is left alone: the driver meets what kevent says.
+int __wrap_kevent(int kqueue_fd, const struct kevent* changes, int change_count, struct kevent* events, int capacity,
+                  const timespec* timeout) {
+  if (change_count == 0 && capacity > 0) {
+    if (const Rule* rule = emio_fault::decide(Call::wait); rule != nullptr) {
+      return static_cast<int>(fail_with(rule->error));
+    }
+  }
+  return __real_kevent(kqueue_fd, changes, change_count, events, capacity, timeout);
+}
+#else
+int __real_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms);
+
 // A signal that arrives at once: EINTR before anything was waited for.
 int __wrap_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeout_ms) {
   if (const Rule* rule = emio_fault::decide(Call::wait); rule != nullptr) {
@@ -159,6 +190,7 @@ int __wrap_epoll_wait(int epoll_fd, epoll_event* events, int capacity, int timeo
   }
   return __real_epoll_wait(epoll_fd, events, capacity, timeout_ms);
 }
+#endif
 
 }  // extern "C"
 
@@ -192,6 +224,9 @@ void cancel_polls_of_one_fd() {
 // submitted (the entries stay in the ring); EINTR comes from the wait, after the submission.
 template <typename Enter>
 int enter_with_faults(unsigned min_complete, Enter&& enter) {
+  if (current_ring != nullptr && (IO_URING_READ_ONCE(*current_ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
+    emio_fault::note_cq_overflow();
+  }
   const Rule* rule = emio_fault::decide(Call::uring_submit);
   if (rule == nullptr) return enter(min_complete);
   if (rule->effect == Effect::end_poll) {
