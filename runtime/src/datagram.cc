@@ -13,7 +13,7 @@ Result<PollFd> DatagramSocket::open_source(Handle handle, int family, const Sock
   if (address.family() != AF_UNSPEC) {
     if (Error error = detail::bind_socket(fd.value().get(), address); error.failed()) return error;
   }
-  return PollFd::adopt(handle, std::move(fd.value()), Interest::readable | Interest::writable);
+  return PollFd::adopt_nonblocking(handle, std::move(fd.value()), Interest::readable | Interest::writable);
 }
 
 Error DatagramSocket::connect(const SocketAddress& peer) {

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "emio/runtime/poll_fd.h"
 
+#if !defined(_WIN32)
+#include <fcntl.h>
+#endif
+
+#include <cassert>
 #include <utility>
 
 #include "emio/runtime/socket_calls.h"
@@ -27,6 +32,14 @@ PollFd& PollFd::operator=(PollFd&& other) noexcept {
 Result<PollFd> PollFd::adopt(Handle handle, Fd fd, Interest interest) {
   if (!fd.valid()) return Error::from_errno(EBADF);
   if (Error error = set_nonblocking(fd.get()); error.failed()) return error;
+  return adopt_nonblocking(handle, std::move(fd), interest);
+}
+
+Result<PollFd> PollFd::adopt_nonblocking(Handle handle, Fd fd, Interest interest) {
+  if (!fd.valid()) return Error::from_errno(EBADF);
+#if !defined(_WIN32)  // Winsock cannot be asked whether a socket is non-blocking
+  assert((::fcntl(fd.get(), F_GETFL) & O_NONBLOCK) != 0 && (::fcntl(fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+#endif
   Result<Registration> registered = handle.add_source(fd.get(), interest);
   if (!registered.ok()) return registered.error();
   PollFd source;

@@ -44,9 +44,9 @@ Result<PollFdPair> registered_socket_pair(Handle handle, int type) {
   Fd first_fd(ends[0]);
   Fd second_fd(ends[1]);
   const Interest both = Interest::readable | Interest::writable;
-  Result<PollFd> first = PollFd::adopt(handle, std::move(first_fd), both);
+  Result<PollFd> first = PollFd::adopt_nonblocking(handle, std::move(first_fd), both);
   if (!first.ok()) return first.error();
-  Result<PollFd> second = PollFd::adopt(handle, std::move(second_fd), both);
+  Result<PollFd> second = PollFd::adopt_nonblocking(handle, std::move(second_fd), both);
   if (!second.ok()) return second.error();
   return PollFdPair{std::move(first.value()), std::move(second.value())};
 }

@@ -22,7 +22,7 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
     if (errno != EINPROGRESS) return Error::last_os_error();
     connecting = true;
   }
-  Result<PollFd> source = PollFd::adopt(handle, std::move(fd.value()), readable_and_writable);
+  Result<PollFd> source = PollFd::adopt_nonblocking(handle, std::move(fd.value()), readable_and_writable);
   if (!source.ok()) return source.error();
   return Stream(std::move(source.value()), connecting);
 }
@@ -171,7 +171,7 @@ Result<StreamListener<Stream>> StreamListener<Stream>::bind(Handle handle, const
   }
   if (Error error = detail::bind_socket(fd.value().get(), address); error.failed()) return error;
   if (detail::listen_on_fd(fd.value().get(), backlog) < 0) return Error::last_os_error();
-  Result<PollFd> source = PollFd::adopt(handle, std::move(fd.value()), Interest::readable);
+  Result<PollFd> source = PollFd::adopt_nonblocking(handle, std::move(fd.value()), Interest::readable);
   if (!source.ok()) return source.error();
   return StreamListener(std::move(source.value()));
 }
@@ -212,7 +212,8 @@ Result<Stream> StreamListener<Stream>::adopt_accepted(Result<Fd> accepted, Socke
     if (!address.ok()) return address.error();
     *peer = address.value();
   }
-  Result<PollFd> source = PollFd::adopt(source_.handle(), std::move(accepted.value()), readable_and_writable);
+  Result<PollFd> source =
+      PollFd::adopt_nonblocking(source_.handle(), std::move(accepted.value()), readable_and_writable);
   if (!source.ok()) return source.error();
   return Stream(std::move(source.value()));
 }

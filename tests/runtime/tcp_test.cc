@@ -2,6 +2,7 @@
 // TcpListener and TcpStream over loopback: connect, accept, read, write, shutdown, and the errors a
 // daemon meets (address in use, connection refused, reset by peer).
 #if !defined(_WIN32)
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #endif
@@ -190,6 +191,18 @@ TEST(Tcp, ReadAfterThePeerResetFails) {
   CHECK_OK(client.close());
   std::byte buffer[8];
   CHECK_ERROR(emio::Error::from_errno(ECONNRESET), read_when_ready(server, buffer).error());
+}
+
+// Every socket emio makes is non-blocking and close-on-exec from its creating call (port/socket.h): what
+// lets PollFd::adopt_nonblocking leave out adopt's fcntl calls (four per accepted connection).
+TEST(Tcp, ListenerConnectedAndAcceptedSocketsAreNonBlockingAndCloseOnExec) {
+  TcpStream client;
+  TcpStream server;
+  connect_pair(client, server);
+  for (const int fd : {listener.fd(), client.fd(), server.fd()}) {
+    CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+    CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  }
 }
 #endif
 

@@ -142,6 +142,10 @@ class PollFd {
   // On failure `fd` is closed. Errors: those of set_nonblocking and Handle::add_source (EPERM for a
   // regular file, registrations_full, shut_down).
   static Result<PollFd> adopt(Handle handle, Fd fd, Interest interest = Interest::readable | Interest::writable);
+  // adopt() for an fd that port/'s calls made (open_socket, accept_nonblocking, pipe_nonblocking, a
+  // multishot accept with SOCK_NONBLOCK | SOCK_CLOEXEC): already non-blocking and close-on-exec, so
+  // without the four fcntl calls per accepted connection (asserted in debug builds).
+  static Result<PollFd> adopt_nonblocking(Handle handle, Fd fd, Interest interest);
 
   // Deregisters and closes; a second call does nothing. Returns the deregistration's error, if any.
   Error close();
