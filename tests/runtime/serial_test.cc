@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "emio/runtime/runtime.h"
+#include "runtime/byte_stream_tasks.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"
 
@@ -63,6 +64,18 @@ void open_pty(emio::Fd& device, char (&path)[64]) {
   CHECK_EQUAL(0, ::grantpt(device.get()));
   CHECK_EQUAL(0, ::unlockpt(device.get()));
   CHECK_EQUAL(0, ::ptsname_r(device.get(), path, sizeof path));
+}
+
+// An awaited read on the port gets what the device sent.
+void check_bytes_from_the_device_arrive(emio::Executor& executor, SerialPort& port, const emio::Fd& device) {
+  char received[16] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_some(port, received, outcome));
+  CHECK_OK(executor.run_once(0));
+  CHECK_EQUAL(5, ::write(device.get(), "uart\r", 5));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  STRCMP_EQUAL("uart\r", received);  // raw: the carriage return is not translated
 }
 
 // Reads what the port sent from the device side, running `executor` meanwhile.
@@ -193,16 +206,7 @@ TEST(Serial, OpenWithSettingsAppliesThem) {
   CHECK_EQUAL(static_cast<tcflag_t>(CSTOPB | CRTSCTS), current.c_cflag & (CSTOPB | CRTSCTS));
 }
 
-TEST(Serial, BytesFromTheDeviceArriveOnThePort) {
-  char received[16] = {};
-  Error outcome = Error::shut_down;
-  Result<emio::TaskId> task = executor.spawn(read_some(port, received, outcome));
-  CHECK_OK(executor.run_once(0));
-  CHECK_EQUAL(5, ::write(device.get(), "uart\r", 5));
-  emio_test::run_to_completion(executor, task);
-  CHECK_OK(outcome);
-  STRCMP_EQUAL("uart\r", received);  // raw: the carriage return is not translated
-}
+TEST(Serial, BytesFromTheDeviceArriveOnThePort) { check_bytes_from_the_device_arrive(executor, port, device); }
 
 TEST(Serial, BytesWrittenToThePortReachTheDevice) {
   CHECK_EQUAL(3u, REQUIRE_VALUE(port.try_write(emio_test::bytes_of("at\n"))));
@@ -255,14 +259,7 @@ TEST_GROUP(SerialOnTheRing) {
 };
 
 TEST(SerialOnTheRing, BytesFromTheDeviceArriveThroughTheRing) {
-  char received[16] = {};
-  Error outcome = Error::shut_down;
-  Result<emio::TaskId> task = executor.spawn(read_some(port, received, outcome));
-  CHECK_OK(executor.run_once(0));
-  CHECK_EQUAL(5, ::write(device.get(), "uart\r", 5));
-  emio_test::run_to_completion(executor, task);
-  CHECK_OK(outcome);
-  STRCMP_EQUAL("uart\r", received);
+  check_bytes_from_the_device_arrive(executor, port, device);
   check_on_the_ring();
 }
 
@@ -285,9 +282,7 @@ TEST(SerialOnTheRing, PortClosedWithAnAbandonedReadInFlightFreesItsRecordOnceCan
   check_on_the_ring();
   CHECK_EQUAL(executor.driver().takes_leased_receives() ? 1u : 0u, executor.driver().operations_in_flight());
   CHECK_OK(port.close());
-  for (int round = 0; round < 400 && executor.native_streams().in_use() > 0; ++round) {
-    CHECK_OK(executor.run_once(10));
-  }
+  emio_test::run_until_records_free(executor);
   CHECK_EQUAL(0u, executor.native_streams().in_use());
   CHECK_EQUAL(0u, executor.driver().operations_in_flight());
 }
