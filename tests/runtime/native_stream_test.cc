@@ -160,7 +160,7 @@ TEST(NativeStream, LeftoverBytesOfAReceiveAreKeptForTheNextReads) {
 TEST(NativeStream, BytesArriveInOrderAcrossManyWrites) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
   // More than one send buffer: write_all takes several sends.
-  emio_test::check_bytes_arrive_in_order_across_many_writes<buffer_bytes * 5 + 13>(executor, pair.first, pair.second);
+  emio_test::check_bytes_arrive_in_order_across_many_writes(executor, pair.first, pair.second, buffer_bytes * 5 + 13);
 }
 
 TEST(NativeStream, ReadAbandonedByATimeoutLosesNoBytes) {

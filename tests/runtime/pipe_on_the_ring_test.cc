@@ -38,8 +38,8 @@ TEST_GROUP(PipeOnTheRing) {
 
 TEST(PipeOnTheRing, AwaitedReadAndWriteGoThroughTheRing) {
   // Several writes of the send buffer's size.
-  emio_test::check_bytes_arrive_in_order_across_many_writes<buffer_bytes * 3 + 5>(executor, pipe.write_end,
-                                                                                  pipe.read_end);
+  emio_test::check_bytes_arrive_in_order_across_many_writes(executor, pipe.write_end, pipe.read_end,
+                                                            buffer_bytes * 3 + 5);
   // On the ring both ends hold a record and their readiness registrations are gone: a readiness await
   // would have ended with stale_token, so the bytes came through the ring.
   CHECK_EQUAL(on_the_ring() ? 2u : 0u, executor.native_streams().in_use());
