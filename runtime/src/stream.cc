@@ -111,9 +111,12 @@ Result<size_t> ByteStream::try_write(std::span<const std::byte> data) {
 
 StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
   if (this != &other) {
+    // The base closes this stream first; the connect state is other's own (the base moves none of it).
+    const bool connecting = other.connecting_;
+    const Error connect_error = other.connect_error_;
     ByteStream::operator=(std::move(other));
-    connecting_ = other.connecting_;
-    connect_error_ = other.connect_error_;
+    connecting_ = connecting;
+    connect_error_ = connect_error;
   }
   return *this;
 }

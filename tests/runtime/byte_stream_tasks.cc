@@ -6,22 +6,20 @@
 namespace emio_test {
 
 emio::Task<> read_once(emio::ByteStream& stream, std::span<std::byte> buffer,
-                              std::optional<emio::Result<size_t>>& outcome) {
+                       std::optional<emio::Result<size_t>>& outcome) {
   outcome.emplace(co_await stream.read(buffer));
 }
 
 emio::Task<> read_with_timeout(emio::ByteStream& stream, uint32_t timeout_ms,
-                                      std::optional<emio::Result<size_t>>& outcome) {
+                               std::optional<emio::Result<size_t>>& outcome) {
   std::byte buffer[16];
   outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.read(buffer)));
 }
 
-emio::Task<> read_all(emio::ByteStream& stream, size_t chunk_bytes, std::span<std::byte> into,
-                             emio::Error& outcome) {
+emio::Task<> read_all(emio::ByteStream& stream, size_t chunk_bytes, std::span<std::byte> into, emio::Error& outcome) {
   size_t done = 0;
   while (done < into.size()) {
-    emio::Result<size_t> got =
-        co_await stream.read(into.subspan(done, std::min(chunk_bytes, into.size() - done)));
+    emio::Result<size_t> got = co_await stream.read(into.subspan(done, std::min(chunk_bytes, into.size() - done)));
     if (!got.ok() || got.value() == 0) {
       outcome = got.ok() ? emio::Error::from_errno(EPIPE) : got.error();
       co_return;
@@ -32,7 +30,7 @@ emio::Task<> read_all(emio::ByteStream& stream, size_t chunk_bytes, std::span<st
 }
 
 emio::Task<> write_all(emio::ByteStream& stream, std::span<const std::byte> data,
-                              std::optional<emio::Result<size_t>>& outcome) {
+                       std::optional<emio::Result<size_t>>& outcome) {
   outcome.emplace(co_await stream.write_all(data));
 }
 
@@ -65,8 +63,7 @@ void run_until_records_free(emio::Executor& executor) {
   }
 }
 
-void check_end_of_stream_reads_zero(emio::Executor& executor, emio::ByteStream& writer,
-                                           emio::ByteStream& reader) {
+void check_end_of_stream_reads_zero(emio::Executor& executor, emio::ByteStream& writer, emio::ByteStream& reader) {
   CHECK_OK(writer.close());
   std::byte buffer[8];
   std::optional<emio::Result<size_t>> got;
@@ -75,8 +72,7 @@ void check_end_of_stream_reads_zero(emio::Executor& executor, emio::ByteStream& 
   CHECK_EQUAL(0u, REQUIRE_VALUE(*got));
 }
 
-void check_abandoned_read_loses_no_bytes(emio::Executor& executor, emio::ByteStream& reader,
-                                                emio::ByteStream& writer) {
+void check_abandoned_read_loses_no_bytes(emio::Executor& executor, emio::ByteStream& reader, emio::ByteStream& writer) {
   std::optional<emio::Result<size_t>> abandoned;
   emio::Result<emio::TaskId> first = executor.spawn(read_with_timeout(reader, 20, abandoned));
   run_to_completion(executor, first);
