@@ -20,7 +20,9 @@ endforeach()
 # The runtime's shared suite (tests/runtime), on IOCP, but for the groups of what Windows lacks:
 set(emio_runtime_groups_left_out
     Pipe        # no pipes to poll: AFD polls sockets only (the driver suite's pipes are loopback TCP pairs)
+    PipeOnTheRing  # the same pipes, on completion operations
     Serial      # no serial ports: COM handles are not written (docs/developing-on-windows.md)
+    SerialOnTheRing  # the same ports, on completion operations
     UnixSocket  # no Unix-domain sockets: Winsock has no socketpair, and wine 8 no AF_UNIX
     Systemd     # no systemd on Windows: runtime/src/systemd.cc is not built there
     Signals     # POSIX signals (raise, sigprocmask): the console's Ctrl-C and Ctrl-Break are ConsoleSignals

@@ -59,7 +59,7 @@ Error Driver::submit_reserved(Operation& op) { return start_operation(op, true);
 
 Error Driver::start_operation(Operation& op, bool reserved) {
   if (shut_down_.load(std::memory_order_acquire) || !initialised_) return Error::shut_down;
-  if (op.kind == OpKind::recv_leased && !takes_leased_receives()) return Error::from_errno(ENOTSUP);
+  if (is_leased(op.kind) && !takes_leased_receives()) return Error::from_errno(ENOTSUP);
   if (Error refused = operations_.start(op, reserved); refused.failed()) return refused;
 #if defined(EMIO_BACKEND_URING)
   if (runs_native_operations()) {

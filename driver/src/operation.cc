@@ -20,6 +20,7 @@ Operation** slot_of(Operation& op) {
     case OpKind::accept_multishot:
     case OpKind::recv_multishot:
     case OpKind::recv_leased:
+    case OpKind::read_leased:
     case OpKind::recv:
     case OpKind::read:
       return &op.source->reader;
@@ -99,6 +100,11 @@ void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete) {
   prepare(op, OpKind::recv_leased, &socket, on_complete);
   op.buffer = nullptr;
   op.length = 0;
+}
+
+void prepare_read_leased(Operation& op, OpSource& file, Waker on_complete) {
+  prepare_recv_leased(op, file, on_complete);
+  op.kind = OpKind::read_leased;
 }
 
 Error OperationLedger::reserve(uint32_t count) {

@@ -103,6 +103,10 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
       io_uring_prep_recv(sqe, fd, nullptr, buffer_size_, 0);
       sqe->buf_group = 0;
       break;
+    case OpKind::read_leased:
+      io_uring_prep_read(sqe, fd, nullptr, buffer_size_, static_cast<uint64_t>(-1));
+      sqe->buf_group = 0;
+      break;
     case OpKind::send:
       io_uring_prep_send(sqe, fd, op.buffer, op.length, MSG_NOSIGNAL);
       break;
@@ -137,7 +141,7 @@ void UringBackend::prepare(io_uring_sqe* sqe, Operation& op) {
   }
   // Set after the prep helpers, which clear the flags.
   if (fixed && op.kind != OpKind::close) sqe->flags |= IOSQE_FIXED_FILE;
-  if (op.kind == OpKind::recv_multishot || op.kind == OpKind::recv_leased) sqe->flags |= IOSQE_BUFFER_SELECT;
+  if (op.kind == OpKind::recv_multishot || is_leased(op.kind)) sqe->flags |= IOSQE_BUFFER_SELECT;
 }
 
 void UringBackend::cancel_operations() {
@@ -196,7 +200,7 @@ void UringBackend::complete(const io_uring_cqe& cqe) {
   int32_t result = cqe.res;
   if (op.kind == OpKind::timeout && result == -ETIME) result = 0;  // the time passed: that is success
   if (op.kind == OpKind::close) op.source->fd = -1;                // gone even on error (close(2))
-  if (op.kind == OpKind::recv_leased) lease_buffer(op, cqe);
+  if (is_leased(op.kind)) lease_buffer(op, cqe);
   ledger_->finish(op, result);
 }
 

@@ -44,7 +44,7 @@ bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::opti
   reader_ = waker;
   // An earlier, abandoned await's receive, or the wait for a ring buffer before it: its bytes come here.
   if (receive_.in_flight() || cancel_receive_.in_flight()) return false;
-  prepare_recv_leased(receive_, source_, {on_received, this});
+  prepare_receive();
   if (const Error refused = pool_->submit(receive_); refused.failed()) {
     reader_ = {};
     output.emplace(refused);  // shut_down once the executor is going away
@@ -75,9 +75,18 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
   return true;
 }
 
+void NativeStream::prepare_receive() {
+  if (transfer_ == ByteTransfer::socket) return prepare_recv_leased(receive_, source_, {on_received, this});
+  prepare_read_leased(receive_, source_, {on_received, this});
+}
+
 Error NativeStream::submit_send() {
   const std::span<const std::byte> rest(send_buffer_ + send_done_, send_length_ - send_done_);
-  prepare_send(send_, source_, rest, {on_sent, this});
+  if (transfer_ == ByteTransfer::socket) {
+    prepare_send(send_, source_, rest, {on_sent, this});
+  } else {
+    prepare_write(send_, source_, rest, {on_sent, this});
+  }
   return pool_->submit(send_);
 }
 
@@ -119,7 +128,7 @@ Error NativeStream::wait_for_buffer() {
 void NativeStream::on_buffer_wait_ended(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
   if (!stream.open_) return stream.pool_->free_if_done(stream);
-  prepare_recv_leased(stream.receive_, stream.source_, {on_received, &stream});
+  stream.prepare_receive();
   if (stream.pool_->submit(stream.receive_).ok()) return;
   stream.received_ = true;  // shutdown: the reader's next poll receives again and is told
   std::exchange(stream.reader_, Waker{}).wake();
@@ -149,7 +158,7 @@ void NativeStream::on_linger_ended(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
   // The bytes written before close had their time; a peer that does not read does not keep the record.
   // Unless the send ended first: send_ then carries the cancel of this linger (end_linger).
-  if (stream.send_.in_flight() && stream.send_.kind == OpKind::send) {
+  if (stream.send_.in_flight() && stream.send_.kind != OpKind::cancel) {
     stream.pool_->cancel(stream, stream.cancel_send_, stream.send_);
   }
   stream.pool_->free_if_done(stream);
@@ -220,7 +229,7 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
   return Error{};
 }
 
-NativeStream* NativeStreamPool::acquire(int fd) {
+NativeStream* NativeStreamPool::acquire(int fd, ByteTransfer transfer) {
   const ArenaAllocation<NativeStream> taken = records_.allocate();
   if (taken.status != ArenaStatus::ok) return nullptr;  // no pool, or every record is held
   NativeStream& stream = *taken.value;
@@ -229,6 +238,7 @@ NativeStream* NativeStreamPool::acquire(int fd) {
     return nullptr;
   }
   stream.token_ = taken.token;
+  stream.transfer_ = transfer;
   stream.open_ = true;
   stream.received_ = false;
   stream.send_error_ = 0;

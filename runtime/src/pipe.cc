@@ -19,9 +19,8 @@ Result<Pipe> Pipe::open(Handle handle) {
   if (!read_end.ok()) return read_end.error();
   Result<PollFd> write_end = PollFd::adopt(handle, std::move(write_fd), Interest::writable);
   if (!write_end.ok()) return write_end.error();
-  read_end.value().set_byte_stream(true);
-  write_end.value().set_byte_stream(true);
-  return Pipe{std::move(read_end.value()), std::move(write_end.value())};
+  return Pipe{ByteStream(std::move(read_end.value()), ByteTransfer::file),
+              ByteStream(std::move(write_end.value()), ByteTransfer::file)};
 }
 
 }  // namespace emio

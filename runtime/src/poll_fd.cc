@@ -13,10 +13,7 @@
 namespace emio {
 
 PollFd::PollFd(PollFd&& other) noexcept
-    : handle_(other.handle_),
-      registration_(std::exchange(other.registration_, {})),
-      fd_(std::move(other.fd_)),
-      byte_stream_(other.byte_stream_) {}
+    : handle_(other.handle_), registration_(std::exchange(other.registration_, {})), fd_(std::move(other.fd_)) {}
 
 PollFd& PollFd::operator=(PollFd&& other) noexcept {
   if (this != &other) {
@@ -24,7 +21,6 @@ PollFd& PollFd::operator=(PollFd&& other) noexcept {
     handle_ = other.handle_;
     registration_ = std::exchange(other.registration_, {});
     fd_ = std::move(other.fd_);
-    byte_stream_ = other.byte_stream_;
   }
   return *this;
 }
@@ -70,15 +66,11 @@ Error PollFd::forget_readiness() {
 }
 
 Result<size_t> PollFd::try_read(std::span<std::byte> buffer) {
-  return try_io(
-      Direction::read, [&] { return detail::read_fd(fd(), buffer.data(), buffer.size()); },
-      byte_stream_ ? buffer.size() : 0);
+  return try_io(Direction::read, [&] { return detail::read_fd(fd(), buffer.data(), buffer.size()); });
 }
 
 Result<size_t> PollFd::try_write(std::span<const std::byte> data) {
-  return try_io(
-      Direction::write, [&] { return detail::write_fd(fd(), data.data(), data.size()); },
-      byte_stream_ ? data.size() : 0);
+  return try_io(Direction::write, [&] { return detail::write_fd(fd(), data.data(), data.size()); });
 }
 
 Error PollFd::failed(uint64_t seen, Direction direction) {

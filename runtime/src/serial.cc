@@ -145,7 +145,6 @@ Result<SerialPort> SerialPort::open(Handle handle, const char* path, const Seria
   if (::isatty(owned.get()) == 0) return Error::from_errno(ENOTTY);
   Result<PollFd> source = PollFd::adopt(handle, std::move(owned), Interest::readable | Interest::writable);
   if (!source.ok()) return source.error();
-  source.value().set_byte_stream(true);  // raw mode, VMIN=1: a short read means the input queue is empty
   SerialPort port(std::move(source.value()));
   if (Error error = port.configure(settings); error.failed()) return error;
   return port;

@@ -29,11 +29,11 @@ Result<Stream> connect_as(Handle handle, const SocketAddress& address) {
 
 // A resource's record of `pool`, held from its first await: taking one drops the resource's readiness
 // registration (PollFd::forget_readiness), whose events would only cost.
-template <typename Record>
-Record* record_of(NativeLease<Record>& lease, typename Record::Pool& pool, PollFd& source) {
-  if (lease.held()) return lease.get(pool, source.fd());
+template <typename Record, typename... Args>
+Record* record_of(NativeLease<Record>& lease, typename Record::Pool& pool, PollFd& source, Args... args) {
+  if (lease.held()) return lease.get(pool, source.fd(), args...);
   if (!source.is_open()) return nullptr;
-  Record* record = lease.get(pool, source.fd());
+  Record* record = lease.get(pool, source.fd(), args...);
   if (record != nullptr) (void)source.forget_readiness();
   return record;
 }
@@ -81,31 +81,44 @@ void StreamTransferOp::cancel() {
   }
 }
 
-StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
+ByteStream& ByteStream::operator=(ByteStream&& other) noexcept {
   if (this != &other) {
     (void)close();
-    connecting_ = other.connecting_;
-    connect_error_ = other.connect_error_;
+    transfer_ = other.transfer_;
     native_ = std::move(other.native_);
     IoResource::operator=(std::move(other));
   }
   return *this;
 }
 
-NativeStream* StreamSocket::take_native_record(Executor& executor) {
-  return record_of(native_, executor.native_streams(), source_);
+NativeStream* ByteStream::take_native_record(Executor& executor) {
+  return record_of(native_, executor.native_streams(), source_, transfer_);
 }
 
-Error StreamSocket::close() { return close_leased(native_, source_); }
+Error ByteStream::close() { return close_leased(native_, source_); }
 
-Result<size_t> StreamSocket::try_read(std::span<std::byte> buffer) {
+Result<size_t> ByteStream::try_read(std::span<std::byte> buffer) {
   if (!is_open()) return Error::stale_token;
-  return detail::receive(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, buffer);
+  const uint64_t seen = source_.registration().io != nullptr ? source_.io().snapshot() : 0;
+  return detail::receive(source_, transfer_, seen, buffer);
 }
 
-Result<size_t> StreamSocket::try_write(std::span<const std::byte> data) {
+Result<size_t> ByteStream::try_write(std::span<const std::byte> data) {
   if (!is_open()) return Error::stale_token;
-  return detail::send_some(source_, source_.registration().io != nullptr ? source_.io().snapshot() : 0, data);
+  const uint64_t seen = source_.registration().io != nullptr ? source_.io().snapshot() : 0;
+  return detail::send_some(source_, transfer_, seen, data);
+}
+
+StreamSocket& StreamSocket::operator=(StreamSocket&& other) noexcept {
+  if (this != &other) {
+    // The base closes this stream first; the connect state is other's own (the base moves none of it).
+    const bool connecting = other.connecting_;
+    const Error connect_error = other.connect_error_;
+    ByteStream::operator=(std::move(other));
+    connecting_ = connecting;
+    connect_error_ = connect_error;
+  }
+  return *this;
 }
 
 Error StreamSocket::shutdown_write() {

@@ -11,7 +11,6 @@
 #include "support/sockets.h"
 
 using emio::Error;
-using emio::PollFd;
 using emio::Result;
 using emio::Task;
 using emio::TcpStream;
@@ -28,7 +27,7 @@ void note(Bridge& bridge, Error error) {
 }
 
 // Writes all of `data` to a pipe end.
-Task<Error> write_all(PollFd& end, std::span<const std::byte> data) {
+Task<Error> write_all(emio::ByteStream& end, std::span<const std::byte> data) {
   while (!data.empty()) {
     Result<size_t> wrote = co_await end.write(data);
     if (!wrote.ok()) co_return wrote.error();

@@ -15,6 +15,7 @@
 #include "emio/port/clock.h"
 #include "emio/port/log.h"
 #include "emio/runtime/runtime.h"
+#include "runtime/byte_stream_tasks.h"
 #include "runtime/runtime_fixture.h"
 #include "support/allocation_counter.h"
 #include "support/check.h"
@@ -22,6 +23,11 @@
 using emio::Error;
 using emio::Result;
 using emio::UnixStream;
+using emio_test::fill_pattern;
+using emio_test::read_all;
+using emio_test::read_once;
+using emio_test::read_with_timeout;
+using emio_test::write_all;
 
 namespace {
 
@@ -32,33 +38,6 @@ emio::ExecutorConfig native_config() {
   emio::ExecutorConfig config = emio_test::executor_config(8);
   config.native_streams = {pool_capacity, buffer_bytes};
   return config;
-}
-
-emio::Task<> read_once(UnixStream& stream, std::span<std::byte> buffer, std::optional<Result<size_t>>& outcome) {
-  outcome.emplace(co_await stream.read(buffer));
-}
-
-emio::Task<> read_with_timeout(UnixStream& stream, uint32_t timeout_ms, std::optional<Result<size_t>>& outcome) {
-  std::byte buffer[16];
-  outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.read(buffer)));
-}
-
-// Reads until `expected.size()` bytes came, `chunk_bytes` at most per read.
-emio::Task<> read_all(UnixStream& stream, size_t chunk_bytes, std::span<std::byte> into, Error& outcome) {
-  size_t done = 0;
-  while (done < into.size()) {
-    Result<size_t> got = co_await stream.read(into.subspan(done, std::min(chunk_bytes, into.size() - done)));
-    if (!got.ok() || got.value() == 0) {
-      outcome = got.ok() ? Error::from_errno(EPIPE) : got.error();
-      co_return;
-    }
-    done += got.value();
-  }
-  outcome = Error{};
-}
-
-emio::Task<> write_all(UnixStream& stream, std::span<const std::byte> data, std::optional<Result<size_t>>& outcome) {
-  outcome.emplace(co_await stream.write_all(data));
 }
 
 emio::Task<> echo_rounds(UnixStream& client, UnixStream& server, int rounds, Error& outcome) {
@@ -129,10 +108,6 @@ uint32_t fill_ledger(emio::Driver& driver) {
   return submitted;
 }
 
-void fill_pattern(std::span<std::byte> bytes) {
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 7 + 3) & 0xFF);
-}
-
 }  // namespace
 
 TEST_GROUP(NativeStream) {
@@ -141,13 +116,7 @@ TEST_GROUP(NativeStream) {
 
   // Records a stream holds: on a driver that runs operations natively, one per stream that awaited.
   uint32_t records_for(uint32_t streams) { return executor.driver().takes_leased_receives() ? streams : 0; }
-  // Runs iterations until every record is free again, or a bound runs out.
-  void run_until_records_free() {
-    // Up to 4 s: a closed stream's last send may linger for 2 s.
-    for (int round = 0; round < 400 && executor.native_streams().in_use() > 0; ++round) {
-      CHECK_OK(executor.run_once(10));
-    }
-  }
+  void run_until_records_free() { emio_test::run_until_records_free(executor); }
 };
 
 TEST(NativeStream, IoUringDriverTakesLeasedReceives) {
@@ -190,34 +159,13 @@ TEST(NativeStream, LeftoverBytesOfAReceiveAreKeptForTheNextReads) {
 
 TEST(NativeStream, BytesArriveInOrderAcrossManyWrites) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
-  std::byte sent[buffer_bytes * 5 + 13];  // more than one send buffer: write_all takes several sends
-  fill_pattern(sent);
-  std::byte received[sizeof sent] = {};
-  std::optional<Result<size_t>> written;
-  Error outcome = Error::shut_down;
-  CHECK(executor.spawn(write_all(pair.first, sent, written)).ok());
-  Result<emio::TaskId> reader = executor.spawn(read_all(pair.second, sizeof received, received, outcome));
-  emio_test::run_to_completion(executor, reader);
-  CHECK_OK(outcome);
-  CHECK_EQUAL(sizeof sent, REQUIRE_VALUE(*written));
-  MEMCMP_EQUAL(sent, received, sizeof sent);
+  // More than one send buffer: write_all takes several sends.
+  emio_test::check_bytes_arrive_in_order_across_many_writes(executor, pair.first, pair.second, buffer_bytes * 5 + 13);
 }
 
 TEST(NativeStream, ReadAbandonedByATimeoutLosesNoBytes) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
-  std::optional<Result<size_t>> abandoned;
-  Result<emio::TaskId> first = executor.spawn(read_with_timeout(pair.second, 20, abandoned));
-  emio_test::run_to_completion(executor, first);
-  CHECK_FALSE(abandoned->ok());
-  CHECK_ERROR(emio::timed_out, abandoned->error());
-  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("late"))));
-  char received[16] = {};
-  std::optional<Result<size_t>> next;
-  Result<emio::TaskId> second =
-      executor.spawn(read_once(pair.second, std::as_writable_bytes(std::span(received)), next));
-  emio_test::run_to_completion(executor, second);
-  CHECK_EQUAL(4u, REQUIRE_VALUE(*next));
-  STRCMP_EQUAL("late", received);
+  emio_test::check_abandoned_read_loses_no_bytes(executor, pair.second, pair.first);
 }
 
 TEST(NativeStream, BytesOfAnAbandonedReadAreReadExactlyOnce) {
@@ -353,12 +301,7 @@ TEST(NativeStream, BuffersOfClosedStreamsGoBackToTheRing) {
 
 TEST(NativeStream, EndOfStreamReadsZero) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
-  CHECK_OK(pair.first.close());
-  std::byte buffer[8];
-  std::optional<Result<size_t>> got;
-  Result<emio::TaskId> task = executor.spawn(read_once(pair.second, buffer, got));
-  emio_test::run_to_completion(executor, task);
-  CHECK_EQUAL(0u, REQUIRE_VALUE(*got));
+  emio_test::check_end_of_stream_reads_zero(executor, pair.first, pair.second);
 }
 
 TEST(NativeStream, StreamsBeyondThePoolCapacityRunOnReadiness) {

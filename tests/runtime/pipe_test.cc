@@ -10,7 +10,7 @@ using emio::Result;
 
 namespace {
 
-emio::Task<> read_some(emio::PollFd& end, char* received, Error& outcome) {
+emio::Task<> read_some(emio::ByteStream& end, char* received, Error& outcome) {
   Result<size_t> got = co_await end.read(std::as_writable_bytes(std::span(received, 15)));
   outcome = got.ok() ? Error{} : got.error();
 }
@@ -56,17 +56,17 @@ TEST(Pipe, FullPipeWouldBlockUntilTheReaderDrains) {
     last = written.ok() ? Error{} : written.error();
   }
   CHECK_ERROR(emio::would_block, last);
-  CHECK_FALSE(pipe.write_end.io().readiness(emio::Direction::write).ready.is_writable());
+  CHECK_FALSE(pipe.write_end.source().io().readiness(emio::Direction::write).ready.is_writable());
   std::byte sink[65536];
   while (pipe.read_end.try_read(sink).ok()) {
   }
   CHECK_OK(executor.run_once(10000));
-  CHECK(pipe.write_end.io().readiness(emio::Direction::write).ready.is_writable());
+  CHECK(pipe.write_end.source().io().readiness(emio::Direction::write).ready.is_writable());
 }
 
 TEST(Pipe, ShortReadClearsReadinessWithoutAnotherSystemCall) {
   CHECK_EQUAL(3u, REQUIRE_VALUE(pipe.write_end.try_write(emio_test::bytes_of("abc"))));
-  auto readable = [&] { return pipe.read_end.io().readiness(emio::Direction::read).ready.is_readable(); };
+  auto readable = [&] { return pipe.read_end.source().io().readiness(emio::Direction::read).ready.is_readable(); };
   for (int round = 0; round < 1000 && !readable(); ++round) CHECK_OK(executor.run_once(100));
   std::byte buffer[8];
   CHECK_EQUAL(3u, REQUIRE_VALUE(pipe.read_end.try_read(buffer)));

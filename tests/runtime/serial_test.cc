@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "emio/runtime/runtime.h"
+#include "runtime/byte_stream_tasks.h"
 #include "runtime/runtime_fixture.h"
 #include "support/check.h"
 
@@ -45,6 +46,48 @@ emio::Task<> read_some(SerialPort& port, char* received, Error& outcome) {
   outcome = got.ok() ? Error{} : got.error();
 }
 
+emio::Task<> read_with_timeout(SerialPort& port, uint32_t timeout_ms, Error& outcome) {
+  std::byte buffer[16];
+  Result<size_t> got = co_await emio::with_timeout(timeout_ms, port.read(buffer));
+  outcome = got.ok() ? Error{} : got.error();
+}
+
+emio::Task<> write_text(SerialPort& port, std::string_view text, Error& outcome) {
+  Result<size_t> wrote = co_await port.write(text);
+  outcome = !wrote.ok() ? wrote.error() : wrote.value() == text.size() ? Error{} : Error::from_errno(EIO);
+}
+
+// A pseudo-terminal's master side (`device`), and the path of its slave side, which the port opens.
+void open_pty(emio::Fd& device, char (&path)[64]) {
+  device = emio::Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  CHECK(device.valid());
+  CHECK_EQUAL(0, ::grantpt(device.get()));
+  CHECK_EQUAL(0, ::unlockpt(device.get()));
+  CHECK_EQUAL(0, ::ptsname_r(device.get(), path, sizeof path));
+}
+
+// An awaited read on the port gets what the device sent.
+void check_bytes_from_the_device_arrive(emio::Executor& executor, SerialPort& port, const emio::Fd& device) {
+  char received[16] = {};
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_some(port, received, outcome));
+  CHECK_OK(executor.run_once(0));
+  CHECK_EQUAL(5, ::write(device.get(), "uart\r", 5));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  STRCMP_EQUAL("uart\r", received);  // raw: the carriage return is not translated
+}
+
+// Reads what the port sent from the device side, running `executor` meanwhile.
+size_t read_device(emio::Executor& executor, const emio::Fd& device, char* buffer, size_t size) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const ssize_t got = ::read(device.get(), buffer, size);
+    if (got > 0) return static_cast<size_t>(got);
+    CHECK_OK(executor.run_once(10));
+  }
+  return 0;
+}
+
 }  // namespace
 
 TEST_GROUP(Serial) {
@@ -54,11 +97,7 @@ TEST_GROUP(Serial) {
   SerialPort port;
   void setup() override {
     CHECK_OK(executor.init(emio_test::executor_config(2)));
-    device = emio::Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
-    CHECK(device.valid());
-    CHECK_EQUAL(0, ::grantpt(device.get()));
-    CHECK_EQUAL(0, ::unlockpt(device.get()));
-    CHECK_EQUAL(0, ::ptsname_r(device.get(), path, sizeof path));
+    open_pty(device, path);
     port = REQUIRE_TAKE(SerialPort::open(executor.handle(), path, 115200));
   }
   termios settings() {
@@ -66,14 +105,7 @@ TEST_GROUP(Serial) {
     CHECK_EQUAL(0, ::tcgetattr(port.fd(), &current));
     return current;
   }
-  size_t read_device(char* buffer, size_t size) {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      const ssize_t got = ::read(device.get(), buffer, size);
-      if (got > 0) return static_cast<size_t>(got);
-      CHECK_OK(executor.run_once(10));
-    }
-    return 0;
-  }
+  size_t read_device(char* buffer, size_t size) { return ::read_device(executor, device, buffer, size); }
 };
 
 TEST(Serial, OpenSetsTheBaudRate) { CHECK_EQUAL(115200u, REQUIRE_VALUE(port.baud_rate())); }
@@ -174,16 +206,7 @@ TEST(Serial, OpenWithSettingsAppliesThem) {
   CHECK_EQUAL(static_cast<tcflag_t>(CSTOPB | CRTSCTS), current.c_cflag & (CSTOPB | CRTSCTS));
 }
 
-TEST(Serial, BytesFromTheDeviceArriveOnThePort) {
-  char received[16] = {};
-  Error outcome = Error::shut_down;
-  Result<emio::TaskId> task = executor.spawn(read_some(port, received, outcome));
-  CHECK_OK(executor.run_once(0));
-  CHECK_EQUAL(5, ::write(device.get(), "uart\r", 5));
-  emio_test::run_to_completion(executor, task);
-  CHECK_OK(outcome);
-  STRCMP_EQUAL("uart\r", received);  // raw: the carriage return is not translated
-}
+TEST(Serial, BytesFromTheDeviceArriveOnThePort) { check_bytes_from_the_device_arrive(executor, port, device); }
 
 TEST(Serial, BytesWrittenToThePortReachTheDevice) {
   CHECK_EQUAL(3u, REQUIRE_VALUE(port.try_write(emio_test::bytes_of("at\n"))));
@@ -210,4 +233,56 @@ TEST(Serial, ConfigureTtyAppliesSettingsToAPlainDescriptor) {
 TEST(Serial, ConfigureTtyRefusesADescriptorThatIsNoTerminal) {
   const emio::Fd null_device(::open("/dev/null", O_RDWR | O_CLOEXEC));
   CHECK_ERROR(Error::from_errno(ENOTTY), emio::configure_tty(null_device.get(), SerialSettings{}));
+}
+
+// With native streams configured, on io_uring, the port's awaited reads and writes go through the ring
+// (read_leased and write at offset -1, as a pipe's: native_stream.h); on epoll through readiness.
+TEST_GROUP(SerialOnTheRing) {
+  emio::Executor executor;
+  emio::Fd device;
+  char path[64] = {};
+  SerialPort port;
+  void setup() override {
+    emio::ExecutorConfig config = emio_test::executor_config(4);
+    config.native_streams = {2, 64};
+    CHECK_OK(executor.init(config));
+    open_pty(device, path);
+    port = REQUIRE_TAKE(SerialPort::open(executor.handle(), path, 115200));
+  }
+  // On the ring the port holds a record and its readiness registration is gone: a readiness await would
+  // have ended with stale_token.
+  void check_on_the_ring() {
+    const bool on_the_ring = executor.driver().takes_leased_receives();
+    CHECK_EQUAL(on_the_ring ? 1u : 0u, executor.native_streams().in_use());
+    CHECK_EQUAL(!on_the_ring, port.registration().io != nullptr);
+  }
+};
+
+TEST(SerialOnTheRing, BytesFromTheDeviceArriveThroughTheRing) {
+  check_bytes_from_the_device_arrive(executor, port, device);
+  check_on_the_ring();
+}
+
+TEST(SerialOnTheRing, BytesWrittenToThePortReachTheDeviceThroughTheRing) {
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(write_text(port, "at\n", outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_OK(outcome);
+  char received[8] = {};
+  CHECK_EQUAL(3u, read_device(executor, device, received, sizeof received - 1));
+  STRCMP_EQUAL("at\n", received);
+  check_on_the_ring();
+}
+
+TEST(SerialOnTheRing, PortClosedWithAnAbandonedReadInFlightFreesItsRecordOnceCancelled) {
+  Error outcome = Error::shut_down;
+  Result<emio::TaskId> task = executor.spawn(read_with_timeout(port, 10, outcome));
+  emio_test::run_to_completion(executor, task);
+  CHECK_ERROR(emio::timed_out, outcome);  // the read waited for bytes; abandoned, it stays in flight
+  check_on_the_ring();
+  CHECK_EQUAL(executor.driver().takes_leased_receives() ? 1u : 0u, executor.driver().operations_in_flight());
+  CHECK_OK(port.close());
+  emio_test::run_until_records_free(executor);
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());
 }

@@ -129,9 +129,10 @@ class Driver {
   Error submit_reserved(Operation& op);
   uint32_t operations_in_flight() const { return operations_.count(); }
   uint32_t operation_capacity() const { return operations_.capacity(); }
-  // True when recv_leased operations run: io_uring with receive buffers (DriverConfig::receive_buffers).
+  // True when recv_leased and read_leased operations run: io_uring with receive buffers
+  // (DriverConfig::receive_buffers).
   bool takes_leased_receives() const;
-  // Gives the buffer a completed recv_leased operation holds back to the kernel; op.buffer is null then.
+  // Gives the buffer a completed recv_leased or read_leased operation holds back to the kernel; op.buffer is null then.
   void release_buffer(Operation& op);
   // True when the backend carries operations out natively (io_uring, which may have fallen back to epoll
   // at init: decided per driver at run time; IOCP, for accept, connect, recv, send, read, write and their

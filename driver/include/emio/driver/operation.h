@@ -67,6 +67,7 @@ enum class OpKind : uint8_t {
   accept_multishot,  // completes once per accepted connection, until cancelled or failed
   recv_multishot,    // completes once per received chunk, in a buffer the driver picks, until the end
   recv_leased,       // io_uring: one receive into a provided buffer the caller holds until release_buffer
+  read_leased,       // io_uring: recv_leased for a pipe or a tty (read(2), not recv(2))
 };
 
 enum class OpState : uint8_t {
@@ -147,6 +148,11 @@ void prepare_recv_multishot(Operation& op, OpSource& socket, Waker on_complete);
 // io_uring only: a readiness backend refuses it and so does io_uring without receive
 // buffers: ENOTSUP (Driver::takes_leased_receives() says whether it runs).
 void prepare_recv_leased(Operation& op, OpSource& socket, Waker on_complete);
+// The same for a file that is no socket (a pipe, a tty): IORING_OP_READ at offset -1 (the current
+// position, which pipes and ttys ignore). Refused where recv_leased is.
+void prepare_read_leased(Operation& op, OpSource& file, Waker on_complete);
+// Whether `kind` takes a provided buffer that the caller holds until release_buffer.
+inline bool is_leased(OpKind kind) { return kind == OpKind::recv_leased || kind == OpKind::read_leased; }
 
 // In-flight records, shared by every engine: started on submit, finished exactly once. A share of the
 // capacity may be reserved for one owner (NativeStreamPool): other operations never take it, so the

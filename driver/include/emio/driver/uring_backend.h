@@ -113,7 +113,7 @@ class UringBackend {
   Error submit(Operation& op);
   // Driver shutdown: cancels every operation in flight and reaps until each has completed.
   void cancel_operations();
-  // Gives a recv_leased operation's buffer back to the provided buffer ring (nothing if it holds none).
+  // Gives a recv_leased or read_leased operation's buffer back to the provided buffer ring (nothing if it holds none).
   void release_buffer(Operation& op);
   bool has_receive_buffers() const { return buffer_count_ > 0; }
 

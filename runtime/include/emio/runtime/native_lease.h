@@ -30,10 +30,12 @@ class NativeLease {
   NativeLease& operator=(const NativeLease&) = delete;
   ~NativeLease() { reset(Fd{}); }
 
-  // The record, taken from `pool` for `fd` if the resource has none yet; null: readiness for this await.
-  Record* get(typename Record::Pool& pool, int fd) {
+  // The record, taken from `pool` for `fd` (and what else the pool's acquire takes) if the resource has
+  // none yet; null: readiness for this await.
+  template <typename... Args>
+  Record* get(typename Record::Pool& pool, int fd, Args... args) {
     if (record_ == nullptr) {
-      record_ = pool.acquire(fd);
+      record_ = pool.acquire(fd, args...);
       if (record_ != nullptr) driver_ = pool.driver().handle();
     }
     return record_;

@@ -3,6 +3,9 @@
 // operations natively (io_uring with receive buffers, Driver::takes_leased_receives()). The choice is made
 // per driver at run time, since an io_uring build may run epoll; the user code is the same either way.
 //
+// Sockets receive and send (recv_leased, send); pipes and ttys, which recv(2) refuses (ENOTSOCK), read
+// and write (read_leased, write) the same way: the record's ByteTransfer says which.
+//
 // Each stream's operations live in a record of a fixed pool the Executor owns, not in the stream nor in
 // the awaiting coroutine frame: the kernel may complete them after either is gone. A receive goes into a
 // provided buffer the kernel picks when bytes arrive (recv_leased), so the kernel only ever writes driver
@@ -43,6 +46,9 @@ struct NativeStreamOptions {
   uint32_t listener_capacity = 4;
 };
 
+// The system calls a byte stream's transfers are: recv/send for a socket, read/write for a pipe or a tty.
+enum class ByteTransfer : uint8_t { socket, file };
+
 // One stream's operations. Executor thread only.
 class NativeStream {
  public:
@@ -71,6 +77,7 @@ class NativeStream {
   static void on_buffer_wait_ended(void* record);
   void end_linger();
   Error wait_for_buffer();
+  void prepare_receive();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
   bool busy() const {
@@ -95,6 +102,7 @@ class NativeStream {
   Token token_{};                 // the record's slot in the pool, while a stream or the kernel holds it
   bool received_ = false;         // receive_ completed and its outcome is not read yet
   bool open_ = false;             // a stream owns the record; false and not busy: free
+  ByteTransfer transfer_ = ByteTransfer::socket;
 };
 
 // The fixed pool of records, made in Executor::init. Records never move.
@@ -115,7 +123,7 @@ class NativeStreamPool {
   // One allocation; none at all when the driver does not take leased receives (readiness backends).
   Error init(Driver& driver, const NativeStreamOptions& options);
   // A record attached to `fd`, or null: no pool, the pool is full, or the driver refused the fd.
-  NativeStream* acquire(int fd);
+  NativeStream* acquire(int fd, ByteTransfer transfer);
   // The stream closes: its receive is cancelled, its last send lingers; `fd` (the stream's, deregistered)
   // closes when the record frees, after its last completion.
   void release(NativeStream& stream, Fd fd);

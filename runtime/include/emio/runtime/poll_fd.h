@@ -166,7 +166,7 @@ class PollFd {
 
   // Runs `syscall()` (which returns ssize_t and sets errno) once, retrying EINTR. EAGAIN/EWOULDBLOCK
   // clears the `direction` readiness seen before the call and returns would_block.
-  // `drained_below` is for byte streams (TCP, Unix stream sockets): a transfer shorter than it (the
+  // `drained_below` is for byte streams (ByteStream: sockets, pipes, ttys): a transfer shorter than it (the
   // buffer's size) emptied the receive queue or filled the send queue, so the readiness it saw is cleared
   // at once and the next await parks without a system call that would only say EAGAIN (Tokio does the
   // same). Never for datagrams, where a short read is one small datagram with more queued behind it.
@@ -194,11 +194,6 @@ class PollFd {
     return static_cast<size_t>(done);
   }
 
-  // Declares the fd a byte stream (a pipe, a tty): try_read and try_write then treat a short transfer as
-  // "drained" (see try_io). Pipe::open and SerialPort::open do it; leave it off for anything that reads
-  // in messages (netlink, SocketCAN, GPIO events, datagram sockets).
-  void set_byte_stream(bool byte_stream) { byte_stream_ = byte_stream; }
-
   // read(2): bytes read, 0 at end of stream.
   Result<size_t> try_read(std::span<std::byte> buffer);
   // write(2): bytes written (maybe fewer than given). A pipe whose reader is gone raises SIGPIPE unless
@@ -222,7 +217,6 @@ class PollFd {
   Handle handle_;
   Registration registration_{};
   Fd fd_;
-  bool byte_stream_ = false;
 };
 
 // What every IO resource (streams, listeners, datagram sockets, the serial port) is: one PollFd, and the

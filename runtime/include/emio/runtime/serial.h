@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // SerialPort: a UART (or any tty) in raw mode with the framing of SerialSettings (8N1 unless told
 // otherwise: 5 to 8 data bits, no/even/odd parity, 1 or 2 stop bits), at any baud rate the driver takes,
-// optionally with RTS/CTS hardware flow control or RS-485 half duplex. Non-blocking and registered: read
-// and write as with any PollFd. A pseudo-terminal (posix_openpt, socat) stands in for a board's UART in
+// optionally with RTS/CTS hardware flow control or RS-485 half duplex. Non-blocking and registered: a
+// byte stream (read(2)/write(2)) whose awaits go through the ring where TcpStream's do (native_stream.h),
+// else through readiness. A pseudo-terminal (posix_openpt, socat) stands in for a board's UART in
 // tests.
 //
 // Raw mode (cfmakeraw): no echo, no line editing, no CR/LF translation, no signals from ^C; VMIN=1,
@@ -22,7 +23,7 @@
 
 #include "emio/driver/handle.h"
 #include "emio/port/result.h"
-#include "emio/runtime/poll_fd.h"
+#include "emio/runtime/stream.h"
 
 namespace emio {
 
@@ -51,7 +52,7 @@ struct SerialSettings {
   Rs485Settings rs485;
 };
 
-class SerialPort : public IoResource {
+class SerialPort : public ByteStream {
  public:
   SerialPort() = default;
 
@@ -72,13 +73,9 @@ class SerialPort : public IoResource {
   // Drops bytes received but not read and bytes written but not sent (tcflush TCIOFLUSH).
   Error discard_buffers();
 
-  Result<size_t> try_read(std::span<std::byte> buffer) { return source_.try_read(buffer); }
-  Result<size_t> try_write(std::span<const std::byte> data) { return source_.try_write(data); }
-  auto read(std::span<std::byte> buffer) { return source_.read(buffer); }
-  auto write(std::span<const std::byte> data) { return source_.write(data); }
-
  private:
-  explicit SerialPort(PollFd source) : IoResource(std::move(source)) {}
+  // Raw mode, VMIN=1: a byte stream, where a short read means the input queue is empty.
+  explicit SerialPort(PollFd source) : ByteStream(std::move(source), ByteTransfer::file) {}
 };
 
 // SerialPort::configure for a tty opened some other way and held as a plain fd (the C API's streams).

@@ -27,16 +27,16 @@
 
 namespace emio {
 
-class StreamSocket;
+class ByteStream;
 
-// The awaitable of StreamSocket::read, write and write_all, Result<size_t>: through the stream's record of
+// The awaitable of ByteStream::read, write and write_all, Result<size_t>: through the stream's record of
 // completion operations when its driver runs them (chosen at the first poll), else by readiness: the
 // system call first when the readiness word says ready, the waker stored only when it does not.
 class [[nodiscard]] StreamTransferOp {
  public:
   using Output = Result<size_t>;
   enum class Kind : uint8_t { read, write, write_all };
-  StreamTransferOp(StreamSocket& stream, Kind kind, std::span<const std::byte> bytes)
+  StreamTransferOp(ByteStream& stream, Kind kind, std::span<const std::byte> bytes)
       : stream_(&stream), bytes_(bytes), kind_(kind) {}
   StreamTransferOp(StreamTransferOp&& other) noexcept = default;
 
@@ -57,7 +57,7 @@ class [[nodiscard]] StreamTransferOp {
   }
   Direction direction() const { return kind_ == Kind::read ? Direction::read : Direction::write; }
 
-  StreamSocket* stream_;
+  ByteStream* stream_;
   std::span<const std::byte> bytes_;
   NativeStream* native_ = nullptr;
   std::optional<Result<size_t>> output_;
@@ -70,27 +70,29 @@ class [[nodiscard]] StreamTransferOp {
   Registration parked_{};
 };
 
-// What TcpStream and UnixStream share.
-class StreamSocket : public IoResource {
+// What every byte stream shares: TcpStream and UnixStream (recv/send), a pipe's ends and a SerialPort
+// (read/write, ByteTransfer::file). Awaits go through the stream's record of completion operations on a
+// driver that runs them (native_stream.h), else through readiness; try_ calls are the system call once.
+class ByteStream : public IoResource {
  public:
-  StreamSocket() = default;
-  explicit StreamSocket(PollFd source, bool connecting = false)
-      : IoResource(std::move(source)), connecting_(connecting) {}
-  StreamSocket(StreamSocket&& other) noexcept = default;
-  StreamSocket& operator=(StreamSocket&& other) noexcept;
-  StreamSocket(const StreamSocket&) = delete;
-  StreamSocket& operator=(const StreamSocket&) = delete;
-  ~StreamSocket() { (void)close(); }
+  ByteStream() = default;
+  ByteStream(PollFd source, ByteTransfer transfer) : IoResource(std::move(source)), transfer_(transfer) {}
+  ByteStream(ByteStream&& other) noexcept = default;
+  ByteStream& operator=(ByteStream&& other) noexcept;
+  ByteStream(const ByteStream&) = delete;
+  ByteStream& operator=(const ByteStream&) = delete;
+  ~ByteStream() { (void)close(); }
 
-  // recv(2): bytes read, 0 when the peer closed its side. ECONNRESET when it reset. A read shorter than
-  // the buffer (or a write shorter than the data) also clears the readiness it saw: the queue is empty
-  // (full), and the next await parks at once.
+  // recv(2) or read(2): bytes read, 0 when the peer closed its side (every write end of a pipe closed).
+  // ECONNRESET when it reset. A read shorter than the buffer (or a write shorter than the data) also
+  // clears the readiness it saw: the queue is empty (full), and the next await parks at once.
   Result<size_t> try_read(std::span<std::byte> buffer);
-  // send(2) with MSG_NOSIGNAL (no SIGPIPE): bytes written, maybe fewer than given. EPIPE once closed.
+  // send(2) with MSG_NOSIGNAL (no SIGPIPE), or write(2) (a pipe whose reader is gone raises SIGPIPE unless
+  // ignored, as daemons do): bytes written, maybe fewer than given. EPIPE once closed.
   Result<size_t> try_write(std::span<const std::byte> data);
   // Awaitables, Result<size_t>: once something could be read / written. On a driver that runs completion
   // operations natively they go through the ring (native_stream.h; a write then takes at most
-  // NativeStreamOptions::buffer_bytes at a time), else through readiness and recv/send.
+  // NativeStreamOptions::buffer_bytes at a time), else through readiness and the system calls above.
   StreamTransferOp read(std::span<std::byte> buffer) {
     return StreamTransferOp(*this, StreamTransferOp::Kind::read, buffer);
   }
@@ -126,19 +128,11 @@ class StreamSocket : public IoResource {
   StreamTransferOp write_all(const char (&text)[N]) {
     return write_all(text_bytes(text));
   }
-  // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
-  Error shutdown_write();
-
-  // After connect_start: Error{} once connected, in_progress while connecting, or why it failed
-  // (ECONNREFUSED, ETIMEDOUT, ...). The answer is final once the socket was reported writable.
-  Error connect_result();
-
-  Result<SocketAddress> local_address() const;
-  Result<SocketAddress> peer_address() const;
 
   // Deregisters and closes. With completion operations in flight, cancels the receive and gives the
   // last send a linger; the fd closes once they have ended (native_stream.h).
   Error close();
+  ByteTransfer transfer() const { return transfer_; }
   // The stream's record for completion operations on `executor`'s driver; null: readiness. Taking one
   // drops the stream's readiness registration (PollFd::forget_readiness): readiness awaits and IoWatch
   // do not apply to a stream on the ring.
@@ -156,11 +150,38 @@ class StreamSocket : public IoResource {
     return std::as_bytes(std::span(text, text[N - 1] == '\0' ? N - 1 : N));
   }
 
+ private:
   NativeStream* take_native_record(Executor& executor);
 
+  NativeStreamLease native_;  // destroyed before the fd closes: cancels first
+  ByteTransfer transfer_ = ByteTransfer::socket;
+};
+
+// What TcpStream and UnixStream share.
+class StreamSocket : public ByteStream {
+ public:
+  StreamSocket() = default;
+  explicit StreamSocket(PollFd source, bool connecting = false)
+      : ByteStream(std::move(source), ByteTransfer::socket), connecting_(connecting) {}
+  StreamSocket(StreamSocket&& other) noexcept = default;
+  StreamSocket& operator=(StreamSocket&& other) noexcept;
+  StreamSocket(const StreamSocket&) = delete;
+  StreamSocket& operator=(const StreamSocket&) = delete;
+  ~StreamSocket() = default;
+
+  // shutdown(SHUT_WR): the peer reads end of stream; reading here still works.
+  Error shutdown_write();
+
+  // After connect_start: Error{} once connected, in_progress while connecting, or why it failed
+  // (ECONNREFUSED, ETIMEDOUT, ...). The answer is final once the socket was reported writable.
+  Error connect_result();
+
+  Result<SocketAddress> local_address() const;
+  Result<SocketAddress> peer_address() const;
+
+ private:
   bool connecting_ = false;
   Error connect_error_{};
-  NativeStreamLease native_;  // destroyed before the fd closes: cancels first
 };
 
 namespace detail {
@@ -169,16 +190,26 @@ inline std::span<std::byte> writable(std::span<const std::byte> bytes) {
   return {const_cast<std::byte*>(bytes.data()), bytes.size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast)
 }
 
-// recv(2) and send(2) of a stream, `seen` taken before the call (PollFd::transfer_seen). A byte stream: a
-// short transfer drained the direction (see PollFd::try_io).
-inline Result<size_t> receive(PollFd& source, uint64_t seen, std::span<std::byte> buffer) {
+// recv(2) or read(2), send(2) or write(2) of a stream, `seen` taken before the call
+// (PollFd::transfer_seen). A byte stream: a short transfer drained the direction (see PollFd::try_io).
+inline Result<size_t> receive(PollFd& source, ByteTransfer transfer, uint64_t seen, std::span<std::byte> buffer) {
   return source.transfer_seen(
-      seen, Direction::read, [&] { return recv_fd(source.fd(), buffer.data(), buffer.size()); }, buffer.size());
+      seen, Direction::read,
+      [&] {
+        return transfer == ByteTransfer::socket ? recv_fd(source.fd(), buffer.data(), buffer.size())
+                                                : read_fd(source.fd(), buffer.data(), buffer.size());
+      },
+      buffer.size());
 }
 
-inline Result<size_t> send_some(PollFd& source, uint64_t seen, std::span<const std::byte> data) {
+inline Result<size_t> send_some(PollFd& source, ByteTransfer transfer, uint64_t seen, std::span<const std::byte> data) {
   return source.transfer_seen(
-      seen, Direction::write, [&] { return send_fd(source.fd(), data.data(), data.size()); }, data.size());
+      seen, Direction::write,
+      [&] {
+        return transfer == ByteTransfer::socket ? send_fd(source.fd(), data.data(), data.size())
+                                                : write_fd(source.fd(), data.data(), data.size());
+      },
+      data.size());
 }
 }  // namespace detail
 
@@ -216,8 +247,9 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
     }
     if (gate != IoGate::go) return finish(gate_error(gate));
     if (kind == Kind::write_all && written_ == bytes_.size()) return finish(written_);
-    Result<size_t> done = kind == Kind::read ? detail::receive(source, seen, detail::writable(bytes_))
-                                             : detail::send_some(source, seen, bytes_.subspan(written_));
+    Result<size_t> done = kind == Kind::read
+                              ? detail::receive(source, stream_->transfer(), seen, detail::writable(bytes_))
+                              : detail::send_some(source, stream_->transfer(), seen, bytes_.subspan(written_));
     if (is_would_block(done)) {
       blocked += 1;
       continue;
