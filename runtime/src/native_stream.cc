@@ -2,6 +2,7 @@
 #include "emio/runtime/native_stream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cassert>
 #include <cerrno>
@@ -22,6 +23,10 @@ constexpr uint64_t linger_ns = 2'000'000'000;
 // How long a receive that found the caller's shared ring empty (ENOBUFS) waits before it tries again:
 // resubmitted at once, it came straight back and the executor spun (review defect 5).
 constexpr uint64_t buffer_wait_ns = 1'000'000;
+
+// How long a pipe's or tty's transfer that the ring answered EAGAIN waits before it is tried again
+// (NativeStream::file_would_block).
+constexpr uint64_t file_retry_wait_ns = 1'000'000;
 
 // The share of the driver's ledger the records take (reserved at init).
 uint32_t pool_operations(const NativeStreamOptions& options) {
@@ -109,9 +114,28 @@ Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
   return length;
 }
 
+// io_uring answers EAGAIN, instead of waiting, for an O_NONBLOCK file whose driver lacks nowait support
+// (REQ_F_NOWAIT without FMODE_NOWAIT): ttys on older board kernels (liburing#354, #1185). 6.18 waits for
+// every pollable file tried (pipe, FIFO, pty, eventfd, timerfd, inotify); where it does not, the
+// transfer is tried again after file_retry_wait_ns instead of failing the await, and that is logged once.
+bool NativeStream::file_would_block(int32_t result) const {
+  if (result != -EAGAIN || transfer_ != ByteTransfer::file) return false;
+  static std::atomic<bool> logged{false};
+  if (!logged.exchange(true, std::memory_order_relaxed)) {
+    log_message(LogLevel::warning,
+                "this kernel answers EAGAIN for a pipe or tty on io_uring: its transfers are retried every %llu us "
+                "(native_streams.capacity 0 keeps them on readiness)",
+                static_cast<unsigned long long>(file_retry_wait_ns / 1000));
+  }
+  return true;
+}
+
 void NativeStream::on_received(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
-  if (stream.receive_.result == -ENOBUFS && stream.open_ && stream.wait_for_buffer().ok()) return;
+  const int32_t result = stream.receive_.result;
+  if ((result == -ENOBUFS || stream.file_would_block(result)) && stream.open_ && stream.wait_for_buffer().ok()) {
+    return;
+  }
   stream.received_ = true;
   if (!stream.open_) return stream.pool_->free_if_done(stream);
   std::exchange(stream.reader_, Waker{}).wake();
@@ -136,6 +160,10 @@ void NativeStream::on_buffer_wait_ended(void* record) {
 
 void NativeStream::on_sent(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
+  if (stream.file_would_block(stream.send_.result)) {  // send_ itself times the wait: it stays in flight
+    prepare_timeout(stream.send_, file_retry_wait_ns, {on_send_wait_ended, &stream});
+    if (stream.pool_->submit(stream.send_).ok()) return;
+  }
   if (stream.send_.result < 0) {
     stream.send_error_ = stream.send_.result;
   } else if (stream.send_done_ += stream.send_.value(); stream.send_done_ < stream.send_length_) {
@@ -143,6 +171,15 @@ void NativeStream::on_sent(void* record) {
     if (const Error refused = stream.submit_send(); refused.ok()) return;
     stream.send_error_ = -ECANCELED;
   }
+  if (!stream.open_) return stream.end_linger();
+  std::exchange(stream.writer_, Waker{}).wake();
+}
+
+void NativeStream::on_send_wait_ended(void* record) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  // Cancelled: a closed stream's linger ran out while the write waited, or the driver shut down.
+  if (stream.send_.result != -ECANCELED && stream.submit_send().ok()) return;
+  stream.send_error_ = -ECANCELED;
   if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
 }

@@ -5,6 +5,7 @@
 // either way: bytes in order, end of stream, a read abandoned by a timeout losing nothing, a closed end
 // keeping its fd until the kernel let go of its record.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 
 #include <optional>
 
@@ -67,4 +68,31 @@ TEST(PipeOnTheRing, ReadEndClosedWithAReadInFlightKeepsItsFdUntilTheReadIsCancel
   CHECK_EQUAL(0u, executor.native_streams().in_use());
   CHECK_EQUAL(0u, executor.driver().operations_in_flight());
   CHECK_EQUAL(-1, ::fcntl(fd, F_GETFD));
+}
+
+// The writer fills the pipe before anyone reads: its writes wait (in the ring, or tried again where the
+// kernel answers EAGAIN for the pipe: NativeStream::file_would_block), and once the reader comes every
+// byte arrives, in order, once.
+TEST(PipeOnTheRing, WritesThatFillThePipeWaitForTheReaderAndLoseNothing) {
+  const int capacity = ::fcntl(pipe.read_end.fd(), F_GETPIPE_SZ);
+  CHECK(capacity > 0 && capacity <= 64 * 1024);
+  static std::byte sent[80 * 1024];
+  static std::byte received[sizeof sent];
+  emio_test::fill_pattern(sent);
+  std::optional<Result<size_t>> written;
+  CHECK(executor.spawn(emio_test::write_all(pipe.write_end, sent, written)).ok());
+  int queued = 0;
+  for (int round = 0; round < 20000 && queued < capacity; ++round) {
+    CHECK_OK(executor.run_once(1));
+    CHECK_EQUAL(0, ::ioctl(pipe.read_end.fd(), FIONREAD, &queued));
+  }
+  CHECK_EQUAL(capacity, queued);
+  CHECK(!written.has_value());  // the writer waits for room
+  emio::Error outcome = emio::Error::shut_down;
+  Result<emio::TaskId> reader = executor.spawn(emio_test::read_all(pipe.read_end, 4096, received, outcome));
+  emio_test::run_to_completion(executor, reader);
+  for (int round = 0; round < 1000 && !written.has_value(); ++round) CHECK_OK(executor.run_once(1));
+  CHECK_OK(outcome);
+  CHECK_EQUAL(sizeof sent, REQUIRE_VALUE(*written));
+  MEMCMP_EQUAL(sent, received, sizeof sent);
 }

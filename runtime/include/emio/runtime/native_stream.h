@@ -75,8 +75,10 @@ class NativeStream {
   static void on_cancelled(void* record);
   static void on_linger_ended(void* record);
   static void on_buffer_wait_ended(void* record);
+  static void on_send_wait_ended(void* record);
   void end_linger();
   Error wait_for_buffer();
+  bool file_would_block(int32_t result) const;
   void prepare_receive();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
