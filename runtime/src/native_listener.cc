@@ -118,17 +118,9 @@ Error NativeListenerPool::init(Driver& driver, uint32_t capacity) {
 }
 
 NativeListener* NativeListenerPool::acquire(int fd) {
-  const ArenaAllocation<NativeListener> taken = records_.allocate();
-  if (taken.status != ArenaStatus::ok) return nullptr;  // no pool, or every record is held
-  NativeListener& listener = *taken.value;
-  if (driver_->attach(listener.source_, fd).failed()) {  // a full registered file table
-    (void)records_.release(taken.token);
-    return nullptr;
-  }
-  listener.token_ = taken.token;
-  listener.open_ = true;
-  listener.error_ = 0;
-  return &listener;
+  NativeListener* listener = NativeLease<NativeListener>::take_attached(records_, *driver_, fd);
+  if (listener != nullptr) listener->error_ = 0;
+  return listener;
 }
 
 void NativeListenerPool::release(NativeListener& listener, Fd fd) {

@@ -267,16 +267,10 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
 }
 
 NativeStream* NativeStreamPool::acquire(int fd, ByteTransfer transfer) {
-  const ArenaAllocation<NativeStream> taken = records_.allocate();
-  if (taken.status != ArenaStatus::ok) return nullptr;  // no pool, or every record is held
-  NativeStream& stream = *taken.value;
-  if (driver_->attach(stream.source_, fd).failed()) {  // a full registered file table
-    (void)records_.release(taken.token);
-    return nullptr;
-  }
-  stream.token_ = taken.token;
+  NativeStream* taken = NativeStreamLease::take_attached(records_, *driver_, fd);
+  if (taken == nullptr) return nullptr;
+  NativeStream& stream = *taken;
   stream.transfer_ = transfer;
-  stream.open_ = true;
   stream.received_ = false;
   stream.send_error_ = 0;
   stream.received_offset_ = 0;

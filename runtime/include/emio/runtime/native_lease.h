@@ -6,6 +6,8 @@
 
 #include <utility>
 
+#include "emio/alloc/slot_arena.h"
+#include "emio/driver/driver.h"
 #include "emio/driver/handle.h"
 #include "emio/port/fd.h"
 
@@ -41,6 +43,22 @@ class NativeLease {
     return record_;
   }
   bool held() const { return record_ != nullptr; }
+
+  // A pool's acquire(fd): a free record of `records` with `fd` attached to its source (a registered file
+  // where the driver has them), open, its slot's token kept; null when every record is held or the
+  // registered file table is full (the caller goes on with readiness).
+  static Record* take_attached(SlotArena<Record>& records, Driver& driver, int fd) {
+    const ArenaAllocation<Record> taken = records.allocate();
+    if (taken.status != ArenaStatus::ok) return nullptr;
+    Record& record = *taken.value;
+    if (driver.attach(record.source_, fd).failed()) {
+      (void)records.release(taken.token);
+      return nullptr;
+    }
+    record.token_ = taken.token;
+    record.open_ = true;
+    return &record;
+  }
   // Gives the record back (Pool::release), with the resource's fd to close once it frees. A resource that
   // outlived its Executor has no pool to give it to: caught as Handle calls are (handle.h; a
   // heap-use-after-free otherwise, review defect 2), and the fd closes now.
