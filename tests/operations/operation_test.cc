@@ -125,6 +125,22 @@ TEST(Operations, RecvAfterThePeerClosedCompletesWithZeroBytes) {
   CHECK_OK(driver.detach(pending.source));
 }
 
+TEST(Operations, RecvIntoAnEmptyBufferCompletesWithZeroWhileNoBytesWait) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  char unused = 0;
+  Operation recv;
+  CompletionLog done{&recv};
+  emio::prepare_recv(recv, source, bytes_of(&unused, 0), done.waker());
+  CHECK_OK(driver.submit(recv));
+  // recv(2) of no bytes returns 0 at once; it does not wait for the peer to send.
+  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+  CHECK_EQUAL(1, done.calls);
+  CHECK_EQUAL(0, recv.result);
+  CHECK_OK(driver.detach(source));
+}
+
 TEST(Operations, TimeoutCompletesWithZero) {
   Operation timeout;
   CompletionLog done;
