@@ -190,3 +190,25 @@ TEST(IocpOperations, ARecvIsHandedToTheSystemAtSubmitNotQueuedForATurn) {
   driver.shutdown();  // completes the record before it goes out of scope
   CHECK_ERROR(emio::Error::from_errno(ECANCELED), pending.recv.error());
 }
+
+TEST(IocpOperations, APacketOfAnotherDriversOperationLeavesThisDriverAndThatOperationAlone) {
+  PendingRecv foreign;  // outlives `other`, whose shutdown gives up on it (its packet comes to `driver`)
+  CHECK_OK(driver.attach(foreign.source, foreign.pair.first.get()));  // the socket's port is this driver's
+  {
+    emio::Driver other;
+    CHECK_OK(other.init(emio_test::operations_config()));
+    foreign.start(other);  // Windows keeps the first port: this operation's packet comes to `driver`
+    CHECK_EQUAL(2, emio_test::write_data(foreign.pair.second.get(), "hi", 2));
+    for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(20).ok());
+    CHECK_EQUAL(0, foreign.done.calls);  // not completed on a driver that does not hold it
+    CHECK_EQUAL(0u, driver.operations_in_flight());
+    PendingRecv own;
+    own.start(driver);
+    CHECK_EQUAL(3, emio_test::write_data(own.pair.second.get(), "own", 3));
+    CHECK(turn_until(driver, [&] { return own.done.calls > 0; }));
+    CHECK_EQUAL(3, own.recv.result);
+    CHECK_OK(driver.detach(own.source));
+  }  // `other` waits for the packet that went elsewhere, says so, and keeps the records it may reach
+  for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(20).ok());
+  CHECK_EQUAL(0, foreign.done.calls);
+}
