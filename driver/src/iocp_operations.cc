@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -66,6 +67,12 @@ struct IocpOperationTable {
   }
 
   bool exhausted() const { return free_head >= capacity; }
+  // False for another driver's OVERLAPPED: a socket attached to two drivers keeps the first one's port.
+  bool holds(const OVERLAPPED* overlapped) const {
+    const auto address = reinterpret_cast<uintptr_t>(overlapped);
+    const auto first = reinterpret_cast<uintptr_t>(records);
+    return address >= first && address < first + size_t{capacity} * sizeof(IocpOperationRecord);
+  }
   IocpOperationRecord& take(Operation& op) {
     assert(!exhausted() && "the ledger holds no more operations than there are records");
     IocpOperationRecord& record = records[free_head];
@@ -253,6 +260,12 @@ Error IocpBackend::open_operations(OperationLedger* ledger, uint32_t operation_c
 
 void IocpBackend::close_operations() {
   if (operations_ == nullptr) return;
+  if (operations_->in_use > 0) {
+    // Shutdown gave up on them (it said so): the system may still write their OVERLAPPEDs, and a
+    // driver holding their sockets' port may still look at them. Their pages are kept, for good.
+    operations_ = nullptr;
+    return;
+  }
   operations_->~IocpOperationTable();  // the records are trivially destructible
   (void)::VirtualFree(operations_, 0, MEM_RELEASE);
   operations_ = nullptr;
@@ -369,6 +382,13 @@ void IocpBackend::continue_batch() {
 
 void IocpBackend::complete_operation(const Event& entry) {
   IocpOperationTable& table = *operations_;
+  if (!table.holds(entry.lpOverlapped)) {
+    // Its record, ledger and callback belong to a driver on another thread, which cannot be told: the
+    // operation stays in flight there, and that driver's shutdown says so.
+    log_message(LogLevel::error, "IOCP: a completion of another driver's operation (a socket attached to two "
+                                 "drivers completes on the first one's port); left alone");
+    return;
+  }
   auto& record = *reinterpret_cast<IocpOperationRecord*>(entry.lpOverlapped);
   Operation& op = *record.op;
   int32_t result = packet_result(record, entry);
