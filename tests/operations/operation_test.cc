@@ -141,6 +141,52 @@ TEST(Operations, RecvIntoAnEmptyBufferCompletesWithZeroWhileNoBytesWait) {
   CHECK_OK(driver.detach(source));
 }
 
+namespace {
+
+// A datagram pair whose first end has a 4-byte receive in flight, and the 10 bytes its peer sends.
+struct TruncatedDatagram {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_DGRAM);
+  OpSource source;
+  char buffer[8] = {};
+  Operation recv;
+  CompletionLog done{&recv};
+
+  void send_ten_bytes() { CHECK_EQUAL(10, emio_test::write_data(pair.second.get(), "0123456789", 10)); }
+  void start(emio::Driver& driver) {
+    CHECK_OK(driver.attach(source, pair.first.get()));
+    emio::prepare_recv(recv, source, bytes_of(buffer, 4), done.waker());
+    CHECK_OK(driver.submit(recv));
+  }
+  // recv(2) of a datagram larger than the buffer: what fits, the rest dropped; one completion.
+  void check_received_what_fits(emio::Driver& driver) {
+    CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+    for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+    CHECK_EQUAL(1, done.calls);
+    CHECK_EQUAL(4, recv.result);
+    STRCMP_EQUAL("0123", buffer);
+    CHECK_EQUAL(0u, driver.operations_in_flight());
+    CHECK_OK(driver.detach(source));
+  }
+};
+
+}  // namespace
+
+TEST(Operations, RecvOfADatagramThatArrivedLargerThanTheBufferCompletesOnceWithWhatFits) {
+  TruncatedDatagram datagram;
+  datagram.send_ten_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // queued before the receive starts
+  datagram.start(driver);
+  datagram.check_received_what_fits(driver);
+}
+
+TEST(Operations, RecvOfADatagramLargerThanTheBufferCompletesOnceWithWhatFits) {
+  TruncatedDatagram datagram;
+  datagram.start(driver);
+  CHECK(driver.turn(0).ok());
+  datagram.send_ten_bytes();
+  datagram.check_received_what_fits(driver);
+}
+
 TEST(Operations, TimeoutCompletesWithZero) {
   Operation timeout;
   CompletionLog done;
