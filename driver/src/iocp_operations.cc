@@ -104,19 +104,24 @@ HANDLE handle_of(const Operation& op) {
   return reinterpret_cast<HANDLE>(socket_of(op));  // NOLINT(performance-no-int-to-ptr): a socket is a handle
 }
 
+// A datagram (or pipe message) larger than the buffer: a warning, not an error, to NT. The call moved
+// what fits, and its packet still comes (only an NT error status sends none), also when the call
+// reported it at once (WSAEMSGSIZE, ERROR_MORE_DATA). recv(2) returns what fits.
+constexpr NTSTATUS status_buffer_overflow = static_cast<NTSTATUS>(0x80000005UL);
+
 // Error{} when the call is under way or done (its packet will come either way), else what it said. The
 // code is read after the call returned, never as an argument beside it: argument order is unspecified,
 // and a code read first is the previous call's.
 Error socket_call_started(int returned) {
   if (returned == 0) return Error{};
   const int code = ::WSAGetLastError();
-  return code == WSA_IO_PENDING ? Error{} : Error::from_windows(static_cast<DWORD>(code));
+  return code == WSA_IO_PENDING || code == WSAEMSGSIZE ? Error{} : Error::from_windows(static_cast<DWORD>(code));
 }
 Error socket_extension_started(BOOL returned) { return socket_call_started(returned != 0 ? 0 : SOCKET_ERROR); }
 Error file_call_started(BOOL returned) {
   if (returned != 0) return Error{};
   const DWORD code = ::GetLastError();
-  return code == ERROR_IO_PENDING ? Error{} : Error::from_windows(code);
+  return code == ERROR_IO_PENDING || code == ERROR_MORE_DATA ? Error{} : Error::from_windows(code);
 }
 
 template <typename Function>
@@ -188,7 +193,7 @@ Error start_connect(const IocpOperationTable& table, IocpOperationRecord& record
 int32_t packet_result(const IocpOperationRecord& record, const OVERLAPPED_ENTRY& entry) {
   if (record.posted) return record.posted_result;
   const auto status = static_cast<NTSTATUS>(static_cast<ULONG>(record.overlapped.Internal));
-  if (status >= 0) return static_cast<int32_t>(entry.dwNumberOfBytesTransferred);
+  if (status >= 0 || status == status_buffer_overflow) return static_cast<int32_t>(entry.dwNumberOfBytesTransferred);
   const ULONG code = ::RtlNtStatusToDosError(status);
   // A pipe whose writer closed, or a file's end: Windows fails the read, read(2) returns 0.
   if (record.op->kind == OpKind::read && (code == ERROR_BROKEN_PIPE || code == ERROR_HANDLE_EOF)) return 0;
