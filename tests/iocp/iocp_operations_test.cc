@@ -212,3 +212,48 @@ TEST(IocpOperations, APacketOfAnotherDriversOperationLeavesThisDriverAndThatOper
   for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(20).ok());
   CHECK_EQUAL(0, foreign.done.calls);
 }
+
+TEST(IocpOperations, ACancelOfAnOperationThatFailedAtOnceSaysEnoentAndTheTargetKeepsItsError) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  const int closed_fd = pair.first.release();
+  emio_test::close_raw(closed_fd);  // WSARecv then fails at once (WSAENOTSOCK): its completion is posted
+  char buffer[4] = {};
+  Operation recv;
+  CompletionLog received{&recv};
+  emio::prepare_recv(recv, source, bytes_of(buffer, sizeof buffer), received.waker());
+  CHECK_OK(driver.submit(recv));
+  Operation cancel;
+  CompletionLog cancelled{&cancel};
+  emio::prepare_cancel(cancel, recv, cancelled.waker());
+  CHECK_OK(driver.submit(cancel));
+  CHECK(turn_until(driver, [&] { return received.calls > 0 && cancelled.calls > 0; }));
+  CHECK_EQUAL(1, received.calls);
+  CHECK_EQUAL(1, cancelled.calls);
+  CHECK(recv.result < 0 && recv.error() != emio::Error::from_errno(ECANCELED));
+  CHECK_ERROR(emio::Error::from_errno(ENOENT), cancel.error());
+  CHECK_OK(driver.detach(source));
+}
+
+TEST(IocpOperations, ConnectOnASocketTheCallerBoundKeepsItsAddress) {
+  sockaddr_in listening{};
+  emio::Fd listener_fd = emio_test::loopback_listener(listening);
+  emio::Fd client_fd(emio::socket_nonblocking(AF_INET, SOCK_STREAM));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQUAL(0, ::bind(emio::socket_of_fd(client_fd.get()), reinterpret_cast<const sockaddr*>(&local), sizeof local));
+  const sockaddr_in bound = local_address_of(client_fd.get());
+  OpSource client;
+  CHECK_OK(driver.attach(client, client_fd.get()));
+  Operation connect;
+  CompletionLog done{&connect};
+  emio::prepare_connect(connect, client, reinterpret_cast<const sockaddr*>(&listening), sizeof listening, done.waker());
+  CHECK_OK(driver.submit(connect));
+  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+  CHECK_OK(connect.error());
+  check_same_address(bound, local_address_of(client_fd.get()));
+  check_same_address(listening, peer_address_of(client_fd.get()));
+  CHECK_OK(driver.detach(client));
+}
