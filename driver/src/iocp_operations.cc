@@ -341,6 +341,8 @@ Error IocpBackend::start_cancel(Operation& cancel) {
   }
   auto& target_record = *static_cast<IocpOperationRecord*>(target.engine);
   if (target_record.canceller != nullptr) return Error::from_errno(EALREADY);
+  // Failed at once, its packet posted: no call to stop (CancelIoEx would judge a handle that may be gone).
+  if (target_record.posted) return Error::from_errno(ENOENT);
   if (::CancelIoEx(handle_of(target), &target_record.overlapped) == 0) {
     const DWORD code = ::GetLastError();
     return code == ERROR_NOT_FOUND ? Error::from_errno(ENOENT) : Error::from_windows(code);
