@@ -317,9 +317,6 @@ Error IocpBackend::submit(Operation& op) {
       started = start_connect(*operations_, record, op);
       break;
     default:
-      // A zero-byte WSARecv or ReadFile waits for the peer's first byte (Winsock's zero-byte read), where
-      // recv(2) and read(2) of no bytes return 0 at once: completed with 0 through the port.
-      if (op.length == 0 && (op.kind == OpKind::recv || op.kind == OpKind::read)) return post_result(record, 0);
       started = start_transfer(record, op);
       break;
   }

@@ -125,20 +125,55 @@ TEST(Operations, RecvAfterThePeerClosedCompletesWithZeroBytes) {
   CHECK_OK(driver.detach(pending.source));
 }
 
-TEST(Operations, RecvIntoAnEmptyBufferCompletesWithZeroWhileNoBytesWait) {
-  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+namespace {
+
+// A stream pair whose first end has an operation of no bytes in flight.
+struct EmptyTransfer {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
   OpSource source;
-  CHECK_OK(driver.attach(source, pair.first.get()));
   char unused = 0;
-  Operation recv;
-  CompletionLog done{&recv};
-  emio::prepare_recv(recv, source, bytes_of(&unused, 0), done.waker());
-  CHECK_OK(driver.submit(recv));
-  // recv(2) of no bytes returns 0 at once; it does not wait for the peer to send.
-  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
-  CHECK_EQUAL(1, done.calls);
-  CHECK_EQUAL(0, recv.result);
-  CHECK_OK(driver.detach(source));
+  Operation op;
+  CompletionLog done{&op};
+
+  EmptyTransfer(emio::Driver& driver, void (*prepare)(Operation&, OpSource&, std::span<std::byte>, emio::Waker)) {
+    CHECK_OK(driver.attach(source, pair.first.get()));
+    prepare(op, source, bytes_of(&unused, 0), done.waker());
+    CHECK_OK(driver.submit(op));
+  }
+};
+
+}  // namespace
+
+TEST(Operations, RecvIntoAnEmptyBufferWaitsForBytesThenCompletesWithZero) {
+  EmptyTransfer recv(driver, emio::prepare_recv);
+  // recv(2) of no bytes says EAGAIN on a non-blocking socket with nothing to read (Linux), as a zero-byte
+  // WSARecv waits: the operation waits for the peer's bytes, and leaves them in the socket.
+  for (int turn = 0; turn < 3; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(0, recv.done.calls);
+  CHECK_EQUAL(1, emio_test::write_data(recv.pair.second.get(), "x", 1));
+  CHECK(turn_until(driver, [&] { return recv.done.calls > 0; }));
+  CHECK_EQUAL(1, recv.done.calls);
+  CHECK_EQUAL(0, recv.op.result);
+  char byte = 0;
+  CHECK_EQUAL(1, emio_test::read_data(recv.pair.first.get(), &byte, 1));
+  CHECK_OK(driver.detach(recv.source));
+}
+
+TEST(Operations, ReadIntoAnEmptyBufferCompletesWithZeroWhileNoBytesWait) {
+  EmptyTransfer read(driver, emio::prepare_read);
+  // read(2) of no bytes returns 0 at once.
+  CHECK(turn_until(driver, [&] { return read.done.calls > 0; }));
+  CHECK_EQUAL(1, read.done.calls);
+  CHECK_EQUAL(0, read.op.result);
+  CHECK_OK(driver.detach(read.source));
+}
+
+TEST(Operations, ShutdownCompletesARecvIntoAnEmptyBufferWithEcanceled) {
+  EmptyTransfer recv(driver, emio::prepare_recv);
+  CHECK(driver.turn(10).ok());
+  driver.shutdown();
+  CHECK_EQUAL(1, recv.done.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), recv.op.error());
 }
 
 namespace {
