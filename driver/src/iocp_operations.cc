@@ -317,6 +317,9 @@ Error IocpBackend::submit(Operation& op) {
       started = start_connect(*operations_, record, op);
       break;
     default:
+      // A zero-byte ReadFile on a socket waits for the peer's first byte, where read(2) of no bytes returns
+      // 0 at once (recv(2) of no bytes waits, as a zero-byte WSARecv does): completed with 0 through the port.
+      if (op.kind == OpKind::read && op.length == 0) return post_result(record, 0);
       started = start_transfer(record, op);
       break;
   }
