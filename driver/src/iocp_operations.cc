@@ -392,8 +392,9 @@ void IocpBackend::complete_operation(const Event& entry) {
   if (!table.holds(entry.lpOverlapped)) {
     // Its record, ledger and callback belong to a driver on another thread, which cannot be told: the
     // operation stays in flight there, and that driver's shutdown says so.
-    log_message(LogLevel::error, "IOCP: a completion of another driver's operation (a socket attached to two "
-                                 "drivers completes on the first one's port); left alone");
+    log_message(LogLevel::error,
+                "IOCP: a completion of another driver's operation (a socket attached to two "
+                "drivers completes on the first one's port); left alone");
     return;
   }
   auto& record = *reinterpret_cast<IocpOperationRecord*>(entry.lpOverlapped);
