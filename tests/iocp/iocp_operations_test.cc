@@ -257,3 +257,24 @@ TEST(IocpOperations, ConnectOnASocketTheCallerBoundKeepsItsAddress) {
   check_same_address(listening, peer_address_of(client_fd.get()));
   CHECK_OK(driver.detach(client));
 }
+
+TEST(IocpOperations, ConnectOfADatagramSocketSetsItsPeerAsConnectDoes) {
+  emio::Fd receiver(emio::socket_nonblocking(AF_INET, SOCK_DGRAM));
+  sockaddr_in any_port{};
+  any_port.sin_family = AF_INET;
+  any_port.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQUAL(0,
+              ::bind(emio::socket_of_fd(receiver.get()), reinterpret_cast<const sockaddr*>(&any_port), sizeof any_port));
+  const sockaddr_in receiving = local_address_of(receiver.get());
+  emio::Fd sender_fd(emio::socket_nonblocking(AF_INET, SOCK_DGRAM));
+  OpSource sender;
+  CHECK_OK(driver.attach(sender, sender_fd.get()));
+  Operation connect;
+  CompletionLog done{&connect};
+  emio::prepare_connect(connect, sender, reinterpret_cast<const sockaddr*>(&receiving), sizeof receiving, done.waker());
+  CHECK_OK(driver.submit(connect));
+  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+  CHECK_OK(connect.error());
+  check_same_address(receiving, peer_address_of(sender_fd.get()));
+  CHECK_OK(driver.detach(sender));
+}
