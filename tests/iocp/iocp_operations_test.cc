@@ -278,3 +278,21 @@ TEST(IocpOperations, ConnectOfADatagramSocketSetsItsPeerAsConnectDoes) {
   check_same_address(receiving, peer_address_of(sender_fd.get()));
   CHECK_OK(driver.detach(sender));
 }
+
+TEST(IocpOperations, ShutdownWithAnAcceptInFlightClosesTheSocketMadeForTheConnection) {
+  sockaddr_in listening{};
+  emio::Fd listener_fd = emio_test::loopback_listener(listening);
+  OpSource listener;
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  CHECK(driver.turn(0).ok());
+  const int handles_before = emio_test::settled_fd_count();
+  Operation accept;
+  CompletionLog accepted{&accept};
+  emio::prepare_accept(accept, listener, nullptr, 0, accepted.waker());
+  CHECK_OK(driver.submit(accept));
+  CHECK(driver.turn(10).ok());
+  driver.shutdown();
+  CHECK_EQUAL(1, accepted.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), accept.error());
+  CHECK_EQUAL(handles_before, emio_test::settled_fd_count());
+}
