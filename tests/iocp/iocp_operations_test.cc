@@ -296,3 +296,17 @@ TEST(IocpOperations, ShutdownWithAnAcceptInFlightClosesTheSocketMadeForTheConnec
   CHECK_ERROR(emio::Error::from_errno(ECANCELED), accept.error());
   CHECK_EQUAL(handles_before, emio_test::settled_fd_count());
 }
+
+TEST(IocpOperations, RecvOnAConnectionThePeerResetCompletesWithEconnreset) {
+  PendingRecv pending;
+  pending.start(driver);
+  CHECK(driver.turn(10).ok());
+  const linger abort_on_close{1, 0};  // closesocket then sends a reset, not a FIN
+  CHECK_EQUAL(0, ::setsockopt(emio::socket_of_fd(pending.pair.second.get()), SOL_SOCKET, SO_LINGER,
+                              reinterpret_cast<const char*>(&abort_on_close), sizeof abort_on_close));
+  pending.pair.second.reset();
+  CHECK(turn_until(driver, [&] { return pending.done.calls > 0; }));
+  CHECK_EQUAL(1, pending.done.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECONNRESET), pending.recv.error());
+  CHECK_OK(driver.detach(pending.source));
+}
