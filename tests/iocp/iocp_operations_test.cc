@@ -310,3 +310,29 @@ TEST(IocpOperations, RecvOnAConnectionThePeerResetCompletesWithEconnreset) {
   CHECK_ERROR(emio::Error::from_errno(ECONNRESET), pending.recv.error());
   CHECK_OK(driver.detach(pending.source));
 }
+
+namespace {
+
+char large_message[4 << 20];  // more than the socket's buffers hold: the send waits for the peer
+
+}  // namespace
+
+TEST(IocpOperations, SendWaitingOnAConnectionThePeerResetCompletesWithEconnresetOrEpipe) {
+  auto pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  CHECK_OK(driver.attach(source, pair.first.get()));
+  Operation send;
+  CompletionLog done{&send};
+  emio::prepare_send(send, source, bytes_of(large_message, sizeof large_message), done.waker());
+  CHECK_OK(driver.submit(send));
+  for (int turn = 0; turn < 3; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(0, done.calls);
+  const linger abort_on_close{1, 0};
+  CHECK_EQUAL(0, ::setsockopt(emio::socket_of_fd(pair.second.get()), SOL_SOCKET, SO_LINGER,
+                              reinterpret_cast<const char*>(&abort_on_close), sizeof abort_on_close));
+  pair.second.reset();
+  CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+  CHECK_EQUAL(1, done.calls);
+  CHECK(send.error() == emio::Error::from_errno(ECONNRESET) || send.error() == emio::Error::from_errno(EPIPE));
+  CHECK_OK(driver.detach(source));
+}
