@@ -3,6 +3,7 @@
 // Winsock's extensions need (AcceptEx's and ConnectEx's context updates, ConnectEx's bound socket), a
 // cancel racing its target's completion, and failures the overlapped calls report at once.
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "operations/operation_support.h"
@@ -263,8 +264,8 @@ TEST(IocpOperations, ConnectOfADatagramSocketSetsItsPeerAsConnectDoes) {
   sockaddr_in any_port{};
   any_port.sin_family = AF_INET;
   any_port.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK_EQUAL(0,
-              ::bind(emio::socket_of_fd(receiver.get()), reinterpret_cast<const sockaddr*>(&any_port), sizeof any_port));
+  CHECK_EQUAL(
+      0, ::bind(emio::socket_of_fd(receiver.get()), reinterpret_cast<const sockaddr*>(&any_port), sizeof any_port));
   const sockaddr_in receiving = local_address_of(receiver.get());
   emio::Fd sender_fd(emio::socket_nonblocking(AF_INET, SOCK_DGRAM));
   OpSource sender;
@@ -335,4 +336,42 @@ TEST(IocpOperations, SendWaitingOnAConnectionThePeerResetCompletesWithEconnreset
   CHECK_EQUAL(1, done.calls);
   CHECK(send.error() == emio::Error::from_errno(ECONNRESET) || send.error() == emio::Error::from_errno(EPIPE));
   CHECK_OK(driver.detach(source));
+}
+
+TEST(IocpOperations, AcceptOnAnIpv6ListenerReportsTheWholeIpv6PeerAddress) {
+  emio::Fd listener_fd(emio::socket_nonblocking(AF_INET6, SOCK_STREAM));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  if (::bind(emio::socket_of_fd(listener_fd.get()), reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback) !=
+      0) {
+    TEST_EXIT;  // no IPv6 loopback here
+  }
+  CHECK_EQUAL(0, ::listen(emio::socket_of_fd(listener_fd.get()), 4));
+  sockaddr_in6 listening{};
+  int length = sizeof listening;
+  CHECK_EQUAL(0,
+              ::getsockname(emio::socket_of_fd(listener_fd.get()), reinterpret_cast<sockaddr*>(&listening), &length));
+  OpSource listener;
+  CHECK_OK(driver.attach(listener, listener_fd.get()));
+  sockaddr_in6 peer{};
+  Operation accept;
+  CompletionLog accepted{&accept};
+  emio::prepare_accept(accept, listener, reinterpret_cast<sockaddr*>(&peer), sizeof peer, accepted.waker());
+  CHECK_OK(driver.submit(accept));
+  emio::Fd client(emio::fd_of_socket(::socket(AF_INET6, SOCK_STREAM, 0)));
+  CHECK_EQUAL(
+      0, ::connect(emio::socket_of_fd(client.get()), reinterpret_cast<const sockaddr*>(&listening), sizeof listening));
+  CHECK(turn_until(driver, [&] { return accepted.calls > 0; }));
+  CHECK_OK(accept.error());
+  emio::Fd server_side(accept.result);
+  sockaddr_in6 client_address{};
+  length = sizeof client_address;
+  CHECK_EQUAL(0,
+              ::getsockname(emio::socket_of_fd(client.get()), reinterpret_cast<sockaddr*>(&client_address), &length));
+  CHECK_EQUAL(static_cast<int>(sizeof(sockaddr_in6)), accept.address_length);
+  CHECK_EQUAL(AF_INET6, peer.sin6_family);
+  CHECK_EQUAL(ntohs(client_address.sin6_port), ntohs(peer.sin6_port));
+  CHECK_EQUAL(0, std::memcmp(&client_address.sin6_addr, &peer.sin6_addr, sizeof peer.sin6_addr));
+  CHECK_OK(driver.detach(listener));
 }
