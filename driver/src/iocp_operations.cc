@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -66,6 +67,12 @@ struct IocpOperationTable {
   }
 
   bool exhausted() const { return free_head >= capacity; }
+  // False for another driver's OVERLAPPED: a socket attached to two drivers keeps the first one's port.
+  bool holds(const OVERLAPPED* overlapped) const {
+    const auto address = reinterpret_cast<uintptr_t>(overlapped);
+    const auto first = reinterpret_cast<uintptr_t>(records);
+    return address >= first && address < first + size_t{capacity} * sizeof(IocpOperationRecord);
+  }
   IocpOperationRecord& take(Operation& op) {
     assert(!exhausted() && "the ledger holds no more operations than there are records");
     IocpOperationRecord& record = records[free_head];
@@ -97,19 +104,24 @@ HANDLE handle_of(const Operation& op) {
   return reinterpret_cast<HANDLE>(socket_of(op));  // NOLINT(performance-no-int-to-ptr): a socket is a handle
 }
 
+// A datagram (or pipe message) larger than the buffer: a warning, not an error, to NT. The call moved
+// what fits, and its packet still comes (only an NT error status sends none), also when the call
+// reported it at once (WSAEMSGSIZE, ERROR_MORE_DATA). recv(2) returns what fits.
+constexpr NTSTATUS status_buffer_overflow = static_cast<NTSTATUS>(0x80000005UL);
+
 // Error{} when the call is under way or done (its packet will come either way), else what it said. The
 // code is read after the call returned, never as an argument beside it: argument order is unspecified,
 // and a code read first is the previous call's.
 Error socket_call_started(int returned) {
   if (returned == 0) return Error{};
   const int code = ::WSAGetLastError();
-  return code == WSA_IO_PENDING ? Error{} : Error::from_windows(static_cast<DWORD>(code));
+  return code == WSA_IO_PENDING || code == WSAEMSGSIZE ? Error{} : Error::from_windows(static_cast<DWORD>(code));
 }
 Error socket_extension_started(BOOL returned) { return socket_call_started(returned != 0 ? 0 : SOCKET_ERROR); }
 Error file_call_started(BOOL returned) {
   if (returned != 0) return Error{};
   const DWORD code = ::GetLastError();
-  return code == ERROR_IO_PENDING ? Error{} : Error::from_windows(code);
+  return code == ERROR_IO_PENDING || code == ERROR_MORE_DATA ? Error{} : Error::from_windows(code);
 }
 
 template <typename Function>
@@ -181,7 +193,7 @@ Error start_connect(const IocpOperationTable& table, IocpOperationRecord& record
 int32_t packet_result(const IocpOperationRecord& record, const OVERLAPPED_ENTRY& entry) {
   if (record.posted) return record.posted_result;
   const auto status = static_cast<NTSTATUS>(static_cast<ULONG>(record.overlapped.Internal));
-  if (status >= 0) return static_cast<int32_t>(entry.dwNumberOfBytesTransferred);
+  if (status >= 0 || status == status_buffer_overflow) return static_cast<int32_t>(entry.dwNumberOfBytesTransferred);
   const ULONG code = ::RtlNtStatusToDosError(status);
   // A pipe whose writer closed, or a file's end: Windows fails the read, read(2) returns 0.
   if (record.op->kind == OpKind::read && (code == ERROR_BROKEN_PIPE || code == ERROR_HANDLE_EOF)) return 0;
@@ -253,6 +265,12 @@ Error IocpBackend::open_operations(OperationLedger* ledger, uint32_t operation_c
 
 void IocpBackend::close_operations() {
   if (operations_ == nullptr) return;
+  if (operations_->in_use > 0) {
+    // Shutdown gave up on them (it said so): the system may still write their OVERLAPPEDs, and a
+    // driver holding their sockets' port may still look at them. Their pages are kept, for good.
+    operations_ = nullptr;
+    return;
+  }
   operations_->~IocpOperationTable();  // the records are trivially destructible
   (void)::VirtualFree(operations_, 0, MEM_RELEASE);
   operations_ = nullptr;
@@ -299,6 +317,9 @@ Error IocpBackend::submit(Operation& op) {
       started = start_connect(*operations_, record, op);
       break;
     default:
+      // A zero-byte ReadFile on a socket waits for the peer's first byte, where read(2) of no bytes returns
+      // 0 at once (recv(2) of no bytes waits, as a zero-byte WSARecv does): completed with 0 through the port.
+      if (op.kind == OpKind::read && op.length == 0) return post_result(record, 0);
       started = start_transfer(record, op);
       break;
   }
@@ -320,6 +341,8 @@ Error IocpBackend::start_cancel(Operation& cancel) {
   }
   auto& target_record = *static_cast<IocpOperationRecord*>(target.engine);
   if (target_record.canceller != nullptr) return Error::from_errno(EALREADY);
+  // Failed at once, its packet posted: no call to stop (CancelIoEx would judge a handle that may be gone).
+  if (target_record.posted) return Error::from_errno(ENOENT);
   if (::CancelIoEx(handle_of(target), &target_record.overlapped) == 0) {
     const DWORD code = ::GetLastError();
     return code == ERROR_NOT_FOUND ? Error::from_errno(ENOENT) : Error::from_windows(code);
@@ -366,6 +389,14 @@ void IocpBackend::continue_batch() {
 
 void IocpBackend::complete_operation(const Event& entry) {
   IocpOperationTable& table = *operations_;
+  if (!table.holds(entry.lpOverlapped)) {
+    // Its record, ledger and callback belong to a driver on another thread, which cannot be told: the
+    // operation stays in flight there, and that driver's shutdown says so.
+    log_message(LogLevel::error,
+                "IOCP: a completion of another driver's operation (a socket attached to two "
+                "drivers completes on the first one's port); left alone");
+    return;
+  }
   auto& record = *reinterpret_cast<IocpOperationRecord*>(entry.lpOverlapped);
   Operation& op = *record.op;
   int32_t result = packet_result(record, entry);

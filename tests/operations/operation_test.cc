@@ -125,6 +125,103 @@ TEST(Operations, RecvAfterThePeerClosedCompletesWithZeroBytes) {
   CHECK_OK(driver.detach(pending.source));
 }
 
+namespace {
+
+// A stream pair whose first end has an operation of no bytes in flight.
+struct EmptyTransfer {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  OpSource source;
+  char unused = 0;
+  Operation op;
+  CompletionLog done{&op};
+
+  EmptyTransfer(emio::Driver& driver, void (*prepare)(Operation&, OpSource&, std::span<std::byte>, emio::Waker)) {
+    CHECK_OK(driver.attach(source, pair.first.get()));
+    prepare(op, source, bytes_of(&unused, 0), done.waker());
+    CHECK_OK(driver.submit(op));
+  }
+};
+
+}  // namespace
+
+TEST(Operations, RecvIntoAnEmptyBufferWaitsForBytesThenCompletesWithZero) {
+  EmptyTransfer recv(driver, emio::prepare_recv);
+  // recv(2) of no bytes says EAGAIN on a non-blocking socket with nothing to read (Linux), as a zero-byte
+  // WSARecv waits: the operation waits for the peer's bytes, and leaves them in the socket.
+  for (int turn = 0; turn < 3; ++turn) CHECK(driver.turn(10).ok());
+  CHECK_EQUAL(0, recv.done.calls);
+  CHECK_EQUAL(1, emio_test::write_data(recv.pair.second.get(), "x", 1));
+  CHECK(turn_until(driver, [&] { return recv.done.calls > 0; }));
+  CHECK_EQUAL(1, recv.done.calls);
+  CHECK_EQUAL(0, recv.op.result);
+  char byte = 0;
+  CHECK_EQUAL(1, emio_test::read_data(recv.pair.first.get(), &byte, 1));
+  CHECK_OK(driver.detach(recv.source));
+}
+
+TEST(Operations, ReadIntoAnEmptyBufferCompletesWithZeroWhileNoBytesWait) {
+  EmptyTransfer read(driver, emio::prepare_read);
+  // read(2) of no bytes returns 0 at once.
+  CHECK(turn_until(driver, [&] { return read.done.calls > 0; }));
+  CHECK_EQUAL(1, read.done.calls);
+  CHECK_EQUAL(0, read.op.result);
+  CHECK_OK(driver.detach(read.source));
+}
+
+TEST(Operations, ShutdownCompletesARecvIntoAnEmptyBufferWithEcanceled) {
+  EmptyTransfer recv(driver, emio::prepare_recv);
+  CHECK(driver.turn(10).ok());
+  driver.shutdown();
+  CHECK_EQUAL(1, recv.done.calls);
+  CHECK_ERROR(emio::Error::from_errno(ECANCELED), recv.op.error());
+}
+
+namespace {
+
+// A datagram pair whose first end has a 4-byte receive in flight, and the 10 bytes its peer sends.
+struct TruncatedDatagram {
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_DGRAM);
+  OpSource source;
+  char buffer[8] = {};
+  Operation recv;
+  CompletionLog done{&recv};
+
+  void send_ten_bytes() { CHECK_EQUAL(10, emio_test::write_data(pair.second.get(), "0123456789", 10)); }
+  void start(emio::Driver& driver) {
+    CHECK_OK(driver.attach(source, pair.first.get()));
+    emio::prepare_recv(recv, source, bytes_of(buffer, 4), done.waker());
+    CHECK_OK(driver.submit(recv));
+  }
+  // recv(2) of a datagram larger than the buffer: what fits, the rest dropped; one completion.
+  void check_received_what_fits(emio::Driver& driver) {
+    CHECK(turn_until(driver, [&] { return done.calls > 0; }));
+    for (int turn = 0; turn < 5; ++turn) CHECK(driver.turn(10).ok());
+    CHECK_EQUAL(1, done.calls);
+    CHECK_EQUAL(4, recv.result);
+    STRCMP_EQUAL("0123", buffer);
+    CHECK_EQUAL(0u, driver.operations_in_flight());
+    CHECK_OK(driver.detach(source));
+  }
+};
+
+}  // namespace
+
+TEST(Operations, RecvOfADatagramThatArrivedLargerThanTheBufferCompletesOnceWithWhatFits) {
+  TruncatedDatagram datagram;
+  datagram.send_ten_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // queued before the receive starts
+  datagram.start(driver);
+  datagram.check_received_what_fits(driver);
+}
+
+TEST(Operations, RecvOfADatagramLargerThanTheBufferCompletesOnceWithWhatFits) {
+  TruncatedDatagram datagram;
+  datagram.start(driver);
+  CHECK(driver.turn(0).ok());
+  datagram.send_ten_bytes();
+  datagram.check_received_what_fits(driver);
+}
+
 TEST(Operations, TimeoutCompletesWithZero) {
   Operation timeout;
   CompletionLog done;

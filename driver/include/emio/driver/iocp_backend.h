@@ -79,7 +79,8 @@ class IocpBackend {
   Error open_operations(OperationLedger* ledger, uint32_t operation_capacity);
   // Associates `fd` with the port, for good (Windows cannot undo it), so that its overlapped operations
   // complete there. Attaching it again is no error; a socket first attached to another driver's port
-  // would complete its operations on that port.
+  // completes its operations on that port, which leaves them alone (and logs it): they stay in flight
+  // here until shutdown gives up on them.
   Error associate(int fd);
   // The kinds carried out by an overlapped call, and a cancel of one in flight; the driver's readiness
   // engine runs the others (timeout, close, the multishot kinds).
