@@ -156,35 +156,38 @@ TEST(ScheduledIo, ResetForANewOwnerForgetsTheOldOne) {
 
 namespace {
 
-// A task that drains `direction` the way an operation does after EAGAIN (look, "EAGAIN", clear and park in
-// one step), against a driver thread merging events, until `events_done` and it is parked past them.
+// Rounds of events from a driver thread, each followed by a check once the tasks settled.
+struct Rounds {
+  std::atomic<uint32_t> finished{0};  // the last round whose events were all merged (and their wakers called)
+  std::atomic<bool> stop{false};
+};
+
+// A task that drains `direction` the way an operation does after EAGAIN: look, "EAGAIN", then clear what it
+// saw and park in one step. Once a round's events are all merged and it is parked without a wake, its look
+// must have seen the round's last event: an event after the look either moved the tick (and clear_and_poll
+// did not park) or found the waiter (and woke it).
 struct DrainingTask {
-  DrainingTask(emio::ScheduledIo& drained, Direction drained_direction)
-      : io(drained), direction(drained_direction) {}
+  DrainingTask(emio::ScheduledIo& drained, Direction drained_direction) : io(drained), direction(drained_direction) {}
   emio::ScheduledIo& io;
   Direction direction;
   emio_test::CountingWaker woken;
-  ReadyEvent last_seen{};
-  bool parked = false;
-  bool lost_wake = false;
+  std::atomic<uint32_t> settled{0};
+  uint32_t lost_wakes = 0;
 
-  void run(const std::atomic<bool>& events_done) {
-    for (;;) {
+  void run(const Rounds& rounds) {
+    while (!rounds.stop.load()) {
       const int calls_before = woken.calls.load();
-      last_seen = io.readiness(direction);
-      parked = !io.clear_and_poll(last_seen, woken.waker()).is_ready();
-      if (!parked) continue;
-      // Parked: every event merged after the look must wake it (an event before the park moved the tick,
-      // so clear_and_poll would not have parked). Bounded, so that a lost wake fails instead of hanging.
-      const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-      while (woken.calls.load() == calls_before && std::chrono::steady_clock::now() < give_up) {
-        std::this_thread::yield();
+      const ReadyEvent seen = io.readiness(direction);
+      if (io.clear_and_poll(seen, woken.waker()).is_ready()) continue;
+      while (woken.calls.load() == calls_before && !rounds.stop.load()) {
+        const uint32_t finished = rounds.finished.load();
+        if (finished == settled.load() || woken.calls.load() != calls_before) {
+          std::this_thread::yield();
+          continue;
+        }
+        if (io.readiness(direction).tick != seen.tick) lost_wakes += 1;
+        settled.store(finished);
       }
-      if (woken.calls.load() != calls_before) continue;
-      if (!events_done.load()) continue;  // merely slow: the driver thread is still merging
-      // No wake since the park and no event left to come: the look must have seen the last event.
-      lost_wake = io.readiness(direction).tick != last_seen.tick;
-      return;
     }
   }
 };
@@ -192,24 +195,34 @@ struct DrainingTask {
 }  // namespace
 
 TEST(ScheduledIo, TasksClearingAfterEagainWhileEventsWrapBothTicksLoseNoWakeAndKeepTheNeighbouringFields) {
-  // Four tick periods, in events for either direction and for both: both ticks wrap several times while
-  // each direction's task looks, clears and parks, and an event may land between its look and its clear.
-  constexpr uint32_t event_count = 4 * (uint32_t{1} << emio::ScheduledIo::tick_bits);
+  // Short bursts for either direction and for both, each racing with the tasks' look-clear-park; in all, both
+  // ticks wrap several times.
+  constexpr uint32_t round_count = 3000;
   constexpr Ready kinds[] = {Ready::readable, Ready::writable, Ready::readable | Ready::writable};
-  std::atomic<bool> events_done{false};
+  Rounds rounds;
   DrainingTask reading{io, Direction::read};
   DrainingTask writing{io, Direction::write};
-  std::thread read_task([&] { reading.run(events_done); });
-  std::thread write_task([&] { writing.run(events_done); });
-  for (uint32_t i = 0; i < event_count; ++i) {
-    CHECK(io.dispatch(generation, kinds[i % 3]));
-    if (i % 64 == 0) std::this_thread::yield();  // let the tasks look between bursts
+  std::thread read_task([&] { reading.run(rounds); });
+  std::thread write_task([&] { writing.run(rounds); });
+  uint32_t merged = 0;
+  bool settled_in_time = true;
+  for (uint32_t round = 1; round <= round_count && settled_in_time; ++round) {
+    for (uint32_t burst = 0; burst < 1 + round % 3; ++burst) CHECK(io.dispatch(generation, kinds[merged++ % 3]));
+    rounds.finished.store(round);
+    // Bounded, so that a task stuck outside its park fails the test instead of hanging it.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((reading.settled.load() != round || writing.settled.load() != round) &&
+           (settled_in_time = std::chrono::steady_clock::now() < give_up)) {
+      std::this_thread::yield();
+    }
   }
-  events_done.store(true);
+  rounds.stop.store(true);
   read_task.join();
   write_task.join();
-  CHECK_FALSE(reading.lost_wake);
-  CHECK_FALSE(writing.lost_wake);
+  CHECK(settled_in_time);
+  CHECK(merged > 4 * (uint32_t{1} << emio::ScheduledIo::tick_bits));
+  UNSIGNED_LONGS_EQUAL(0, reading.lost_wakes);
+  UNSIGNED_LONGS_EQUAL(0, writing.lost_wakes);
   UNSIGNED_LONGS_EQUAL(generation, io.generation());
   CHECK_FALSE(io.readiness(Direction::read).shut_down);
   constexpr uint64_t guard_bit = uint64_t{1} << (emio::ScheduledIo::read_tick_shift + emio::ScheduledIo::tick_bits);
