@@ -312,3 +312,48 @@ TEST(WakerContractDriver, WakerThatGivesAnotherSourcesSlotToANewcomerKeepsThatSo
   CHECK_OK(driver.handle().deregister(takeover.newcomer));
   CHECK_OK(driver.handle().deregister(takeover.sources[1 - takeover.taken_from]));
 }
+
+namespace {
+
+// A waker's context that says whether its owner still holds it; freed by the owner right after clear_waker, so
+// that a late call is a use-after-free that ASan reports, besides the flag it trips.
+struct OwnedContext {
+  std::atomic<bool> cleared{false};
+  static std::atomic<int> late_calls;
+  static void on_wake(void* context) {
+    // Gives the owner's clear_waker time to return while this call runs, as a busy driver thread would.
+    std::this_thread::yield();
+    if (static_cast<OwnedContext*>(context)->cleared.load()) late_calls.fetch_add(1);
+  }
+};
+std::atomic<int> OwnedContext::late_calls{0};
+
+}  // namespace
+
+TEST(WakerContract, WakerClearedOnAnotherThreadWhileEventsArriveIsNeverCalledOnceTheClearReturned) {
+  // The driver thread merges events for both directions without pause; each round the task parks a new waker
+  // (the cold path: another context), clears it, and frees its context at once.
+  constexpr int round_count = 20000;
+  OwnedContext::late_calls.store(0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> stale_merges{0};
+  std::thread driver_thread([&] {
+    constexpr Ready kinds[] = {Ready::readable, Ready::writable, Ready::error};
+    for (uint32_t i = 0; !stop.load(); ++i) {
+      if (!io.dispatch(generation, kinds[i % 3])) stale_merges.fetch_add(1);
+    }
+  });
+  for (int round = 0; round < round_count; ++round) {
+    const Direction direction = round % 2 == 0 ? Direction::read : Direction::write;
+    auto* owned = new OwnedContext;
+    (void)io.poll_ready(direction, Waker{OwnedContext::on_wake, owned});
+    io.clear_readiness(io.readiness(direction));
+    io.clear_waker(direction);
+    owned->cleared.store(true);
+    delete owned;
+  }
+  stop.store(true);
+  driver_thread.join();
+  CHECK_EQUAL(0, OwnedContext::late_calls.load());
+  CHECK_EQUAL(0, stale_merges.load());
+}
