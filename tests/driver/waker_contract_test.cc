@@ -302,7 +302,10 @@ TEST(WakerContractDriver, WakerThatGivesAnotherSourcesSlotToANewcomerKeepsThatSo
   CHECK_EQUAL(1, emio_test::write_bytes(first.second.get(), 1));
   CHECK_EQUAL(1, emio_test::write_bytes(second.second.get(), 1));
   for (int turn = 0; turn < 50 && takeover.calls == 0; ++turn) CHECK(driver.turn(100).ok());
-  CHECK(driver.turn(10).ok());  // the removed source's event, had the batch been split
+  // The removed source's event, had the batch been split (the sim backend may hold an event back a while).
+  for (int turn = 0; turn < 20 && driver.stats().stale_events_dropped == stale_before; ++turn) {
+    CHECK(driver.turn(10).ok());
+  }
   CHECK_EQUAL(1, takeover.calls);
   CHECK(takeover.newcomer.io == takeover.sources[takeover.taken_from].io);  // the slot changed hands
   CHECK_EQUAL(1, driver.stats().stale_events_dropped - stale_before);
