@@ -2,6 +2,10 @@
 // ScheduledIo on its own: the readiness word and the wakers, without any OS.
 #include "emio/driver/scheduled_io.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "support/driver_fixture.h"
 
 #include <CppUTest/TestHarness.h>
@@ -148,4 +152,79 @@ TEST(ScheduledIo, ResetForANewOwnerForgetsTheOldOne) {
   CHECK(io.dispatch(generation + 1, Ready::all));
   CHECK_EQUAL(0, writer.calls.load());
   CHECK_FALSE(io.dispatch(generation, Ready::readable));
+}
+
+namespace {
+
+// Rounds of events from a driver thread, each followed by a check once the tasks settled.
+struct Rounds {
+  std::atomic<uint32_t> finished{0};  // the last round whose events were all merged (and their wakers called)
+  std::atomic<bool> stop{false};
+};
+
+// A task that drains `direction` the way an operation does after EAGAIN: look, "EAGAIN", then clear what it
+// saw and park in one step. Once a round's events are all merged and it is parked without a wake, its look
+// must have seen the round's last event: an event after the look either moved the tick (and clear_and_poll
+// did not park) or found the waiter (and woke it).
+struct DrainingTask {
+  DrainingTask(emio::ScheduledIo& drained, Direction drained_direction) : io(drained), direction(drained_direction) {}
+  emio::ScheduledIo& io;
+  Direction direction;
+  emio_test::CountingWaker woken;
+  std::atomic<uint32_t> settled{0};
+  uint32_t lost_wakes = 0;
+
+  void run(const Rounds& rounds) {
+    while (!rounds.stop.load()) {
+      const int calls_before = woken.calls.load();
+      const ReadyEvent seen = io.readiness(direction);
+      if (io.clear_and_poll(seen, woken.waker()).is_ready()) continue;
+      while (woken.calls.load() == calls_before && !rounds.stop.load()) {
+        const uint32_t finished = rounds.finished.load();
+        if (finished == settled.load() || woken.calls.load() != calls_before) {
+          std::this_thread::yield();
+          continue;
+        }
+        if (io.readiness(direction).tick != seen.tick) lost_wakes += 1;
+        settled.store(finished);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST(ScheduledIo, TasksClearingAfterEagainWhileEventsWrapBothTicksLoseNoWakeAndKeepTheNeighbouringFields) {
+  // Short bursts for either direction and for both, each racing with the tasks' look-clear-park; in all, both
+  // ticks wrap several times.
+  constexpr uint32_t round_count = 3000;
+  constexpr Ready kinds[] = {Ready::readable, Ready::writable, Ready::readable | Ready::writable};
+  Rounds rounds;
+  DrainingTask reading{io, Direction::read};
+  DrainingTask writing{io, Direction::write};
+  std::thread read_task([&] { reading.run(rounds); });
+  std::thread write_task([&] { writing.run(rounds); });
+  uint32_t merged = 0;
+  bool settled_in_time = true;
+  for (uint32_t round = 1; round <= round_count && settled_in_time; ++round) {
+    for (uint32_t burst = 0; burst < 1 + round % 3; ++burst) CHECK(io.dispatch(generation, kinds[merged++ % 3]));
+    rounds.finished.store(round);
+    // Bounded, so that a task stuck outside its park fails the test instead of hanging it.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((reading.settled.load() != round || writing.settled.load() != round) &&
+           (settled_in_time = std::chrono::steady_clock::now() < give_up)) {
+      std::this_thread::yield();
+    }
+  }
+  rounds.stop.store(true);
+  read_task.join();
+  write_task.join();
+  CHECK(settled_in_time);
+  CHECK(merged > 4 * (uint32_t{1} << emio::ScheduledIo::tick_bits));
+  UNSIGNED_LONGS_EQUAL(0, reading.lost_wakes);
+  UNSIGNED_LONGS_EQUAL(0, writing.lost_wakes);
+  UNSIGNED_LONGS_EQUAL(generation, io.generation());
+  CHECK_FALSE(io.readiness(Direction::read).shut_down);
+  constexpr uint64_t guard_bit = uint64_t{1} << (emio::ScheduledIo::read_tick_shift + emio::ScheduledIo::tick_bits);
+  UNSIGNED_LONGLONGS_EQUAL(0, io.snapshot() & guard_bit);
 }
