@@ -48,7 +48,8 @@ namespace scheduled_io_detail {
 // wait for itself. On the stack, so no nesting depth has to be guessed. A turn links one frame for all its
 // events and each waker call only names its source in it (one store), where a frame per event cost a
 // thread-local load and store each way (bench/dispatch). Between two calls `io` still names the source
-// called last: harmless, since that call has returned and cleared its running bit, so nothing waits on it.
+// called last: harmless, since that call has returned and its running bit is clear (the outermost call
+// clears it; a nested call on the same source leaves it to the outer frame, which names that source too).
 struct WakeFrame {
   const ScheduledIo* io;
   const WakeFrame* outer;
