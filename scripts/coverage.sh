@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Line and branch coverage of the library by the unit suites (emio_tests, emio_runtime_tests): builds the
+# Line and branch coverage of the library by the unit suites (emio_tests, emio_runtime_tests, emio_fault_tests): builds the
 # coverage preset (GCC --coverage, debug), runs their ctest entries, then prints gcovr's summary for alloc/,
 # port/, driver/ and runtime/ apart and writes one HTML report per folder under build/coverage/html/. Separate from
 # scripts/test.sh: instrumented code is slower and measures, it does not gate.
@@ -12,7 +12,7 @@ report=build/coverage/html
 folders=(alloc port driver runtime)
 
 cmake --preset coverage >/dev/null
-cmake --build --preset coverage -j 2 --target emio_tests emio_runtime_tests >/dev/null
+cmake --build --preset coverage -j 2 --target emio_tests emio_runtime_tests emio_fault_tests >/dev/null
 find "$build" -name '*.gcda' -delete  # counts from an earlier run would add up
 # The unit suites only (e2e, capi, bench and install entries run other binaries); a failing test still leaves its counts.
 ctest --preset coverage -j 2 -E '^(e2e|capi|bench|cross|Misuse)\.|^Install$' --output-on-failure >"$build/ctest.log" 2>&1 ||
