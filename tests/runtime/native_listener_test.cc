@@ -22,13 +22,14 @@ using emio::TcpListener;
 
 namespace {
 
-// Listeners on multishot accept: the default, wherever streams are on the ring.
-constexpr uint32_t listener_capacity = emio::NativeStreamOptions{}.listener_capacity;
+// Listeners on multishot accept (off by default: NativeStreamOptions::listener_capacity).
+constexpr uint32_t listener_capacity = 4;
 
 emio::ExecutorConfig native_config() {
   emio::ExecutorConfig config = emio_test::executor_config(8);
   config.native_streams.capacity = 4;
   config.native_streams.buffer_bytes = 64;
+  config.native_streams.listener_capacity = listener_capacity;
   return config;
 }
 
@@ -108,7 +109,7 @@ TEST(NativeListener, AcceptTakesEachConnectionOnceInArrivalOrderWithItsPeerAddre
   for (size_t i = 0; i < 3; ++i) CHECK(local_address_of(clients[i].get()) == peers[i]);
 }
 
-TEST(NativeListener, ListenerAcceptsThroughOneMultishotAcceptByDefaultWhereTheDriverRunsOperations) {
+TEST(NativeListener, ListenerAcceptsThroughOneMultishotAcceptWhereTheDriverRunsOperations) {
   TcpListener listener = bind_loopback();
   emio::Fd clients[2];
   SocketAddress peers[2];
