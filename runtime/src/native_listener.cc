@@ -118,7 +118,7 @@ Error NativeListenerPool::init(Driver& driver, uint32_t capacity) {
 }
 
 NativeListener* NativeListenerPool::acquire(int fd) {
-  NativeListener* listener = NativeLease<NativeListener>::take_attached(records_, *driver_, fd);
+  NativeListener* listener = NativeLease<NativeListener>::take_attached(records_, driver_, fd);
   if (listener != nullptr) listener->error_ = 0;
   return listener;
 }

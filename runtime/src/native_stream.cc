@@ -267,7 +267,7 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
 }
 
 NativeStream* NativeStreamPool::acquire(int fd, ByteTransfer transfer) {
-  NativeStream* taken = NativeStreamLease::take_attached(records_, *driver_, fd);
+  NativeStream* taken = NativeStreamLease::take_attached(records_, driver_, fd);
   if (taken == nullptr) return nullptr;
   NativeStream& stream = *taken;
   stream.transfer_ = transfer;

@@ -47,11 +47,12 @@ class NativeLease {
   // A pool's acquire(fd): a free record of `records` with `fd` attached to its source (a registered file
   // where the driver has them), open, its slot's token kept; null when every record is held or the
   // registered file table is full (the caller goes on with readiness).
-  static Record* take_attached(SlotArena<Record>& records, Driver& driver, int fd) {
+  // `driver` is only read once a record was taken: a pool that was never sized (capacity 0) has none.
+  static Record* take_attached(SlotArena<Record>& records, Driver* driver, int fd) {
     const ArenaAllocation<Record> taken = records.allocate();
     if (taken.status != ArenaStatus::ok) return nullptr;
     Record& record = *taken.value;
-    if (driver.attach(record.source_, fd).failed()) {
+    if (driver->attach(record.source_, fd).failed()) {
       (void)records.release(taken.token);
       return nullptr;
     }
