@@ -42,7 +42,7 @@ triplet_of() {
 install_host_packages() {
   local missing=() package
   for package in "${host_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep >/dev/null 'install ok installed' || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "install-cross-deps: installing ${missing[*]}"

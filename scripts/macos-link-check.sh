@@ -45,7 +45,7 @@ mach_o_executables() {  # mach_o_executables ARCH FILE...: each a Mach-O executa
   shift
   for file in "$@"; do
     file "$file"
-    file "$file" | grep -q "Mach-O 64-bit $arch executable" || return 1
+    file "$file" | grep >/dev/null "Mach-O 64-bit $arch executable" || return 1
   done
 }
 

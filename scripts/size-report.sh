@@ -45,7 +45,7 @@ build_configuration() {
   fi
 }
 
-has_runtime() { cmake --build "$1" --target help 2>/dev/null | grep -q '^emio_runtime:'; }
+has_runtime() { cmake --build "$1" --target help 2>/dev/null | grep >/dev/null '^emio_runtime:'; }
 
 # Prints "key value" lines: the Driver's type sizes on the target (see driver_ram.cc).
 driver_type_sizes() {

@@ -19,7 +19,7 @@ source "$repo/scripts/counted-checks.sh"
 
 static_without_glibc() {  # static_without_glibc EXECUTABLE
   file "$1"
-  file "$1" | grep -q 'ELF 64-bit LSB executable, x86-64.*statically linked' || { echo "not static"; return 1; }
+  file "$1" | grep >/dev/null 'ELF 64-bit LSB executable, x86-64.*statically linked' || { echo "not static"; return 1; }
   ! readelf --program-headers "$1" | grep -q INTERP || { echo "has a program interpreter"; return 1; }
   ! readelf --dynamic "$1" | grep -q NEEDED || { echo "needs shared libraries"; return 1; }
   ! readelf --version-info "$1" | grep -q GLIBC || { echo "has glibc symbol versions"; return 1; }

@@ -59,6 +59,12 @@ run_preset() {  # run_preset PRESET: configure, build, ctest; the log keeps ever
     timeout 1200 ctest --preset "$preset" -j 2; } >"$log" 2>&1
   status=$?
   grep -E 'tests passed|\*\*\*Failed|\(Failed\)|\(SEGFAULT\)|\(Timeout\)|error:' "$log" | tail -15
+  # The start of each failed test's own output (ctest prints it after the result line, outputOnFailure):
+  # CI keeps what this script prints, not build/test-logs.
+  if [ "$status" -ne 0 ]; then
+    awk '/\*\*\*(Failed|Timeout|Exception)/ { left = 40; print "--- " $0; next } left > 0 { left--; print }' "$log" |
+      head -n 160
+  fi
   record_ctest_log "$preset" "$log" "$status"
 }
 

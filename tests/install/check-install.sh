@@ -7,7 +7,7 @@
 # With SHARED=1 in the environment it also builds SOURCE_DIR with BUILD_SHARED_LIBS=ON, installs that and
 # runs the CMake-built programs against the shared libraries.
 # Usage: check-install.sh BUILD_DIR SOURCE_DIR CXX CC
-set -euo pipefail
+set -Eeuo pipefail
 build_dir=$(cd "$1" && pwd)
 source_dir=$(cd "$2" && pwd)
 cxx=$3
@@ -15,6 +15,8 @@ cc=$4
 guide="$source_dir/docs/getting-started.md"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# set -e stops at the first failing command without a word: name it (CI shows this test's output only).
+trap 'echo "check-install: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 # shellcheck source=guide_blocks.sh
 source "$source_dir/tests/install/guide_blocks.sh"
 
@@ -66,7 +68,8 @@ if [ "${SHARED:-0}" = 1 ]; then
   rm -rf "$scratch/cpp/build" "$scratch/c/build"
   build_with_cmake "$scratch/cpp" "$scratch/shared-prefix"
   build_with_cmake "$scratch/c" "$scratch/shared-prefix"
-  ldd "$scratch/cpp/build/first_daemon" | grep -q 'libemio_runtime.so' || { echo "not linked to the shared runtime" >&2; exit 1; }
+  # grep reads to the end (not -q): under pipefail a writer cut off by an early exit (SIGPIPE) fails the test.
+  ldd "$scratch/cpp/build/first_daemon" | grep >/dev/null 'libemio_runtime.so' || { echo "not linked to the shared runtime" >&2; exit 1; }
   try_programs "$scratch/cpp/build/first_daemon" "$scratch/c/build/uart_logger"
   "$scratch/shared-prefix/bin/emio-echo" --help >/dev/null  # installed daemons find their libraries (RUNPATH)
 fi
