@@ -116,9 +116,7 @@ TEST(RuntimeNoHeap, SteadyStateLoopAllocatesNothing) {
   std::atomic<int> remote_runs{0};
   std::atomic<bool> stop{false};
   std::atomic<bool> counting{false};
-  std::atomic<bool> remote_started{false};
-  std::thread remote([&] {  // created before counting starts: thread creation allocates
-    remote_started.store(true);
+  std::thread remote = emio_test::started_thread([&] {  // started before counting: starting allocates
     while (!stop.load()) {
       if (counting.load()) {
         (void)executor.remote().spawn([](void* context) { static_cast<std::atomic<int>*>(context)->fetch_add(1); },
@@ -128,9 +126,6 @@ TEST(RuntimeNoHeap, SteadyStateLoopAllocatesNothing) {
     }
   });
 
-  // The new thread's own start-up allocates too (under ASan, pthread_getattr_np in start_thread): on a
-  // loaded machine it ran after counting began, and the steady state was charged 3 allocations.
-  while (!remote_started.load()) std::this_thread::yield();
   // The first pass warms up whatever the C library sets up lazily, then counting starts.
   uint64_t allocations_before = 0;
   int completed = 0;
