@@ -160,7 +160,8 @@ void NativeStream::on_buffer_wait_ended(void* record) {
 
 void NativeStream::on_sent(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
-  if (stream.file_would_block(stream.send_.result)) {  // send_ itself times the wait: it stays in flight
+  const bool goes_on = stream.may_send();
+  if (goes_on && stream.file_would_block(stream.send_.result)) {  // send_ itself times the wait: in flight
     prepare_timeout(stream.send_, file_retry_wait_ns, {on_send_wait_ended, &stream});
     if (stream.pool_->submit(stream.send_).ok()) return;
   }
@@ -168,7 +169,7 @@ void NativeStream::on_sent(void* record) {
     stream.send_error_ = stream.send_.result;
   } else if (stream.send_done_ += stream.send_.value(); stream.send_done_ < stream.send_length_) {
     // A short send (the socket's queue filled): the rest goes next, even after close, within the linger.
-    if (const Error refused = stream.submit_send(); refused.ok()) return;
+    if (goes_on && stream.submit_send().ok()) return;
     stream.send_error_ = -ECANCELED;
   }
   if (!stream.open_) return stream.end_linger();
@@ -178,7 +179,7 @@ void NativeStream::on_sent(void* record) {
 void NativeStream::on_send_wait_ended(void* record) {
   auto& stream = *static_cast<NativeStream*>(record);
   // Cancelled: a closed stream's linger ran out while the write waited, or the driver shut down.
-  if (stream.send_.result != -ECANCELED && stream.submit_send().ok()) return;
+  if (stream.send_.result != -ECANCELED && stream.may_send() && stream.submit_send().ok()) return;
   stream.send_error_ = -ECANCELED;
   if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
@@ -187,7 +188,7 @@ void NativeStream::on_send_wait_ended(void* record) {
 void NativeStream::end_linger() {
   // The last send of a closed stream ended: its linger has nothing left to time, and the record and fd
   // would otherwise be held for the whole 2 s. The send's own record, idle now, carries the cancel.
-  if (cancel_send_.in_flight() && cancel_send_.kind == OpKind::timeout) pool_->cancel(*this, send_, cancel_send_);
+  if (linger_running()) pool_->cancel(*this, send_, cancel_send_);
   pool_->free_if_done(*this);
 }
 

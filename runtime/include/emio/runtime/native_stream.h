@@ -85,6 +85,12 @@ class NativeStream {
   void prepare_receive();
   Error submit_send();
   Result<size_t> take_received(std::span<std::byte> buffer);
+  // A closed stream's linger: its timer (cancel_send_) has not run out. Once it has, its cancel may have
+  // found the send already done, that completion still to come: what it left is not sent (a rest or a
+  // retry submitted then had no linger to end it, and a peer that never read held the record for ever).
+  bool linger_running() const { return cancel_send_.in_flight() && cancel_send_.kind == OpKind::timeout; }
+  // Whether the send may go on: its rest after a short send, or its retry after EAGAIN.
+  bool may_send() const { return open_ || linger_running(); }
   bool busy() const {
     return receive_.in_flight() || send_.in_flight() || cancel_receive_.in_flight() || cancel_send_.in_flight();
   }
