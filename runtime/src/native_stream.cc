@@ -80,6 +80,13 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
   return true;
 }
 
+void NativeStream::discard_received() {
+  if (!received_ || receive_.result <= 0) return;
+  pool_->driver().release_buffer(receive_);
+  received_offset_ = 0;
+  received_ = false;
+}
+
 void NativeStream::prepare_receive() {
   if (transfer_ == ByteTransfer::socket) return prepare_recv_leased(receive_, source_, {on_received, this});
   prepare_read_leased(receive_, source_, {on_received, this});

@@ -204,6 +204,7 @@ Result<uint32_t> SerialPort::baud_rate() const {
 
 Error SerialPort::discard_buffers() {
   if (::tcflush(fd(), TCIOFLUSH) < 0) return Error::last_os_error();
+  discard_received();  // on the ring, bytes received may wait in the port's record, past tcflush's reach
   return Error{};
 }
 

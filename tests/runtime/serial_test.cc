@@ -46,6 +46,10 @@ emio::Task<> read_some(SerialPort& port, char* received, Error& outcome) {
   outcome = got.ok() ? Error{} : got.error();
 }
 
+emio::Task<> read_into(SerialPort& port, std::span<char> buffer, std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await port.read(buffer));
+}
+
 emio::Task<> read_with_timeout(SerialPort& port, uint32_t timeout_ms, Error& outcome) {
   std::byte buffer[16];
   Result<size_t> got = co_await emio::with_timeout(timeout_ms, port.read(buffer));
@@ -285,4 +289,20 @@ TEST(SerialOnTheRing, PortClosedWithAnAbandonedReadInFlightFreesItsRecordOnceCan
   emio_test::run_until_records_free(executor);
   CHECK_EQUAL(0u, executor.native_streams().in_use());
   CHECK_EQUAL(0u, executor.driver().operations_in_flight());
+}
+
+// discard_buffers drops what was received and not read, wherever it waits: in the tty's queue, or in the
+// port's record on the ring (the leftovers of a receive that a short read left there).
+TEST(SerialOnTheRing, DiscardBuffersDropsBytesReceivedButNotRead) {
+  CHECK_EQUAL(5, ::write(device.get(), "stale", 5));
+  char first[1] = {};
+  std::optional<Result<size_t>> got;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(read_into(port, first, got))));
+  CHECK_EQUAL(1u, REQUIRE_VALUE(*got));  // "tale" not read
+  CHECK_OK(port.discard_buffers());
+  CHECK_EQUAL(3, ::write(device.get(), "new", 3));
+  char next[16] = {};
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(read_into(port, next, got))));
+  CHECK_EQUAL(3u, REQUIRE_VALUE(*got));
+  STRCMP_EQUAL("new", next);
 }

@@ -43,6 +43,7 @@ class NativeLease {
     return record_;
   }
   bool held() const { return record_ != nullptr; }
+  Record* record() const { return record_; }
 
   // A pool's acquire(fd): a free record of `records` with `fd` attached to its source (a registered file
   // where the driver has them), open, its slot's token kept; null when every record is held or the

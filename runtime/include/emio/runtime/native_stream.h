@@ -68,6 +68,10 @@ class NativeStream {
   // The await is abandoned: forget its waker; the operation in flight goes on (see the file comment).
   void forget_reader() { reader_ = {}; }
   void forget_writer() { writer_ = {}; }
+  // Drops the bytes of a receive that completed and are not read yet (SerialPort::discard_buffers: they
+  // left the tty's queue for the record's buffer, where tcflush does not reach). An end of stream or an
+  // error stays; a receive still in flight goes on.
+  void discard_received();
 
  private:
   friend class NativeStreamPool;

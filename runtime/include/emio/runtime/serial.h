@@ -70,7 +70,9 @@ class SerialPort : public ByteStream {
   Error configure(const SerialSettings& settings);
   // The output baud rate the terminal reports now (a non-standard one included).
   Result<uint32_t> baud_rate() const;
-  // Drops bytes received but not read and bytes written but not sent (tcflush TCIOFLUSH).
+  // Drops bytes received but not read and bytes written but not sent (tcflush TCIOFLUSH), and on the
+  // ring the bytes a receive left in the port's record. On the ring a write returns before its bytes
+  // reach the tty (written behind, native_stream.h): those of a write just before are not dropped.
   Error discard_buffers();
 
  private:

@@ -144,6 +144,10 @@ class ByteStream : public IoResource {
   }
 
  protected:
+  // Drops what the stream's record received and was not read yet, if it has a record (NativeStream).
+  void discard_received() {
+    if (native_.held()) native_.record()->discard_received();
+  }
   // A const char array's text: all of it but a terminating NUL.
   template <size_t N>
   static std::span<const std::byte> text_bytes(const char (&text)[N]) {
