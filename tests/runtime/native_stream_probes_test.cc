@@ -2,6 +2,7 @@
 // Adversarial probes of streams on completion operations (native_stream.h): the orders of completions
 // that the kernel may give and the ordinary suites (NativeStream, PipeOnTheRing) do not reach.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -55,14 +56,14 @@ TEST_GROUP(NativeStreamProbes) {
 // completed: the linger's cancel found nothing to cancel, and the rest of the send, submitted after it,
 // had no linger left to end it. A peer that never reads again held the record and the fd for ever.
 TEST(NativeStreamProbes, ShortSendCompletedAfterTheLingerRanOutDoesNotOutliveIt) {
-  open(2 * pipe_bytes);  // a send of two pipes' worth: one page of room makes it short
+  open(2 * pipe_bytes);        // a send of two pipes' worth: one page of room makes it short
   if (!on_the_ring()) return;  // readiness: nothing lingers
   CHECK(shrink_pipe(pipe.write_end.fd()));
   fill_pipe(pipe.write_end);
   static std::byte sent[2 * pipe_bytes];
   std::optional<Result<size_t>> written;
-  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(emio_test::write_all(pipe.write_end, sent,
-                                                                                            written))));
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(emio_test::write_all(pipe.write_end, sent, written))));
   CHECK_EQUAL(sizeof sent, REQUIRE_VALUE(*written));  // copied; its send waits for room
   const int fd = pipe.write_end.fd();
   CHECK_OK(pipe.write_end.close());  // the send lingers for 2 s
@@ -70,8 +71,152 @@ TEST(NativeStreamProbes, ShortSendCompletedAfterTheLingerRanOutDoesNotOutliveIt)
   ::usleep(2'200'000);               // the linger runs out, its completion not reaped yet
   std::byte drained[pipe_bytes];
   CHECK_EQUAL(pipe_bytes, ::read(pipe.read_end.fd(), drained, sizeof drained));  // the send goes, short
-  emio_test::run_until_records_free(executor);  // nobody reads again
+  emio_test::run_until_records_free(executor);                                   // nobody reads again
   CHECK_EQUAL(0u, executor.native_streams().in_use());
   CHECK_EQUAL(0u, executor.driver().operations_in_flight());
   CHECK_EQUAL(-1, ::fcntl(fd, F_GETFD));
+}
+
+namespace {
+
+using emio::UnixStream;
+
+emio::Task<> read_twice(emio::ByteStream& stream, std::optional<Result<size_t>>& first,
+                        std::optional<Result<size_t>>& second) {
+  std::byte buffer[8];
+  first.emplace(co_await stream.read(buffer));
+  second.emplace(co_await stream.read(buffer));
+}
+
+emio::Task<> write_then_write(emio::ByteStream& stream, std::optional<Result<size_t>>& empty,
+                              std::optional<Result<size_t>>& then) {
+  empty.emplace(co_await stream.write(std::span<const std::byte>{}));
+  then.emplace(co_await stream.write(emio_test::bytes_of("ok")));
+}
+
+emio::Task<> write_with_timeout(emio::ByteStream& stream, std::span<const std::byte> data, uint32_t timeout_ms,
+                                std::optional<Result<size_t>>& outcome) {
+  outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.write(data)));
+}
+
+// A user's own operation whose completion closes `stream`.
+struct CloseOnCompletion {
+  emio::ByteStream* stream;
+  emio::Error closed = emio::Error::shut_down;
+  static void run(void* self) {
+    auto& closer = *static_cast<CloseOnCompletion*>(self);
+    closer.closed = closer.stream->close();
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(NativeStreamSocketProbes) {
+  emio::Executor executor;
+  emio::UnixStreamPair pair;
+  void setup() override {
+    CHECK_OK(executor.init(native_config(64)));
+    pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  }
+  bool on_the_ring() { return executor.driver().takes_leased_receives(); }
+  void abandon_a_read(emio::ByteStream & stream) {
+    std::optional<Result<size_t>> abandoned;
+    emio_test::run_to_completion(executor,
+                                 REQUIRE_VALUE(executor.spawn(emio_test::read_with_timeout(stream, 5, abandoned))));
+    CHECK_ERROR(emio::timed_out, abandoned->error());
+  }
+};
+
+TEST(NativeStreamSocketProbes, EndOfStreamReadsZeroAgainOnTheNextRead) {
+  CHECK_OK(pair.first.close());
+  std::optional<Result<size_t>> first;
+  std::optional<Result<size_t>> second;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(read_twice(pair.second, first, second))));
+  CHECK_EQUAL(0u, REQUIRE_VALUE(*first));
+  CHECK_EQUAL(0u, REQUIRE_VALUE(*second));
+}
+
+TEST(NativeStreamSocketProbes, WriteOfNoBytesReturnsZeroAndTheNextWriteGoes) {
+  std::optional<Result<size_t>> empty;
+  std::optional<Result<size_t>> then;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(write_then_write(pair.first, empty, then))));
+  CHECK_EQUAL(0u, REQUIRE_VALUE(*empty));
+  CHECK_EQUAL(2u, REQUIRE_VALUE(*then));
+  std::optional<Result<size_t>> got;
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(emio_test::read_with_timeout(pair.second, 1000, got))));
+  CHECK_EQUAL(2u, REQUIRE_VALUE(*got));
+}
+
+// The record moves with the stream: the bytes of a receive the old place left in flight are read at the new.
+TEST(NativeStreamSocketProbes, StreamMovedWithAnAbandonedReadInFlightReadsItsBytes) {
+  abandon_a_read(pair.second);
+  UnixStream moved(std::move(pair.second));
+  UnixStream assigned = REQUIRE_TAKE(UnixStream::pair(executor.handle())).first;
+  assigned = std::move(moved);
+  CHECK_EQUAL(5u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("moved"))));
+  std::optional<Result<size_t>> got;
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(emio_test::read_with_timeout(assigned, 1000, got))));
+  CHECK_EQUAL(5u, REQUIRE_VALUE(*got));
+  CHECK_OK(assigned.close());
+  emio_test::run_until_records_free(executor);
+  CHECK_EQUAL(0u, executor.native_streams().in_use());  // pair.first only wrote with try_write: no record
+}
+
+TEST(NativeStreamSocketProbes, StreamClosedFromInsideACompletionFreesItsRecord) {
+  abandon_a_read(pair.second);
+  const int fd = pair.second.fd();
+  CloseOnCompletion closer{&pair.second};
+  emio::Operation timer;
+  emio::prepare_timeout(timer, 1'000'000, emio::Waker{&CloseOnCompletion::run, &closer});
+  CHECK_OK(executor.driver().submit(timer));
+  for (int round = 0; round < 100 && closer.closed == emio::Error::shut_down; ++round) CHECK_OK(executor.run_once(10));
+  CHECK_OK(closer.closed);
+  emio_test::run_until_records_free(executor);
+  CHECK_EQUAL(0u, executor.native_streams().in_use());
+  CHECK_EQUAL(0u, executor.driver().operations_in_flight());
+  CHECK_EQUAL(-1, ::fcntl(fd, F_GETFD));
+}
+
+// With one record: a stream closed with its receive in flight keeps the record until the cancel ends; the
+// next stream reads on readiness meanwhile, then takes the record, and no completion of the first reaches it.
+TEST(NativeStreamSocketProbes, RecordFreedByOneStreamAndTakenByTheNextCarriesNothingOfTheFirst) {
+  emio::Executor single;
+  emio::ExecutorConfig config = native_config(64);
+  config.native_streams.capacity = 1;
+  config.frame_count = 0;  // the fixture's executor holds the frame pool
+  CHECK_OK(single.init(config));
+  emio::UnixStreamPair first = REQUIRE_TAKE(UnixStream::pair(single.handle()));
+  std::optional<Result<size_t>> abandoned;
+  emio_test::run_to_completion(single,
+                               REQUIRE_VALUE(single.spawn(emio_test::read_with_timeout(first.second, 5, abandoned))));
+  CHECK_EQUAL(5u, REQUIRE_VALUE(first.first.try_write(emio_test::bytes_of("first"))));
+  CHECK_OK(first.second.close());  // its receive may have taken "first": dropped with the record
+  emio::UnixStreamPair next = REQUIRE_TAKE(UnixStream::pair(single.handle()));
+  for (int round = 0; round < 3; ++round) {
+    CHECK_EQUAL(4u, REQUIRE_VALUE(next.first.try_write(emio_test::bytes_of("next"))));
+    std::optional<Result<size_t>> got;
+    emio_test::run_to_completion(single,
+                                 REQUIRE_VALUE(single.spawn(emio_test::read_with_timeout(next.second, 1000, got))));
+    CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+  }
+  CHECK_EQUAL(single.driver().takes_leased_receives() ? 1u : 0u, single.native_streams().in_use());
+}
+
+// ~Executor with a closed stream's send lingering and an open stream's receive in flight: the shutdown
+// completes both; ASan sees any record or buffer touched after its pool went.
+TEST(NativeStreamSocketProbes, ExecutorGoesAwayWithASendLingeringAndAReceiveInFlight) {
+  const int send_buffer_bytes = 4096;
+  CHECK(::setsockopt(pair.first.fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof send_buffer_bytes) == 0);
+  std::byte filler[512] = {};
+  while (pair.first.try_write(filler).ok()) {
+  }
+  std::optional<Result<size_t>> written;  // on the ring at once, written behind; on readiness timed out
+  emio_test::run_to_completion(executor,
+                               REQUIRE_VALUE(executor.spawn(write_with_timeout(pair.first, filler, 20, written))));
+  CHECK_OK(pair.first.close());
+  emio::UnixStreamPair idle = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  abandon_a_read(idle.second);
+  CHECK(executor.driver().operations_in_flight() >= (on_the_ring() ? 3u : 0u));  // send, linger, receive
 }
