@@ -80,6 +80,18 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
   return true;
 }
 
+std::optional<Result<size_t>> NativeStream::try_read_first(std::span<std::byte> buffer) {
+  if (received_ && receive_.result != -ENOBUFS) return take_received(buffer);
+  if (receive_.in_flight() || cancel_receive_.in_flight()) return Result<size_t>(Error::from_errno(EAGAIN));
+  return std::nullopt;
+}
+
+std::optional<Result<size_t>> NativeStream::try_write_first() {
+  if (send_.in_flight()) return Result<size_t>(Error::from_errno(EAGAIN));
+  if (send_error_ != 0) return Result<size_t>(Error::from_errno(-std::exchange(send_error_, 0)));
+  return std::nullopt;
+}
+
 void NativeStream::discard_received() {
   if (!received_ || receive_.result <= 0) return;
   pool_->driver().release_buffer(receive_);

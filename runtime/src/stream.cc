@@ -99,12 +99,18 @@ Error ByteStream::close() { return close_leased(native_, source_); }
 
 Result<size_t> ByteStream::try_read(std::span<std::byte> buffer) {
   if (!is_open()) return Error::stale_token;
+  if (native_.held()) {  // the record's received bytes come first (NativeStream::try_read_first)
+    if (std::optional<Result<size_t>> first = native_.record()->try_read_first(buffer)) return std::move(*first);
+  }
   const uint64_t seen = source_.registration().io != nullptr ? source_.io().snapshot() : 0;
   return detail::receive(source_, transfer_, seen, buffer);
 }
 
 Result<size_t> ByteStream::try_write(std::span<const std::byte> data) {
   if (!is_open()) return Error::stale_token;
+  if (native_.held()) {  // a write's bytes still in the record go first (NativeStream::try_write_first)
+    if (std::optional<Result<size_t>> first = native_.record()->try_write_first()) return std::move(*first);
+  }
   const uint64_t seen = source_.registration().io != nullptr ? source_.io().snapshot() : 0;
   return detail::send_some(source_, transfer_, seen, data);
 }

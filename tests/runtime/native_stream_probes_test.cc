@@ -220,3 +220,45 @@ TEST(NativeStreamSocketProbes, ExecutorGoesAwayWithASendLingeringAndAReceiveInFl
   abandon_a_read(idle.second);
   CHECK(executor.driver().operations_in_flight() >= (on_the_ring() ? 3u : 0u));  // send, linger, receive
 }
+
+namespace {
+
+emio::Task<> write_then_try_write(emio::ByteStream& stream, std::optional<Result<size_t>>& tried) {
+  (void)co_await stream.write(emio_test::bytes_of("ab"));
+  tried.emplace(stream.try_write(emio_test::bytes_of("cd")));  // the write's send has not even entered
+}
+
+emio::Task<> read_then_try_read(emio::ByteStream& stream, std::span<char> rest, std::optional<Result<size_t>>& tried) {
+  char first[1];
+  (void)co_await stream.read(std::span(first));
+  tried.emplace(stream.try_read(std::as_writable_bytes(rest)));
+}
+
+}  // namespace
+
+// Written behind, the awaited write's bytes still wait in the record: a try_write that went straight to
+// the socket put its bytes before them ("cdab"). It waits its turn (would_block) or goes after them.
+TEST(NativeStreamSocketProbes, TryWriteAfterAnAwaitedWriteKeepsTheBytesInOrder) {
+  std::optional<Result<size_t>> tried;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(write_then_try_write(pair.first, tried))));
+  for (int round = 0; round < 10; ++round) CHECK_OK(executor.run_once(1));  // the send completes
+  char received[8] = {};
+  const ssize_t got = ::recv(pair.second.fd(), received, sizeof received - 1, MSG_DONTWAIT);
+  if (tried->ok()) {
+    STRCMP_EQUAL("abcd", received);
+  } else {
+    CHECK_ERROR(emio::would_block, tried->error());
+    STRCMP_EQUAL("ab", received);
+  }
+  CHECK(got > 0);
+}
+
+// A read shorter than what arrived leaves the rest in the record: try_read takes it first, as read() does.
+TEST(NativeStreamSocketProbes, TryReadAfterAShortReadTakesTheBytesItLeft) {
+  CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(emio_test::bytes_of("abcd"))));
+  char rest[8] = {};
+  std::optional<Result<size_t>> tried;
+  emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(read_then_try_read(pair.second, rest, tried))));
+  CHECK_EQUAL(3u, REQUIRE_VALUE(*tried));
+  STRCMP_EQUAL("bcd", rest);
+}

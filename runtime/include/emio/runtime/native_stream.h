@@ -65,6 +65,12 @@ class NativeStream {
   // send submitted (`output`: that length), or with the error of the previous send, which failed after
   // its write returned; false while the previous send is in flight (`waker` is called when it ends).
   bool poll_write(std::span<const std::byte> data, Waker waker, std::optional<Result<size_t>>& output);
+  // What ByteStream::try_read and try_write answer before their system call, when the record decides:
+  // a receive's bytes not read yet come first; while a receive or a send is in flight the system call
+  // would reorder bytes (would_block); a send that failed after its write returned is reported. Empty:
+  // the system call goes.
+  std::optional<Result<size_t>> try_read_first(std::span<std::byte> buffer);
+  std::optional<Result<size_t>> try_write_first();
   // The await is abandoned: forget its waker; the operation in flight goes on (see the file comment).
   void forget_reader() { reader_ = {}; }
   void forget_writer() { writer_ = {}; }

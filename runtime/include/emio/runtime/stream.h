@@ -72,7 +72,8 @@ class [[nodiscard]] StreamTransferOp {
 
 // What every byte stream shares: TcpStream and UnixStream (recv/send), a pipe's ends and a SerialPort
 // (read/write, ByteTransfer::file). Awaits go through the stream's record of completion operations on a
-// driver that runs them (native_stream.h), else through readiness; try_ calls are the system call once.
+// driver that runs them (native_stream.h), else through readiness; try_ calls are the system call once
+// (on a stream with a record, after what the record holds: NativeStream::try_read_first).
 class ByteStream : public IoResource {
  public:
   ByteStream() = default;
