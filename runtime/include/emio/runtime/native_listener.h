@@ -46,8 +46,9 @@ class NativeListener {
   ~NativeListener();  // closes the connections still queued (a listener left open at the Executor's end)
 
   static constexpr const char* kind_name = "release (a native listener's record)";
-  // Connections accepted ahead of the awaits, the accept in flight's included (it owns the last free
-  // slot). QUEUE_CAPACITY_WHY
+  // Connections accepted ahead of the awaits, the accept in flight's included (it owns a free slot).
+  // One accept in flight adds one connection per completion and each await takes one, so a few slots
+  // carry a burst between awaits; queued connections hold fds, where the backlog holds none.
   static constexpr uint32_t queue_capacity = 16;
 
   // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec,
