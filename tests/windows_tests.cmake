@@ -28,7 +28,7 @@ set(emio_runtime_groups_left_out
     Signals     # POSIX signals (raise, sigprocmask): the console's Ctrl-C and Ctrl-Break are ConsoleSignals
     FdLimit     # RLIMIT_NOFILE and fork: Windows has neither (a process's handles have no such limit)
     NativeStream   # built on Unix socketpairs and fork (the pool's IOCP operations are driven by no Windows test yet)
-    NativeListener # io_uring's multishot accept, on POSIX sockets (sys/socket.h); IOCP has no native listener
+    NativeListener # io_uring's accepts on the ring, on POSIX sockets (sys/socket.h); IOCP has no native listener
     PollFd         # pipes, timerfd, fcntl and regular-file paths: POSIX fds, where Windows polls sockets only
     StreamHelpers) # LineReader and the write helpers over UnixStream pairs (socketpair), which Winsock lacks
 # Windows' own: the console control events as the signal source.
