@@ -133,6 +133,28 @@ TEST(NativeListener, MoreConnectionsThanTheQueueHoldsAllWaitingBeforeTheFirstAcc
   for (size_t i = 0; i < count; ++i) CHECK(local_address_of(clients[i].get()) == peers[i]);
 }
 
+TEST(NativeListener, ConnectionsAcceptedAheadOfTheAwaitsAreAtMostAQueueFull) {
+  constexpr uint32_t count = emio::NativeListener::queue_capacity * 2;
+  TcpListener listener = bind_loopback(static_cast<int>(count));
+  emio::Fd clients[count];
+  SocketAddress peers[1];
+  accept_in_order(listener, std::span(clients, 1), peers);
+  const SocketAddress address = REQUIRE_VALUE(listener.local_address());
+  for (emio::Fd& client : std::span(clients).subspan(1)) client = connect_client(address);
+  for (uint32_t turn = 0; turn < 4 * count; ++turn) CHECK_OK(executor.run_once(1));  // accepting ahead
+  CHECK_OK(listener.close());
+  run_until_records_free();
+  // The listener closes what it accepted ahead (end of stream); the kernel resets the backlog's.
+  uint32_t accepted_ahead = 0;
+  for (emio::Fd& client : std::span(clients).subspan(1)) {
+    const long got = read_with_deadline(client.get());
+    CHECK(got == 0 || (got < 0 && errno == ECONNRESET));
+    accepted_ahead += got == 0 ? 1 : 0;
+  }
+  const bool on_the_ring = executor.driver().takes_leased_receives();
+  CHECK_EQUAL(on_the_ring ? emio::NativeListener::queue_capacity : 0u, accepted_ahead);
+}
+
 TEST(NativeListener, UnixListenerAcceptsTheSameWay) {
   char name[64];
   std::snprintf(name, sizeof name, "@emio-native-listener-%d", static_cast<int>(::getpid()));
