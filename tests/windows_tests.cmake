@@ -30,7 +30,7 @@ set(emio_runtime_groups_left_out
     NativeStream   # built on Unix socketpairs and fork (the pool's IOCP operations are driven by no Windows test yet)
     NativeStreamProbes # pipes (F_SETPIPE_SZ) and orders of io_uring completions
     NativeStreamSocketProbes # Unix socketpairs, as NativeStream
-    NativeListener # io_uring's multishot accept, on POSIX sockets (sys/socket.h); IOCP has no native listener
+    NativeListener # io_uring's accepts on the ring, on POSIX sockets (sys/socket.h); IOCP has no native listener
     PollFd         # pipes, timerfd, fcntl and regular-file paths: POSIX fds, where Windows polls sockets only
     StreamHelpers) # LineReader and the write helpers over UnixStream pairs (socketpair), which Winsock lacks
 # Windows' own: the console control events as the signal source.

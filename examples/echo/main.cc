@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
   emio::ExecutorConfig config = executor_config(options.backend, options.max_connections, 2);
   config.coop_budget = static_cast<uint16_t>(options.coop_budget);
   // On io_uring the connections read and write through the ring (batched, no recv/send calls); past
-  // this many at once the others use readiness. The listener accepts on readiness (listener_capacity
-  // 0, the default: see native_stream.h), one accept4 per connection.
+  // this many at once the others use readiness. The listener accepts through the ring too (the default
+  // listener_capacity: see native_stream.h), with no accept4 per connection.
   config.native_streams = {std::min(options.max_connections, max_native_connections), native_buffer_bytes};
   if (!start_executor(program, executor, config)) return exit_failure;
   if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;

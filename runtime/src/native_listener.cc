@@ -21,13 +21,13 @@ bool NativeListener::poll_accept(Waker waker, std::optional<Result<Fd>>& output)
     output.emplace(take_oldest());
     return true;
   }
-  if (const Error ended = take_ending_error(); ended.failed()) {
-    output.emplace(ended);
+  if (const Error failed = take_ending_error(); failed.failed()) {
+    output.emplace(failed);
     return true;
   }
   waiter_ = waker;
-  // A cancel still in flight names the accept by its record, as a new one would be named: armed once it
-  // is done (on_cancelled wakes the waiter).
+  // An accept in flight wakes the waiter with its connection; a cancel still in flight names the accept
+  // by its record, as a new one would be named: armed once it is done (on_cancelled wakes the waiter).
   if (!idle()) return false;
   if (const Error refused = arm(); refused.failed()) {
     waiter_ = {};
@@ -37,12 +37,13 @@ bool NativeListener::poll_accept(Waker waker, std::optional<Result<Fd>>& output)
   return false;
 }
 
-// The kernel checks the fd limit the multishot was armed under (io_accept_prep keeps
-// rlimit(RLIMIT_NOFILE) for the request's life): after the limit was lowered (prlimit, setrlimit) it
-// accepts past it, where accept4 would fail with EMFILE and leave the connection in the backlog (seen:
-// emio-echo's out_of_fds_backs_off_and_recovers.uring logged no EMFILE). So the oldest connection moves
-// under the limit as it is now, or stays queued while the accept reports EMFILE, as accept4 would; the
-// multishot is cancelled meanwhile, and the accept that takes the connection arms it again.
+// The kernel checks the fd limit the accept was armed under (io_accept_prep keeps rlimit(RLIMIT_NOFILE)
+// for the request's life, and an accept may wait armed for long): after the limit was lowered (prlimit,
+// setrlimit) it accepts past it, where accept4 would fail with EMFILE and leave the connection in the
+// backlog (seen: emio-echo's out_of_fds_backs_off_and_recovers.uring logged no EMFILE). So the oldest
+// connection moves under the limit as it is now, or stays queued while the await reports EMFILE, as
+// accept4 would; the accept in flight is cancelled meanwhile, and the await that takes the connection
+// arms it again.
 Result<Fd> NativeListener::take_oldest() {
   const Result<int> fitted = fit_under_fd_limit(queue_[head_]);
   if (!fitted.ok()) {
@@ -51,27 +52,29 @@ Result<Fd> NativeListener::take_oldest() {
   }
   queue_[head_] = fitted.value();
   Fd oldest = pop();
-  // Room again after a stop for a full queue (or an error): the next connections come through the ring.
-  if (idle() && count_ < stop_at) (void)arm();
+  // Room again after a full queue (or a stop for the fd limit): the next connections come through the ring.
+  if (idle()) (void)arm();
   return oldest;
 }
 
-// What ended the multishot, as accept4 would say it now; the next accept arms it again. An EMFILE under
-// the limit it was armed under while a number is free under the limit as it is now (raised since, or a
-// connection closed since) is no error any more: accept4 would succeed, so this accept arms it at once.
+// What the last accept failed with, as accept4 would say it now; the next await arms it again. An EMFILE
+// under the limit it was armed under while a number is free under the limit as it is now (raised since,
+// or a connection closed since) is no error any more: accept4 would succeed, so this await arms at once.
 Error NativeListener::take_ending_error() {
-  const Error ended = Error::from_errno(-std::exchange(error_, 0));
-  if (ended == Error::from_errno(EMFILE) && check_fd_free_under_limit(source_.fd).ok()) return Error{};
-  return ended;
+  const Error failed = Error::from_errno(-std::exchange(error_, 0));
+  if (failed == Error::from_errno(EMFILE) && check_fd_free_under_limit(source_.fd).ok()) return Error{};
+  return failed;
 }
 
+// Only with a free slot, which the accept owns until it completes: the queue never overflows.
 Error NativeListener::arm() {
-  prepare_accept_multishot(accept_, source_, {on_accepted, this});
+  assert(count_ < queue_capacity && "an accept is armed only with a slot for its connection");
+  prepare_accept(accept_, source_, nullptr, 0, {on_accepted, this});  // the peer's address: getpeername
   return pool_->driver().submit_reserved(accept_);
 }
 
 void NativeListener::push(int fd) {
-  if (!open_ || count_ == queue_capacity) {  // closed, or more than stop_at left room for (see stop_at)
+  if (!open_) {  // closed while the accept was in flight
     (void)::close(fd);
     return;
   }
@@ -88,14 +91,15 @@ Fd NativeListener::pop() {
 
 void NativeListener::on_accepted(void* record) {
   auto& listener = *static_cast<NativeListener*>(record);
-  const Operation& accept = listener.accept_;
-  if (accept.more) {  // a connection; the multishot goes on
-    listener.push(accept.result);
-    if (listener.count_ >= stop_at && listener.open_) listener.pool_->cancel(listener);
-  } else if (accept.result != -ECANCELED) {
-    listener.error_ = accept.result;  // EMFILE, ENFILE, ...: ended; reported by the next accept
+  const int32_t result = listener.accept_.result;
+  if (result >= 0) {
+    listener.push(result);  // into the slot the accept owned
+  } else if (result != -ECANCELED) {
+    listener.error_ = result;  // EMFILE, ENFILE, ...: reported by the next await, which arms again
   }
   if (!listener.open_) return listener.pool_->free_if_done(listener);
+  // Accepting ahead while the queue has room, unless a cancel (the fd limit) asked it to stop.
+  if (result >= 0 && listener.count_ < queue_capacity && !listener.cancel_.in_flight()) (void)listener.arm();
   std::exchange(listener.waiter_, Waker{}).wake();
 }
 

@@ -226,7 +226,7 @@ Result<Stream> StreamListener<Stream>::try_accept(SocketAddress* peer) {
 template <typename Stream>
 Result<Stream> StreamListener<Stream>::adopt_accepted(Result<Fd> accepted, SocketAddress* peer) {
   if (!accepted.ok()) return accepted.error();
-  if (peer != nullptr) {  // a multishot accept has no address buffer per connection: ask the socket
+  if (peer != nullptr) {  // the ring's queue keeps no address per connection: ask the socket
     Result<SocketAddress> address = detail::socket_name(accepted.value().get(), true);
     if (!address.ok()) return address.error();
     *peer = address.value();

@@ -138,7 +138,7 @@ ChildStatus expect_accepted(emio::Executor& executor, emio::TcpListener& listene
   return is_local_address_of(peer, client) ? as_expected : wrong_error;
 }
 
-// An accept armed (on io_uring: the listener's multishot accept in flight), then no free descriptor, then
+// An accept armed (on io_uring: the listener's accept in flight on the ring), then no free descriptor, then
 // a client: the accept reports EMFILE and the connection waits; once a descriptor frees, the accept takes
 // that connection with the freed number (nothing left open past the limit), and once the limit is raised
 // again the listener accepts the next client at once.
@@ -147,7 +147,7 @@ int accept_out_of_descriptors_until_one_frees(RunOut how) {
   if (::getrlimit(RLIMIT_NOFILE, &original) != 0) return setup_failed;
   if (how == RunOut::table_filled && set_soft_fd_limit(64) != as_expected) return limit_unavailable;
   emio::ExecutorConfig config = emio_test::executor_config(8);
-  config.native_streams = {4, 64, 1};  // the listener on multishot accept where the driver runs io_uring
+  config.native_streams = {4, 64, 1};  // the listener accepts on the ring where the driver runs io_uring
   emio::Executor executor;
   if (executor.init(config).failed()) return setup_failed;
   emio::Result<emio::TcpListener> listener = emio::TcpListener::bind(executor.handle(), emio_test::loopback_any_port());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Listeners on multishot accept (native_listener.h): on io_uring accepts go through one multishot
-// accept per listener and a queue of accepted connections, on epoll through readiness and accept4, and
+// Listeners on the ring (native_listener.h): on io_uring accepts go through one single-shot accept in
+// flight per listener and a queue of accepted connections, on epoll through readiness and accept4, and
 // the behaviour is the same: every connection accepted once, in arrival order, with its peer's address;
 // closing the listener ends its accept and closes the connections it had not handed out.
 #include <fcntl.h>
@@ -22,14 +22,13 @@ using emio::TcpListener;
 
 namespace {
 
-// Listeners on multishot accept (off by default: NativeStreamOptions::listener_capacity).
-constexpr uint32_t listener_capacity = 4;
+// Listeners on the ring: the default, wherever streams are on the ring.
+constexpr uint32_t listener_capacity = emio::NativeStreamOptions{}.listener_capacity;
 
 emio::ExecutorConfig native_config() {
   emio::ExecutorConfig config = emio_test::executor_config(8);
   config.native_streams.capacity = 4;
   config.native_streams.buffer_bytes = 64;
-  config.native_streams.listener_capacity = listener_capacity;
   return config;
 }
 
@@ -48,11 +47,14 @@ SocketAddress local_address_of(int fd) {
   return SocketAddress::from_native(reinterpret_cast<sockaddr*>(&storage), length);
 }
 
+constexpr uint32_t accept_timeout_ms = 2000;
+
 // Accepts `peers.size()` connections, keeping each one's peer address; the streams close at once.
 template <typename Listener>
 emio::Task<> accept_each(Listener& listener, std::span<SocketAddress> peers, Error& outcome) {
   for (SocketAddress& peer : peers) {
-    auto accepted = co_await listener.accept(&peer);
+    // Bounded: a connection that was lost fails the test here, not at run_to_completion's deadline.
+    auto accepted = co_await emio::with_timeout(accept_timeout_ms, listener.accept(&peer));
     if (!accepted.ok()) {
       outcome = accepted.error();
       co_return;
@@ -109,7 +111,7 @@ TEST(NativeListener, AcceptTakesEachConnectionOnceInArrivalOrderWithItsPeerAddre
   for (size_t i = 0; i < 3; ++i) CHECK(local_address_of(clients[i].get()) == peers[i]);
 }
 
-TEST(NativeListener, ListenerAcceptsThroughOneMultishotAcceptWhereTheDriverRunsOperations) {
+TEST(NativeListener, ListenerKeepsOneAcceptInFlightByDefaultWhereTheDriverRunsOperations) {
   TcpListener listener = bind_loopback();
   emio::Fd clients[2];
   SocketAddress peers[2];
@@ -118,17 +120,39 @@ TEST(NativeListener, ListenerAcceptsThroughOneMultishotAcceptWhereTheDriverRunsO
   CHECK_EQUAL(records_for(1), executor.driver().operations_in_flight());  // armed for the next connections
 }
 
-TEST(NativeListener, MoreConnectionsThanTheQueueStopsAtAreAllAcceptedInOrder) {
-  // The kernel accepts the whole backlog at once: past stop_at the accept is cancelled, and armed again
-  // once accepts made room.
-  constexpr uint32_t count = emio::NativeListener::stop_at + 60;
-  static_assert(count < emio::NativeListener::queue_capacity);
+TEST(NativeListener, MoreConnectionsThanTheQueueHoldsAllWaitingBeforeTheFirstAcceptAreAllAcceptedInOrder) {
+  // Every connection is in the backlog when the first accept arms the ring: the kernel may take only as
+  // many as the queue has room for, the rest stay in the backlog. 300 is also more than the multishot
+  // accept's queue held (256), which took the whole backlog at once and closed what did not fit.
+  constexpr uint32_t count = 300;
+  static_assert(count > emio::NativeListener::queue_capacity);
   TcpListener listener = bind_loopback(static_cast<int>(count));
   emio::Fd clients[count];
   SocketAddress peers[count];
   accept_in_order(listener, clients, peers);
   for (size_t i = 0; i < count; ++i) CHECK(local_address_of(clients[i].get()) == peers[i]);
-  for (emio::Fd& client : clients) client.reset();
+}
+
+TEST(NativeListener, ConnectionsAcceptedAheadOfTheAwaitsAreAtMostAQueueFull) {
+  constexpr uint32_t count = emio::NativeListener::queue_capacity * 2;
+  TcpListener listener = bind_loopback(static_cast<int>(count));
+  emio::Fd clients[count];
+  SocketAddress peers[1];
+  accept_in_order(listener, std::span(clients, 1), peers);
+  const SocketAddress address = REQUIRE_VALUE(listener.local_address());
+  for (emio::Fd& client : std::span(clients).subspan(1)) client = connect_client(address);
+  for (uint32_t turn = 0; turn < 4 * count; ++turn) CHECK_OK(executor.run_once(1));  // accepting ahead
+  CHECK_OK(listener.close());
+  run_until_records_free();
+  // The listener closes what it accepted ahead (end of stream); the kernel resets the backlog's.
+  uint32_t accepted_ahead = 0;
+  for (emio::Fd& client : std::span(clients).subspan(1)) {
+    const long got = read_with_deadline(client.get());
+    CHECK(got == 0 || (got < 0 && errno == ECONNRESET));
+    accepted_ahead += got == 0 ? 1 : 0;
+  }
+  const bool on_the_ring = executor.driver().takes_leased_receives();
+  CHECK_EQUAL(on_the_ring ? emio::NativeListener::queue_capacity : 0u, accepted_ahead);
 }
 
 TEST(NativeListener, UnixListenerAcceptsTheSameWay) {
@@ -148,7 +172,7 @@ TEST(NativeListener, ClosedListenerKeepsItsFdOpenUntilItsAcceptIsCancelledThenFr
   emio_test::run_to_completion(executor, REQUIRE_VALUE(executor.spawn(accept_with_timeout(listener, 10, abandoned))));
   CHECK_ERROR(emio::timed_out, abandoned);
   const int fd = listener.fd();
-  CHECK_OK(listener.close());  // its multishot accept still in flight on the ring
+  CHECK_OK(listener.close());  // its accept still in flight on the ring
   if (executor.driver().takes_leased_receives()) CHECK(::fcntl(fd, F_GETFD) != -1);
   run_until_records_free();
   CHECK_EQUAL(0u, executor.native_streams().listeners().in_use());

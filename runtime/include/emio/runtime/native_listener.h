@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Listeners over multishot accept: what TcpListener::accept and UnixListener::accept await when the
-// driver runs operations natively (io_uring with receive buffers, as for native streams; multishot accept
-// (5.19) came before the receive buffer ring (6.0) these need). The user code is the same as on epoll.
+// Listeners over single-shot accepts on the ring: what TcpListener::accept and UnixListener::accept await
+// when the driver runs operations natively (io_uring with receive buffers, as for native streams). The
+// user code is the same as on epoll.
 //
-// One IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT stays in flight per listener and posts a completion
-// per connection; the accepted fds wait in the record's fixed queue for the next accepts. The kernel
-// accepts every connection of the backlog in one go once it fires, so the multishot is cancelled while
-// the queue still has room for a backlog's worth more (stop_at), and armed again by the next accept that
-// leaves room. It also ends on an error (EMFILE, ENFILE: the next accept reports it, as on epoll, and
-// arms it again) and early, without IORING_CQE_F_MORE, for reasons of the kernel's own (the driver arms
-// it again: complete_multishot). The kernel holds it to the fd limit it was armed under: a connection it
-// took past a limit lowered since moves under the limit at its accept, or stays queued while accepts
-// report EMFILE, as accept4 would (take_oldest, take_ending_error). Closing the listener cancels it; the connections
-// still queued are closed, and the listener's fd stays open until the kernel holds nothing of the record's. See
-// docs/runtime.md, "Streams on io_uring".
+// One IORING_OP_ACCEPT is in flight per listener, and it owns a slot of the record's fixed queue: it is
+// armed only while the queue has room, so every connection the kernel accepts has a place, and the
+// others stay in the backlog as they would with accept4. Each completion queues its connection and arms
+// the next accept while room is left, so connections are accepted ahead of the awaits, a queue's worth at
+// most. No multishot accept: its retry loop accepts until the backlog is empty (EAGAIN), with no bound,
+// and under SQPOLL or task work run before the CQEs are reaped it goes on accepting before a cancel
+// reaches it; what overflowed the queue had to be closed, a reset for its client (the accept storm e2e
+// test on uring-sqpoll lost 2 real clients that way).
+//
+// Errors are accept4's: the accept that fails (EMFILE, ENFILE) is not armed again, the next await
+// reports the error, and the one after arms it. The kernel holds an accept to the fd limit it was armed
+// under: a connection it took past a limit lowered since moves under the limit at its await, or stays
+// queued while awaits report EMFILE, as accept4 would (take_oldest, take_ending_error). Closing the
+// listener cancels the accept; the connections still queued are closed, and the listener's fd stays open
+// until the kernel holds nothing of the record's. See docs/runtime.md, "Streams on io_uring".
 #pragma once
 
 #include <cstdint>
@@ -32,7 +36,7 @@ namespace emio {
 
 class NativeListenerPool;
 
-// One listener's multishot accept and its queue of accepted connections. Executor thread only.
+// One listener's accept in flight and its queue of accepted connections. Executor thread only.
 class NativeListener {
  public:
   using Pool = NativeListenerPool;
@@ -42,18 +46,17 @@ class NativeListener {
   ~NativeListener();  // closes the connections still queued (a listener left open at the Executor's end)
 
   static constexpr const char* kind_name = "release (a native listener's record)";
-  // Accepted connections a listener holds for its next accepts.
-  static constexpr uint32_t queue_capacity = 256;
-  // The multishot is cancelled once this many wait: the rest of the queue takes what the kernel accepts
-  // before the cancel reaches it (a backlog of up to 128, listen's default and ours; somaxconn allows
-  // more, and a connection that finds the queue full is closed, as a full backlog would refuse it).
-  static constexpr uint32_t stop_at = queue_capacity - 129;
+  // Connections accepted ahead of the awaits, the accept in flight's included (it owns a free slot).
+  // One accept in flight adds one connection per completion and each await takes one, so a few slots
+  // carry a burst between awaits; queued connections hold fds, where the backlog holds none.
+  static constexpr uint32_t queue_capacity = 16;
 
   // The accept await: true once `output` holds an accepted connection (non-blocking, close-on-exec,
   // under the fd limit) or the error accept4 would report now (EMFILE while the oldest connection waits
-  // for a free fd, or what ended the multishot); false while none waits (`waker` is called when one comes).
+  // for a free fd, or what the last accept failed with); false while none waits (`waker` is called when
+  // one comes).
   bool poll_accept(Waker waker, std::optional<Result<Fd>>& output);
-  // The await is abandoned: forget its waker; the multishot goes on.
+  // The await is abandoned: forget its waker; the accept in flight goes on into the queue.
   void forget_waiter() { waiter_ = {}; }
 
  private:
@@ -72,10 +75,10 @@ class NativeListener {
   OpSource source_;
   Fd fd_;  // once the listener closed: its fd, open until the kernel holds nothing of the record's
   Operation accept_;
-  Operation cancel_;  // the multishot's cancel: at close, or when the queue reached stop_at
+  Operation cancel_;  // the accept's cancel: at close, or while the oldest connection finds no free fd
   Waker waiter_{};
   NativeListenerPool* pool_ = nullptr;
-  int32_t error_ = 0;  // -errno that ended the multishot (EMFILE, ENFILE), for the next accept
+  int32_t error_ = 0;  // -errno the last accept failed with (EMFILE, ENFILE), for the next await
   uint32_t head_ = 0;  // queue_[head_] is the oldest connection
   uint32_t count_ = 0;
   Token token_{};      // the record's slot in the pool, while a listener or the kernel holds it
@@ -98,7 +101,7 @@ class NativeListenerPool {
   Error init(Driver& driver, uint32_t capacity);
   // A record attached to `fd`, or null: no pool, the pool is full, or the driver refused the fd.
   NativeListener* acquire(int fd);
-  // The listener closes: its multishot is cancelled, its queued connections closed; `fd` (the listener's,
+  // The listener closes: its accept is cancelled, its queued connections closed; `fd` (the listener's,
   // deregistered) closes when the record frees, after its last completion.
   void release(NativeListener& listener, Fd fd);
   uint32_t in_use() const { return records_.live_count(); }

@@ -40,13 +40,11 @@ class NativeStreamPool;
 struct NativeStreamOptions {
   uint32_t capacity = 0;         // streams reading and writing through completion operations at once
   uint32_t buffer_bytes = 4096;  // each receive buffer and each stream's send buffer; at most this per await
-  // Listeners accepting through multishot accept (native_listener.h) at once, when capacity is not 0;
-  // others accept on readiness. A daemon listens on a few sockets (emio-bridge: clients and metrics);
-  // each record is about 1.4 KiB (its queue of 256 accepted fds) and 2 operations of the ledger. Off by
-  // default: while clients keep connecting, the kernel goes on accepting after the multishot's cancel
-  // was asked for, and what overflows the queue is closed (a reset), as an accept storm showed
-  // (e2e.echo.an_accept_storm_turns_no_real_client_away.uring-sqpoll: 2 real clients reset).
-  uint32_t listener_capacity = 0;
+  // Listeners accepting through the ring (native_listener.h) at once, when capacity is not 0; others
+  // accept on readiness. A daemon listens on a few sockets (emio-bridge: clients and metrics); each
+  // record is 432 bytes on 64-bit (its queue of 16 accepted fds; 1392 with multishot's 256) and 2 operations of the
+  // ledger.
+  uint32_t listener_capacity = 4;
 };
 
 // The system calls a byte stream's transfers are: recv/send for a socket, read/write for a pipe or a tty.

@@ -361,7 +361,7 @@ struct UnixStreamPair {
 template <typename Stream>
 class StreamListener;
 
-// The awaitable of StreamListener::accept, Result<Stream>: through the listener's multishot accept when
+// The awaitable of StreamListener::accept, Result<Stream>: through the listener's accepts on the ring when
 // its driver runs operations natively (native_listener.h; chosen at the first poll), else by readiness
 // and accept4 (IoOp).
 template <typename Stream>
@@ -432,19 +432,19 @@ class StreamListener : public IoResource {
   // listener accepts through the ring (accept), connections the ring took wait for accept, not for this.
   Result<Stream> try_accept(SocketAddress* peer = nullptr);
   // Awaitable: Result<Stream>, the same errors as try_accept but would_block. On a driver that runs
-  // completion operations natively, through a multishot accept (native_listener.h), else by readiness.
+  // completion operations natively, through accepts on the ring (native_listener.h), else by readiness.
   AcceptOp<Stream> accept(SocketAddress* peer = nullptr) { return AcceptOp<Stream>(*this, peer); }
 
   // The bound address: with port 0, the port the kernel picked.
   Result<SocketAddress> local_address() const;
 
-  // Deregisters and closes. With a multishot accept in flight, cancels it; the fd closes once it ended.
+  // Deregisters and closes. With an accept on the ring in flight, cancels it; the fd closes once it ended.
   Error close();
 
  private:
   friend class AcceptOp<Stream>;
   explicit StreamListener(PollFd source) : IoResource(std::move(source)) {}
-  // The listener's record for multishot accept on `executor`'s driver; null: readiness. Taking one drops
+  // The listener's record for accepts on `executor`'s ring; null: readiness. Taking one drops
   // the listener's readiness registration, whose events would only cost.
   NativeListener* native_record(Executor& executor);
   // An accepted connection as a registered `Stream`, `peer` filled in if non-null.
