@@ -50,7 +50,11 @@ Error close_leased(NativeLease<Record>& lease, PollFd& source) {
 
 }  // namespace
 
+// A stream closed by another task while this await was parked gave its record back, maybe to another
+// stream by now: this await ends as on readiness (stale_token), and never stores its waker there (it
+// took the new owner's place as reader, which was then never woken).
 bool StreamTransferOp::poll_native(PollContext& context) {
+  if (!native_->held_by(native_claim_)) return finish(Error::stale_token);
   if (kind_ == Kind::read) return native_->poll_read(detail::writable(bytes_), context.waker, output_);
   for (;;) {
     if (kind_ == Kind::write_all && written_ == bytes_.size()) {
@@ -73,7 +77,7 @@ void StreamTransferOp::cancel() {
     parked_ = {};
     return;
   }
-  if (route_ == Route::unchosen) return;
+  if (route_ == Route::unchosen || !native_->held_by(native_claim_)) return;
   if (kind_ == Kind::read) {
     native_->forget_reader();
   } else {

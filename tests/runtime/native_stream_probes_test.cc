@@ -262,3 +262,33 @@ TEST(NativeStreamSocketProbes, TryReadAfterAShortReadTakesTheBytesItLeft) {
   CHECK_EQUAL(3u, REQUIRE_VALUE(*tried));
   STRCMP_EQUAL("bcd", rest);
 }
+
+// Outside the contract (a stream must not close while an await on it is in progress), and still safe, as
+// the readiness path is: a read parked on a stream that another task closed, woken by its timeout after
+// the record went to the next stream, leaves that stream's reader alone (it stored its own waker as the
+// record's reader, and the next stream's read was never woken).
+TEST(NativeStreamSocketProbes, ReadAbandonedAfterItsRecordMovedToAnotherStreamLeavesThatStreamsReader) {
+  emio::Executor single;
+  emio::ExecutorConfig config = native_config(64);
+  config.native_streams.capacity = 1;
+  config.frame_count = 0;  // the fixture's executor holds the frame pool
+  CHECK_OK(single.init(config));
+  if (!single.driver().takes_leased_receives()) return;  // readiness: no record
+  emio::UnixStreamPair first = REQUIRE_TAKE(UnixStream::pair(single.handle()));
+  emio::UnixStreamPair next = REQUIRE_TAKE(UnixStream::pair(single.handle()));
+  std::optional<Result<size_t>> parked;
+  const emio::TaskId parked_task = REQUIRE_VALUE(single.spawn(emio_test::read_with_timeout(first.second, 300, parked)));
+  CHECK_OK(single.run_once(0));    // the read parks, its receive in flight
+  CHECK_OK(first.second.close());  // by another task: the read stays parked until its timeout
+  emio_test::run_until_records_free(single);
+  std::optional<Result<size_t>> got;
+  const emio::TaskId reader = REQUIRE_VALUE(single.spawn(emio_test::read_with_timeout(next.second, 5000, got)));
+  CHECK_OK(single.run_once(0));  // it takes the record and parks
+  CHECK_EQUAL(1u, single.native_streams().in_use());
+  CHECK_OK(single.run_until(parked_task));                 // its timer wakes the first read, which looks again
+  CHECK_ERROR(emio::Error::stale_token, parked->error());  // as on readiness: its stream is gone
+  CHECK_EQUAL(4u, REQUIRE_VALUE(next.first.try_write(emio_test::bytes_of("next"))));
+  for (int round = 0; round < 200 && !single.is_done(reader); ++round) CHECK_OK(single.run_once(10));
+  CHECK_TEXT(single.is_done(reader), "the next stream's read was never woken");
+  CHECK_EQUAL(4u, REQUIRE_VALUE(*got));
+}

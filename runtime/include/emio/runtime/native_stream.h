@@ -72,6 +72,11 @@ class NativeStream {
   // The await is abandoned: forget its waker; the operation in flight goes on (see the file comment).
   void forget_reader() { reader_ = {}; }
   void forget_writer() { writer_ = {}; }
+  // Which use of the record this is: a new one each time a stream takes it.
+  Token token() const { return token_; }
+  // Still the open record of the stream that took it as `claim` (token() then). An await whose stream
+  // another task closed meanwhile must not touch it: the record may be another stream's by now.
+  bool held_by(Token claim) const { return open_ && claim == token_; }
   // Drops the bytes of a receive that completed and are not read yet (SerialPort::discard_buffers: they
   // left the tty's queue for the record's buffer, where tcflush does not reach). An end of stream or an
   // error stays; a receive still in flight goes on.

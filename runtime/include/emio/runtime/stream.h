@@ -60,6 +60,7 @@ class [[nodiscard]] StreamTransferOp {
   ByteStream* stream_;
   std::span<const std::byte> bytes_;
   NativeStream* native_ = nullptr;
+  Token native_claim_{};  // native_->token() when this op took it (NativeStream::held_by)
   std::optional<Result<size_t>> output_;
   size_t written_ = 0;  // write_all: bytes sent so far
   Kind kind_;
@@ -222,6 +223,7 @@ inline bool StreamTransferOp::poll(PollContext& context) {
   if (route_ == Route::unchosen) {
     native_ = stream_->native_record(context.executor);
     route_ = native_ != nullptr ? Route::native : Route::readiness;
+    if (native_ != nullptr) native_claim_ = native_->token();
   }
   if (route_ == Route::native) return poll_native(context);
   switch (kind_) {
