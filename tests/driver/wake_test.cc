@@ -85,7 +85,10 @@ TEST(Wake, WakesFromManyThreadsDuringTurnsAreNeverLost) {
   }
   for (std::thread& thread : threads) thread.join();
   CHECK_EQUAL(0, turns_without_wake);
-  CHECK(driver.stats().wake_signals.load() <= driver.stats().turns);
+  // Wakes coalesce: at most one system call per turn, and one more, since a thread's last wake may come
+  // after the driver's last turn (that turn acknowledged the request posted just before it; seen once
+  // under qemu-arm: one signal more than turns).
+  CHECK(driver.stats().wake_signals.load() <= driver.stats().turns + 1);
 }
 
 // Windows has no signal that interrupts a wait: GetQueuedCompletionStatusEx never says EINTR (its
