@@ -23,6 +23,15 @@ emio::ExecutorConfig native_config(uint32_t buffer_bytes) {
   return config;
 }
 
+// A second executor beside the fixture's, with one native record: the next stream can only take the
+// record the last one freed.
+emio::ExecutorConfig single_record_config() {
+  emio::ExecutorConfig config = native_config(64);
+  config.native_streams.capacity = 1;
+  config.frame_count = 0;  // the fixture's executor holds the frame pool
+  return config;
+}
+
 // Makes the pipe hold pipe_bytes; false where its size cannot be set (F_SETPIPE_SZ is Linux's).
 bool shrink_pipe(int fd) {
 #if defined(F_SETPIPE_SZ)
@@ -183,10 +192,7 @@ TEST(NativeStreamSocketProbes, StreamClosedFromInsideACompletionFreesItsRecord) 
 // next stream reads on readiness meanwhile, then takes the record, and no completion of the first reaches it.
 TEST(NativeStreamSocketProbes, RecordFreedByOneStreamAndTakenByTheNextCarriesNothingOfTheFirst) {
   emio::Executor single;
-  emio::ExecutorConfig config = native_config(64);
-  config.native_streams.capacity = 1;
-  config.frame_count = 0;  // the fixture's executor holds the frame pool
-  CHECK_OK(single.init(config));
+  CHECK_OK(single.init(single_record_config()));
   emio::UnixStreamPair first = REQUIRE_TAKE(UnixStream::pair(single.handle()));
   std::optional<Result<size_t>> abandoned;
   emio_test::run_to_completion(single,
@@ -269,10 +275,7 @@ TEST(NativeStreamSocketProbes, TryReadAfterAShortReadTakesTheBytesItLeft) {
 // record's reader, and the next stream's read was never woken).
 TEST(NativeStreamSocketProbes, ReadAbandonedAfterItsRecordMovedToAnotherStreamLeavesThatStreamsReader) {
   emio::Executor single;
-  emio::ExecutorConfig config = native_config(64);
-  config.native_streams.capacity = 1;
-  config.frame_count = 0;  // the fixture's executor holds the frame pool
-  CHECK_OK(single.init(config));
+  CHECK_OK(single.init(single_record_config()));
   if (!single.driver().takes_leased_receives()) return;  // readiness: no record
   emio::UnixStreamPair first = REQUIRE_TAKE(UnixStream::pair(single.handle()));
   emio::UnixStreamPair next = REQUIRE_TAKE(UnixStream::pair(single.handle()));
