@@ -12,6 +12,8 @@ target_compile_definitions(emio_tests PRIVATE CPPUTEST_MEM_LEAK_DETECTION_DISABL
 set(emio_windows_allocation_wrappers -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=_aligned_malloc)
 target_link_options(emio_tests PRIVATE ${emio_windows_allocation_wrappers})
 target_link_libraries(emio_tests PRIVATE emio_driver PkgConfig::CPPUTEST emio_build_flags)
+# Parsed once per binary (tests/CMakeLists.txt).
+target_precompile_headers(emio_tests PRIVATE support/driver_fixture.h support/sockets.h)
 foreach(group IN LISTS emio_shared_test_groups ITEMS WindowsError AfdPoll IocpOperations)
   add_test(NAME ${group} COMMAND emio_tests -v -sg ${group})
   set_tests_properties(${group} PROPERTIES TIMEOUT 300)
