@@ -138,6 +138,12 @@ one_flooding_client_does_not_starve_the_others() {
     # With --coop-budget 0 a flood that keeps a task busy makes the p99 0.2-13 s.
     stop_with_sigterm "$echo_pid" "emio-echo"
     if grep -Eq ' [1-9][0-9]* cooperative yields$' "$E2E_TMP/echo.out"; then return 0; fi
+    # On io_uring the streams read through completions: a task waits for each receive's completion (one
+    # per stream and turn), so no flood keeps it busy and more floods would only repeat the p99 check.
+    if grep -q '^emio-echo: backend uring' "$E2E_TMP/echo.out"; then
+      echo "NOTE: on io_uring no flood keeps a task busy (a receive completes once per turn); the p99 bound was checked"
+      return 0
+    fi
     echo "flood $attempt never used a task's budget up: nothing was starved, so it proves nothing"
   done
   echo "NOTE: no flood kept a task busy on this build; only the p99 bound was checked"
