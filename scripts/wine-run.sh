@@ -16,4 +16,10 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
     [ -f "$WINEPREFIX/system.reg" ] || { wineboot --init && wineserver --wait; } >/dev/null 2>&1
   ) 9>"$WINEPREFIX.lock"
 fi
+# Debian's wineserver launcher passes -p0: a server quits the moment its last client does, and a wine that
+# starts then dies at once with only "wine client error:0: recvmsg: Connection reset by peer" (a ctest
+# test "failed" in 0.02 s that way under wine, 2026-12-04). So one server that outlives its last client by
+# 30 s serves the whole run (it then ends by itself); while it runs, another `wineserver -p30` exits 2 and
+# changes nothing. Its output goes nowhere: ctest would wait for a daemon that holds its pipe.
+wineserver -p30 </dev/null >/dev/null 2>&1 || true
 exec wine "$@" </dev/null
