@@ -29,8 +29,13 @@ failed_steps=()
 log_dir=build/test-logs
 mkdir -p "$log_dir"
 # The installs of the Windows, cross and zig steps; a failure here shows again in the step that needs it.
-{ bash scripts/install-windows-deps.sh && bash scripts/install-cross-deps.sh all && bash scripts/install-zig.sh; } \
-  >"$log_dir/installs.log" 2>&1 || { echo "test: an install failed (the steps that need it fail too):"; tail -5 "$log_dir/installs.log"; }
+# Each on its own: one that fails must not leave the others to the lanes, which would then run them at once.
+: >"$log_dir/installs.log"
+for install in install-windows-deps.sh "install-cross-deps.sh all" install-zig.sh; do
+  # shellcheck disable=SC2086 # the script's name and its argument
+  bash scripts/$install >>"$log_dir/installs.log" 2>&1 ||
+    { echo "test: $install failed (the steps that need it fail too):"; tail -5 "$log_dir/installs.log"; }
+done
 
 step_started=$SECONDS
 record() {  # record NAME PASSED FAILED; also prints how long the step took (CI allows 90 minutes in all)
@@ -89,19 +94,24 @@ build_lane() {
   if lane_step windows-deps windows_dependencies; then lane_step windows.build build_preset windows; fi
   # scripts/test-cross.sh builds these again (nothing left to do) and runs their tests under qemu-user.
   for preset in "${cross_presets[@]}"; do lane_step "$preset.build" build_preset "$preset"; done
-  lane_step macos-link-check bash scripts/macos-link-check.sh
+  # A zig cache of its own: the test lane's musl step may run zig at the same time.
+  ZIG_GLOBAL_CACHE_DIR=$PWD/build/tools/zig-cache-macos lane_step macos-link-check bash scripts/macos-link-check.sh
   lane_step tidy bash scripts/lint.sh tidy
 }
 # kill_tree PID: PID and everything it started (the lane's cmake, ninja and compilers), if this script stops early.
 kill_tree() {
-  local child
-  for child in $(pgrep -P "$1"); do kill_tree "$child"; done
-  kill "$1" 2>/dev/null
+  local children child
+  children=$(pgrep -P "$1")
+  kill "$1" 2>/dev/null  # first, so that it starts nothing more
+  for child in $children; do kill_tree "$child"; done
 }
 rm -f "$log_dir"/*.done "$log_dir"/*.done.part
 # renice, not setsid or a new session: the kernel's autogroups weigh sessions equally, and nice would then
 # count for nothing against the test lane.
-(renice -n 19 -p "$BASHPID" >/dev/null && build_lane) &
+(
+  renice -n 19 -p "$BASHPID" >/dev/null || echo "test: renice failed: the build lane runs at the tests' priority"
+  build_lane
+) &
 build_lane_pid=$!
 trap 'kill_tree "$build_lane_pid"' EXIT
 
@@ -159,7 +169,7 @@ run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command 
 # the plain clang-debug preset is left to developers; the epoll-only driver is armhf's (below: auto picks
 # epoll alone on 32-bit ARM, and the whole suite runs on it), so the epoll preset is left to them too.
 for preset in debug release asan tsan; do run_preset "$preset"; done
-run_preset fuzz  # libFuzzer targets, 15 s each (docs/testing.md)
+run_preset fuzz  # libFuzzer targets, 30 s each (docs/testing.md)
 # The seeded simulation backend: the shared driver and runtime suites and the sim label (its workload at
 # two seeds, 10^6 operations each); scripts/sim.sh --seeds N for long runs (docs/testing.md).
 run_preset sim
