@@ -58,10 +58,22 @@ emio::Driver* driver_for(int backend) {
   return &drivers[backend];
 }
 
-void run_input(emio::Driver& driver, const uint8_t* data, size_t size) {
+// The driver whose input runs, for the failure report.
+emio::Driver* running_driver = nullptr;
+emio_fuzz::StepTrace* running_trace = nullptr;
+
+void report_steps() { running_trace->print(running_driver->backend_name()); }
+
+void run_input(emio::Driver& driver, emio_fuzz::StepTrace& trace, const uint8_t* data, size_t size) {
   static Harness harness;
+  static uint64_t inputs_run = 0;
   harness = Harness{};
   harness.driver = &driver;
+  harness.trace = &trace;
+  running_driver = &driver;
+  running_trace = &trace;
+  emio_fuzz::report_failure = report_steps;
+  trace.record(emio_fuzz::Step::input_begins, -1, static_cast<int>(size), static_cast<int32_t>(inputs_run++));
   for (int channel = 0; channel < emio_fuzz::channel_count; ++channel) emio_fuzz::open_channel(harness, channel);
   emio_fuzz::open_operations(harness);
   input_allocations = 0;
@@ -74,6 +86,7 @@ void run_input(emio::Driver& driver, const uint8_t* data, size_t size) {
   emio_fuzz::finish_input(harness);
   running_input = false;
   FUZZ_CHECK(input_allocations == 0, "the driver allocated after init");
+  emio_fuzz::report_failure = nullptr;
   harness = Harness{};  // closes every fd
 }
 
@@ -85,9 +98,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static emio_fuzz::StepTrace traces[backend_count];
   for (int backend = 0; backend < backend_count; ++backend) {
     if (!emio::backend_choice_compiled_in(backends[backend])) continue;
-    run_input(*driver_for(backend), data, size);
+    run_input(*driver_for(backend), traces[backend], data, size);
   }
   return 0;
 }

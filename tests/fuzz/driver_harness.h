@@ -9,6 +9,7 @@
 
 #include "emio/driver/driver.h"
 #include "emio/port/fd.h"
+#include "fuzz/driver_trace.h"
 
 namespace emio_fuzz {
 
@@ -61,6 +62,7 @@ enum OpIndex { op_recv_first, op_recv_second, op_send, op_timeout, op_cancel, op
 
 struct Harness {
   emio::Driver* driver = nullptr;
+  StepTrace* trace = nullptr;  // this driver's, kept across inputs
   End ends[end_count];
   ModelRegistration registrations[driver_capacity];
   emio::Registration removed{};  // the last registration deregistered: stale from then on

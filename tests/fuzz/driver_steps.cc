@@ -12,9 +12,10 @@ namespace {
 
 using emio::Direction;
 
-ModelRegistration* live_registration(Harness& harness, FuzzedDataProvider& input) {
-  ModelRegistration& registration =
-      harness.registrations[input.ConsumeIntegralInRange<uint32_t>(0, driver_capacity - 1)];
+int chosen_slot(FuzzedDataProvider& input) { return input.ConsumeIntegralInRange<int>(0, driver_capacity - 1); }
+
+ModelRegistration* live_at(Harness& harness, int slot) {
+  ModelRegistration& registration = harness.registrations[slot];
   return registration.live ? &registration : nullptr;
 }
 
@@ -80,8 +81,9 @@ void turn(Harness& harness) {
   check_no_lost_event(harness);
 }
 
-void poll_ready(Harness& harness, ModelRegistration* registration, Direction direction) {
-  if (registration == nullptr) return;
+// True when it stored the waker (not ready).
+bool poll_ready(Harness& harness, ModelRegistration* registration, Direction direction) {
+  if (registration == nullptr) return false;
   Probe*& probe = registration->probes[static_cast<int>(direction)];
   if (probe == nullptr) probe = &harness.probes[harness.probes_used++];
   const emio::ReadyEvent event =
@@ -89,9 +91,10 @@ void poll_ready(Harness& harness, ModelRegistration* registration, Direction dir
   check_event_is_its_own(*registration, event);
   if (event.is_ready()) {
     retire_probe(probe);
-  } else {
-    probe->stored = true;
+    return false;
   }
+  probe->stored = true;
+  return true;
 }
 
 void clear_waker(ModelRegistration* registration, Direction direction) {
@@ -128,37 +131,64 @@ void reopen(Harness& harness, int channel) {
 }  // namespace
 
 void run_step(Harness& harness, FuzzedDataProvider& input) {
+  StepTrace& trace = *harness.trace;
   switch (input.ConsumeIntegralInRange<int>(0, 11)) {
-    case 0:
-      return add(harness, input.ConsumeIntegralInRange<int>(0, end_count - 1));
-    case 1:
-      return deregister(harness, live_registration(harness, input));
+    case 0: {
+      const int end = input.ConsumeIntegralInRange<int>(0, end_count - 1);
+      add(harness, end);
+      return trace.record(Step::add, harness.ends[end].registration, end, harness.ends[end].pending_bytes);
+    }
+    case 1: {
+      const int slot = chosen_slot(input);
+      const int end = harness.registrations[slot].end;
+      deregister(harness, live_at(harness, slot));
+      return trace.record(Step::deregister, slot, end, harness.driver->live_registrations());
+    }
     case 2:
+      trace.record(Step::turn, -1, 0, 0);  // before: check_no_lost_event fails inside it
       return turn(harness);
     case 3:
-      return harness.driver->handle().wake();
+      harness.driver->handle().wake();
+      return trace.record(Step::wake, -1, 0, 0);
     case 4: {
-      ModelRegistration* registration = live_registration(harness, input);
-      return poll_ready(harness, registration, direction_from(input));
+      const int slot = chosen_slot(input);
+      const Direction direction = direction_from(input);
+      const bool stored = poll_ready(harness, live_at(harness, slot), direction);
+      return trace.record(Step::poll_ready, slot, static_cast<int>(direction), stored ? 1 : 0);
     }
     case 5: {
-      ModelRegistration* registration = live_registration(harness, input);
-      return clear_waker(registration, direction_from(input));
+      const int slot = chosen_slot(input);
+      const Direction direction = direction_from(input);
+      clear_waker(live_at(harness, slot), direction);
+      return trace.record(Step::clear_waker, slot, static_cast<int>(direction), 0);
     }
-    case 6:
-      return drain_and_clear(harness, live_registration(harness, input));
+    case 6: {
+      const int slot = chosen_slot(input);
+      const int end = harness.registrations[slot].end;
+      drain_and_clear(harness, live_at(harness, slot));
+      return trace.record(Step::drain_and_clear, slot, end, end >= 0 ? harness.ends[end].pending_bytes : -1);
+    }
     case 7: {
       const int end = input.ConsumeIntegralInRange<int>(0, end_count - 1);
-      return write_bytes(harness, end, input.ConsumeIntegralInRange<size_t>(1, max_transfer_bytes));
+      write_bytes(harness, end, input.ConsumeIntegralInRange<size_t>(1, max_transfer_bytes));
+      return trace.record(Step::write, harness.ends[end].registration, end, harness.ends[end].pending_bytes);
     }
-    case 8:
-      return reopen(harness, input.ConsumeIntegralInRange<int>(0, channel_count - 1));
+    case 8: {
+      const int channel = input.ConsumeIntegralInRange<int>(0, channel_count - 1);
+      reopen(harness, channel);
+      return trace.record(Step::reopen, -1, channel, harness.ends[2 * channel].fd.get());
+    }
     case 9:
-      return submit_operation(harness, input);
-    case 10:
-      return feed_operations(harness, input.ConsumeIntegralInRange<size_t>(1, max_transfer_bytes));
+      submit_operation(harness, input);
+      return trace.record(Step::submit, -1, 0, harness.driver->operations_in_flight());
+    case 10: {
+      const auto count = input.ConsumeIntegralInRange<size_t>(1, max_transfer_bytes);
+      feed_operations(harness, count);
+      return trace.record(Step::feed_operations, -1, static_cast<int>(count), 0);
+    }
     default:
-      return drain_operations(harness);
+      drain_operations(harness);
+      return trace.record(Step::drain_operations, -1, 0, 0);
   }
 }
 
