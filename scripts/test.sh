@@ -83,15 +83,17 @@ lane_step() {
   return "$status"
 }
 build_preset() { cmake --preset "$1" && timeout 1200 cmake --build --preset "$1"; }
-# A clone without the libkqueue tarball (../shared/vendor, or EMIO_LIBKQUEUE_SOURCE) builds no kqueue preset.
-build_kqueue() { lane_step libkqueue bash scripts/build-libkqueue.sh && [ -f build/libkqueue/lib/libkqueue.a ]; }
-windows_dependencies() { bash scripts/install-windows-deps.sh && bash scripts/build-cpputest-windows.sh; }
+# A clone without the libkqueue tarball (../shared/vendor, or EMIO_LIBKQUEUE_SOURCE) builds no kqueue preset:
+# status 77 (skipped), which the test lane reads from libkqueue.done.
+kqueue_skipped=77
+kqueue_library() { bash scripts/build-libkqueue.sh && { [ -f build/libkqueue/lib/libkqueue.a ] || return "$kqueue_skipped"; }; }
 cross_presets=(aarch64 armhf armhf-uring)
 build_lane() {
   local preset
   for preset in debug release asan tsan fuzz sim; do lane_step "$preset.build" build_preset "$preset"; done
-  if build_kqueue; then lane_step kqueue-linux.build build_preset kqueue-linux; fi
-  if lane_step windows-deps windows_dependencies; then lane_step windows.build build_preset windows; fi
+  if lane_step libkqueue kqueue_library; then lane_step kqueue-linux.build build_preset kqueue-linux; fi
+  # mingw-w64 and wine came with the installs above; CppUTest for Windows is built from Debian's source.
+  if lane_step windows-deps bash scripts/build-cpputest-windows.sh; then lane_step windows.build build_preset windows; fi
   # scripts/test-cross.sh builds these again (nothing left to do) and runs their tests under qemu-user.
   for preset in "${cross_presets[@]}"; do lane_step "$preset.build" build_preset "$preset"; done
   # A zig cache of its own: the test lane's musl step may run zig at the same time.
@@ -146,22 +148,28 @@ run_preset() {  # run_preset PRESET: its build (the build lane's), then ctest; t
   record_ctest_log "$preset" "$log" "$status"
 }
 
-# A script that ends with its own "NAME: N passed, N failed" line: its log's lines matching PATTERN are shown.
-run_summary_step() {  # run_summary_step TITLE NAME PATTERN COMMAND...
-  local title=$1 name=$2 pattern=$3 log="$log_dir/$2.log" status
-  shift 3
-  echo "=== $title"
-  "$@" >"$log" 2>&1
-  status=$?
-  grep -E "$pattern" "$log" | tail -15
-  record_summary "$name" "$log" "$status"
+# How a step that ran (in this lane or the build lane) with its output in NAME's log is shown and counted.
+show_summary() {  # show_summary NAME PATTERN STATUS: a script ending with "NAME: N passed, N failed"
+  grep -E "$2" "$log_dir/$1.log" | tail -15
+  record_summary "$1" "$log_dir/$1.log" "$3"
+}
+show_gate() {  # show_gate NAME STATUS: one test that passes when the command did
+  if [ "$2" -eq 0 ]; then record "$1" 1 0; else tail -30 "$log_dir/$1.log"; record "$1" 0 1; fi
 }
 
-run_gate() {  # run_gate NAME COMMAND...: one test that passes when the command does
-  local name=$1 log="$log_dir/$1.log"
+run_summary_step() {  # run_summary_step TITLE NAME PATTERN COMMAND...: its log's lines matching PATTERN are shown
+  local title=$1 name=$2 pattern=$3
+  shift 3
+  echo "=== $title"
+  "$@" >"$log_dir/$name.log" 2>&1
+  show_summary "$name" "$pattern" $?
+}
+run_gate() {  # run_gate NAME COMMAND...
+  local name=$1
   shift
   echo "=== $name"
-  if "$@" >"$log" 2>&1; then record "$name" 1 0; else tail -30 "$log"; record "$name" 0 1; fi
+  "$@" >"$log_dir/$name.log" 2>&1
+  show_gate "$name" $?
 }
 
 # debug, release, asan and tsan build the default backends (io_uring with epoll beside it, so the shared suite
@@ -177,16 +185,12 @@ run_preset sim
 # kqueue on Linux through libkqueue, built from the tarball beside the checkout (../shared/vendor, or
 # EMIO_LIBKQUEUE_SOURCE); a clone without it says so in one line and skips the preset.
 echo "=== kqueue-linux (libkqueue)"
-if wait_for libkqueue; then
-  if [ -f build/libkqueue/lib/libkqueue.a ]; then
-    run_preset kqueue-linux
-  else
-    cat "$log_dir/libkqueue.log"
-  fi
-else
-  tail -20 "$log_dir/libkqueue.log"
-  record libkqueue 0 1
-fi
+wait_for libkqueue
+case $? in
+  0) run_preset kqueue-linux ;;
+  "$kqueue_skipped") cat "$log_dir/libkqueue.log" ;;
+  *) tail -20 "$log_dir/libkqueue.log"; record libkqueue 0 1 ;;
+esac
 
 # Windows (mingw-w64; the tests run under wine).
 echo "=== windows (mingw-w64, tests under wine)"
@@ -223,11 +227,10 @@ run_gate format bash scripts/lint.sh format
 # aarch64; it prints "macos-link-check: N passed, N failed".
 echo "=== macos-link-check (zig c++ for x86_64-macos, aarch64-macos; the build lane's)"
 wait_for macos-link-check
-status=$?
-grep -E '^macos-link-check: ' "$log_dir/macos-link-check.log" | tail -15
-record_summary macos-link-check "$log_dir/macos-link-check.log" "$status"
+show_summary macos-link-check '^macos-link-check: ' $?
 echo "=== tidy (the build lane's)"
-if wait_for tidy; then record tidy 1 0; else tail -30 "$log_dir/tidy.log"; record tidy 0 1; fi
+wait_for tidy
+show_gate tidy $?
 wait "$build_lane_pid"
 trap - EXIT
 
