@@ -8,9 +8,19 @@ namespace emio_fuzz {
 namespace {
 
 const char* name_of(Step step) {
-  constexpr const char* names[] = {"input begins",    "add",   "deregister", "turn",   "wake",
-                                   "poll_ready",      "clear_waker", "drain_and_clear", "write", "reopen",
-                                   "submit",          "feed_operations", "drain_operations"};
+  constexpr const char* names[] = {"input begins",
+                                   "add",
+                                   "deregister",
+                                   "turn",
+                                   "wake",
+                                   "poll_ready",
+                                   "clear_waker",
+                                   "drain_and_clear",
+                                   "write",
+                                   "reopen",
+                                   "submit",
+                                   "feed_operations",
+                                   "drain_operations"};
   static_assert(sizeof names / sizeof names[0] == static_cast<int>(Step::drain_operations) + 1);
   return names[static_cast<int>(step)];
 }
