@@ -66,11 +66,13 @@ void EchoServer::admit(emio::TcpStream stream) {
 
 emio::Task<> EchoServer::serve(Connection& connection) {
   for (;;) {
-    emio::Result<size_t> received = co_await connection.stream.read(connection.buffer);
-    if (!received.ok() || received.value() == 0) break;  // reset, or the client closed its side
-    emio::Result<size_t> sent = co_await connection.stream.write_all(std::span(connection.buffer, received.value()));
+    // The bytes stay in the runtime's buffer (the ring's, or the read-view pool's) until echoed: an idle
+    // connection holds no buffer, so memory per connection does not grow with the buffer size.
+    emio::Result<emio::ReceivedBytes> received = co_await connection.stream.read_view();
+    if (!received.ok() || received.value().empty()) break;  // reset, or the client closed its side
+    emio::Result<size_t> sent = co_await connection.stream.write_all(received.value().bytes());
     if (!sent.ok()) break;  // reset, or the client went away
-    counters_.bytes_echoed += received.value();
+    counters_.bytes_echoed += received.value().size();
   }
   release_connection(connections_, connection);
 }

@@ -24,11 +24,11 @@ struct EchoCounters {
 
 class EchoServer {
  public:
-  static constexpr size_t buffer_bytes = 4096;  // per connection: one read, then written back whole
   // How long a client accepted into a full table waits for a connection to end before it is turned away.
   static constexpr uint32_t full_table_wait_ms = 50;
 
-  // The one allocation: `max_connections` connection slots with their buffers.
+  // The one allocation: `max_connections` connection slots. The executor needs read_view_buffers
+  // (readiness) and native_streams (io_uring) configured: the reads are read views.
   emio::Error init(uint32_t max_connections);
   // Takes the bound listener and spawns the accept loop on `executor`.
   emio::Error start(emio::Executor& executor, emio::TcpListener listener);
@@ -41,8 +41,7 @@ class EchoServer {
  private:
   struct Connection {
     emio::TcpStream stream;
-    emio::Token token;
-    std::byte buffer[buffer_bytes];
+    emio::Token token;  // no buffer: each read's bytes are lent by the runtime (read_view) until echoed
   };
 
   emio::Task<> accept_loop();

@@ -82,10 +82,15 @@ int read_options(int argc, char** argv, EchoOptions* options) {
   return keep_running;
 }
 
-// Receive buffers (shared, one per native connection) and send buffers of 2 KiB: an echo request bigger
-// than that is read and written back in several pieces.
+// Buffers are shared, not per connection: a connection holds one only from a receive until its echo is
+// sent, so the memory of an idle connection does not grow with the buffer size. On io_uring: a ring of
+// receive buffers and a pool of send buffers; on readiness: the read views' pool. An echo request bigger
+// than a buffer is read and written back in several pieces. More requests than buffers at once wait for
+// one (on the ring, a receive that finds it empty tries again after 1 ms).
 constexpr uint32_t max_native_connections = 4096;
 constexpr uint32_t native_buffer_bytes = 2048;
+constexpr uint32_t buffers_in_flight = 512;
+constexpr uint32_t read_view_buffer_bytes = 4096;
 
 }  // namespace
 
@@ -99,7 +104,12 @@ int main(int argc, char** argv) {
   // On io_uring the connections read and write through the ring (batched, no recv/send calls); past
   // this many at once the others use readiness. The listener accepts through the ring too (the default
   // listener_capacity: see native_stream.h), with no accept4 per connection.
-  config.native_streams = {std::min(options.max_connections, max_native_connections), native_buffer_bytes};
+  config.native_streams = {.capacity = std::min(options.max_connections, max_native_connections),
+                           .buffer_bytes = native_buffer_bytes,
+                           .listener_capacity = emio::NativeStreamOptions{}.listener_capacity,
+                           .receive_buffers = buffers_in_flight,
+                           .send_buffers = buffers_in_flight};
+  config.read_view_buffers = {buffers_in_flight, read_view_buffer_bytes};
   if (!start_executor(program, executor, config)) return exit_failure;
   if (!fit_open_file_limit(program, "max-connections", options.max_connections, other_fds)) return exit_usage;
   std::optional<emio::SignalListener> signals;

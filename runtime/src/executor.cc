@@ -65,6 +65,10 @@ Error Executor::init(const ExecutorConfig& config) {
   }
   driver_started_ = true;
   if (Error error = native_streams_.init(driver_, config.native_streams); error.failed()) return error;
+  if (Error error = read_view_buffers_.init(config.read_view_buffers.count, config.read_view_buffers.buffer_bytes);
+      error.failed()) {
+    return error;
+  }
   const Error timers =
       config.timer_storage.empty() ? timers_.init(config.timer_capacity) : timers_.init(config.timer_storage);
   if (timers.failed()) return timers;

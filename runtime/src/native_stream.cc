@@ -7,7 +7,6 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
-#include <new>
 #include <utility>
 
 #include "emio/port/log.h"
@@ -39,11 +38,25 @@ uint32_t pool_operations(const NativeStreamOptions& options) {
 // --- NativeStream ---
 
 bool NativeStream::poll_read(std::span<std::byte> buffer, Waker waker, std::optional<Result<size_t>>& output) {
+  return poll_received(waker, output, [&] { return take_received(buffer); });
+}
+
+bool NativeStream::poll_read_view(Waker waker, std::optional<Result<ReceivedBytes>>& output) {
+  return poll_received(waker, output, [&] { return lend_received(); });
+}
+
+template <typename Output, typename Take>
+bool NativeStream::poll_received(Waker waker, std::optional<Output>& output, Take take) {
+  // The view's bytes are receive_'s buffer: another receive would need it (a caller's defect, told).
+  if (view_lent_) {
+    output.emplace(Error::from_errno(EBUSY));
+    return true;
+  }
   // ENOBUFS kept only when the wait for a buffer could not be submitted (shutdown): receive again, which
   // reports it.
   if (received_ && receive_.result == -ENOBUFS) received_ = false;
   if (received_) {
-    output.emplace(take_received(buffer));
+    output.emplace(take());
     return true;
   }
   reader_ = waker;
@@ -69,10 +82,15 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
   // Written behind: the bytes are copied, so the caller's buffer is free at once and the task goes on
   // (to its next read, whose receive then leaves in the same io_uring_enter as this send).
   const size_t length = std::min<size_t>(data.size(), pool_->buffer_bytes());
+  if (length > 0 && send_buffer_ == nullptr) {
+    send_buffer_ = pool_->send_buffers_.take_or_wait(send_waiter_, waker);
+    if (send_buffer_ == nullptr) return false;  // every send buffer is lent: the oldest waiter gets the next
+  }
   if (length > 0) std::memcpy(send_buffer_, data.data(), length);
   send_length_ = static_cast<uint32_t>(length);
   send_done_ = 0;
   if (const Error refused = submit_send(); refused.failed()) {
+    return_send_buffer();
     output.emplace(refused);  // shut_down once the executor is going away
     return true;
   }
@@ -81,6 +99,7 @@ bool NativeStream::poll_write(std::span<const std::byte> data, Waker waker, std:
 }
 
 std::optional<Result<size_t>> NativeStream::try_read_first(std::span<std::byte> buffer) {
+  if (view_lent_) return Result<size_t>(Error::from_errno(EBUSY));
   if (received_ && receive_.result != -ENOBUFS) return take_received(buffer);
   if (receive_.in_flight() || cancel_receive_.in_flight()) return Result<size_t>(Error::from_errno(EAGAIN));
   return std::nullopt;
@@ -92,8 +111,19 @@ std::optional<Result<size_t>> NativeStream::try_write_first() {
   return std::nullopt;
 }
 
+void NativeStream::forget_writer() {
+  writer_ = {};
+  // The write that waited for a send buffer is gone: its place, or the buffer handed over, goes on.
+  pool_->send_buffers_.stop_waiting(send_waiter_);
+  if (!send_.in_flight()) return_send_buffer();
+}
+
+void NativeStream::return_send_buffer() {
+  if (send_buffer_ != nullptr) pool_->send_buffers_.give_back(std::exchange(send_buffer_, nullptr));
+}
+
 void NativeStream::discard_received() {
-  if (!received_ || receive_.result <= 0) return;
+  if (!received_ || receive_.result <= 0 || view_lent_) return;
   pool_->driver().release_buffer(receive_);
   received_offset_ = 0;
   received_ = false;
@@ -131,6 +161,29 @@ Result<size_t> NativeStream::take_received(std::span<std::byte> buffer) {
     received_ = false;
   }
   return length;
+}
+
+Result<ReceivedBytes> NativeStream::lend_received() {
+  const int32_t result = receive_.result;
+  if (result <= 0) {
+    received_ = false;
+    if (result == 0) return ReceivedBytes{};
+    return Error::from_errno(-result);
+  }
+  view_lent_ = true;
+  const std::span<const std::byte> bytes(static_cast<const std::byte*>(receive_.buffer) + received_offset_,
+                                         static_cast<uint32_t>(result) - received_offset_);
+  return ReceivedBytes(bytes, on_view_released, this, nullptr);
+}
+
+void NativeStream::on_view_released(void* record, std::byte* /*buffer*/) {
+  auto& stream = *static_cast<NativeStream*>(record);
+  assert(stream.view_lent_ && stream.received_ && "a view is released once");
+  stream.view_lent_ = false;
+  stream.pool_->driver().release_buffer(stream.receive_);
+  stream.received_offset_ = 0;
+  stream.received_ = false;
+  stream.pool_->free_if_done(stream);  // a stream closed while its view was out
 }
 
 // io_uring answers EAGAIN, instead of waiting, for an O_NONBLOCK file whose driver lacks nowait support
@@ -191,6 +244,7 @@ void NativeStream::on_sent(void* record) {
     if (goes_on && stream.submit_send().ok()) return;
     stream.send_error_ = -ECANCELED;
   }
+  stream.return_send_buffer();
   if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
 }
@@ -200,6 +254,7 @@ void NativeStream::on_send_wait_ended(void* record) {
   // Cancelled: a closed stream's linger ran out while the write waited, or the driver shut down.
   if (stream.send_.result != -ECANCELED && stream.may_send() && stream.submit_send().ok()) return;
   stream.send_error_ = -ECANCELED;
+  stream.return_send_buffer();
   if (!stream.open_) return stream.end_linger();
   std::exchange(stream.writer_, Waker{}).wake();
 }
@@ -229,16 +284,17 @@ void NativeStream::on_cancelled(void* record) {
 // --- NativeStreamPool ---
 
 NativeStreamPool::~NativeStreamPool() {
-  records_.release_storage();  // before the send buffers the records point into
-  delete[] send_buffers_;
+  records_.release_storage();  // before the send buffers the records may hold
 }
 
 DriverConfig NativeStreamPool::driver_config(DriverConfig config, const NativeStreamOptions& options) {
   if (options.capacity == 0) return config;
-  // A buffer per record: each holds at most one, so the ring never runs dry. A caller's own ring (for
-  // its recv_multishot operations) is shared instead, and may: poll_read then receives again.
+  // By default a buffer per record: each holds at most one, so the ring never runs dry. A smaller ring
+  // (options.receive_buffers), or a caller's own ring (for its recv_multishot operations), which is shared
+  // instead, may: poll_read then receives again.
   if (config.receive_buffers.count == 0) {
-    config.receive_buffers = {std::bit_ceil(options.capacity), options.buffer_bytes};
+    const uint32_t count = options.receive_buffers != 0 ? options.receive_buffers : options.capacity;
+    config.receive_buffers = {std::bit_ceil(count), options.buffer_bytes};
   }
   config.operation_capacity += pool_operations(options);
   // The completion queue (twice the submission queue) must hold every operation in flight. A size of 0
@@ -275,14 +331,12 @@ Error NativeStreamPool::init(Driver& driver, const NativeStreamOptions& options)
   // and writes, are never refused because other operations filled the ledger (review defects 3 and 4).
   if (Error refused = driver.reserve_operations(pool_operations(options)); refused.failed()) return refused;
   if (Error refused = listeners_.init(driver, options.listener_capacity); refused.failed()) return refused;
-  // The send buffers first: records (a capacity above 0) exist only with a buffer each.
-  send_buffers_ = new (std::nothrow) std::byte[size_t{options.capacity} * options.buffer_bytes];
-  if (send_buffers_ == nullptr || records_.init(options.capacity) != ArenaStatus::ok) return Error::no_storage;
+  // The send buffers first: records (a capacity above 0) exist only with at least one to send from.
+  const uint32_t send_buffers = options.send_buffers != 0 ? options.send_buffers : options.capacity;
+  if (Error refused = send_buffers_.init(send_buffers, options.buffer_bytes); refused.failed()) return refused;
+  if (records_.init(options.capacity) != ArenaStatus::ok) return Error::no_storage;
   buffer_bytes_ = options.buffer_bytes;
-  for (uint32_t i = 0; i < options.capacity; ++i) {
-    records_.at(i).pool_ = this;
-    records_.at(i).send_buffer_ = send_buffers_ + size_t{i} * buffer_bytes_;
-  }
+  for (uint32_t i = 0; i < options.capacity; ++i) records_.at(i).pool_ = this;
   return Error{};
 }
 
@@ -301,7 +355,7 @@ void NativeStreamPool::release(NativeStream& stream, Fd fd) {
   stream.fd_ = std::move(fd);
   stream.open_ = false;
   stream.reader_ = {};
-  stream.writer_ = {};
+  stream.forget_writer();  // a write waiting for a send buffer: its place goes to the next
   cancel(stream, stream.cancel_receive_, stream.receive_);
   // Bytes written before close still go, as close(2) lets the kernel send them, but for linger_ns at most.
   if (stream.send_.in_flight()) {
@@ -321,6 +375,7 @@ Error NativeStreamPool::submit(Operation& op) { return driver_->submit_reserved(
 
 void NativeStreamPool::free_if_done(NativeStream& stream) {
   if (stream.open_ || stream.busy()) return;
+  assert(stream.send_buffer_ == nullptr && !stream.send_waiter_.waiting() && "a send buffer goes back with its send");
   driver_->release_buffer(stream.receive_);  // bytes that came after the stream closed
   stream.received_ = false;
   (void)driver_->detach(stream.source_);

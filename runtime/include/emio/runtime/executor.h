@@ -23,6 +23,7 @@
 
 #include "emio/driver/driver.h"
 #include "emio/port/mutex.h"
+#include "emio/runtime/buffer_pool.h"
 #include "emio/runtime/frame_pool.h"
 #include "emio/runtime/native_stream.h"
 #include "emio/runtime/ready_queue.h"
@@ -54,6 +55,10 @@ struct ExecutorConfig {
   // (io_uring; native_stream.h); none by default. init() sizes the driver for them
   // (NativeStreamPool::driver_config).
   NativeStreamOptions native_streams{};
+  // The buffers ByteStream::read_view lends on readiness (read_view.h), one per view not yet released and
+  // per read between its recv and its answer; none by default (read_view answers ENOBUFS there). On the
+  // ring, views lend the receive buffers instead.
+  BufferPoolOptions read_view_buffers{};
   // Caller storage (static arrays, see ExecutorStorage). A non-empty span is used instead of an
   // allocation, and its size replaces the matching capacity above.
   std::span<detail::TaskSlot> task_storage{};
@@ -175,6 +180,8 @@ class Executor {
   Driver& driver() { return driver_; }
   // The records of streams on completion operations (empty unless configured and the driver runs them).
   NativeStreamPool& native_streams() { return native_streams_; }
+  // The buffers read views lend on readiness (ExecutorConfig::read_view_buffers).
+  BufferPool& read_view_buffers() { return read_view_buffers_; }
   // The timers the loop fires; start caller-owned Timers here (executor thread only).
   TimerQueue& timers() { return timers_; }
   // The coroutine frame pool, for its counters (frames_in_use, allocation_failures).
@@ -216,6 +223,7 @@ class Executor {
 
   Driver driver_;
   NativeStreamPool native_streams_;  // after driver_: destroyed first, once the driver completed every record
+  BufferPool read_view_buffers_;
   TimerQueue timers_;
   FramePool frame_pool_;
   ReadyQueue ready_;

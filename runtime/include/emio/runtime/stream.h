@@ -23,6 +23,7 @@
 #include "emio/runtime/executor.h"
 #include "emio/runtime/native_stream.h"
 #include "emio/runtime/poll_fd.h"
+#include "emio/runtime/read_view.h"
 #include "emio/runtime/socket_calls.h"
 
 namespace emio {
@@ -101,6 +102,10 @@ class ByteStream : public IoResource {
   StreamTransferOp write(std::span<const std::byte> data) {
     return StreamTransferOp(*this, StreamTransferOp::Kind::write, data);
   }
+  // Awaitable, Result<ReceivedBytes>: the bytes of one receive lent in place (read_view.h), no buffer of
+  // the caller's; empty at end of stream. Release them before the next read (on io_uring that read answers
+  // EBUSY until then).
+  ReadViewOp read_view() { return ReadViewOp(*this); }
   // The same for text: characters are bytes here.
   StreamTransferOp read(std::span<char> buffer) { return read(std::as_writable_bytes(buffer)); }
   StreamTransferOp write(std::string_view text) { return write(std::as_bytes(std::span(text))); }

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// A fixed pool of equal buffers lent for the time a transfer needs one, so that memory does not grow with
+// the number of idle streams: a read view's buffer on readiness (ReceivedBytes), a native stream's send
+// buffer while its send is in flight (native_stream.h). One allocation at init; never touched there, so a
+// buffer's pages count in RSS only once something was read or written into it.
+//
+// When every buffer is lent, takers wait in FIFO order. A buffer given back goes straight to the oldest
+// waiter (handed over, then its waker is called): a waker that woke a task which then did not take the
+// buffer would otherwise leave the others waiting with a buffer free. Executor thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "emio/driver/waker.h"
+#include "emio/port/error.h"
+#include "emio/runtime/ready_queue.h"
+
+namespace emio {
+
+// One taker's place in a pool's queue, embedded in what waits (an awaitable, a stream's record); it must
+// not move while it waits.
+struct BufferWaiter {
+  Runnable link;                // first member: the pool recovers the waiter from its queue entry
+  Waker waker{};                // called once a buffer was handed over
+  std::byte* buffer = nullptr;  // the buffer handed over, until take() collects it
+  bool waiting() const { return link.queued; }
+};
+
+// A pool's size, as the configs give it.
+struct BufferPoolOptions {
+  uint32_t count = 0;
+  uint32_t buffer_bytes = 4096;
+};
+
+class BufferPool {
+ public:
+  BufferPool() = default;
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  ~BufferPool();
+
+  // `count` buffers of `buffer_bytes` each, at most max_count (4 bytes of bookkeeping each). A count of 0
+  // makes an empty pool whose takers are refused (take_or_wait's caller reports ENOBUFS). Errors:
+  // EALREADY, EINVAL (too many, or buffers of 0 bytes), Error::no_storage.
+  Error init(uint32_t count, uint32_t buffer_bytes);
+  static constexpr uint32_t max_count = 1U << 20;
+
+  // A buffer: the one handed over to `waiter`, else a free one. Null when none is free: `waiter` then waits
+  // (at the back of the queue, or where it was) and `waker` is called once one is handed over.
+  std::byte* take_or_wait(BufferWaiter& waiter, Waker waker);
+  // Lends a buffer to the oldest waiter, or frees it.
+  void give_back(std::byte* buffer);
+  // `waiter` leaves the queue (a taker that went away); a buffer handed over to it meanwhile is given back.
+  void stop_waiting(BufferWaiter& waiter);
+
+  uint32_t count() const { return count_; }
+  uint32_t free_count() const { return free_count_; }
+  uint32_t waiting_count() const { return waiters_.size(); }
+  uint32_t buffer_bytes() const { return buffer_bytes_; }
+
+ private:
+  std::byte* storage_ = nullptr;
+  uint32_t* free_ = nullptr;  // a stack of the free buffers' indexes: the last given back is lent first
+  ReadyQueue waiters_;
+  uint32_t count_ = 0;
+  uint32_t free_count_ = 0;
+  uint32_t buffer_bytes_ = 0;
+  bool initialised_ = false;
+};
+
+}  // namespace emio

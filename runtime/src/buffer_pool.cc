@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+#include "emio/runtime/buffer_pool.h"
+
+#include <cassert>
+#include <cerrno>
+#include <cstddef>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace emio {
+
+BufferPool::~BufferPool() {
+  assert(waiters_.empty() && "no one waits for a buffer once its pool goes");
+  delete[] free_;
+  delete[] storage_;
+}
+
+Error BufferPool::init(uint32_t count, uint32_t buffer_bytes) {
+  if (initialised_) return Error::from_errno(EALREADY);
+  if (count > max_count || (count > 0 && buffer_bytes == 0)) return Error::from_errno(EINVAL);
+  initialised_ = true;
+  if (count == 0) return Error{};
+  // Default-initialised: the pages stay untouched until a buffer is used.
+  storage_ = new (std::nothrow) std::byte[size_t{count} * buffer_bytes];
+  free_ = new (std::nothrow) uint32_t[count];
+  if (storage_ == nullptr || free_ == nullptr) return Error::no_storage;
+  // Lent from index 0 up: a lightly used pool touches its first buffers only.
+  for (uint32_t i = 0; i < count; ++i) free_[i] = count - 1 - i;
+  count_ = count;
+  free_count_ = count;
+  buffer_bytes_ = buffer_bytes;
+  return Error{};
+}
+
+std::byte* BufferPool::take_or_wait(BufferWaiter& waiter, Waker waker) {
+  if (waiter.buffer != nullptr) return std::exchange(waiter.buffer, nullptr);
+  waiter.waker = waker;
+  if (waiter.waiting()) return nullptr;  // its place in the queue stays
+  if (free_count_ == 0) {
+    waiters_.push_back(waiter.link);
+    return nullptr;
+  }
+  assert(waiters_.empty() && "a buffer given back goes to a waiter, never to the free stack, while one waits");
+  free_count_ -= 1;
+  return storage_ + size_t{free_[free_count_]} * buffer_bytes_;
+}
+
+void BufferPool::give_back(std::byte* buffer) {
+  assert(buffer >= storage_ && buffer < storage_ + size_t{count_} * buffer_bytes_ && "a buffer of this pool");
+  if (Runnable* first = waiters_.pop_front(); first != nullptr) {
+    auto& waiter = *reinterpret_cast<BufferWaiter*>(first);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+    waiter.buffer = buffer;
+    waiter.waker.wake();
+    return;
+  }
+  assert(free_count_ < count_ && "a buffer is given back once");
+  free_[free_count_] = static_cast<uint32_t>((buffer - storage_) / buffer_bytes_);
+  free_count_ += 1;
+}
+
+void BufferPool::stop_waiting(BufferWaiter& waiter) {
+  waiters_.remove(waiter.link);
+  waiter.waker = {};
+  if (waiter.buffer != nullptr) give_back(std::exchange(waiter.buffer, nullptr));
+}
+
+static_assert(std::is_standard_layout_v<BufferWaiter> && offsetof(BufferWaiter, link) == 0,
+              "give_back recovers the waiter from its link");
+
+}  // namespace emio
