@@ -191,6 +191,8 @@ void UringBackend::close_ring() {
   file_capacity_ = 0;
   requests_ = nullptr;
   removals_ = nullptr;
+  unpublished_polls_ = nullptr;
+  unpublished_poll_capacity_ = unpublished_poll_count_ = 0;
   request_capacity_ = add_request_limit_ = request_head_ = request_count_ = 0;
   removal_capacity_ = removal_count_ = removal_retry_count_ = named_removal_count_ = 0;
   named_removal_asked_again_ = false;
@@ -315,7 +317,10 @@ Error UringBackend::open_tables(uint32_t registration_capacity) {
   // common case. Churn on the driver thread can exceed any size; those removals go out named by their
   // token instead (start_removal), so the size is a cost, not a limit.
   removal_capacity_ = 2 * capacity + 2;
-  table_bytes_ = size_t{request_capacity_} * sizeof(Request) + size_t{removal_capacity_} * sizeof(Removal);
+  // A poll per registration and the wake's may wait in the SQ at once (a withdrawn one leaves the table).
+  unpublished_poll_capacity_ = capacity + 1;
+  table_bytes_ = size_t{request_capacity_} * sizeof(Request) + size_t{removal_capacity_} * sizeof(Removal) +
+                 size_t{unpublished_poll_capacity_} * sizeof(UnpublishedPoll);
   void* memory = ::mmap(nullptr, table_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) {
     table_bytes_ = 0;
@@ -324,6 +329,8 @@ Error UringBackend::open_tables(uint32_t registration_capacity) {
   static_assert(alignof(Removal) <= alignof(Request));
   requests_ = static_cast<Request*>(memory);
   removals_ = reinterpret_cast<Removal*>(requests_ + request_capacity_);  // zero-filled: all unused
+  static_assert(alignof(UnpublishedPoll) <= alignof(Removal) && sizeof(Removal) % alignof(UnpublishedPoll) == 0);
+  unpublished_polls_ = reinterpret_cast<UnpublishedPoll*>(removals_ + removal_capacity_);
   return Error{};
 }
 
@@ -418,6 +425,7 @@ Error UringBackend::bind_driver_thread() {
 unsigned UringBackend::publish_submissions() {
   // What liburing's __io_uring_flush_sq does: the release store publishes the entries with the tail.
   io_uring_sq& sq = ring_.sq;
+  unpublished_poll_count_ = 0;  // the kernel may take them from now on
   if (sq.sqe_head != sq.sqe_tail) {
     sq.sqe_head = sq.sqe_tail;
     io_uring_smp_store_release(sq.ktail, sq.sqe_tail);
@@ -458,7 +466,22 @@ Error UringBackend::arm_poll(int fd, Token token, Interest interest) {
     io_uring_prep_poll_add(sqe, fd, poll_mask_of(interest));
   }
   io_uring_sqe_set_data64(sqe, token.bits());
+  if (unpublished_poll_count_ < unpublished_poll_capacity_) {
+    unpublished_polls_[unpublished_poll_count_++] = UnpublishedPoll{token.bits(), sqe};
+  }
   return Error{};
+}
+
+bool UringBackend::withdraw_unpublished_poll(uint64_t token_bits) {
+  for (uint32_t index = 0; index < unpublished_poll_count_; ++index) {
+    if (unpublished_polls_[index].token_bits != token_bits) continue;
+    io_uring_sqe* sqe = unpublished_polls_[index].sqe;
+    io_uring_prep_nop(sqe);  // its completion is an internal one, not an event (reap)
+    io_uring_sqe_set_data64(sqe, internal_data(Internal::ignored, 0));
+    unpublished_polls_[index] = unpublished_polls_[--unpublished_poll_count_];
+    return true;
+  }
+  return false;
 }
 
 Error UringBackend::add(int fd, Token token, Interest interest) {
@@ -473,7 +496,7 @@ Error UringBackend::remove(int fd, Token token) {
   // An add still in the queue never reached the kernel: dropping it is the whole removal.
   if (cancel_queued_add(token.bits())) return fd_status;
   if (on_driver_thread()) {
-    start_removal(token.bits());
+    if (!withdraw_unpublished_poll(token.bits())) start_removal(token.bits());
     return fd_status;
   }
   if (Error queued = queue_request(Request{token.bits(), fd, 0, false}); queued.failed()) return queued;

@@ -13,6 +13,12 @@ namespace emio_fuzz {
 namespace {
 
 constexpr int settle_turns = 20;  // io_uring may post a poll's completion a turn later than epoll reports it
+// Turns that dropped stale events (a removed source's, still in the queue) do not count towards
+// settle_turns: they take a turn's event slots (16 here) ahead of live events. A backlog of them delayed
+// an event past 20 turns once in 14 million inputs (2026-12-04: polls removed before they were submitted,
+// which the io_uring backend now withdraws; UringUnpublishedPoll). Each such turn drains at least one, so
+// they end within the completion queue's size.
+constexpr int max_draining_turns = 1024;
 
 uint32_t model_live_count(const Harness& harness) {
   uint32_t live = 0;
@@ -87,8 +93,12 @@ void check_event_is_its_own(const ModelRegistration& registration, const emio::R
 }
 
 void check_no_lost_event(Harness& harness) {
-  for (int turn = 0; turn < settle_turns && lost_event(harness); ++turn) {
+  int quiet_turns = 0;
+  for (int turn = 0; quiet_turns < settle_turns && turn < settle_turns + max_draining_turns && lost_event(harness);
+       ++turn) {
+    const uint64_t stale_before = harness.driver->stats().stale_events_dropped;
     FUZZ_CHECK(harness.driver->turn(1).ok(), "turn failed");
+    if (harness.driver->stats().stale_events_dropped == stale_before) quiet_turns += 1;
   }
   if (!lost_event(harness)) return;
   report_lost_events(harness);

@@ -2,6 +2,7 @@
 // io_uring readiness beyond the shared suite: the path of 5.10 kernels (single-shot polls, waits bounded
 // by a timeout submission), and completion-queue overflow, after which multishot polls end and must be
 // armed again without losing an event.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "emio/driver/driver.h"
@@ -121,6 +122,38 @@ TEST(UringOverflow, FloodOfEventsOnATinyRingLosesNone) {
       readers[i].io->clear_readiness(seen);
     }
   }
+}
+
+// The driver fuzz finding of 2026-12-04: sources added and removed on the driver thread before any turn
+// left their POLL_ADDs in the SQ with a cancel behind each. The kernel read the fd numbers only when it
+// took them, by which time the fds were closed and their numbers reused by newer sources' files: every
+// stale poll fired on those, and their completions, dropped as stale, filled the turns' event buffers
+// ahead of the newer sources' events (50 such rounds delayed an event past 21 turns).
+TEST_GROUP(UringUnpublishedPoll) {
+  emio::Driver driver;
+  void setup() override {
+    SKIP_WITHOUT_URING();
+    CHECK_OK(driver.init(emio_test::uring_config(emio::BackendChoice::uring, 16, 16)));
+    CHECK(driver.turn(0).ok());  // binds the driver thread: its adds go straight into the SQ
+  }
+};
+
+TEST(UringUnpublishedPoll, ARemovedPollThatNeverReachedTheKernelFiresOnNoReusedFd) {
+  for (int round = 0; round < 80; ++round) {
+    emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+    Registration first =
+        REQUIRE_VALUE(driver.handle().add_source(pair.first.get(), Interest::readable | Interest::writable));
+    Registration second =
+        REQUIRE_VALUE(driver.handle().add_source(pair.second.get(), Interest::readable | Interest::writable));
+    CHECK_OK(driver.handle().deregister(first));
+    CHECK_OK(driver.handle().deregister(second));
+  }  // the fds close: the next pair gets the same numbers
+  emio_test::FdPair pair = emio_test::make_socketpair(SOCK_STREAM);
+  CHECK_EQUAL(1, emio_test::write_bytes(pair.first.get(), 1));
+  Registration reader = REQUIRE_VALUE(driver.handle().add_source(pair.second.get(), Interest::readable));
+  CHECK(driver.turn(100).ok());
+  CHECK(reader.io->readiness(Direction::read).ready.is_readable());  // at the first turn, as epoll does
+  CHECK_EQUAL(0u, driver.stats().stale_events_dropped);              // no removed poll saw the reused numbers
 }
 
 #endif

@@ -91,7 +91,11 @@ class UringBackend {
   Error add(int fd, Token token, Interest interest);
   // Removes the poll. Never refused for want of room. The removal reaches the kernel with the driver's
   // next io_uring_enter and is retried until the kernel confirms it; only then does the ring let go of
-  // the file. EBADF when `fd` was closed first, as epoll.
+  // the file. A poll still in the SQ, not yet published to the kernel, is turned into a NOP instead: the
+  // kernel reads its fd number only when it takes it, so it would watch whatever file holds that number
+  // then (another source's, once the fd was closed and reused), and its stale completions filled the
+  // turns' event buffers ahead of live ones (driver fuzz finding of 2026-12-04). EBADF when `fd` was
+  // closed first, as epoll.
   Error remove(int fd, Token token);
   // Reaps readiness events into `events` and completes operations, waiting up to `timeout_ms`. Applies
   // the queued requests first. The first call makes the calling thread the driver thread; a call on any
@@ -205,6 +209,7 @@ class UringBackend {
   void reap_named_removal(const io_uring_cqe& cqe);
   void submit_removal_retries();
   int32_t find_removal(uint64_t token_bits) const;
+  bool withdraw_unpublished_poll(uint64_t token_bits);
   void free_removal(uint32_t index);
   bool reap_removal(const io_uring_cqe& cqe);
   bool poll_ended_while_removed(const io_uring_cqe& cqe);
@@ -238,6 +243,15 @@ class UringBackend {
   uint32_t request_count_ = 0;
   Removal* removals_ = nullptr;  // driver thread only
   uint32_t removal_capacity_ = 0;
+  // Polls armed on the driver thread since the SQ was last published (publish_submissions), whose SQEs
+  // are still ours to rewrite (withdraw_unpublished_poll): one per registration and the wake's at most.
+  struct UnpublishedPoll {
+    uint64_t token_bits;
+    io_uring_sqe* sqe;
+  };
+  UnpublishedPoll* unpublished_polls_ = nullptr;  // in the tables' mapping, after the removals
+  uint32_t unpublished_poll_capacity_ = 0;
+  uint32_t unpublished_poll_count_ = 0;
   uint32_t removal_count_ = 0;
   uint32_t removal_retry_count_ = 0;
   uint32_t named_removal_count_ = 0;        // named cancels sent and not answered yet (they need no entry)
