@@ -54,7 +54,7 @@ void keep(SeenView& seen, Result<ReceivedBytes>& got) {
     return;
   }
   seen.size = got.value().size();
-  std::memcpy(seen.text, got.value().bytes().data(), seen.size);
+  if (seen.size > 0) std::memcpy(seen.text, got.value().bytes().data(), seen.size);  // an empty view has no data
 }
 
 emio::Task<> view_once(UnixStream& stream, SeenView& seen) {
