@@ -52,13 +52,14 @@ bool ReadViewOp::poll_readiness(PollContext& context) {
 }
 
 void ReadViewOp::cancel() {
+  if (pool_ == nullptr) return;  // never polled: nothing taken, nothing parked
   if (native_ != nullptr) {
     if (native_->held_by(native_claim_)) native_->forget_reader();
     return;
   }
   if (parked_.io != nullptr && is_live(parked_)) parked_.io->clear_waker(Direction::read);
   parked_ = {};
-  if (pool_ != nullptr) pool_->stop_waiting(waiter_);
+  pool_->stop_waiting(waiter_);
   return_buffer();
 }
 

@@ -109,6 +109,11 @@ TEST_GROUP(ReadView) {
     const uint64_t until = emio::monotonic_now_ns() + uint64_t{milliseconds} * 1'000'000;
     while (emio::monotonic_now_ns() < until) CHECK_OK(executor.run_once(1));
   }
+  // One view of `stream`, awaited to its end.
+  void view_now(UnixStream & stream, SeenView & seen) {
+    Result<emio::TaskId> task = executor.spawn(view_once(stream, seen));
+    emio_test::run_to_completion(executor, task);
+  }
   // Buffers a view or a send holds on this backend now: the ring's are the driver's, not counted here.
   uint32_t pool_buffers_lent() {
     const emio::BufferPool& pool = executor.read_view_buffers();
@@ -120,8 +125,7 @@ TEST(ReadView, LendsTheBytesOfOneReceive) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
   CHECK_EQUAL(5u, REQUIRE_VALUE(pair.first.try_write(bytes_of("hello"))));
   SeenView seen;
-  Result<emio::TaskId> task = executor.spawn(view_once(pair.second, seen));
-  emio_test::run_to_completion(executor, task);
+  view_now(pair.second, seen);
   CHECK_FALSE(seen.error.has_value());
   STRCMP_EQUAL("hello", seen.text);
 }
@@ -130,8 +134,7 @@ TEST(ReadView, IsEmptyAtEndOfStream) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
   CHECK_OK(pair.first.close());
   SeenView seen;
-  Result<emio::TaskId> task = executor.spawn(view_once(pair.second, seen));
-  emio_test::run_to_completion(executor, task);
+  view_now(pair.second, seen);
   CHECK_FALSE(seen.error.has_value());
   CHECK_EQUAL(0u, seen.size);
 }
@@ -140,13 +143,11 @@ TEST(ReadView, AReleasedViewGivesItsBufferBackAndTheNextViewHasTheNextBytes) {
   emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
   CHECK_EQUAL(3u, REQUIRE_VALUE(pair.first.try_write(bytes_of("one"))));
   SeenView first;
-  Result<emio::TaskId> one = executor.spawn(view_once(pair.second, first));
-  emio_test::run_to_completion(executor, one);
+  view_now(pair.second, first);
   CHECK_EQUAL(0u, pool_buffers_lent());
   CHECK_EQUAL(3u, REQUIRE_VALUE(pair.first.try_write(bytes_of("two"))));
   SeenView second;
-  Result<emio::TaskId> two = executor.spawn(view_once(pair.second, second));
-  emio_test::run_to_completion(executor, two);
+  view_now(pair.second, second);
   STRCMP_EQUAL("one", first.text);
   STRCMP_EQUAL("two", second.text);
 }
@@ -199,8 +200,7 @@ TEST(ReadView, AViewAbandonedByATimeoutLosesNoBytes) {
   CHECK_ERROR(emio::timed_out, *abandoned);
   CHECK_EQUAL(5u, REQUIRE_VALUE(pair.first.try_write(bytes_of("after"))));
   SeenView seen;
-  Result<emio::TaskId> second = executor.spawn(view_once(pair.second, seen));
-  emio_test::run_to_completion(executor, second);
+  view_now(pair.second, seen);
   STRCMP_EQUAL("after", seen.text);
   CHECK_EQUAL(0u, pool_buffers_lent());
 }
