@@ -15,11 +15,13 @@
 #include "runtime/runtime_fixture.h"
 #include "support/allocation_counter.h"
 #include "support/check.h"
+#include "support/sockets.h"
 
+using emio::ByteStream;
 using emio::Error;
 using emio::ReceivedBytes;
 using emio::Result;
-using emio::UnixStream;
+using emio::TcpStream;
 using emio_test::bytes_of;
 using emio_test::text_of;
 
@@ -37,6 +39,22 @@ emio::ExecutorConfig view_config(uint32_t read_view_buffers = shared_buffers) {
                            .send_buffers = 1};
   config.read_view_buffers = {read_view_buffers, buffer_bytes};
   return config;
+}
+
+// Two connected streams over loopback TCP, not a socketpair: the same suite on every platform (Winsock
+// has no socketpair, wine 8 no AF_UNIX). Nagle off: the echo below must not wait for delayed ACKs.
+struct StreamPair {
+  TcpStream first;   // the client: the tests write here
+  TcpStream second;  // the accepted side: the tests take views here
+};
+
+StreamPair connected_pair(emio::Handle handle) {
+  emio_test::FdPair fds = emio_test::make_tcp_pair();
+  StreamPair pair{TcpStream(REQUIRE_TAKE(emio::PollFd::adopt(handle, std::move(fds.second)))),
+                  TcpStream(REQUIRE_TAKE(emio::PollFd::adopt(handle, std::move(fds.first))))};
+  CHECK_OK(pair.first.set_nodelay(true));
+  CHECK_OK(pair.second.set_nodelay(true));
+  return pair;
 }
 
 // What a view held: its bytes as text (at most 64), or its error.
@@ -57,24 +75,24 @@ void keep(SeenView& seen, Result<ReceivedBytes>& got) {
   if (seen.size > 0) std::memcpy(seen.text, got.value().bytes().data(), seen.size);  // an empty view has no data
 }
 
-emio::Task<> view_once(UnixStream& stream, SeenView& seen) {
+emio::Task<> view_once(ByteStream& stream, SeenView& seen) {
   Result<ReceivedBytes> got = co_await stream.read_view();
   keep(seen, got);
 }
 
 // Takes a view and keeps it (lent) until `release` is set, checked every millisecond.
-emio::Task<> view_and_hold(UnixStream& stream, SeenView& seen, const bool& release) {
+emio::Task<> view_and_hold(ByteStream& stream, SeenView& seen, const bool& release) {
   Result<ReceivedBytes> got = co_await stream.read_view();
   keep(seen, got);
   while (!release) (void)co_await emio::sleep_ms(1);
 }
 
-emio::Task<> view_with_timeout(UnixStream& stream, uint32_t timeout_ms, std::optional<Error>& outcome) {
+emio::Task<> view_with_timeout(ByteStream& stream, uint32_t timeout_ms, std::optional<Error>& outcome) {
   Result<ReceivedBytes> got = co_await emio::with_timeout(timeout_ms, stream.read_view());
   outcome = got.ok() ? Error{} : got.error();
 }
 
-emio::Task<> echo_views(UnixStream& client, UnixStream& server, int rounds, Error& outcome) {
+emio::Task<> echo_views(ByteStream& client, ByteStream& server, int rounds, Error& outcome) {
   std::byte reply[8] = {};
   for (int round = 0; round < rounds; ++round) {
     Result<size_t> sent = co_await client.write("request!");
@@ -94,7 +112,7 @@ emio::Task<> echo_views(UnixStream& client, UnixStream& server, int rounds, Erro
   outcome = Error{};
 }
 
-emio::Task<> write_text(UnixStream& stream, std::string_view text, uint32_t timeout_ms,
+emio::Task<> write_text(ByteStream& stream, std::string_view text, uint32_t timeout_ms,
                         std::optional<Result<size_t>>& outcome) {
   outcome.emplace(co_await emio::with_timeout(timeout_ms, stream.write_all(text)));
 }
@@ -110,7 +128,7 @@ TEST_GROUP(ReadView) {
     while (emio::monotonic_now_ns() < until) CHECK_OK(executor.run_once(1));
   }
   // One view of `stream`, awaited to its end.
-  void view_now(UnixStream & stream, SeenView & seen) {
+  void view_now(ByteStream & stream, SeenView & seen) {
     Result<emio::TaskId> task = executor.spawn(view_once(stream, seen));
     emio_test::run_to_completion(executor, task);
   }
@@ -122,7 +140,7 @@ TEST_GROUP(ReadView) {
 };
 
 TEST(ReadView, LendsTheBytesOfOneReceive) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_EQUAL(5u, REQUIRE_VALUE(pair.first.try_write(bytes_of("hello"))));
   SeenView seen;
   view_now(pair.second, seen);
@@ -131,7 +149,7 @@ TEST(ReadView, LendsTheBytesOfOneReceive) {
 }
 
 TEST(ReadView, IsEmptyAtEndOfStream) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_OK(pair.first.close());
   SeenView seen;
   view_now(pair.second, seen);
@@ -140,7 +158,7 @@ TEST(ReadView, IsEmptyAtEndOfStream) {
 }
 
 TEST(ReadView, AReleasedViewGivesItsBufferBackAndTheNextViewHasTheNextBytes) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_EQUAL(3u, REQUIRE_VALUE(pair.first.try_write(bytes_of("one"))));
   SeenView first;
   view_now(pair.second, first);
@@ -156,9 +174,8 @@ TEST(ReadView, StreamsWaitingForBytesHoldNoBuffer) {
   // More idle readers than shared buffers: were a buffer held while waiting, the streams that then get
   // bytes would find none (on the ring, their receives would say ENOBUFS for as long as the others idle).
   constexpr int idle = shared_buffers + 1;
-  emio::UnixStreamPair pairs[idle + 1] = {
-      REQUIRE_TAKE(UnixStream::pair(executor.handle())), REQUIRE_TAKE(UnixStream::pair(executor.handle())),
-      REQUIRE_TAKE(UnixStream::pair(executor.handle())), REQUIRE_TAKE(UnixStream::pair(executor.handle()))};
+  StreamPair pairs[idle + 1] = {connected_pair(executor.handle()), connected_pair(executor.handle()),
+                                connected_pair(executor.handle()), connected_pair(executor.handle())};
   SeenView seen[idle + 1];
   for (int i = 0; i <= idle; ++i) CHECK(executor.spawn(view_once(pairs[i].second, seen[i])).ok());
   run_for(20);
@@ -171,9 +188,8 @@ TEST(ReadView, StreamsWaitingForBytesHoldNoBuffer) {
 }
 
 TEST(ReadView, ViewsPastTheSharedBuffersWaitUntilOneIsReleased) {
-  emio::UnixStreamPair pairs[shared_buffers + 1] = {REQUIRE_TAKE(UnixStream::pair(executor.handle())),
-                                                    REQUIRE_TAKE(UnixStream::pair(executor.handle())),
-                                                    REQUIRE_TAKE(UnixStream::pair(executor.handle()))};
+  StreamPair pairs[shared_buffers + 1] = {connected_pair(executor.handle()), connected_pair(executor.handle()),
+                                          connected_pair(executor.handle())};
   SeenView seen[shared_buffers + 1];
   bool release = false;
   for (uint32_t i = 0; i < shared_buffers; ++i) {
@@ -193,7 +209,7 @@ TEST(ReadView, ViewsPastTheSharedBuffersWaitUntilOneIsReleased) {
 }
 
 TEST(ReadView, AViewAbandonedByATimeoutLosesNoBytes) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   std::optional<Error> abandoned;
   Result<emio::TaskId> first = executor.spawn(view_with_timeout(pair.second, 20, abandoned));
   emio_test::run_to_completion(executor, first);
@@ -207,7 +223,7 @@ TEST(ReadView, AViewAbandonedByATimeoutLosesNoBytes) {
 
 TEST(ReadView, AReadWhileAViewIsLentAnswersEbusyOnTheRing) {
   if (!on_the_ring()) return;  // readiness: the view's buffer is the pool's, and the next read goes on
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_EQUAL(6u, REQUIRE_VALUE(pair.first.try_write(bytes_of("lent!!"))));
   SeenView seen;
   bool release = false;
@@ -222,7 +238,7 @@ TEST(ReadView, AReadWhileAViewIsLentAnswersEbusyOnTheRing) {
 }
 
 TEST(ReadView, AViewOutlivingItsClosedStreamKeepsItsBytesAndFreesEverythingOnRelease) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_EQUAL(4u, REQUIRE_VALUE(pair.first.try_write(bytes_of("kept"))));
   SeenView seen;
   bool release = false;
@@ -239,7 +255,7 @@ TEST(ReadView, AViewOutlivingItsClosedStreamKeepsItsBytesAndFreesEverythingOnRel
 }
 
 TEST(ReadView, EchoThroughViewsAllocatesNothingAfterWarmUp) {
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   Error outcome = Error::shut_down;
   Result<emio::TaskId> warm_up = executor.spawn(echo_views(pair.first, pair.second, 2, outcome));
   emio_test::run_to_completion(executor, warm_up);
@@ -252,9 +268,8 @@ TEST(ReadView, EchoThroughViewsAllocatesNothingAfterWarmUp) {
 
 TEST(ReadView, WritesPastTheSharedSendBuffersWaitAndEveryByteArrives) {
   // One send buffer for every stream on the ring (readiness writes need none): three writers take turns.
-  emio::UnixStreamPair pairs[3] = {REQUIRE_TAKE(UnixStream::pair(executor.handle())),
-                                   REQUIRE_TAKE(UnixStream::pair(executor.handle())),
-                                   REQUIRE_TAKE(UnixStream::pair(executor.handle()))};
+  StreamPair pairs[3] = {connected_pair(executor.handle()), connected_pair(executor.handle()),
+                         connected_pair(executor.handle())};
   std::optional<Result<size_t>> written[3];
   for (int i = 0; i < 3; ++i) CHECK(executor.spawn(write_text(pairs[i].first, "abcdefgh", 5000, written[i])).ok());
   run_for(30);
@@ -274,7 +289,7 @@ TEST_GROUP(ReadViewWithoutPool) {
 
 TEST(ReadViewWithoutPool, AReadinessViewAnswersEnobufs) {
   if (executor.driver().takes_leased_receives()) return;  // the ring lends its own buffers
-  emio::UnixStreamPair pair = REQUIRE_TAKE(UnixStream::pair(executor.handle()));
+  StreamPair pair = connected_pair(executor.handle());
   CHECK_EQUAL(1u, REQUIRE_VALUE(pair.first.try_write(bytes_of("x"))));
   SeenView seen;
   Result<emio::TaskId> task = executor.spawn(view_once(pair.second, seen));
