@@ -87,6 +87,12 @@ fi
 bash scripts/install-deps.sh
 [ "$(nproc)" -ge 2 ] || { echo "bench-peers: needs two cores (server and load generator pinned apart)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "bench-peers: taskset is missing (util-linux)" >&2; exit 1; }
+# The system-call pass counts raw_syscalls:sys_enter, a tracefs event: a fresh machine (or a container)
+# may not have tracefs mounted, and the pass then reports n/a for every server.
+if [ ! -d /sys/kernel/tracing/events/raw_syscalls ] && [ ! -d /sys/kernel/debug/tracing/events/raw_syscalls ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null ||
+    echo "bench-peers: cannot mount tracefs on /sys/kernel/tracing: system calls will be n/a" >&2
+fi
 
 build_dir=build/bench-peers
 results_dir=bench/results/peers

@@ -33,30 +33,18 @@ Error BufferPool::init(uint32_t count, uint32_t buffer_bytes) {
   return Error{};
 }
 
-std::byte* BufferPool::take_or_wait(BufferWaiter& waiter, Waker waker) {
+std::byte* BufferPool::take_or_queue(BufferWaiter& waiter, Waker waker) {
   if (waiter.buffer != nullptr) return std::exchange(waiter.buffer, nullptr);
   waiter.waker = waker;
-  if (waiter.waiting()) return nullptr;  // its place in the queue stays
-  if (free_count_ == 0) {
-    waiters_.push_back(waiter.link);
-    return nullptr;
-  }
-  assert(waiters_.empty() && "a buffer given back goes to a waiter, never to the free stack, while one waits");
-  free_count_ -= 1;
-  return storage_ + size_t{free_[free_count_]} * buffer_bytes_;
+  if (!waiter.waiting()) waiters_.push_back(waiter.link);  // else its place in the queue stays
+  return nullptr;
 }
 
-void BufferPool::give_back(std::byte* buffer) {
-  assert(buffer >= storage_ && buffer < storage_ + size_t{count_} * buffer_bytes_ && "a buffer of this pool");
-  if (Runnable* first = waiters_.pop_front(); first != nullptr) {
-    auto& waiter = *reinterpret_cast<BufferWaiter*>(first);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-    waiter.buffer = buffer;
-    waiter.waker.wake();
-    return;
-  }
-  assert(free_count_ < count_ && "a buffer is given back once");
-  free_[free_count_] = static_cast<uint32_t>((buffer - storage_) / buffer_bytes_);
-  free_count_ += 1;
+void BufferPool::hand_over(std::byte* buffer) {
+  auto& waiter =
+      *reinterpret_cast<BufferWaiter*>(waiters_.pop_front());  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  waiter.buffer = buffer;
+  waiter.waker.wake();
 }
 
 void BufferPool::stop_waiting(BufferWaiter& waiter) {

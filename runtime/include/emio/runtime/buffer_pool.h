@@ -9,6 +9,7 @@
 // buffer would otherwise leave the others waiting with a buffer free. Executor thread only.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,9 +49,21 @@ class BufferPool {
 
   // A buffer: the one handed over to `waiter`, else a free one. Null when none is free: `waiter` then waits
   // (at the back of the queue, or where it was) and `waker` is called once one is handed over.
-  std::byte* take_or_wait(BufferWaiter& waiter, Waker waker);
+  // Inline where nobody waits (every read view on readiness takes one): the queue only when it must.
+  std::byte* take_or_wait(BufferWaiter& waiter, Waker waker) {
+    if (waiter.buffer != nullptr || waiter.waiting() || free_count_ == 0) return take_or_queue(waiter, waker);
+    assert(waiters_.empty() && "a buffer given back goes to a waiter, never to the free stack, while one waits");
+    free_count_ -= 1;
+    return storage_ + size_t{free_[free_count_]} * buffer_bytes_;
+  }
   // Lends a buffer to the oldest waiter, or frees it.
-  void give_back(std::byte* buffer);
+  void give_back(std::byte* buffer) {
+    assert(buffer >= storage_ && buffer < storage_ + size_t{count_} * buffer_bytes_ && "a buffer of this pool");
+    if (!waiters_.empty()) return hand_over(buffer);
+    assert(free_count_ < count_ && "a buffer is given back once");
+    free_[free_count_] = static_cast<uint32_t>((buffer - storage_) / buffer_bytes_);
+    free_count_ += 1;
+  }
   // `waiter` leaves the queue (a taker that went away); a buffer handed over to it meanwhile is given back.
   void stop_waiting(BufferWaiter& waiter);
 
@@ -60,6 +73,9 @@ class BufferPool {
   uint32_t buffer_bytes() const { return buffer_bytes_; }
 
  private:
+  std::byte* take_or_queue(BufferWaiter& waiter, Waker waker);
+  void hand_over(std::byte* buffer);  // to the oldest waiter, whose waker is then called
+
   std::byte* storage_ = nullptr;
   uint32_t* free_ = nullptr;  // a stack of the free buffers' indexes: the last given back is lent first
   ReadyQueue waiters_;
