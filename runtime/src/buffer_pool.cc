@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -19,6 +20,8 @@ BufferPool::~BufferPool() {
 Error BufferPool::init(uint32_t count, uint32_t buffer_bytes) {
   if (initialised_) return Error::from_errno(EALREADY);
   if (count > max_count || (count > 0 && buffer_bytes == 0)) return Error::from_errno(EINVAL);
+  // A 32-bit size_t (armhf) would wrap the product into a small allocation that the buffers overrun.
+  if (count > 0 && count > SIZE_MAX / buffer_bytes) return Error::from_errno(EINVAL);
   initialised_ = true;
   if (count == 0) return Error{};
   // Default-initialised: the pages stay untouched until a buffer is used.

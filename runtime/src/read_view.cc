@@ -28,7 +28,7 @@ bool ReadViewOp::poll_readiness(PollContext& context) {
     uint64_t seen = 0;
     const IoGate gate = readiness_gate<Direction::read>(source.registration(), context.waker, seen);
     if (gate == IoGate::wait) {
-      return_buffer();  // a stream waiting for bytes holds no buffer
+      leave_pool();  // a stream waiting for bytes holds no buffer, not even one handed over meanwhile
       parked_ = source.registration();
       return false;
     }
@@ -46,7 +46,7 @@ bool ReadViewOp::poll_readiness(PollContext& context) {
     output_.emplace(ReceivedBytes(bytes, release_to_pool, pool_, std::exchange(buffer_, nullptr)));
     return true;
   }
-  return_buffer();
+  leave_pool();
   context.waker.wake();
   return false;
 }
@@ -59,11 +59,11 @@ void ReadViewOp::cancel() {
   }
   if (parked_.io != nullptr && is_live(parked_)) parked_.io->clear_waker(Direction::read);
   parked_ = {};
-  pool_->stop_waiting(waiter_);
-  return_buffer();
+  leave_pool();
 }
 
-void ReadViewOp::return_buffer() {
+void ReadViewOp::leave_pool() {
+  if (waiter_.waiting() || waiter_.buffer != nullptr) pool_->stop_waiting(waiter_);
   if (buffer_ != nullptr) pool_->give_back(std::exchange(buffer_, nullptr));
 }
 

@@ -3,6 +3,7 @@
 // and a buffer given back goes straight to the oldest waiter.
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 
 #include "emio/runtime/buffer_pool.h"
 #include "support/check.h"
@@ -101,4 +102,11 @@ TEST(BufferPool, RefusesASecondInitBuffersOfNoBytesAndTooMany) {
   CHECK_ERROR(emio::Error::from_errno(EINVAL), too_many.init(emio::BufferPool::max_count + 1, 64));
   CHECK_OK(pool.init(1, 64));
   CHECK_ERROR(emio::Error::from_errno(EALREADY), pool.init(1, 64));
+}
+
+TEST(BufferPool, RefusesMoreBytesInAllThanASizeTCounts) {
+  // 65,536 buffers of 64 KiB: 4 GiB, which wraps to 0 in a 32-bit size_t (armhf, the cross suite) and
+  // would lend buffers outside a 0-byte allocation. A 64-bit size_t holds every count times every size.
+  if (sizeof(size_t) > sizeof(uint32_t)) return;
+  CHECK_ERROR(emio::Error::from_errno(EINVAL), pool.init(65536, 65536));
 }

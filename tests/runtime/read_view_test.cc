@@ -296,3 +296,73 @@ TEST(ReadViewWithoutPool, AReadinessViewAnswersEnobufs) {
   emio_test::run_to_completion(executor, task);
   CHECK_ERROR(emio::Error::from_errno(ENOBUFS), *seen.error);
 }
+
+// One pool buffer and no native streams: the readiness route on every backend, with views queued for the
+// buffer. Each test ends a queued or handed-over view another way; the buffer must always come back.
+TEST_GROUP(ReadViewQueue) {
+  emio::Executor executor;
+  StreamPair holder;  // its view holds the only buffer until `release`
+  StreamPair queued;  // its view queues for the buffer
+  SeenView held;
+  SeenView waiting;
+  bool release = false;
+  void setup() override {
+    emio::ExecutorConfig config = emio_test::executor_config(16);
+    config.native_streams = {};
+    config.read_view_buffers = {1, buffer_bytes};
+    CHECK_OK(executor.init(config));
+    holder = connected_pair(executor.handle());
+    queued = connected_pair(executor.handle());
+    CHECK_EQUAL(1u, REQUIRE_VALUE(holder.first.try_write(bytes_of("x"))));
+    CHECK_EQUAL(1u, REQUIRE_VALUE(queued.first.try_write(bytes_of("y"))));
+    CHECK(executor.spawn(view_and_hold(holder.second, held, release)).ok());
+    run_for(10);
+    CHECK(held.done);
+  }
+  void run_for(uint32_t milliseconds) {
+    const uint64_t until = emio::monotonic_now_ns() + uint64_t{milliseconds} * 1'000'000;
+    while (emio::monotonic_now_ns() < until) CHECK_OK(executor.run_once(1));
+  }
+  const emio::BufferPool& pool() { return executor.read_view_buffers(); }
+};
+
+TEST(ReadViewQueue, AQueuedViewWhoseStreamClosesGivesBackTheBufferHandedToIt) {
+  CHECK(executor.spawn(view_once(queued.second, waiting)).ok());
+  run_for(10);
+  CHECK_EQUAL(1u, pool().waiting_count());
+  CHECK_OK(queued.second.close());
+  release = true;
+  run_for(20);
+  CHECK(waiting.done && waiting.error.has_value());
+  CHECK_EQUAL(1u, pool().free_count());
+}
+
+TEST(ReadViewQueue, AQueuedViewEndedByItsTimeoutLeavesTheQueue) {
+  // The timeout re-polls the view first, and its closed stream ends it: it must not stay queued, or the
+  // next buffer given back is written into its freed frame and its dead waker called.
+  std::optional<Error> outcome;
+  CHECK(executor.spawn(view_with_timeout(queued.second, 20, outcome)).ok());
+  run_for(5);
+  CHECK_OK(queued.second.close());
+  run_for(40);
+  CHECK(outcome.has_value());
+  CHECK_EQUAL(0u, pool().waiting_count());
+  release = true;
+  run_for(20);
+  CHECK_EQUAL(1u, pool().free_count());
+}
+
+TEST(ReadViewQueue, AViewHandedABufferThatThenFindsNoBytesWaitsWithoutIt) {
+  CHECK(executor.spawn(view_once(queued.second, waiting)).ok());
+  run_for(10);
+  std::byte drained[8];
+  CHECK_EQUAL(1u, REQUIRE_VALUE(queued.second.try_read(drained)));  // the bytes go before the buffer comes
+  CHECK(queued.second.try_read(drained).error() == emio::would_block);
+  release = true;
+  run_for(20);
+  CHECK_FALSE(waiting.done);
+  CHECK_EQUAL(1u, pool().free_count());
+  CHECK_EQUAL(1u, REQUIRE_VALUE(queued.first.try_write(bytes_of("z"))));
+  run_for(20);
+  STRCMP_EQUAL("z", waiting.text);
+}

@@ -43,7 +43,7 @@ class BufferPool {
 
   // `count` buffers of `buffer_bytes` each, at most max_count (4 bytes of bookkeeping each). A count of 0
   // makes an empty pool whose takers are refused (take_or_wait's caller reports ENOBUFS). Errors:
-  // EALREADY, EINVAL (too many, or buffers of 0 bytes), Error::no_storage.
+  // EALREADY, EINVAL (too many, buffers of 0 bytes, or more bytes in all than a size_t counts), Error::no_storage.
   Error init(uint32_t count, uint32_t buffer_bytes);
   static constexpr uint32_t max_count = 1U << 20;
 

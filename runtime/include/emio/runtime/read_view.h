@@ -33,11 +33,15 @@ class [[nodiscard]] ReadViewOp {
  private:
   bool poll_readiness(PollContext& context);
   bool finish(Result<ReceivedBytes> output) {
-    return_buffer();
+    leave_pool();
     output_.emplace(std::move(output));
     return true;
   }
-  void return_buffer();
+  // Gives back all this op holds of the pool: its buffer, a buffer handed over to it while it waited, and
+  // its place in the queue. Whatever ends or parks the op calls it: an op that finished (an error, a
+  // timeout) while queued would otherwise be handed a buffer into its freed frame and have a dead waker
+  // called (review of 2026-12-06).
+  void leave_pool();
   static void release_to_pool(void* pool, std::byte* buffer);
 
   ByteStream* stream_;

@@ -3,8 +3,9 @@
 // buffer of the caller's. On io_uring they are the kernel's provided buffer the receive picked
 // (native_stream.h); on readiness, a buffer of the executor's read_view_buffers pool (buffer_pool.h) the
 // recv wrote into. Either way the buffer is the stream's only while the bytes wait to be used, so an idle
-// stream holds none. Release it (or let it go) soon: the next read of the stream answers EBUSY until
-// then, and the pool's other streams may wait for it. Release it before its executor is destroyed.
+// stream holds none. Release it (or let it go) soon: on io_uring the next read of the stream answers
+// EBUSY until then, and either way the pool's other streams may wait for it. Release it before its executor is
+// destroyed.
 #pragma once
 
 #include <cstddef>
