@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 
 #include "emio/driver/registration.h"
 #include "emio/port/result.h"
@@ -26,12 +27,13 @@ class [[nodiscard]] ReadViewOp {
   explicit ReadViewOp(ByteStream& stream) : stream_(&stream) {}
   ReadViewOp(ReadViewOp&& other) noexcept = default;  // only before the first poll
 
-  bool poll(PollContext& context);
+  bool poll(PollContext& context);  // inline in stream.h, which knows ByteStream
   Output take_output() { return std::move(*output_); }
   void cancel();
 
  private:
-  bool poll_readiness(PollContext& context);
+  bool poll_readiness(const Waker& waker);  // inline in stream.h, beside StreamTransferOp's
+  bool poll_native(PollContext& context);
   bool finish(Result<ReceivedBytes> output) {
     leave_pool();
     output_.emplace(std::move(output));
@@ -41,7 +43,10 @@ class [[nodiscard]] ReadViewOp {
   // its place in the queue. Whatever ends or parks the op calls it: an op that finished (an error, a
   // timeout) while queued would otherwise be handed a buffer into its freed frame and have a dead waker
   // called (review of 2026-12-06).
-  void leave_pool();
+  void leave_pool() {
+    if (waiter_.waiting() || waiter_.buffer != nullptr) pool_->stop_waiting(waiter_);
+    if (buffer_ != nullptr) pool_->give_back(std::exchange(buffer_, nullptr));
+  }
   static void release_to_pool(void* pool, std::byte* buffer);
 
   ByteStream* stream_;

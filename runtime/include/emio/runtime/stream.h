@@ -8,6 +8,7 @@
 // try_read returning 0 means the peer closed its side (end of stream).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -270,6 +271,50 @@ bool StreamTransferOp::poll_readiness(const Waker& waker) {
     written_ += done.value();
     if (written_ == bytes_.size()) return finish(written_);  // without another look at the readiness
   }
+  waker.wake();
+  return false;
+}
+
+// ReadViewOp's polls, inline here for the same reason as StreamTransferOp's (every read view of a daemon
+// goes through them; out of line they cost emio-echo about 50 instructions per request). The ring's route
+// stays in read_view.cc.
+inline bool ReadViewOp::poll(PollContext& context) {
+  if (pool_ == nullptr) {  // the first poll chooses the route
+    pool_ = &context.executor.read_view_buffers();
+    native_ = stream_->native_record(context.executor);
+    if (native_ != nullptr) native_claim_ = native_->token();
+  }
+  return native_ == nullptr ? poll_readiness(context.waker) : poll_native(context);
+}
+
+// StreamTransferOp's readiness rounds, with the buffer taken between the gate and the recv.
+inline bool ReadViewOp::poll_readiness(const Waker& waker) {
+  if (pool_->count() == 0) return finish(Error::from_errno(ENOBUFS));
+  PollFd& source = stream_->source();
+  parked_ = {};
+  for (int blocked = 0; blocked < io_attempt_rounds;) {
+    uint64_t seen = 0;
+    const IoGate gate = readiness_gate<Direction::read>(source.registration(), waker, seen);
+    if (gate == IoGate::wait) {
+      leave_pool();  // a stream waiting for bytes holds no buffer, not even one handed over meanwhile
+      parked_ = source.registration();
+      return false;
+    }
+    if (gate != IoGate::go) return finish(gate_error(gate));
+    if (buffer_ == nullptr) buffer_ = pool_->take_or_wait(waiter_, waker);
+    if (buffer_ == nullptr) return false;  // the pool hands one over and calls the waker
+    Result<size_t> done = detail::receive(source, stream_->transfer(), seen, std::span(buffer_, pool_->buffer_bytes()));
+    if (is_would_block(done)) {
+      blocked += 1;
+      continue;
+    }
+    if (!done.ok()) return finish(done.error());
+    if (done.value() == 0) return finish(ReceivedBytes{});
+    const std::span<const std::byte> bytes(buffer_, done.value());
+    output_.emplace(ReceivedBytes(bytes, release_to_pool, pool_, std::exchange(buffer_, nullptr)));
+    return true;
+  }
+  leave_pool();
   waker.wake();
   return false;
 }
