@@ -50,7 +50,7 @@ void BufferPool::hand_over(std::byte* buffer) {
   waiter.waker.wake();
 }
 
-void BufferPool::stop_waiting(BufferWaiter& waiter) {
+void BufferPool::leave_queue(BufferWaiter& waiter) {
   waiters_.remove(waiter.link);
   waiter.waker = {};
   if (waiter.buffer != nullptr) give_back(std::exchange(waiter.buffer, nullptr));

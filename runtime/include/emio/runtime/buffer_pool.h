@@ -65,7 +65,10 @@ class BufferPool {
     free_count_ += 1;
   }
   // `waiter` leaves the queue (a taker that went away); a buffer handed over to it meanwhile is given back.
-  void stop_waiting(BufferWaiter& waiter);
+  // Inline where it neither waits nor holds a handed-over buffer (a read view's every park and end).
+  void stop_waiting(BufferWaiter& waiter) {
+    if (waiter.waiting() || waiter.buffer != nullptr) leave_queue(waiter);
+  }
 
   uint32_t count() const { return count_; }
   uint32_t free_count() const { return free_count_; }
@@ -75,6 +78,7 @@ class BufferPool {
  private:
   std::byte* take_or_queue(BufferWaiter& waiter, Waker waker);
   void hand_over(std::byte* buffer);  // to the oldest waiter, whose waker is then called
+  void leave_queue(BufferWaiter& waiter);
 
   std::byte* storage_ = nullptr;
   uint32_t* free_ = nullptr;  // a stack of the free buffers' indexes: the last given back is lent first

@@ -44,7 +44,7 @@ class [[nodiscard]] ReadViewOp {
   // timeout) while queued would otherwise be handed a buffer into its freed frame and have a dead waker
   // called (review of 2026-12-06).
   void leave_pool() {
-    if (waiter_.waiting() || waiter_.buffer != nullptr) pool_->stop_waiting(waiter_);
+    pool_->stop_waiting(waiter_);
     if (buffer_ != nullptr) pool_->give_back(std::exchange(buffer_, nullptr));
   }
   static void release_to_pool(void* pool, std::byte* buffer);
