@@ -196,6 +196,7 @@ class UringBackend {
   Error submit_removal(uint32_t index);
   Error enter(uint32_t min_complete, int timeout_ms);
   bool must_enter_to_reap() const;
+  io_uring_cqe* peek_completion();
   Reaped reap(std::span<Event> events);
   Reaped busy_poll(std::span<Event> events, uint64_t spin_ns);
   void complete(const io_uring_cqe& cqe);
