@@ -201,7 +201,8 @@ if [ "$instruction_requests" -gt 0 ]; then
     echo "bench-peers: instructions, $server under callgrind ($((SECONDS - started_at)) s)" >&2
     read -r -a command <<<"$(server_command "$server")"
     PEER_START_TIMEOUT_S=60 peer_start "$logs_dir/$server.callgrind" taskset -c 0 \
-      valgrind --tool=callgrind --callgrind-out-file="$callgrind_dir/$server.out" -- "${command[@]}" || exit 1
+      valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$callgrind_dir/$server.out" -- "${command[@]}" ||
+      exit 1
     callgrind_dump "$server" startup
     for connections in $instruction_connection_counts; do
       for requests in "$instruction_requests" $((2 * instruction_requests)); do
@@ -217,8 +218,14 @@ if [ "$instruction_requests" -gt 0 ]; then
     for profile in "$callgrind_dir/$server.out".*; do
       awk -v server="$server" '
         /^desc: Trigger: / { sub(/^desc: Trigger: (Program termination|dump)? */, ""); trigger = $0 }
-        /^totals: / { total = $2 }
-        END { if (trigger ~ /^connections=/) { gsub(",", " ", trigger); print "server=" server " " trigger " instructions=" total } }
+        /^events: / { for (i = 2; i <= NF; i++) column[$i] = i }
+        /^totals: / { total = $(column["Ir"]); misses = $(column["D1mr"]) + $(column["D1mw"]) }
+        END {
+          if (trigger ~ /^connections=/) {
+            gsub(",", " ", trigger)
+            print "server=" server " " trigger " instructions=" total " d1_misses=" misses
+          }
+        }
       ' "$profile" >>"$instructions"
     done
   done
