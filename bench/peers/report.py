@@ -147,7 +147,9 @@ class Results:
             figures = self.figures[(server, count)]
             figures.instructions_per_request = (instructions_more - instructions_fewer) / (more - fewer)
             if misses_fewer >= 0 and misses_more >= 0:
-                figures.d1_misses_per_request = (misses_more - misses_fewer) / (more - fewer)
+                # A server that misses almost never can come out a hair below zero (the longer run found a
+                # few lines warm that the shorter one missed): none.
+                figures.d1_misses_per_request = max(0.0, (misses_more - misses_fewer) / (more - fewer))
 
 
 # ---- formatting ----
