@@ -223,7 +223,8 @@ if [ "$instruction_requests" -gt 0 ]; then
         END {
           if (trigger ~ /^connections=/) {
             gsub(",", " ", trigger)
-            print "server=" server " " trigger " instructions=" total " d1_misses=" misses
+            # %.0f: mawk prints a computed number past 2^31 in %.6g otherwise.
+            printf "server=%s %s instructions=%s d1_misses=%.0f\n", server, trigger, total, misses
           }
         }
       ' "$profile" >>"$instructions"

@@ -180,6 +180,10 @@ void UringBackend::cancel_operations() {
     if (ours) {
       (void)enter(1, 100);
     } else {
+      // Completions that overflowed the ring reach it only through an enter; reap() does not enter (it
+      // peeks the ring inline). From this thread the ring's plain fd: its registered index is the driver
+      // thread's. A SINGLE_ISSUER ring refuses it (EEXIST), as it did liburing's peek before.
+      if (must_enter_to_reap()) (void)io_uring_enter(ring_.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, nullptr);
       const timespec pause{0, 1000000};
       (void)::nanosleep(&pause, nullptr);
     }
