@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_servers="raw-epoll raw-uring libev libuv emio-epoll emio-uring emio-uring-sqpoll"
+all_servers="raw-epoll raw-uring libev libuv contract-floor emio-epoll emio-uring emio-uring-sqpoll"
 mode=full
 rounds=5
 seconds=2.5
@@ -102,7 +102,7 @@ build_log="$logs_dir/build.log"
 echo "bench-peers: building (release, EMIO_BACKEND=uring) in $build_dir" >&2
 if ! { cmake --preset release -B "$build_dir" -DEMIO_BUILD_TESTS=OFF -DEMIO_BACKEND=uring &&
        cmake --build "$build_dir" -j2 --target emio-echo emio_peer_load emio_peer_raw_epoll emio_peer_raw_uring \
-         emio_peer_libev emio_peer_libuv; } >"$build_log" 2>&1; then
+         emio_peer_libev emio_peer_libuv emio_peer_contract_floor; } >"$build_log" 2>&1; then
   tail -n 30 "$build_log" >&2
   echo "bench-peers: build failed (log: $build_log)" >&2
   exit 1
@@ -123,6 +123,7 @@ server_command() {
     raw-uring) echo "$peers/emio_peer_raw_uring" ;;
     libev) echo "$peers/emio_peer_libev" ;;
     libuv) echo "$peers/emio_peer_libuv" ;;
+    contract-floor) echo "$peers/emio_peer_contract_floor" ;;
     emio-*) echo "$build_dir/examples/emio-echo --backend ${1#emio-}" ;;
   esac
 }

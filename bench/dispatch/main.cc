@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// emio_bench_dispatch: the ping-pong of ping_pong.h through one loop, raw epoll or the emio driver.
-// Prints one line of key=value pairs; scripts/bench-dispatch.sh runs both loops natively and under
-// callgrind and turns the lines into a table.
+// emio_bench_dispatch: the ping-pong of ping_pong.h through one loop: raw epoll, the emio driver, or the
+// waker contract's floor (contract_floor_loop.h). Prints one line of key=value pairs;
+// scripts/bench-dispatch.sh runs the loops natively and under callgrind and turns the lines into a table.
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "contract_floor_loop.h"
 #include "driver_loop.h"
 #include "emio/port/clock.h"
 #include "measured_region.h"
@@ -27,10 +28,11 @@ struct Options {
 };
 
 void print_usage() {
-  std::fprintf(stderr,
-               "usage: emio_bench_dispatch [--mode raw|driver] [--backend epoll|uring] [--pairs N (1-%u)]\n"
-               "                           [--round-trips R] [--warmup-round-trips W]\n",
-               max_pairs);
+  std::fprintf(
+      stderr,
+      "usage: emio_bench_dispatch [--mode raw|driver|contract-floor] [--backend epoll|uring] [--pairs N (1-%u)]\n"
+      "                           [--round-trips R] [--warmup-round-trips W]\n",
+      max_pairs);
 }
 
 bool parse_count(const char* text, uint32_t& count) {
@@ -108,6 +110,9 @@ int main(int argc, char** argv) {
   }
   if (std::strcmp(options.mode, "raw") == 0) return emio_bench::run_benchmark<emio_bench::RawEpollLoop>(options);
   if (std::strcmp(options.mode, "driver") == 0) return emio_bench::run_benchmark<emio_bench::DriverLoop>(options);
+  if (std::strcmp(options.mode, "contract-floor") == 0) {
+    return emio_bench::run_benchmark<emio_bench::ContractFloorLoop>(options);
+  }
   emio_bench::print_usage();
   return EXIT_FAILURE;
 }

@@ -19,6 +19,7 @@ SERVER_LABELS = {
     "raw-uring": "raw liburing (multishot accept + recv, buffer ring)",
     "libev": "libev",
     "libuv": "libuv",
+    "contract-floor": "the waker contract's floor (coroutines on epoll)",
     "emio-epoll": "emio-echo --backend epoll",
     "emio-uring": "emio-echo --backend uring",
     "emio-uring-sqpoll": "emio-echo --backend uring-sqpoll",
@@ -263,6 +264,10 @@ def targets(results):
     mine, theirs = emio_epoll.instructions_per_request, libev.instructions_per_request
     lines.append("- emio-echo on epoll at or under libev's user-space instructions per request (16 connections): "
                  + verdict(mine, theirs, f"{whole(mine)} against {whole(theirs)}"))
+    floor = results.at("contract-floor", 16).instructions_per_request
+    if floor is not None and theirs is not None:
+        lines.append(f"  - the floor of that target: the waker contract with coroutines and none of emio's layers "
+                     f"(emio_peer_contract_floor) takes {whole(floor)}, {floor / theirs:.2f}x libev's")
     for count in (16, 256):
         ratios = results.at("emio-epoll", count).cpu_ratios_to(results.at(BASELINE, count))
         lines.append(f"- emio-echo on epoll, server CPU per request within 3 % of raw epoll's ({count} connections): "
@@ -339,7 +344,12 @@ raw epoll loop is level-triggered with every fd kept registered, one recv and on
 (epoll backend) and libuv follow the same pattern in their own idiom (libuv: `uv_try_write`, and a queued
 `uv_write` only for a partial write); raw liburing uses one multishot accept, one multishot recv per
 connection from a shared ring of 512 provided 16 KiB buffers, and a send straight from that buffer, with
-`SINGLE_ISSUER | DEFER_TASKRUN` and one `io_uring_submit_and_wait` a turn. emio-echo is the daemon of
+`SINGLE_ISSUER | DEFER_TASKRUN` and one `io_uring_submit_and_wait` a turn. The waker contract's floor
+(bench/peers/contract_floor_echo.cc) is emio-echo's loop, a coroutine per connection awaiting a read and a
+write, on the smallest runtime that keeps emio's waker contract (generation-checked tokens, one readiness
+word per connection with a tick, waiters claimed and the wake marked running in one compare-and-swap, the
+running mark released after the waker call), edge-triggered, with no recv to see EAGAIN: no runtime that
+keeps that contract with coroutines goes below its instructions. emio-echo is the daemon of
 examples/echo as built by the release preset, run with `--max-connections 1024`: its buffer is its own
 4 KiB per connection, not 16 KiB (it has no flag for it), which makes no difference to 64-byte requests.
 emio-echo has no time bound of its own: the script stops it, and kills it when it is interrupted.
@@ -350,7 +360,9 @@ calls are the server thread's only (the kernel thread makes none).
 
 The other benchmarks stay as they were: `scripts/bench-echo.sh` drives emio's driver directly in its
 completion modes (uring-ops, uring-multishot, bypass), not the daemon, and `scripts/bench-dispatch.sh`
-measures the driver's dispatch loop against raw epoll over socketpairs.
+measures the driver's dispatch loop against raw epoll, and against the floor of the waker contract
+(bench/dispatch/contract_floor_loop.h), over socketpairs; ctest's `bench.dispatch.*` tests check that each
+of its loops does the whole ping-pong.
 """
 
 
