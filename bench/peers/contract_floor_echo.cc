@@ -85,6 +85,7 @@ constexpr ssize_t receive_again = -2;  // woken, but the recv found nothing afte
 struct ReadAwaiter {
   Connection& connection;
   ssize_t received = receive_again;
+  uint64_t seen = 0;  // the readiness word of the last look
 
   // True once the recv has a result (bytes, end of stream or an error). A short recv, or EAGAIN, leaves the
   // word it was made under in drained_word: until an event changes the word, nothing is readable.
@@ -97,19 +98,23 @@ struct ReadAwaiter {
     if (would_block) received = receive_again;
     return !would_block;
   }
-  bool await_ready() { return try_receive(connection.word.load(std::memory_order_acquire)); }
+  bool await_ready() {
+    seen = connection.word.load(std::memory_order_acquire);
+    return try_receive(seen);
+  }
   bool await_suspend(std::coroutine_handle<> coroutine) {
     connection.reading = coroutine;
     connection.reader = Waker{&queue_reader, &connection};
-    for (;;) {
-      const uint64_t seen = connection.word.load(std::memory_order_acquire);
+    // The word await_ready saw first: on one thread nothing changed it since, unless its recv saw EAGAIN.
+    while (!park(connection, seen, seen & readable_bit, read_waiter_bit)) {
+      seen = connection.word.load(std::memory_order_acquire);
       if (try_receive(seen)) return false;
-      if (park(connection, seen, (seen & readable_bit) != 0 ? readable_bit : 0, read_waiter_bit)) return true;
     }
+    return true;
   }
   // Woken by the dispatch: the recv is made now.
   ssize_t await_resume() {
-    if (received == receive_again) (void)await_ready();
+    if (received == receive_again) await_ready();
     return received;
   }
 };
