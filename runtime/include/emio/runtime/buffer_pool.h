@@ -46,6 +46,8 @@ class BufferPool {
   // EALREADY, EINVAL (too many, buffers of 0 bytes, or more bytes in all than a size_t counts), Error::no_storage.
   Error init(uint32_t count, uint32_t buffer_bytes);
   static constexpr uint32_t max_count = 1U << 20;
+  // The first buffer starts a cache line; with a buffer_bytes that is a multiple of it, every buffer does.
+  static constexpr size_t storage_alignment = 64;
 
   // A buffer: the one handed over to `waiter`, else a free one. Null when none is free: `waiter` then waits
   // (at the back of the queue, or where it was) and `waker` is called once one is handed over.
