@@ -2,6 +2,9 @@
 #include "emio/driver/operation.h"
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 
 namespace emio {
 namespace {
@@ -13,24 +16,31 @@ void prepare(Operation& op, OpKind kind, OpSource* source, Waker on_complete) {
   op.result = 0;
 }
 
-// The direction an operation occupies on its source: see OpSource.
+// The direction each kind occupies on its source (see OpSource), by OpKind: one load where a switch over
+// the kinds cost emio-echo about 8 instructions, on each of the 4 calls a request makes.
+enum class Occupies : uint8_t { nothing, reader, writer };
+constexpr Occupies occupied_by_kind[] = {
+    Occupies::reader,   // accept
+    Occupies::writer,   // connect
+    Occupies::reader,   // recv
+    Occupies::writer,   // send
+    Occupies::reader,   // read
+    Occupies::writer,   // write
+    Occupies::nothing,  // close
+    Occupies::nothing,  // timeout
+    Occupies::nothing,  // cancel
+    Occupies::reader,   // accept_multishot
+    Occupies::reader,   // recv_multishot
+    Occupies::reader,   // recv_leased
+    Occupies::reader,   // read_leased
+};
+static_assert(std::size(occupied_by_kind) == static_cast<size_t>(OpKind::read_leased) + 1,
+              "a direction for every OpKind");
+
 Operation** slot_of(Operation& op) {
-  switch (op.kind) {
-    case OpKind::accept:
-    case OpKind::accept_multishot:
-    case OpKind::recv_multishot:
-    case OpKind::recv_leased:
-    case OpKind::read_leased:
-    case OpKind::recv:
-    case OpKind::read:
-      return &op.source->reader;
-    case OpKind::connect:
-    case OpKind::send:
-    case OpKind::write:
-      return &op.source->writer;
-    default:
-      return nullptr;
-  }
+  const Occupies occupies = occupied_by_kind[static_cast<size_t>(op.kind)];
+  if (occupies == Occupies::nothing) return nullptr;
+  return occupies == Occupies::reader ? &op.source->reader : &op.source->writer;
 }
 
 }  // namespace
