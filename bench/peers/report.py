@@ -60,8 +60,8 @@ class Figures:
     def __init__(self):
         self.requests_per_s = []
         self.rps_ratio = []
-        self.cpu_us_per_request = []
         self.cpu_us_by_round = {}  # round: server CPU us / request, to pair with another server's round
+        self.user_us_by_round = {}  # round: the user-space part of it (utime's share of utime + stime)
         self.system_share = []
         self.p50_us = []
         self.p99_us = []
@@ -70,6 +70,14 @@ class Figures:
         self.syscalls_per_request = []
         self.instructions_per_request = None
         self.d1_misses_per_request = None
+
+    @property
+    def cpu_us_per_request(self):
+        return list(self.cpu_us_by_round.values())
+
+    @property
+    def user_us_per_request(self):
+        return list(self.user_us_by_round.values())
 
     def cpu_ratios_to(self, baseline):
         """The server's CPU per request over the baseline's, a ratio per round both ran: load from elsewhere on
@@ -117,11 +125,12 @@ class Results:
                 figures.rps_ratio.append(rps / baseline)
             if requests > 0:
                 cpu_us = int(run["server_cpu_ns"]) / 1e3 / requests
-                figures.cpu_us_per_request.append(cpu_us)
                 figures.cpu_us_by_round[run["round"]] = cpu_us
             ticks = int(run["server_user_ticks"]) + int(run["server_system_ticks"])
             if ticks > 0:
                 figures.system_share.append(int(run["server_system_ticks"]) / ticks)
+                if requests > 0:
+                    figures.user_us_by_round[run["round"]] = cpu_us * int(run["server_user_ticks"]) / ticks
             figures.p50_us.append(float(run["p50_us"]))
             figures.p99_us.append(float(run["p99_us"]))
             figures.idle_rss_kib.append(int(run["server_idle_rss_kib"]))
@@ -277,9 +286,14 @@ def targets(results):
         lines.append(f"- emio-echo on uring, at most {limit} system calls per request ({count} connections): "
                      + verdict(calls, limit, f"{number(calls)}"))
     for count in (16, 256):
-        ratios = results.at("emio-uring", count).cpu_ratios_to(results.at("raw-uring", count))
+        emio_uring, raw_uring = results.at("emio-uring", count), results.at("raw-uring", count)
+        ratios = emio_uring.cpu_ratios_to(raw_uring)
         lines.append(f"- emio-echo on uring, server CPU per request at or under raw liburing's ({count} connections): "
                      + verdict(median_or_none(ratios), 1.0, paired(ratios)))
+        mine, theirs = median_or_none(emio_uring.user_us_per_request), median_or_none(raw_uring.user_us_per_request)
+        if mine is not None and theirs is not None:
+            lines.append(f"  - of it in user space (utime's share, median over rounds): {number(mine)} us against "
+                         f"{number(theirs)} us per request")
     return lines
 
 
