@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 // emio_peer_contract_floor PORT [--max-seconds S]: the floor of emio-echo on epoll. A coroutine per
 // connection, `co_await read` and `co_await write_all` as emio-echo's loop does, on the smallest runtime
-// that keeps emio's waker contract (the one bench/dispatch/contract_floor_loop.h keeps), written here
-// without any of emio's layers. It is not a runtime to use: it shows how many instructions per request the
-// contract and the coroutines cost at the least, beside raw epoll and libev. Per connection:
-// - a generation beside the fd in the event's data: an event for the fd's previous connection is dropped;
-// - one atomic word: readable and writable bits, a tick that every event bumps, a waiter bit per direction
-//   and a "wake running" bit. The dispatch claims the waiters and marks the wake running in one
-//   compare-and-swap, calls each claimed waker (a function and a context, which queues the coroutine) and
-//   releases the running bit (what lets clear_waker on another thread wait for a call in progress);
-// - a read whose recv came back short remembers the word it read: if no event came since, the next read
-//   clears that readiness and parks in one compare-and-swap, with no recv to see EAGAIN (emio-echo's
-//   system calls per request are raw epoll's, so the floor's are too).
+// that keeps emio's waker contract (docs/design.md), written here without any of emio's layers. It is not
+// a runtime to use: it shows how many instructions per request the contract and the coroutines cost at the
+// least, beside raw epoll and libev. Per connection:
+// - a generation beside the fd in the event's data: an event for the fd's previous connection is dropped
+//   (here a closed fd has left epoll before the next wait, so none ever is: the check is paid all the same);
+// - one atomic word: readable, writable and read-closed bits, a tick that every event bumps, a waiter bit
+//   per direction and a "wake running" bit. The dispatch claims the waiters and marks the wake running in
+//   one compare-and-swap, calls each claimed waker (a function and a context, which queues the coroutine)
+//   and releases the running bit (what lets clear_waker on another thread wait for a call in progress);
+// - a read whose recv came back short remembers the word it read: if no event came since and the peer has
+//   not closed, the next read clears that readiness and parks in one compare-and-swap, with no recv to see
+//   EAGAIN (emio-echo's system calls per request are raw epoll's, so the floor's are too).
+// Where it is lighter than design.md's contract, which makes the true floor higher, not lower: one tick for
+// both directions (emio keeps one per direction), and both waiters claimed in the one compare-and-swap
+// (emio takes the writer in a second one, after the reader's waker returned).
 // Edge-triggered, registered once per connection. The contract of the peers is in peer_contract.h.
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -39,12 +43,31 @@ constexpr uint64_t writable_bit = 2;
 constexpr uint64_t read_waiter_bit = 4;
 constexpr uint64_t write_waiter_bit = 8;
 constexpr uint64_t running_bit = 16;
+constexpr uint64_t read_closed_bit = 32;          // the peer closed, or the socket failed: final, never cleared
 constexpr uint64_t tick_one = uint64_t{1} << 32;  // the tick in the upper half wraps without touching the bits
 
 struct Waker {
   void (*wake)(void* context);
   void* context;
 };
+
+// What an event brings, by epoll's flags (EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, and EPOLLRDHUP as
+// bit 5): its readiness bits and the waiters it claims, as emio's epoll backend maps them through a table.
+constexpr uint8_t event_bits(unsigned index) {
+  const bool readable = (index & (EPOLLIN | EPOLLERR | EPOLLHUP | 0x20)) != 0;
+  const bool writable = (index & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0;
+  const bool closed = (index & (EPOLLERR | EPOLLHUP | 0x20)) != 0;
+  return static_cast<uint8_t>((readable ? readable_bit | read_waiter_bit : 0) |
+                              (writable ? writable_bit | write_waiter_bit : 0) | (closed ? read_closed_bit : 0));
+}
+struct EventTable {
+  uint8_t bits[64];
+  constexpr EventTable() : bits{} {
+    for (unsigned index = 0; index < 64; ++index) bits[index] = event_bits(index);
+  }
+};
+constexpr EventTable event_table;
+constexpr uint64_t waiter_bits = read_waiter_bit | write_waiter_bit;
 
 // Lives in a static table indexed by fd, zero-initialised (.bss, as the other peers' tables).
 struct Connection {
@@ -88,13 +111,14 @@ struct ReadAwaiter {
   uint64_t seen = 0;  // the readiness word of the last look
 
   // True once the recv has a result (bytes, end of stream or an error). A short recv, or EAGAIN, leaves the
-  // word it was made under in drained_word: until an event changes the word, nothing is readable.
+  // word it was made under in drained_word: until an event changes the word, nothing more is readable,
+  // unless the peer had closed by then (its end of stream comes with no event of its own).
   bool try_receive(uint64_t seen) {
     if ((seen & readable_bit) == 0 || seen == connection.drained_word) return false;
     received = ::recv(connection.fd, connection.buffer, sizeof connection.buffer, 0);
     const bool would_block = received < 0 && errno == EAGAIN;
-    const bool drained = would_block || (received >= 0 && static_cast<size_t>(received) < sizeof connection.buffer);
-    connection.drained_word = drained ? seen : 0;
+    const bool short_read = received >= 0 && static_cast<size_t>(received) < sizeof connection.buffer;
+    connection.drained_word = (would_block || short_read) && (seen & read_closed_bit) == 0 ? seen : 0;
     if (would_block) received = receive_again;
     return !would_block;
   }
@@ -104,8 +128,7 @@ struct ReadAwaiter {
   }
   bool await_suspend(std::coroutine_handle<> coroutine) {
     connection.reading = coroutine;
-    connection.reader = Waker{&queue_reader, &connection};
-    // The word await_ready saw first: on one thread nothing changed it since, unless its recv saw EAGAIN.
+    // The word await_ready saw: on one thread nothing changed it since.
     while (!park(connection, seen, seen & readable_bit, read_waiter_bit)) {
       seen = connection.word.load(std::memory_order_acquire);
       if (try_receive(seen)) return false;
@@ -126,7 +149,6 @@ struct WritableAwaiter {
   bool await_ready() { return false; }
   bool await_suspend(std::coroutine_handle<> coroutine) {
     connection.writing = coroutine;
-    connection.writer = Waker{&queue_writer, &connection};
     while (!park(connection, seen, writable_bit, write_waiter_bit)) {
       seen = connection.word.load(std::memory_order_acquire);
       if ((seen & writable_bit) != 0) return false;  // became writable since: send again
@@ -167,7 +189,7 @@ Task serve(Connection& connection) {
     }
     if (sent < static_cast<size_t>(received)) break;
   }
-  connection.generation += 1;  // events still queued for this fd belong to nobody now
+  connection.generation += 1;  // an event still queued for this fd would belong to nobody now
   ::close(connection.fd);
 }
 
@@ -178,11 +200,9 @@ void dispatch(uint64_t data, uint32_t events) {
     return;  // the fd's previous connection: dropped
   }
   Connection& connection = connections[fd];
-  const uint64_t readiness = ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 ? readable_bit : 0) |
-                             ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0 ? writable_bit : 0);
-  // A direction's waiter is claimed when its readiness came.
-  const uint64_t claimable = ((readiness & readable_bit) != 0 ? read_waiter_bit : 0) |
-                             ((readiness & writable_bit) != 0 ? write_waiter_bit : 0);
+  const uint64_t bits = event_table.bits[(events & 0x1f) | ((events & EPOLLRDHUP) != 0 ? 0x20 : 0)];
+  const uint64_t readiness = bits & ~waiter_bits;
+  const uint64_t claimable = bits & waiter_bits;  // a direction's waiter, when its readiness came
   uint64_t seen = connection.word.load(std::memory_order_relaxed);
   uint64_t claimed = 0;
   uint64_t next = 0;
@@ -206,6 +226,9 @@ void accept_pending() {
     connection.word.store(0, std::memory_order_relaxed);
     connection.fd = fd;
     connection.drained_word = 0;
+    // The wakers stay: each parks the coroutine handle it finds in the connection.
+    connection.reader = Waker{&queue_reader, &connection};
+    connection.writer = Waker{&queue_writer, &connection};
     epoll_event event{};
     event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     event.data.u64 = (uint64_t{connection.generation} << 32) | static_cast<uint32_t>(fd);

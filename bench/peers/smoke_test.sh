@@ -4,7 +4,8 @@
 #   smoke_test.sh LOAD SERVER [EXTRA...]  the server starts, echoes a few hundred requests on 1 and on 16
 #                                         connections, every byte checked by the load generator LOAD, echoes
 #                                         two 4 MB streams at once whole (writes the socket cannot take at
-#                                         once, so the flow-control path runs), and
+#                                         once, so the flow-control path runs), echoes 20 half-closed
+#                                         connections and ends each, and
 #                                         exits 0 on SIGTERM; a bad command line gets exit 2 and one line
 #                                         from the server and from LOAD; a peer left alone past its
 #                                         --max-seconds exits 1 by itself.
@@ -66,6 +67,29 @@ expect_streams_echoed() {
   for client in 1 2; do cmp -s "$work/stream.in" "$work/stream.$client" || fail "stream $client came back altered"; done
 }
 
+# expect_half_closes_echoed PORT: 20 clients in turn send 64 bytes and shut their side down at once (the
+# bytes and the FIN in one edge); each gets its bytes back and then the end of stream within 5 s, so a
+# server that parks after a short read while the peer's FIN is already in waits for an edge that never
+# comes, and fails here.
+expect_half_closes_echoed() {
+  timeout 120 python3 - "$1" <<'PY' || fail "a half-closed connection got no echo or no end of stream"
+import socket, sys
+for attempt in range(20):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as client:
+        payload = bytes([attempt]) * 64
+        client.sendall(payload)
+        client.shutdown(socket.SHUT_WR)
+        echoed = b""
+        while True:
+            chunk = client.recv(4096)  # socket.timeout after 5 s: the traceback says which attempt
+            if not chunk:
+                break
+            echoed += chunk
+        if echoed != payload:
+            sys.exit(f"attempt {attempt}: {len(echoed)} bytes echoed of 64")
+PY
+}
+
 check_server() {
   local load=$1 server=$2
   shift 2
@@ -85,10 +109,11 @@ check_server() {
     grep -q ' bytes_checked=20480 ' "$work/load.$connections" || fail "not every byte checked"
   done
   expect_streams_echoed "$peer_port"
+  expect_half_closes_echoed "$peer_port"
   local code=0
   peer_stop || code=$?
   [ "$code" = 0 ] || fail "exit $code after SIGTERM, not 0"
-  echo "$(basename "$server") $*: 2 x 320 requests and 2 x 4 MB echoed and checked, exit 0 on SIGTERM"
+  echo "$(basename "$server") $*: 2 x 320 requests, 2 x 4 MB and 20 half-closes echoed and checked, exit 0 on SIGTERM"
 }
 
 if [ "${1:-}" = --script ]; then
