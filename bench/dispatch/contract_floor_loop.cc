@@ -36,13 +36,8 @@ void ContractFloorLoop::queue_source(void* context) {
 
 Error ContractFloorLoop::run(PingPong& game) {
   while (!game.finished()) {
-    const int count = ::epoll_wait(epoll_.get(), events_, static_cast<int>(event_capacity), -1);
-    game.counters.waits += 1;
-    if (count < 0) {
-      if (errno == EINTR) continue;
-      return Error::last_os_error();
-    }
-    game.counters.events += static_cast<uint64_t>(count);
+    const int count = counted_epoll_wait(epoll_.get(), events_, game);
+    if (count < 0) return Error::last_os_error();
     for (int i = 0; i < count; ++i) dispatch(events_[i]);
     for (uint32_t i = 0; i < ready_count_; ++i) {
       if (Error error = serve(game, *ready_[i]); error.failed()) return error;

@@ -25,6 +25,7 @@
 #include "emio/port/error.h"
 #include "emio/port/fd.h"
 #include "ping_pong.h"
+#include "raw_epoll_loop.h"
 
 namespace emio_bench {
 

@@ -23,13 +23,8 @@ Error RawEpollLoop::open(PingPong& game, emio::BackendChoice /*backend*/) {
 
 Error RawEpollLoop::run(PingPong& game) {
   while (!game.finished()) {
-    const int count = ::epoll_wait(epoll_.get(), events_, static_cast<int>(event_capacity), -1);
-    game.counters.waits += 1;
-    if (count < 0) {
-      if (errno == EINTR) continue;
-      return Error::last_os_error();
-    }
-    game.counters.events += static_cast<uint64_t>(count);
+    const int count = counted_epoll_wait(epoll_.get(), events_, game);
+    if (count < 0) return Error::last_os_error();
     for (int i = 0; i < count; ++i) {
       if (Error error = game.drain(*static_cast<Endpoint*>(events_[i].data.ptr)); error.failed()) return error;
     }

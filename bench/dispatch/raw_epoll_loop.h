@@ -6,12 +6,24 @@
 
 #include <sys/epoll.h>
 
+#include <cerrno>
+#include <cstdint>
+
 #include "emio/driver/backend_config.h"
 #include "emio/port/error.h"
 #include "emio/port/fd.h"
 #include "ping_pong.h"
 
 namespace emio_bench {
+
+// One epoll_wait of a loop, counted in `game`: the events it returned (none after EINTR), or -1 with errno.
+inline int counted_epoll_wait(int epoll_fd, epoll_event* events, PingPong& game) {
+  const int count = ::epoll_wait(epoll_fd, events, static_cast<int>(event_capacity), -1);
+  game.counters.waits += 1;
+  if (count < 0) return errno == EINTR ? 0 : -1;
+  game.counters.events += static_cast<uint64_t>(count);
+  return count;
+}
 
 class RawEpollLoop {
  public:
