@@ -117,7 +117,7 @@ awk -v pairs="$pairs" -v attempts="$native_attempts" -v round_trips="$round_trip
     printf "  events/s:           fastest of %d native runs, %d round trips per pair\n", attempts, native_round_trips
     printf "  instructions/event: callgrind, %d round trips per pair, steady-state loop only,\n", round_trips
     print  "                      user space only (the kernel side of each system call is not counted)"
-    print  "  syscalls/event:     epoll_wait + read + write calls per event, the same work in both loops"
+    print  "  syscalls/event:     epoll_wait + read + write calls per event, the same work in every loop"
     print ""
     printf "%-15s %10s %12s %20s %16s\n", "mode", "events", "events/s", "instructions/event", "syscalls/event"
     row("raw-epoll", raw_native, raw_measured, raw_instructions)
@@ -139,7 +139,7 @@ awk -v pairs="$pairs" -v attempts="$native_attempts" -v round_trips="$round_trip
     print  "without dropping a part of that contract. See bench/dispatch/contract_floor_loop.h."
     print  ""
     print  "instructions/event are user-space instructions only: the kernel work of the system calls, the same"
-    print  "in both loops and most of the time per event, is in neither figure; events/s includes it."
+    print  "in every loop and most of the time per event, is in no figure; events/s includes it."
     print ""
     printf "callgrind profiles: %s/callgrind.{raw,contract-floor,driver}.out (callgrind_annotate FILE)\n", "'"$build_dir"'"
   }' | tee bench/results/dispatch.txt

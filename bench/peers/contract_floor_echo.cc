@@ -113,12 +113,12 @@ struct ReadAwaiter {
   // True once the recv has a result (bytes, end of stream or an error). A short recv, or EAGAIN, leaves the
   // word it was made under in drained_word: until an event changes the word, nothing more is readable,
   // unless the peer had closed by then (its end of stream comes with no event of its own).
-  bool try_receive(uint64_t seen) {
-    if ((seen & readable_bit) == 0 || seen == connection.drained_word) return false;
+  bool try_receive(uint64_t word) {
+    if ((word & readable_bit) == 0 || word == connection.drained_word) return false;
     received = ::recv(connection.fd, connection.buffer, sizeof connection.buffer, 0);
     const bool would_block = received < 0 && errno == EAGAIN;
     const bool short_read = received >= 0 && static_cast<size_t>(received) < sizeof connection.buffer;
-    connection.drained_word = (would_block || short_read) && (seen & read_closed_bit) == 0 ? seen : 0;
+    connection.drained_word = (would_block || short_read) && (word & read_closed_bit) == 0 ? word : 0;
     if (would_block) received = receive_again;
     return !would_block;
   }

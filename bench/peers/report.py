@@ -123,13 +123,13 @@ class Results:
             baseline = baseline_rps.get((run["round"], run["connections"]))
             if baseline:
                 figures.rps_ratio.append(rps / baseline)
-            if requests > 0:
-                cpu_us = int(run["server_cpu_ns"]) / 1e3 / requests
-                figures.cpu_us_by_round[run["round"]] = cpu_us
             ticks = int(run["server_user_ticks"]) + int(run["server_system_ticks"])
             if ticks > 0:
                 figures.system_share.append(int(run["server_system_ticks"]) / ticks)
-                if requests > 0:
+            if requests > 0:
+                cpu_us = int(run["server_cpu_ns"]) / 1e3 / requests
+                figures.cpu_us_by_round[run["round"]] = cpu_us
+                if ticks > 0:
                     figures.user_us_by_round[run["round"]] = cpu_us * int(run["server_user_ticks"]) / ticks
             figures.p50_us.append(float(run["p50_us"]))
             figures.p99_us.append(float(run["p99_us"]))
